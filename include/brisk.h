@@ -1,0 +1,253 @@
+/*
+ * brisk.h — the public C API of brisk, a local LLM inference engine.
+ *
+ * Everything the CLI, the server and the bindings do goes through this header.
+ *
+ * Conventions
+ *  - Every object has a create/open and a free/close function; the caller owns
+ *    what a create/open returns and frees it with the matching function.
+ *  - Functions that can fail take a `brisk_error *err` (may be NULL) and return
+ *    NULL or a non-zero brisk_status on failure; err->msg then says what went
+ *    wrong and where (file offset, key, tensor name).
+ *  - Nothing aborts on bad input.
+ */
+#ifndef BRISK_H
+#define BRISK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define BRISK_VERSION_STRING "0.1.0"
+
+/* ------------------------------------------------------------------------ */
+/* Errors                                                                    */
+/* ------------------------------------------------------------------------ */
+
+typedef enum brisk_status {
+    BRISK_OK = 0,
+    BRISK_ERR_IO,          /* open/read/write/mmap failed */
+    BRISK_ERR_FORMAT,      /* malformed or truncated input */
+    BRISK_ERR_UNSUPPORTED, /* well-formed but not supported (version, type) */
+    BRISK_ERR_NOMEM,       /* allocation failed */
+    BRISK_ERR_ARG,         /* invalid argument from the caller */
+} brisk_status;
+
+typedef struct brisk_error {
+    brisk_status status;
+    char msg[512];
+} brisk_error;
+
+/* Human-readable name of a status ("format error", ...). */
+const char *brisk_status_name(brisk_status s);
+
+/* ------------------------------------------------------------------------ */
+/* Tensor element types                                                      */
+/* ------------------------------------------------------------------------ */
+
+/* Values are those of the GGUF file format (ggml type ids). */
+typedef enum brisk_type {
+    BRISK_TYPE_F32 = 0,
+    BRISK_TYPE_F16 = 1,
+    BRISK_TYPE_Q4_0 = 2,
+    BRISK_TYPE_Q4_1 = 3,
+    BRISK_TYPE_Q5_0 = 6,
+    BRISK_TYPE_Q5_1 = 7,
+    BRISK_TYPE_Q8_0 = 8,
+    BRISK_TYPE_Q8_1 = 9,
+    BRISK_TYPE_Q2_K = 10,
+    BRISK_TYPE_Q3_K = 11,
+    BRISK_TYPE_Q4_K = 12,
+    BRISK_TYPE_Q5_K = 13,
+    BRISK_TYPE_Q6_K = 14,
+    BRISK_TYPE_Q8_K = 15,
+    BRISK_TYPE_IQ2_XXS = 16,
+    BRISK_TYPE_IQ2_XS = 17,
+    BRISK_TYPE_IQ3_XXS = 18,
+    BRISK_TYPE_IQ1_S = 19,
+    BRISK_TYPE_IQ4_NL = 20,
+    BRISK_TYPE_IQ3_S = 21,
+    BRISK_TYPE_IQ2_S = 22,
+    BRISK_TYPE_IQ4_XS = 23,
+    BRISK_TYPE_I8 = 24,
+    BRISK_TYPE_I16 = 25,
+    BRISK_TYPE_I32 = 26,
+    BRISK_TYPE_I64 = 27,
+    BRISK_TYPE_F64 = 28,
+    BRISK_TYPE_IQ1_M = 29,
+    BRISK_TYPE_BF16 = 30,
+    BRISK_TYPE_TQ1_0 = 34,
+    BRISK_TYPE_TQ2_0 = 35,
+    BRISK_TYPE_MXFP4 = 39,
+    BRISK_TYPE_COUNT = 40, /* one past the largest id brisk knows */
+} brisk_type;
+
+typedef struct brisk_type_info {
+    const char *name;      /* "Q4_K" */
+    uint32_t block_size;   /* elements per block (1 for plain types) */
+    uint32_t block_bytes;  /* bytes per block */
+    bool can_dequantize;   /* brisk can turn it into f32 */
+    bool can_quantize;     /* brisk can make it from f32 */
+} brisk_type_info;
+
+/* Traits of a type, or NULL if brisk does not know the id. */
+const brisk_type_info *brisk_type_get(uint32_t type);
+/* Type id for a name such as "q4_k" or "Q4_K" (case-insensitive); -1 if unknown. */
+int brisk_type_from_name(const char *name);
+/* Bytes of n elements (n must be a multiple of the block size); 0 if unknown type. */
+uint64_t brisk_type_row_bytes(brisk_type type, int64_t n);
+
+/* Convert n elements of `type` at src to f32 at dst. n must be a multiple of
+ * the type's block size. */
+brisk_status brisk_dequantize(brisk_type type, const void *src, float *dst, int64_t n,
+                              brisk_error *err);
+/* Reference quantization of n f32 values into `type`; dst must hold
+ * brisk_type_row_bytes(type, n) bytes. */
+brisk_status brisk_quantize(brisk_type type, const float *src, void *dst, int64_t n,
+                            brisk_error *err);
+
+/* ------------------------------------------------------------------------ */
+/* GGUF files: reading                                                       */
+/* ------------------------------------------------------------------------ */
+
+/* Metadata value types, as stored in GGUF. */
+typedef enum brisk_gguf_type {
+    BRISK_GGUF_UINT8 = 0,
+    BRISK_GGUF_INT8 = 1,
+    BRISK_GGUF_UINT16 = 2,
+    BRISK_GGUF_INT16 = 3,
+    BRISK_GGUF_UINT32 = 4,
+    BRISK_GGUF_INT32 = 5,
+    BRISK_GGUF_FLOAT32 = 6,
+    BRISK_GGUF_BOOL = 7,
+    BRISK_GGUF_STRING = 8,
+    BRISK_GGUF_ARRAY = 9,
+    BRISK_GGUF_UINT64 = 10,
+    BRISK_GGUF_INT64 = 11,
+    BRISK_GGUF_FLOAT64 = 12,
+    BRISK_GGUF_TYPE_COUNT = 13,
+} brisk_gguf_type;
+
+/* A string inside the file: not NUL-terminated, valid while the file is open. */
+typedef struct brisk_str {
+    const char *ptr;
+    uint64_t len;
+} brisk_str;
+
+typedef struct brisk_gguf_value brisk_gguf_value;
+struct brisk_gguf_value {
+    brisk_gguf_type type;
+    union {
+        uint64_t u64;    /* UINT8/16/32/64 */
+        int64_t i64;     /* INT8/16/32/64 */
+        double f64;      /* FLOAT32/64 */
+        bool b;          /* BOOL */
+        brisk_str str;   /* STRING */
+        struct {
+            brisk_gguf_type elem_type;
+            uint64_t n;
+            /* Scalar elements: packed little-endian in the file (read them with
+             * brisk_gguf_array_get). STRING elements: `strs`. ARRAY elements:
+             * `items`. */
+            const void *raw;
+            const brisk_str *strs;
+            const brisk_gguf_value *items;
+        } arr;
+    } v;
+};
+
+typedef struct brisk_gguf_kv {
+    brisk_str key;
+    brisk_gguf_value value;
+    uint64_t offset; /* byte offset of the key in the file */
+} brisk_gguf_kv;
+
+#define BRISK_MAX_DIMS 4
+
+typedef struct brisk_gguf_tensor {
+    brisk_str name;
+    uint32_t n_dims;
+    int64_t ne[BRISK_MAX_DIMS]; /* ne[0] is the contiguous (row) dimension; unused dims are 1 */
+    brisk_type type;
+    uint64_t n_elements;
+    uint64_t n_bytes;
+    uint64_t offset;  /* absolute byte offset of the data in the file */
+    const void *data; /* the mmapped bytes */
+} brisk_gguf_tensor;
+
+typedef struct brisk_gguf brisk_gguf;
+
+/* Open and fully validate a GGUF file (v2 or v3). Tensor data stays mmapped. */
+brisk_gguf *brisk_gguf_open(const char *path, brisk_error *err);
+/* Same, over bytes owned by the caller (kept, not copied; must outlive the result). */
+brisk_gguf *brisk_gguf_open_memory(const void *data, size_t size, brisk_error *err);
+void brisk_gguf_close(brisk_gguf *g);
+
+uint32_t brisk_gguf_version(const brisk_gguf *g);
+uint64_t brisk_gguf_file_size(const brisk_gguf *g);
+uint64_t brisk_gguf_alignment(const brisk_gguf *g);
+uint64_t brisk_gguf_data_offset(const brisk_gguf *g); /* start of the tensor data section */
+
+uint64_t brisk_gguf_n_kv(const brisk_gguf *g);
+const brisk_gguf_kv *brisk_gguf_kv_at(const brisk_gguf *g, uint64_t i);
+/* The value stored under key, or NULL. */
+const brisk_gguf_value *brisk_gguf_find(const brisk_gguf *g, const char *key);
+
+uint64_t brisk_gguf_n_tensors(const brisk_gguf *g);
+const brisk_gguf_tensor *brisk_gguf_tensor_at(const brisk_gguf *g, uint64_t i);
+const brisk_gguf_tensor *brisk_gguf_find_tensor(const brisk_gguf *g, const char *name);
+
+/* Typed readers for one value. Integers convert between widths when the value
+ * fits; floats accept any numeric type. Return false on a type mismatch. */
+bool brisk_gguf_value_int(const brisk_gguf_value *v, int64_t *out);
+bool brisk_gguf_value_uint(const brisk_gguf_value *v, uint64_t *out);
+bool brisk_gguf_value_float(const brisk_gguf_value *v, double *out);
+/* Element i of an array as a scalar value (elements of STRING and ARRAY arrays too). */
+bool brisk_gguf_array_get(const brisk_gguf_value *arr, uint64_t i, brisk_gguf_value *out);
+
+const char *brisk_gguf_type_name(brisk_gguf_type t); /* "uint32", "string", ... */
+bool brisk_str_eq(brisk_str s, const char *cstr);
+
+/* ------------------------------------------------------------------------ */
+/* GGUF files: writing                                                       */
+/* ------------------------------------------------------------------------ */
+
+typedef struct brisk_gguf_writer brisk_gguf_writer;
+
+/* version: 2 or 3. Alignment defaults to 32 (set general.alignment to change it). */
+brisk_gguf_writer *brisk_gguf_writer_create(uint32_t version, brisk_error *err);
+void brisk_gguf_writer_free(brisk_gguf_writer *w);
+
+/* Set a metadata key; setting a key again replaces its value in place. */
+brisk_status brisk_gguf_writer_set(brisk_gguf_writer *w, const char *key,
+                                   const brisk_gguf_value *value, brisk_error *err);
+brisk_status brisk_gguf_writer_set_u32(brisk_gguf_writer *w, const char *key, uint32_t v,
+                                       brisk_error *err);
+brisk_status brisk_gguf_writer_set_str(brisk_gguf_writer *w, const char *key, const char *s,
+                                       brisk_error *err);
+/* Array of n scalars of elem_type, packed little-endian at data. */
+brisk_status brisk_gguf_writer_set_array(brisk_gguf_writer *w, const char *key,
+                                         brisk_gguf_type elem_type, const void *data,
+                                         uint64_t n, brisk_error *err);
+brisk_status brisk_gguf_writer_set_str_array(brisk_gguf_writer *w, const char *key,
+                                             const char *const *strs, uint64_t n,
+                                             brisk_error *err);
+
+/* Add a tensor; `data` (brisk_type_row_bytes(type, nelements) bytes) is not copied and
+ * must stay valid until brisk_gguf_writer_write returns. ne[0] is the row dimension. */
+brisk_status brisk_gguf_writer_add_tensor(brisk_gguf_writer *w, const char *name,
+                                          brisk_type type, uint32_t n_dims, const int64_t *ne,
+                                          const void *data, brisk_error *err);
+
+/* Write the whole file (header, metadata, tensor infos, aligned data). */
+brisk_status brisk_gguf_writer_write(brisk_gguf_writer *w, const char *path, brisk_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* BRISK_H */

@@ -1,0 +1,60 @@
+/* IEEE half and bfloat16 <-> float conversions, bit-exact with numpy
+ * (round to nearest even; NaN stays NaN; subnormals handled). */
+#ifndef BRISK_BASE_FP16_H
+#define BRISK_BASE_FP16_H
+
+#include <stdint.h>
+#include <string.h>
+
+static inline uint32_t brisk_f32_bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
+static inline float brisk_f32_from_bits(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
+
+static inline float brisk_fp16_to_f32(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16;
+    uint32_t exp = (h >> 10) & 0x1f;
+    uint32_t man = h & 0x3ff;
+    if (exp == 0x1f) /* inf / nan: keep the payload */
+        return brisk_f32_from_bits(sign | 0x7f800000u | (man << 13));
+    if (exp == 0) {
+        if (man == 0) return brisk_f32_from_bits(sign);
+        /* subnormal: man * 2^-24, exact in f32 */
+        float f = (float)man * (1.0f / 16777216.0f);
+        return sign ? -f : f;
+    }
+    return brisk_f32_from_bits(sign | ((exp + 112) << 23) | (man << 13));
+}
+
+static inline uint16_t brisk_f32_to_fp16(float f) {
+    uint32_t x = brisk_f32_bits(f);
+    uint16_t sign = (uint16_t)((x >> 16) & 0x8000);
+    uint32_t ax = x & 0x7fffffffu;
+    if (ax > 0x7f800000u) /* nan: quiet, keep top payload bits */
+        return sign | 0x7e00 | (uint16_t)((ax >> 13) & 0x3ff);
+    if (ax >= 0x477ff000u) /* rounds to >= 65520: inf */
+        return sign | 0x7c00;
+    if (ax < 0x38800000u) { /* result is subnormal or zero */
+        if (ax < 0x33000000u) return sign; /* < 2^-25 rounds to 0 (2^-25 itself ties to 0) */
+        uint32_t e = ax >> 23;               /* 102..112 */
+        uint32_t m = (ax & 0x7fffff) | 0x800000;
+        uint32_t shift = 126 - e;            /* 14..24 */
+        uint32_t q = m >> shift;
+        uint32_t rem = m & ((1u << shift) - 1);
+        uint32_t half = 1u << (shift - 1);
+        if (rem > half || (rem == half && (q & 1))) q++;
+        return sign | (uint16_t)q;
+    }
+    /* normal: rebias and round the low 13 bits to nearest even */
+    uint32_t r = ax + 0x0fff + ((ax >> 13) & 1);
+    return sign | (uint16_t)((r - 0x38000000u) >> 13);
+}
+
+static inline float brisk_bf16_to_f32(uint16_t h) { return brisk_f32_from_bits((uint32_t)h << 16); }
+
+/* As gguf-py: NaN becomes a quiet NaN, everything else rounds to nearest even. */
+static inline uint16_t brisk_f32_to_bf16(float f) {
+    uint32_t x = brisk_f32_bits(f);
+    if ((x & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((x >> 16) | 0x40);
+    return (uint16_t)(((uint64_t)x + 0x7fff + ((x >> 16) & 1)) >> 16);
+}
+
+#endif
