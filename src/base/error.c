@@ -3,14 +3,19 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-brisk_status brisk_fail(brisk_error *err, brisk_status status, const char *fmt, ...) {
+brisk_status brisk_failv(brisk_error *err, brisk_status status, const char *fmt, va_list ap) {
     if (err) {
         err->status = status;
-        va_list ap;
-        va_start(ap, fmt);
         vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-        va_end(ap);
     }
+    return status;
+}
+
+brisk_status brisk_fail(brisk_error *err, brisk_status status, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    brisk_failv(err, status, fmt, ap);
+    va_end(ap);
     return status;
 }
 

@@ -1,1 +1,45 @@
-int main(void) { return 0; }
+/* brisk — the command-line front end. Each command lives in its own file
+ * (cmd_*.c) and is a client of the public API in brisk.h. */
+#include <stdio.h>
+#include <string.h>
+
+#include "brisk.h"
+#include "cli/commands.h"
+
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} commands[] = {
+    {"inspect", cmd_inspect, "print a GGUF file's header, metadata, tensors and totals"},
+};
+
+static void usage(FILE *out) {
+    fprintf(out, "usage: brisk <command> [options]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "  %-10s %s\n  %-10s %s\n", "version", "print the version", "help",
+            "this message");
+    fprintf(out, "\n'brisk <command> --help' describes a command.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+        printf("brisk %s\n", BRISK_VERSION_STRING);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(cmd, commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "brisk: unknown command '%s'\n\n", cmd);
+    usage(stderr);
+    return 2;
+}

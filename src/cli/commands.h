@@ -1,0 +1,8 @@
+/* Entry points of the CLI commands: argv[0] is the command name.
+ * Exit codes: 0 success, 1 failure (bad file, ...), 2 usage error. */
+#ifndef BRISK_CLI_COMMANDS_H
+#define BRISK_CLI_COMMANDS_H
+
+int cmd_inspect(int argc, char **argv);
+
+#endif
