@@ -30,7 +30,7 @@ build() { # build DIR CMAKE_ARGS...
 run_c_tests() { # run_c_tests DIR NAME
   echo "== C unit tests ($2)"
   local log; log=$(mktemp)
-  "$1/brisk_tests" 2>&1 | tee "$log" | grep -E '^(FAIL|  )' ; count_c "$log"
+  "$1/brisk_tests" 2>&1 | tee "$log" | grep -E '^(FAIL|  )|RMSE' ; count_c "$log"
   tail -1 "$log"
   grep -q ' 0 failed$' "$log" || broken+=("C unit tests ($2)")
   rm -f "$log"
