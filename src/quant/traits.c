@@ -7,8 +7,10 @@
 #include "base/error.h"
 #include "quant/quant.h"
 
-#define ROW(id, nm, bs, bb, deq, qnt) \
-    [id] = {{nm, bs, bb, (deq) != NULL, (qnt) != NULL}, deq, qnt}
+/* A row per type: both directions, dequantization only, or sizes only. */
+#define ROW(id, nm, bs, bb, deq, qnt) [id] = {{nm, bs, bb, true, true}, deq, qnt}
+#define ROW_DEQ(id, nm, bs, bb, deq) [id] = {{nm, bs, bb, true, false}, deq, NULL}
+#define ROW_SIZE(id, nm, bs, bb) [id] = {{nm, bs, bb, false, false}, NULL, NULL}
 
 static const brisk_type_traits traits[BRISK_TYPE_COUNT] = {
     ROW(BRISK_TYPE_F32, "F32", 1, 4, brisk_dequantize_f32, brisk_quantize_f32),
@@ -20,29 +22,29 @@ static const brisk_type_traits traits[BRISK_TYPE_COUNT] = {
     ROW(BRISK_TYPE_Q5_1, "Q5_1", 32, 24, brisk_dequantize_q5_1, brisk_quantize_q5_1),
     ROW(BRISK_TYPE_Q8_0, "Q8_0", 32, 34, brisk_dequantize_q8_0, brisk_quantize_q8_0),
     /* ggml stores Q8_1 as two halves + 32 bytes (gguf-py lists 40, from an older layout). */
-    ROW(BRISK_TYPE_Q8_1, "Q8_1", 32, 36, NULL, NULL),
+    ROW_SIZE(BRISK_TYPE_Q8_1, "Q8_1", 32, 36),
     ROW(BRISK_TYPE_Q2_K, "Q2_K", 256, 84, brisk_dequantize_q2_k, brisk_quantize_q2_k),
     ROW(BRISK_TYPE_Q3_K, "Q3_K", 256, 110, brisk_dequantize_q3_k, brisk_quantize_q3_k),
     ROW(BRISK_TYPE_Q4_K, "Q4_K", 256, 144, brisk_dequantize_q4_k, brisk_quantize_q4_k),
     ROW(BRISK_TYPE_Q5_K, "Q5_K", 256, 176, brisk_dequantize_q5_k, brisk_quantize_q5_k),
     ROW(BRISK_TYPE_Q6_K, "Q6_K", 256, 210, brisk_dequantize_q6_k, brisk_quantize_q6_k),
     ROW(BRISK_TYPE_Q8_K, "Q8_K", 256, 292, brisk_dequantize_q8_k, brisk_quantize_q8_k),
-    ROW(BRISK_TYPE_IQ2_XXS, "IQ2_XXS", 256, 66, NULL, NULL),
-    ROW(BRISK_TYPE_IQ2_XS, "IQ2_XS", 256, 74, NULL, NULL),
-    ROW(BRISK_TYPE_IQ3_XXS, "IQ3_XXS", 256, 98, NULL, NULL),
-    ROW(BRISK_TYPE_IQ1_S, "IQ1_S", 256, 50, NULL, NULL),
-    ROW(BRISK_TYPE_IQ4_NL, "IQ4_NL", 32, 18, brisk_dequantize_iq4_nl, NULL),
-    ROW(BRISK_TYPE_IQ3_S, "IQ3_S", 256, 110, NULL, NULL),
-    ROW(BRISK_TYPE_IQ2_S, "IQ2_S", 256, 82, NULL, NULL),
-    ROW(BRISK_TYPE_IQ4_XS, "IQ4_XS", 256, 136, brisk_dequantize_iq4_xs, NULL),
-    ROW(BRISK_TYPE_I8, "I8", 1, 1, NULL, NULL),
-    ROW(BRISK_TYPE_I16, "I16", 1, 2, NULL, NULL),
-    ROW(BRISK_TYPE_I32, "I32", 1, 4, NULL, NULL),
-    ROW(BRISK_TYPE_I64, "I64", 1, 8, NULL, NULL),
-    ROW(BRISK_TYPE_F64, "F64", 1, 8, NULL, NULL),
-    ROW(BRISK_TYPE_IQ1_M, "IQ1_M", 256, 56, NULL, NULL),
-    ROW(BRISK_TYPE_TQ1_0, "TQ1_0", 256, 54, NULL, NULL),
-    ROW(BRISK_TYPE_TQ2_0, "TQ2_0", 256, 66, NULL, NULL),
+    ROW_SIZE(BRISK_TYPE_IQ2_XXS, "IQ2_XXS", 256, 66),
+    ROW_SIZE(BRISK_TYPE_IQ2_XS, "IQ2_XS", 256, 74),
+    ROW_SIZE(BRISK_TYPE_IQ3_XXS, "IQ3_XXS", 256, 98),
+    ROW_SIZE(BRISK_TYPE_IQ1_S, "IQ1_S", 256, 50),
+    ROW_DEQ(BRISK_TYPE_IQ4_NL, "IQ4_NL", 32, 18, brisk_dequantize_iq4_nl),
+    ROW_SIZE(BRISK_TYPE_IQ3_S, "IQ3_S", 256, 110),
+    ROW_SIZE(BRISK_TYPE_IQ2_S, "IQ2_S", 256, 82),
+    ROW_DEQ(BRISK_TYPE_IQ4_XS, "IQ4_XS", 256, 136, brisk_dequantize_iq4_xs),
+    ROW_SIZE(BRISK_TYPE_I8, "I8", 1, 1),
+    ROW_SIZE(BRISK_TYPE_I16, "I16", 1, 2),
+    ROW_SIZE(BRISK_TYPE_I32, "I32", 1, 4),
+    ROW_SIZE(BRISK_TYPE_I64, "I64", 1, 8),
+    ROW_SIZE(BRISK_TYPE_F64, "F64", 1, 8),
+    ROW_SIZE(BRISK_TYPE_IQ1_M, "IQ1_M", 256, 56),
+    ROW_SIZE(BRISK_TYPE_TQ1_0, "TQ1_0", 256, 54),
+    ROW_SIZE(BRISK_TYPE_TQ2_0, "TQ2_0", 256, 66),
     ROW(BRISK_TYPE_MXFP4, "MXFP4", 32, 17, brisk_dequantize_mxfp4, brisk_quantize_mxfp4),
 };
 
