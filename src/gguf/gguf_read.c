@@ -299,11 +299,15 @@ static bool read_metadata(parser *p) {
     for (uint64_t i = 0; i < g->n_kv; i++) {
         if (!brisk_str_eq(g->kvs[i].key, "general.alignment")) continue;
         const brisk_gguf_value *v = &g->kvs[i].value;
-        if (v->type != BRISK_GGUF_UINT32 || v->v.u64 == 0 || (v->v.u64 & (v->v.u64 - 1))) {
+        if (v->type != BRISK_GGUF_UINT32) { /* (v->v.u64 means nothing for other types) */
             return failf(p, BRISK_ERR_FORMAT,
-                       "GGUF: general.alignment at offset %llu must be a uint32 power of two (got %s %llu)",
-                       (unsigned long long)g->kvs[i].offset, brisk_gguf_type_name(v->type),
-                       (unsigned long long)v->v.u64);
+                       "GGUF: general.alignment at offset %llu must be a uint32 power of two (got type %s)",
+                       (unsigned long long)g->kvs[i].offset, brisk_gguf_type_name(v->type));
+        }
+        if (v->v.u64 == 0 || (v->v.u64 & (v->v.u64 - 1))) {
+            return failf(p, BRISK_ERR_FORMAT,
+                       "GGUF: general.alignment at offset %llu must be a uint32 power of two (got uint32 %llu)",
+                       (unsigned long long)g->kvs[i].offset, (unsigned long long)v->v.u64);
         }
         g->alignment = v->v.u64;
     }
@@ -394,13 +398,18 @@ static bool read_tensors(parser *p) {
         }
     }
     qsort(order, (size_t)g->n_tensors, sizeof *order, cmp_tensor_offset);
-    for (uint64_t i = 1; i < g->n_tensors; i++) {
-        const brisk_gguf_tensor *a = order[i - 1], *b = order[i];
-        if (a->offset + a->n_bytes > b->offset) {
+    /* Zero-byte tensors overlap nothing: a writer puts one at the same offset
+     * as the tensor after it. Compare each other tensor with the previous one. */
+    const brisk_gguf_tensor *a = NULL;
+    for (uint64_t i = 0; i < g->n_tensors; i++) {
+        const brisk_gguf_tensor *b = order[i];
+        if (b->n_bytes == 0) continue;
+        if (a && a->offset + a->n_bytes > b->offset) {
             return failf(p, BRISK_ERR_FORMAT, "GGUF: tensors '%.*s' [%llu, +%llu) and '%.*s' [%llu, +%llu) overlap",
                        SHOWN(a->name), a->name.ptr, (unsigned long long)a->offset, (unsigned long long)a->n_bytes,
                        SHOWN(b->name), b->name.ptr, (unsigned long long)b->offset, (unsigned long long)b->n_bytes);
         }
+        a = b;
     }
     return true;
 }

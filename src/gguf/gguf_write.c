@@ -20,7 +20,7 @@ typedef struct bytes {
 } bytes;
 
 static void put(bytes *b, const void *src, size_t n) {
-    if (b->oom) return;
+    if (b->oom || n == 0) return; /* src may be NULL when n is 0 */
     if (b->len + n > b->cap) {
         size_t cap = b->cap ? b->cap : 64;
         while (cap < b->len + n) cap *= 2;
@@ -86,6 +86,21 @@ void brisk_gguf_writer_free(brisk_gguf_writer *w) {
     free(w);
 }
 
+/* An integer value that does not fit its type is refused, not truncated. */
+static brisk_status check_int_range(const brisk_gguf_value *v, brisk_error *err) {
+    unsigned bits = 8 * (unsigned)gguf_scalar_size(v->type);
+    if (bits == 64) return BRISK_OK;
+    if (v->type == BRISK_GGUF_UINT8 || v->type == BRISK_GGUF_UINT16 || v->type == BRISK_GGUF_UINT32) {
+        if (v->v.u64 >> bits == 0) return BRISK_OK;
+        return brisk_fail(err, BRISK_ERR_ARG, "GGUF writer: %llu does not fit in a %s",
+                          (unsigned long long)v->v.u64, brisk_gguf_type_name(v->type));
+    }
+    int64_t lim = (int64_t)1 << (bits - 1);
+    if (v->v.i64 >= -lim && v->v.i64 < lim) return BRISK_OK;
+    return brisk_fail(err, BRISK_ERR_ARG, "GGUF writer: %lld does not fit in an %s",
+                      (long long)v->v.i64, brisk_gguf_type_name(v->type));
+}
+
 /* Append the encoding of v (without its leading type for array elements of
  * scalar/string type, which the array header carries). */
 static brisk_status encode_value(bytes *b, const brisk_gguf_value *v, bool with_type,
@@ -96,6 +111,7 @@ static brisk_status encode_value(bytes *b, const brisk_gguf_value *v, bool with_
     switch (v->type) {
     case BRISK_GGUF_UINT8: case BRISK_GGUF_UINT16: case BRISK_GGUF_UINT32: case BRISK_GGUF_UINT64:
     case BRISK_GGUF_INT8: case BRISK_GGUF_INT16: case BRISK_GGUF_INT32: case BRISK_GGUF_INT64:
+        if (check_int_range(v, err)) return BRISK_ERR_ARG;
         /* little-endian: the low bytes of the 64-bit value are the narrow value */
         put(b, &v->v.u64, gguf_scalar_size(v->type));
         break;
@@ -234,14 +250,16 @@ brisk_status brisk_gguf_writer_add_tensor(brisk_gguf_writer *w, const char *name
     uint64_t n_el = 1;
     for (uint32_t d = 0; d < BRISK_MAX_DIMS; d++) {
         t.ne[d] = d < n_dims ? ne[d] : 1;
-        if (t.ne[d] < 0 || __builtin_mul_overflow(n_el, (uint64_t)t.ne[d], &n_el))
+        if (t.ne[d] < 0 || __builtin_mul_overflow(n_el, (uint64_t)t.ne[d], &n_el) ||
+            n_el > (uint64_t)INT64_MAX)
             return brisk_fail(err, BRISK_ERR_ARG, "GGUF writer: tensor '%s' has a bad shape", name);
     }
     if (t.ne[0] % ti->block_size)
         return brisk_fail(err, BRISK_ERR_ARG,
                           "GGUF writer: tensor '%s' rows of %lld are not a multiple of the %s block size %u",
                           name, (long long)t.ne[0], ti->name, ti->block_size);
-    t.n_bytes = n_el / ti->block_size * ti->block_bytes;
+    if (__builtin_mul_overflow(n_el / ti->block_size, (uint64_t)ti->block_bytes, &t.n_bytes))
+        return brisk_fail(err, BRISK_ERR_ARG, "GGUF writer: tensor '%s' is too large", name);
     if (t.n_bytes && !data)
         return brisk_fail(err, BRISK_ERR_ARG, "GGUF writer: tensor '%s' has no data", name);
     if (w->n_tensors == w->cap_tensors) {
