@@ -26,6 +26,9 @@ struct brisk_gguf {
     gguf_allocs allocs;
 };
 
+/* Arrays of arrays deeper than this are refused by the reader and the writer. */
+#define GGUF_MAX_ARRAY_DEPTH 8
+
 /* Bytes of one scalar of a metadata type; 0 for STRING and ARRAY. */
 size_t gguf_scalar_size(brisk_gguf_type t);
 

@@ -28,7 +28,6 @@
 #error "brisk's GGUF reader assumes a little-endian host"
 #endif
 
-#define GGUF_MAX_ARRAY_DEPTH 8   /* nesting of arrays in arrays */
 #define GGUF_MAX_KEY_LEN 65535   /* the spec's limit on key length */
 #define GGUF_MIN_KV_BYTES 14     /* u64 key len + 1-byte key + u32 type + 1-byte value */
 #define GGUF_MIN_TENSOR_BYTES 24 /* u64 name len + u32 n_dims + u32 type + u64 offset */
@@ -437,7 +436,8 @@ brisk_gguf *brisk_gguf_open_memory(const void *data, size_t size, brisk_error *e
 
 brisk_gguf *brisk_gguf_open(const char *path, brisk_error *err) {
     brisk_error_clear(err);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         brisk_fail(err, BRISK_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
         return NULL;

@@ -104,7 +104,10 @@ static brisk_status check_int_range(const brisk_gguf_value *v, brisk_error *err)
 /* Append the encoding of v (without its leading type for array elements of
  * scalar/string type, which the array header carries). */
 static brisk_status encode_value(bytes *b, const brisk_gguf_value *v, bool with_type,
-                                 brisk_error *err) {
+                                 int depth, brisk_error *err) {
+    if (depth > GGUF_MAX_ARRAY_DEPTH)
+        return brisk_fail(err, BRISK_ERR_ARG, "GGUF writer: arrays nested deeper than %d",
+                          GGUF_MAX_ARRAY_DEPTH);
     if ((unsigned)v->type >= BRISK_GGUF_TYPE_COUNT)
         return brisk_fail(err, BRISK_ERR_ARG, "GGUF writer: unknown value type %d", (int)v->type);
     if (with_type) put_u32(b, (uint32_t)v->type);
@@ -148,7 +151,7 @@ static brisk_status encode_value(bytes *b, const brisk_gguf_value *v, bool with_
                     return brisk_fail(err, BRISK_ERR_ARG,
                                       "GGUF writer: element %llu of an array of arrays is a %s",
                                       (unsigned long long)i, brisk_gguf_type_name(v->v.arr.items[i].type));
-                brisk_status s = encode_value(b, &v->v.arr.items[i], false, err);
+                brisk_status s = encode_value(b, &v->v.arr.items[i], false, depth + 1, err);
                 if (s) return s;
             }
         }
@@ -172,7 +175,7 @@ brisk_status brisk_gguf_writer_set(brisk_gguf_writer *w, const char *key,
                               "GGUF writer: general.alignment must be a uint32 power of two");
     }
     bytes enc = {0};
-    brisk_status s = encode_value(&enc, value, true, err);
+    brisk_status s = encode_value(&enc, value, true, 0, err);
     if (s) { free(enc.p); return s; }
     for (size_t i = 0; i < w->n_kv; i++) {
         if (strcmp(w->kvs[i].key, key) == 0) { /* replace in place: order is kept */

@@ -602,3 +602,40 @@ TEST(gguf_write_unwritable_path) {
     brisk_gguf_writer_free(w);
     remove_tmpdir(dir);
 }
+
+/* The writer refuses arrays nested deeper than the reader accepts, and what it
+ * does accept reads back. levels = number of array levels around one u32. */
+static brisk_status write_nested(const char *path, int levels, brisk_gguf_value *chain) {
+    static const uint32_t leaf[1] = {42};
+    for (int i = levels - 1; i >= 0; i--) {
+        chain[i] = (brisk_gguf_value){.type = BRISK_GGUF_ARRAY};
+        chain[i].v.arr.n = 1;
+        if (i == levels - 1) {
+            chain[i].v.arr.elem_type = BRISK_GGUF_UINT32;
+            chain[i].v.arr.raw = leaf;
+        } else {
+            chain[i].v.arr.elem_type = BRISK_GGUF_ARRAY;
+            chain[i].v.arr.items = &chain[i + 1];
+        }
+    }
+    brisk_error err;
+    brisk_gguf_writer *w = brisk_gguf_writer_create(3, &err);
+    brisk_status s = brisk_gguf_writer_set(w, "deep", &chain[0], &err);
+    if (s == BRISK_OK) s = brisk_gguf_writer_write(w, path, &err);
+    brisk_gguf_writer_free(w);
+    return s;
+}
+
+TEST(gguf_write_nesting_depth_matches_reader) {
+    char dir[64], path[128];
+    CHECK(make_tmpdir(dir));
+    snprintf(path, sizeof path, "%s/deep.gguf", dir);
+    brisk_gguf_value chain[16];
+    CHECK_EQ_INT(write_nested(path, 9 /* GGUF_MAX_ARRAY_DEPTH + 1 */, chain), BRISK_OK);
+    brisk_error err;
+    brisk_gguf *g = brisk_gguf_open(path, &err);
+    CHECK_MSG(g != NULL, "reader refused what the writer accepted: %s", err.msg);
+    brisk_gguf_close(g);
+    CHECK_EQ_INT(write_nested(path, 10, chain), BRISK_ERR_ARG);
+    remove_tmpdir(dir);
+}
