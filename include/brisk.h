@@ -246,6 +246,149 @@ brisk_status brisk_gguf_writer_add_tensor(brisk_gguf_writer *w, const char *name
 /* Write the whole file (header, metadata, tensor infos, aligned data). */
 brisk_status brisk_gguf_writer_write(brisk_gguf_writer *w, const char *path, brisk_error *err);
 
+
+/* ------------------------------------------------------------------------ */
+/* Vocabulary and tokenizer                                                  */
+/* ------------------------------------------------------------------------ */
+
+typedef int32_t brisk_token;
+typedef struct brisk_vocab brisk_vocab;
+
+/* Build the tokenizer described by a GGUF file's tokenizer.ggml.* metadata
+ * (SentencePiece-style "llama" or byte-level BPE "gpt2" with the pre-tokenizer
+ * named by tokenizer.ggml.pre). Copies what it needs: g may be closed after. */
+brisk_vocab *brisk_vocab_load(const brisk_gguf *g, brisk_error *err);
+void brisk_vocab_free(brisk_vocab *v);
+
+int32_t brisk_vocab_size(const brisk_vocab *v);
+brisk_token brisk_vocab_bos(const brisk_vocab *v); /* -1 when the model has none */
+brisk_token brisk_vocab_eos(const brisk_vocab *v); /* -1 when the model has none */
+/* True for tokens that end a generation (EOS, EOT, <|im_end|>, <end_of_turn>, ...). */
+bool brisk_vocab_is_eog(const brisk_vocab *v, brisk_token t);
+/* True for control tokens (rendered only when asked). */
+bool brisk_vocab_is_control(const brisk_vocab *v, brisk_token t);
+
+enum {
+    BRISK_TOKENIZE_ADD_SPECIAL = 1u << 0,   /* add BOS/EOS where the model's metadata asks */
+    BRISK_TOKENIZE_PARSE_SPECIAL = 1u << 1, /* text of control tokens ("<|im_start|>") becomes them */
+};
+
+/* Tokenize text[0..len). Writes at most max_out tokens to out and returns the
+ * number of tokens the text needs (call again with a larger buffer when that
+ * is more than max_out), or -1 on error. */
+int64_t brisk_tokenize(const brisk_vocab *v, const char *text, size_t len, uint32_t flags,
+                       brisk_token *out, int64_t max_out, brisk_error *err);
+
+/* The bytes of one token (control tokens: empty unless render_special).
+ * Returns the byte count; writes at most buf_size bytes. -1 for an invalid token. */
+int64_t brisk_token_to_piece(const brisk_vocab *v, brisk_token t, bool render_special,
+                             char *buf, size_t buf_size);
+
+/* Text of a token sequence, as the model's reference tokenizer decodes it
+ * (SentencePiece: leading space of the first piece removed, and so on).
+ * Returns the byte count (may exceed buf_size; then call again), -1 on error. */
+int64_t brisk_detokenize(const brisk_vocab *v, const brisk_token *tokens, int64_t n,
+                         bool render_special, char *buf, size_t buf_size);
+
+/* Streaming detokenizer: push tokens one at a time and get back only complete
+ * UTF-8 text (a character split across tokens is held until it is whole). */
+typedef struct brisk_detok brisk_detok;
+brisk_detok *brisk_detok_create(const brisk_vocab *v, bool render_special);
+void brisk_detok_free(brisk_detok *d);
+/* Returns a NUL-terminated string of the newly completed text (valid until the
+ * next call); "" when nothing is complete yet. */
+const char *brisk_detok_push(brisk_detok *d, brisk_token t);
+/* At the end of a stream: whatever is held, invalid bytes as U+FFFD. */
+const char *brisk_detok_flush(brisk_detok *d);
+
+/* ------------------------------------------------------------------------ */
+/* Models and contexts                                                       */
+/* ------------------------------------------------------------------------ */
+
+typedef struct brisk_model brisk_model;
+typedef struct brisk_context brisk_context;
+
+/* Load a model (GGUF, mmapped; weights used in place). Fails with a clear error
+ * for an unknown architecture, a missing tensor, a wrong shape or an
+ * unsupported type. */
+brisk_model *brisk_model_load(const char *path, brisk_error *err);
+void brisk_model_free(brisk_model *m);
+
+const brisk_vocab *brisk_model_vocab(const brisk_model *m);
+const brisk_gguf *brisk_model_gguf(const brisk_model *m);
+const char *brisk_model_arch(const brisk_model *m); /* "llama", "qwen2", "qwen3", "gemma3" */
+int32_t brisk_model_n_vocab(const brisk_model *m);
+int32_t brisk_model_n_ctx_train(const brisk_model *m);
+uint64_t brisk_model_n_params(const brisk_model *m);
+uint64_t brisk_model_n_bytes(const brisk_model *m);
+
+typedef struct brisk_context_params {
+    int32_t n_ctx;     /* KV cache length in tokens; 0 = the model's training context */
+    int32_t n_threads; /* 0 = number of cores */
+    bool exact;        /* reference mode: f32 activations everywhere (slower) */
+} brisk_context_params;
+
+brisk_context_params brisk_context_default_params(void);
+brisk_context *brisk_context_create(const brisk_model *m, const brisk_context_params *p,
+                                    brisk_error *err);
+void brisk_context_free(brisk_context *c);
+
+int32_t brisk_context_n_ctx(const brisk_context *c);
+/* Tokens already in the KV cache. */
+int32_t brisk_context_n_past(const brisk_context *c);
+/* Forget the KV cache from position pos on (0 = everything). */
+void brisk_context_truncate(brisk_context *c, int32_t pos);
+
+/* Run the model on n tokens that follow what is in the KV cache. With
+ * all_logits the logits of every token are kept, else only the last one's.
+ * Fails (without changing the cache) when the tokens would not fit. */
+brisk_status brisk_eval(brisk_context *c, const brisk_token *tokens, int32_t n, bool all_logits,
+                        brisk_error *err);
+/* Logits [n_vocab] of token i of the last eval (i = -1: its last token); NULL
+ * when that token's logits were not kept. */
+const float *brisk_logits(const brisk_context *c, int32_t i);
+
+/* ------------------------------------------------------------------------ */
+/* Sampling                                                                  */
+/* ------------------------------------------------------------------------ */
+
+typedef struct brisk_sampler_params {
+    float temperature;       /* <= 0: greedy */
+    int32_t top_k;           /* <= 0: off */
+    float top_p;             /* >= 1: off */
+    float min_p;             /* <= 0: off */
+    float repeat_penalty;    /* 1: off (divides positive logits, multiplies negative ones) */
+    int32_t penalty_last_n;  /* how many recent tokens the penalties look at; -1 = all */
+    float frequency_penalty; /* 0: off (subtract count * f) */
+    float presence_penalty;  /* 0: off (subtract p if seen) */
+    uint64_t seed;
+} brisk_sampler_params;
+
+typedef struct brisk_sampler brisk_sampler;
+
+brisk_sampler_params brisk_sampler_default_params(void);
+brisk_sampler *brisk_sampler_create(const brisk_sampler_params *p, int32_t n_vocab,
+                                    brisk_error *err);
+void brisk_sampler_free(brisk_sampler *s);
+/* Pick a token from logits [n_vocab] (not modified). */
+brisk_token brisk_sampler_sample(brisk_sampler *s, const float *logits);
+/* Record a token of the context (prompt or generated) for the penalties. */
+void brisk_sampler_accept(brisk_sampler *s, brisk_token t);
+void brisk_sampler_reset(brisk_sampler *s);
+
+/* Stop strings over streamed text: text that might be the start of a stop
+ * string is held back until it is known not to be. */
+typedef struct brisk_stop brisk_stop;
+brisk_stop *brisk_stop_create(const char *const *stops, int n_stops, brisk_error *err);
+void brisk_stop_free(brisk_stop *s);
+/* Feed text; *emit (valid until the next call) gets the text that is safe to
+ * show now. Returns true when a stop string has matched: *emit then holds the
+ * text before it, and generation should end. */
+bool brisk_stop_feed(brisk_stop *s, const char *text, size_t len, const char **emit,
+                     size_t *emit_len);
+/* End of stream: release the held-back text. */
+void brisk_stop_flush(brisk_stop *s, const char **emit, size_t *emit_len);
+
 #ifdef __cplusplus
 }
 #endif
