@@ -7,6 +7,7 @@ set -euo pipefail
 APT_PACKAGES=(
   build-essential cmake pkg-config  # the build
   libjansson-dev                    # JSON output (inspect --json, later the server)
+  libpcre2-dev                      # pre-tokenizer regexes (Unicode classes)
   clang libclang-rt-14-dev          # libFuzzer + sanitizer runtimes for the fuzz target
 )
 # Python packages for the integration tests, pinned so results are reproducible.
