@@ -1,0 +1,162 @@
+"""A small random-weight model of a family that has no real model offline,
+written as GGUF with its reference logits from Hugging Face transformers.
+
+    python tests/reference/make_synthetic_fixture.py qwen3 OUT_DIR
+
+Weights are drawn at random (seeded), quantized with the gguf package to a mix
+of formats and dequantized back, and those exact values are loaded into the
+transformers model: the GGUF file brisk reads and the model that produces the
+reference logits hold the same numbers. The tensor names follow the GGUF
+conventions for the family (the same names llama.cpp's converter writes).
+Writes OUT_DIR/<family>-tiny.gguf and OUT_DIR/<family>-tiny.npz (the same
+fixture format as record_logits.py). Needs torch, transformers, gguf."""
+import pathlib
+import sys
+
+import gguf
+import numpy as np
+import torch
+import transformers
+from gguf import GGMLQuantizationType as Q
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from record_logits import K  # noqa: E402
+
+SEED = 1234
+ROPE_THETA = 1000000.0
+N_VOCAB = 512
+
+# The first 256 tokens are GPT-2's byte alphabet (byte-level BPE), then merges' results and specials.
+MERGES = ["Ġ t", "h e", "i n", "Ġ a", "e r", "o n"]
+SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+
+
+def byte_alphabet():
+    printable = list(range(ord("!"), ord("~") + 1)) + list(range(0xA1, 0xAD)) + list(range(0xAE, 0x100))
+    chars, n = {}, 0
+    for b in range(256):
+        if b in printable:
+            chars[b] = chr(b)
+        else:
+            chars[b] = chr(256 + n)
+            n += 1
+    return [chars[b] for b in range(256)]
+
+
+def vocab():
+    tokens = byte_alphabet() + [m.replace(" ", "") for m in MERGES] + SPECIALS
+    types = [1] * (len(tokens) - len(SPECIALS)) + [3] * len(SPECIALS)
+    while len(tokens) < N_VOCAB:
+        tokens.append(f"[PAD{len(tokens)}]")
+        types.append(4)
+    return tokens, types
+
+
+def qwen3_config():
+    return transformers.Qwen3Config(
+        vocab_size=N_VOCAB, hidden_size=256, intermediate_size=512, num_hidden_layers=4,
+        num_attention_heads=4, num_key_value_heads=2, head_dim=96,  # head_dim != hidden/heads on purpose
+        max_position_embeddings=2048, rope_parameters={"rope_type": "default", "rope_theta": ROPE_THETA},
+        rms_norm_eps=1e-6,
+        tie_word_embeddings=False, attention_bias=False, torch_dtype="float32")
+
+
+# HF parameter name (per layer with {i}) -> (GGUF name, storage type). Types vary on
+# purpose so that the forward pass meets several formats.
+QWEN3_MAP = {
+    "model.embed_tokens.weight": ("token_embd.weight", Q.Q8_0),
+    "model.norm.weight": ("output_norm.weight", Q.F32),
+    "lm_head.weight": ("output.weight", Q.Q8_0),
+    "model.layers.{i}.input_layernorm.weight": ("blk.{i}.attn_norm.weight", Q.F32),
+    "model.layers.{i}.self_attn.q_proj.weight": ("blk.{i}.attn_q.weight", Q.Q4_0),
+    "model.layers.{i}.self_attn.k_proj.weight": ("blk.{i}.attn_k.weight", Q.Q5_1),
+    "model.layers.{i}.self_attn.v_proj.weight": ("blk.{i}.attn_v.weight", Q.Q8_0),
+    "model.layers.{i}.self_attn.o_proj.weight": ("blk.{i}.attn_output.weight", Q.F16),
+    "model.layers.{i}.self_attn.q_norm.weight": ("blk.{i}.attn_q_norm.weight", Q.F32),
+    "model.layers.{i}.self_attn.k_norm.weight": ("blk.{i}.attn_k_norm.weight", Q.F32),
+    "model.layers.{i}.post_attention_layernorm.weight": ("blk.{i}.ffn_norm.weight", Q.F32),
+    "model.layers.{i}.mlp.gate_proj.weight": ("blk.{i}.ffn_gate.weight", Q.Q4_1),
+    "model.layers.{i}.mlp.up_proj.weight": ("blk.{i}.ffn_up.weight", Q.BF16),
+    "model.layers.{i}.mlp.down_proj.weight": ("blk.{i}.ffn_down.weight", Q.Q5_0),
+}
+
+
+def lookup(mapping, hf_name):
+    for pattern, (gname, qtype) in mapping.items():
+        parts = hf_name.split(".")
+        if "{i}" in pattern:
+            i = next((p for p in parts if p.isdigit()), None)
+            if i is not None and pattern.format(i=i) == hf_name:
+                return gname.format(i=i), qtype
+        elif pattern == hf_name:
+            return gname, qtype
+    raise KeyError(hf_name)
+
+
+def main() -> int:
+    family, out_dir = sys.argv[1], pathlib.Path(sys.argv[2])
+    assert family == "qwen3", "only qwen3 so far"
+    torch.manual_seed(SEED)
+    rng = np.random.default_rng(SEED)
+    cfg = qwen3_config()
+    model = transformers.Qwen3ForCausalLM(cfg).eval()
+    gguf_path = out_dir / f"{family}-tiny.gguf"
+    w = gguf.GGUFWriter(str(gguf_path), arch=family)
+    w.add_name(f"{family}-tiny (random weights, brisk test fixture)")
+    w.add_context_length(cfg.max_position_embeddings)
+    w.add_embedding_length(cfg.hidden_size)
+    w.add_block_count(cfg.num_hidden_layers)
+    w.add_feed_forward_length(cfg.intermediate_size)
+    w.add_head_count(cfg.num_attention_heads)
+    w.add_head_count_kv(cfg.num_key_value_heads)
+    w.add_key_length(cfg.head_dim)
+    w.add_value_length(cfg.head_dim)
+    w.add_rope_freq_base(ROPE_THETA)
+    w.add_layer_norm_rms_eps(cfg.rms_norm_eps)
+    tokens, types = vocab()
+    w.add_tokenizer_model("gpt2")
+    w.add_tokenizer_pre("qwen2")
+    w.add_token_list(tokens)
+    w.add_token_types(types)
+    w.add_token_merges(MERGES)
+    w.add_eos_token_id(tokens.index("<|im_end|>"))
+    w.add_add_bos_token(False)
+
+    state = {}
+    for name, param in model.state_dict().items():
+        gname, qtype = lookup(QWEN3_MAP, name)
+        values = param.detach().float().numpy()
+        if name.endswith("norm.weight"):
+            values = (1.0 + 0.1 * rng.standard_normal(values.shape)).astype(np.float32)
+        else:
+            values = (0.05 * rng.standard_normal(values.shape)).astype(np.float32)
+        stored = gguf.quants.quantize(values, qtype)
+        exact = gguf.quants.dequantize(stored, qtype).reshape(values.shape).astype(np.float32)
+        state[name] = torch.from_numpy(exact)
+        w.add_tensor(gname, stored, raw_dtype=qtype)
+    model.load_state_dict(state)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+    prompts = [rng.integers(0, N_VOCAB - 8, size=n).astype(np.int32) for n in (24, 40, 57)]
+    record = {"model": np.array(gguf_path.name), "transformers": np.array(transformers.__version__),
+              "n_prompts": np.array(len(prompts))}
+    with torch.no_grad():
+        for i, ids in enumerate(prompts):
+            logits = model(torch.from_numpy(ids.astype(np.int64))[None]).logits[0].float()
+            top = torch.topk(logits, K, dim=-1)
+            record[f"ids_{i}"] = ids
+            record[f"top_ids_{i}"] = top.indices.numpy().astype(np.int32)
+            record[f"top_logits_{i}"] = top.values.numpy().astype(np.float32)
+            record[f"lse_{i}"] = torch.logsumexp(logits, -1).numpy().astype(np.float32)
+            record[f"full_pos_{i}"] = np.arange(len(ids), dtype=np.int32)
+            record[f"full_logits_{i}"] = logits.numpy().astype(np.float16)
+    np.savez_compressed(out_dir / f"{family}-tiny.npz", **record)
+    print(f"wrote {gguf_path} ({gguf_path.stat().st_size} bytes) and its logits", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
