@@ -1,7 +1,7 @@
 """A small random-weight model of a family that has no real model offline,
 written as GGUF with its reference logits from Hugging Face transformers.
 
-    python tests/reference/make_synthetic_fixture.py qwen3 OUT_DIR
+    python tests/reference/make_synthetic_fixture.py FAMILY OUT_DIR     (FAMILY: qwen3, gemma3)
 
 Weights are drawn at random (seeded), quantized with the gguf package to a mix
 of formats and dequantized back, and those exact values are loaded into the
@@ -81,6 +81,43 @@ QWEN3_MAP = {
 }
 
 
+def gemma3_config():
+    # 7 layers: 0-4 and 6 sliding-window (window 8, shorter than the prompts), 5 global.
+    return transformers.Gemma3TextConfig(
+        vocab_size=N_VOCAB, hidden_size=256, intermediate_size=512, num_hidden_layers=7,
+        num_attention_heads=4, num_key_value_heads=1, head_dim=64, query_pre_attn_scalar=64,
+        sliding_window=8, max_position_embeddings=2048, rms_norm_eps=1e-6,
+        rope_parameters={"sliding_attention": {"rope_type": "default", "rope_theta": 10000.0},
+                         "full_attention": {"rope_type": "default", "rope_theta": ROPE_THETA}},
+        tie_word_embeddings=True, torch_dtype="float32")
+
+
+# Gemma's RMSNorm multiplies by (1 + w); the GGUF stores 1 + w (as llama.cpp's converter does).
+GEMMA3_MAP = {
+    "model.embed_tokens.weight": ("token_embd.weight", Q.Q8_0),
+    "model.norm.weight": ("output_norm.weight", Q.F32),
+    "model.layers.{i}.input_layernorm.weight": ("blk.{i}.attn_norm.weight", Q.F32),
+    "model.layers.{i}.self_attn.q_proj.weight": ("blk.{i}.attn_q.weight", Q.Q8_0),
+    "model.layers.{i}.self_attn.k_proj.weight": ("blk.{i}.attn_k.weight", Q.Q4_0),
+    "model.layers.{i}.self_attn.v_proj.weight": ("blk.{i}.attn_v.weight", Q.F16),
+    "model.layers.{i}.self_attn.o_proj.weight": ("blk.{i}.attn_output.weight", Q.Q5_0),
+    "model.layers.{i}.self_attn.q_norm.weight": ("blk.{i}.attn_q_norm.weight", Q.F32),
+    "model.layers.{i}.self_attn.k_norm.weight": ("blk.{i}.attn_k_norm.weight", Q.F32),
+    "model.layers.{i}.post_attention_layernorm.weight": ("blk.{i}.post_attention_norm.weight", Q.F32),
+    "model.layers.{i}.pre_feedforward_layernorm.weight": ("blk.{i}.ffn_norm.weight", Q.F32),
+    "model.layers.{i}.post_feedforward_layernorm.weight": ("blk.{i}.post_ffw_norm.weight", Q.F32),
+    "model.layers.{i}.mlp.gate_proj.weight": ("blk.{i}.ffn_gate.weight", Q.Q8_0),
+    "model.layers.{i}.mlp.up_proj.weight": ("blk.{i}.ffn_up.weight", Q.Q4_1),
+    "model.layers.{i}.mlp.down_proj.weight": ("blk.{i}.ffn_down.weight", Q.BF16),
+}
+
+# family -> (config, model class, name map, value added to norm weights in the GGUF)
+FAMILIES = {
+    "qwen3": (qwen3_config, transformers.Qwen3ForCausalLM, QWEN3_MAP, 0.0),
+    "gemma3": (gemma3_config, transformers.Gemma3ForCausalLM, GEMMA3_MAP, 1.0),
+}
+
+
 def lookup(mapping, hf_name):
     for pattern, (gname, qtype) in mapping.items():
         parts = hf_name.split(".")
@@ -95,11 +132,11 @@ def lookup(mapping, hf_name):
 
 def main() -> int:
     family, out_dir = sys.argv[1], pathlib.Path(sys.argv[2])
-    assert family == "qwen3", "only qwen3 so far"
+    make_config, model_class, mapping, norm_offset = FAMILIES[family]
     torch.manual_seed(SEED)
     rng = np.random.default_rng(SEED)
-    cfg = qwen3_config()
-    model = transformers.Qwen3ForCausalLM(cfg).eval()
+    cfg = make_config()
+    model = model_class(cfg).eval()
     gguf_path = out_dir / f"{family}-tiny.gguf"
     w = gguf.GGUFWriter(str(gguf_path), arch=family)
     w.add_name(f"{family}-tiny (random weights, brisk test fixture)")
@@ -112,6 +149,8 @@ def main() -> int:
     w.add_key_length(cfg.head_dim)
     w.add_value_length(cfg.head_dim)
     w.add_rope_freq_base(ROPE_THETA)
+    if family == "gemma3":
+        w.add_sliding_window(cfg.sliding_window)
     w.add_layer_norm_rms_eps(cfg.rms_norm_eps)
     tokens, types = vocab()
     w.add_tokenizer_model("gpt2")
@@ -124,17 +163,26 @@ def main() -> int:
 
     state = {}
     for name, param in model.state_dict().items():
-        gname, qtype = lookup(QWEN3_MAP, name)
-        values = param.detach().float().numpy()
+        if name == "lm_head.weight" and cfg.tie_word_embeddings:
+            continue
+        gname, qtype = lookup(mapping, name)
+        shape = tuple(param.shape)
         if name.endswith("norm.weight"):
-            values = (1.0 + 0.1 * rng.standard_normal(values.shape)).astype(np.float32)
+            values = (1.0 + 0.1 * rng.standard_normal(shape)).astype(np.float32) - norm_offset
         else:
-            values = (0.05 * rng.standard_normal(values.shape)).astype(np.float32)
+            values = (0.05 * rng.standard_normal(shape)).astype(np.float32)
+        if name.endswith("norm.weight"):  # f32, stored with the family's offset
+            state[name] = torch.from_numpy(values)
+            w.add_tensor(gname, values + np.float32(norm_offset), raw_dtype=qtype)
+            continue
         stored = gguf.quants.quantize(values, qtype)
-        exact = gguf.quants.dequantize(stored, qtype).reshape(values.shape).astype(np.float32)
+        exact = gguf.quants.dequantize(stored, qtype).reshape(shape).astype(np.float32)
         state[name] = torch.from_numpy(exact)
         w.add_tensor(gname, stored, raw_dtype=qtype)
-    model.load_state_dict(state)
+    result = model.load_state_dict(state, strict=False)
+    assert set(result.missing_keys) <= {"lm_head.weight"} and not result.unexpected_keys, result
+    if cfg.tie_word_embeddings:
+        model.tie_weights()
     w.write_header_to_file()
     w.write_kv_data_to_file()
     w.write_tensors_to_file()
