@@ -4,5 +4,6 @@
 #define BRISK_CLI_COMMANDS_H
 
 int cmd_inspect(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 
 #endif

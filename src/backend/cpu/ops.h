@@ -1,0 +1,40 @@
+/* CPU kernels of the forward pass (generic C; SIMD variants come per ISA).
+ * Shapes in comments: [rows, cols], row-major, cols contiguous. */
+#ifndef BRISK_CPU_OPS_H
+#define BRISK_CPU_OPS_H
+
+#include <stdint.h>
+
+#include "base/threadpool.h"
+#include "brisk.h"
+
+/* A weight matrix used in place from the mapped file: n_out rows of n_in
+ * elements of `type` (GGUF ne = [n_in, n_out]). */
+typedef struct cpu_weight {
+    brisk_type type;
+    const void *data;
+    int64_t n_in, n_out;
+    uint64_t row_bytes;
+} cpu_weight;
+
+/* y[t, :] = W x[t, :] for t < n_tokens.  x: [n_tokens, n_in], y: [n_tokens, n_out].
+ * scratch: n_threads * n_in floats (one dequantized row per thread). */
+void cpu_matmul(threadpool *tp, const cpu_weight *w, const float *x, float *y, int n_tokens,
+                float *scratch);
+
+/* One row of W (e.g. an embedding) as f32: out[n_in]. */
+void cpu_weight_row(const cpu_weight *w, int64_t row, float *out);
+
+/* out = x / rms(x) * w over n elements (w may be NULL for no scale). */
+void cpu_rmsnorm(const float *x, const float *w, float *out, int64_t n, float eps);
+
+float cpu_dot(const float *a, const float *b, int64_t n);
+
+/* Activations on n elements: out = act(gate) * up. */
+void cpu_silu_mul(const float *gate, const float *up, float *out, int64_t n);
+void cpu_gelu_tanh_mul(const float *gate, const float *up, float *out, int64_t n);
+
+/* Softmax in place over n elements (entries of -INFINITY get probability 0). */
+void cpu_softmax(float *x, int64_t n);
+
+#endif

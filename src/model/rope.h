@@ -1,0 +1,24 @@
+/* Rotary position embeddings: per-dimension frequencies (with linear,
+ * llama3-style or YaRN scaling folded in) computed once per layer kind. */
+#ifndef BRISK_MODEL_ROPE_H
+#define BRISK_MODEL_ROPE_H
+
+#include "model/model.h"
+
+typedef struct rope_table {
+    int32_t n_rot;     /* rotated dims (even) */
+    rope_style style;
+    float *inv_freq;   /* [n_rot / 2] radians per position */
+    float mscale;      /* multiplies cos and sin (YaRN magnitude correction; else 1) */
+} rope_table;
+
+/* scaled: apply hp's scaling (false for gemma3's local layers). freq_factors: optional
+ * [n_rot/2] divisors of the frequencies (llama3-style rope_freqs.weight). */
+bool rope_table_init(rope_table *rt, const hparams *hp, rope_style style, float base, bool scaled,
+                     const float *freq_factors);
+void rope_table_free(rope_table *rt);
+
+/* Rotate the first n_rot dims of one head vector x at position pos. */
+void rope_apply(const rope_table *rt, float *x, int32_t pos);
+
+#endif
