@@ -21,8 +21,9 @@ build: setup
 test: setup
 	@scripts/test.sh
 
+PROMPT ?= The three most useful things to know about the Moon are
 run: build
-	@model=$$(scripts/fetch_model.py) && $(BUILD)/brisk inspect "$$model"
+	@model=$$(scripts/fetch_model.py) && $(BUILD)/brisk run -m "$$model" -p "$(PROMPT)" -n 96
 
 fuzz: setup
 	@FUZZ_ONLY=1 scripts/test.sh
