@@ -23,6 +23,10 @@ MODELS = {
     "qwen2.5-coder-0.5b": ("fetch", "qwen2.5-coder-0.5b", "qwen2"),
     "qwen3-tiny": ("file", FIXTURES / "qwen3-tiny.gguf", "qwen3"),  # no real Qwen3 offline
     "gemma3-tiny": ("file", FIXTURES / "gemma3-tiny.gguf", "gemma3"),  # sliding window 8 < prompts
+    # RoPE scaling kinds, with original contexts shorter than the prompts
+    "llama-rope-llama3-tiny": ("file", FIXTURES / "llama-rope-llama3-tiny.gguf", "llama"),
+    "llama-rope-linear-tiny": ("file", FIXTURES / "llama-rope-linear-tiny.gguf", "llama"),
+    "qwen2-yarn-tiny": ("file", FIXTURES / "qwen2-yarn-tiny.gguf", "qwen2"),
 }
 
 

@@ -1,15 +1,17 @@
 """A small random-weight model of a family that has no real model offline,
 written as GGUF with its reference logits from Hugging Face transformers.
 
-    python tests/reference/make_synthetic_fixture.py FAMILY OUT_DIR     (FAMILY: qwen3, gemma3)
+    python tests/reference/make_synthetic_fixture.py NAME OUT_DIR     (NAME: a key of VARIANTS)
 
 Weights are drawn at random (seeded), quantized with the gguf package to a mix
 of formats and dequantized back, and those exact values are loaded into the
 transformers model: the GGUF file brisk reads and the model that produces the
 reference logits hold the same numbers. The tensor names follow the GGUF
 conventions for the family (the same names llama.cpp's converter writes).
-Writes OUT_DIR/<family>-tiny.gguf and OUT_DIR/<family>-tiny.npz (the same
-fixture format as record_logits.py). Needs torch, transformers, gguf."""
+Variants also cover what the real models offline do not: RoPE scaling
+(llama3-style frequency factors, linear, YaRN) and Q/K row permutation of the
+llama family. Writes OUT_DIR/NAME.gguf and OUT_DIR/NAME.npz (the same fixture
+format as record_logits.py). Needs torch, transformers, gguf."""
 import pathlib
 import sys
 
@@ -111,10 +113,82 @@ GEMMA3_MAP = {
     "model.layers.{i}.mlp.down_proj.weight": ("blk.{i}.ffn_down.weight", Q.BF16),
 }
 
-# family -> (config, model class, name map, value added to norm weights in the GGUF)
-FAMILIES = {
-    "qwen3": (qwen3_config, transformers.Qwen3ForCausalLM, QWEN3_MAP, 0.0),
-    "gemma3": (gemma3_config, transformers.Gemma3ForCausalLM, GEMMA3_MAP, 1.0),
+LLAMA_MAP = {k: v for k, v in QWEN3_MAP.items() if "_norm" not in k.split(".")[-2]}
+QWEN2_MAP = dict(LLAMA_MAP, **{
+    f"model.layers.{{i}}.self_attn.{x}_proj.bias": (f"blk.{{i}}.attn_{x}.bias", Q.F32) for x in "qkv"})
+
+# Short original contexts, so that scaling changes the frequencies the prompts use.
+ROPE_LLAMA3 = {"rope_type": "llama3", "rope_theta": 500000.0, "factor": 8.0, "low_freq_factor": 1.0,
+               "high_freq_factor": 4.0, "original_max_position_embeddings": 64}
+ROPE_LINEAR = {"rope_type": "linear", "rope_theta": 10000.0, "factor": 4.0}
+ROPE_YARN = {"rope_type": "yarn", "rope_theta": 1000000.0, "factor": 4.0, "original_max_position_embeddings": 16}
+
+
+def small_config(cls, rope, max_positions=2048):
+    return cls(vocab_size=N_VOCAB, hidden_size=128, intermediate_size=256, num_hidden_layers=2,
+               num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=max_positions,
+               rope_parameters=rope, rms_norm_eps=1e-5, tie_word_embeddings=False, torch_dtype="float32")
+
+
+def llama3_freq_factors(rope, head_dim):
+    """rope_freqs.weight as the GGUF converter writes it: per rotary pair, the
+    divisor of its frequency under llama3-style scaling."""
+    inv_freq = 1.0 / rope["rope_theta"] ** (np.arange(0, head_dim, 2) / head_dim)
+    orig, factor = rope["original_max_position_embeddings"], rope["factor"]
+    low_wavelen, high_wavelen = orig / rope["low_freq_factor"], orig / rope["high_freq_factor"]
+    out = []
+    for f in inv_freq:
+        wavelen = 2 * np.pi / f
+        if wavelen < high_wavelen:
+            out.append(1.0)
+        elif wavelen > low_wavelen:
+            out.append(factor)
+        else:
+            smooth = (orig / wavelen - rope["low_freq_factor"]) / (rope["high_freq_factor"] - rope["low_freq_factor"])
+            out.append(1.0 / ((1 - smooth) / factor + smooth))
+    return np.array(out, dtype=np.float32)
+
+
+def permute_qk(rows, n_head):
+    """Rows of a llama Q/K projection reordered the way the GGUF converter does,
+    so that RoPE can rotate adjacent pairs: [n_head, 2, d/2, n_in] -> [n_head, d/2, 2, n_in]."""
+    return rows.reshape(n_head, 2, rows.shape[0] // n_head // 2, *rows.shape[1:]).swapaxes(1, 2).reshape(rows.shape)
+
+
+def gguf_rope_llama3(w, cfg):
+    w.add_tensor("rope_freqs.weight", llama3_freq_factors(ROPE_LLAMA3, cfg.head_dim))
+
+
+def gguf_rope_linear(w, cfg):
+    w.add_rope_scaling_type(gguf.RopeScalingType.LINEAR)
+    w.add_rope_scaling_factor(ROPE_LINEAR["factor"])
+
+
+def gguf_rope_yarn(w, cfg):
+    w.add_rope_scaling_type(gguf.RopeScalingType.YARN)
+    w.add_rope_scaling_factor(ROPE_YARN["factor"])
+    w.add_rope_scaling_orig_ctx_len(ROPE_YARN["original_max_position_embeddings"])
+
+
+def gguf_sliding_window(w, cfg):
+    w.add_sliding_window(cfg.sliding_window)
+
+
+# name -> how to build it: HF config and class, GGUF architecture and tensor names,
+# value added to norm weights in the GGUF, extra GGUF content, llama Q/K permutation.
+VARIANTS = {
+    "qwen3-tiny": dict(config=qwen3_config, cls=transformers.Qwen3ForCausalLM, arch="qwen3", map=QWEN3_MAP),
+    "gemma3-tiny": dict(config=gemma3_config, cls=transformers.Gemma3ForCausalLM, arch="gemma3",
+                        map=GEMMA3_MAP, norm_offset=1.0, extra=gguf_sliding_window),
+    "llama-rope-llama3-tiny": dict(config=lambda: small_config(transformers.LlamaConfig, ROPE_LLAMA3),
+                                   cls=transformers.LlamaForCausalLM, arch="llama", map=LLAMA_MAP,
+                                   extra=gguf_rope_llama3, permute=True),
+    "llama-rope-linear-tiny": dict(config=lambda: small_config(transformers.LlamaConfig, ROPE_LINEAR),
+                                   cls=transformers.LlamaForCausalLM, arch="llama", map=LLAMA_MAP,
+                                   extra=gguf_rope_linear, permute=True),
+    "qwen2-yarn-tiny": dict(config=lambda: small_config(transformers.Qwen2Config, ROPE_YARN, max_positions=64),
+                            cls=transformers.Qwen2ForCausalLM, arch="qwen2", map=QWEN2_MAP,
+                            extra=gguf_rope_yarn),
 }
 
 
@@ -131,26 +205,29 @@ def lookup(mapping, hf_name):
 
 
 def main() -> int:
-    family, out_dir = sys.argv[1], pathlib.Path(sys.argv[2])
-    make_config, model_class, mapping, norm_offset = FAMILIES[family]
+    name, out_dir = sys.argv[1], pathlib.Path(sys.argv[2])
+    v = VARIANTS[name]
+    mapping, norm_offset = v["map"], v.get("norm_offset", 0.0)
     torch.manual_seed(SEED)
     rng = np.random.default_rng(SEED)
-    cfg = make_config()
-    model = model_class(cfg).eval()
-    gguf_path = out_dir / f"{family}-tiny.gguf"
-    w = gguf.GGUFWriter(str(gguf_path), arch=family)
-    w.add_name(f"{family}-tiny (random weights, brisk test fixture)")
+    cfg = v["config"]()
+    model = v["cls"](cfg).eval()
+    gguf_path = out_dir / f"{name}.gguf"
+    w = gguf.GGUFWriter(str(gguf_path), arch=v["arch"])
+    w.add_name(f"{name} (random weights, brisk test fixture)")
     w.add_context_length(cfg.max_position_embeddings)
     w.add_embedding_length(cfg.hidden_size)
     w.add_block_count(cfg.num_hidden_layers)
     w.add_feed_forward_length(cfg.intermediate_size)
     w.add_head_count(cfg.num_attention_heads)
     w.add_head_count_kv(cfg.num_key_value_heads)
-    w.add_key_length(cfg.head_dim)
-    w.add_value_length(cfg.head_dim)
-    w.add_rope_freq_base(ROPE_THETA)
-    if family == "gemma3":
-        w.add_sliding_window(cfg.sliding_window)
+    head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
+    w.add_key_length(head_dim)
+    w.add_value_length(head_dim)
+    rope = cfg.rope_parameters
+    w.add_rope_freq_base(rope.get("rope_theta", rope.get("full_attention", {}).get("rope_theta")))
+    if "extra" in v:
+        v["extra"](w, cfg)
     w.add_layer_norm_rms_eps(cfg.rms_norm_eps)
     tokens, types = vocab()
     w.add_tokenizer_model("gpt2")
@@ -162,22 +239,29 @@ def main() -> int:
     w.add_add_bos_token(False)
 
     state = {}
-    for name, param in model.state_dict().items():
-        if name == "lm_head.weight" and cfg.tie_word_embeddings:
+    for pname, param in model.state_dict().items():
+        if pname == "lm_head.weight" and cfg.tie_word_embeddings:
             continue
-        gname, qtype = lookup(mapping, name)
+        gname, qtype = lookup(mapping, pname)
         shape = tuple(param.shape)
-        if name.endswith("norm.weight"):
+        if pname.endswith("norm.weight"):
             values = (1.0 + 0.1 * rng.standard_normal(shape)).astype(np.float32) - norm_offset
         else:
             values = (0.05 * rng.standard_normal(shape)).astype(np.float32)
-        if name.endswith("norm.weight"):  # f32, stored with the family's offset
-            state[name] = torch.from_numpy(values)
+        if pname.endswith("norm.weight"):  # f32, stored with the family's offset
+            state[pname] = torch.from_numpy(values)
             w.add_tensor(gname, values + np.float32(norm_offset), raw_dtype=qtype)
+            continue
+        if qtype == Q.F32:  # biases
+            state[pname] = torch.from_numpy(values)
+            w.add_tensor(gname, values)
             continue
         stored = gguf.quants.quantize(values, qtype)
         exact = gguf.quants.dequantize(stored, qtype).reshape(shape).astype(np.float32)
-        state[name] = torch.from_numpy(exact)
+        state[pname] = torch.from_numpy(exact)
+        if v.get("permute") and gname.endswith(("attn_q.weight", "attn_k.weight")):
+            heads = cfg.num_attention_heads if "attn_q" in gname else cfg.num_key_value_heads
+            stored = permute_qk(stored, heads)  # rows are quantized independently
         w.add_tensor(gname, stored, raw_dtype=qtype)
     result = model.load_state_dict(state, strict=False)
     assert set(result.missing_keys) <= {"lm_head.weight"} and not result.unexpected_keys, result
@@ -201,7 +285,7 @@ def main() -> int:
             record[f"lse_{i}"] = torch.logsumexp(logits, -1).numpy().astype(np.float32)
             record[f"full_pos_{i}"] = np.arange(len(ids), dtype=np.int32)
             record[f"full_logits_{i}"] = logits.numpy().astype(np.float16)
-    np.savez_compressed(out_dir / f"{family}-tiny.npz", **record)
+    np.savez_compressed(out_dir / f"{name}.npz", **record)
     print(f"wrote {gguf_path} ({gguf_path.stat().st_size} bytes) and its logits", file=sys.stderr)
     return 0
 
