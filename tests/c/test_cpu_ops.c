@@ -1,0 +1,123 @@
+/* CPU kernels of the forward pass against simple references on random data. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/cpu/ops.h"
+#include "base/threadpool.h"
+#include "quant/quant.h"
+#include "test.h"
+
+/* Random bytes for every block, with finite random f16 scales where a type has
+ * them at byte 0 (all 32-element types); K-quants get their blocks from the
+ * reference quantizer of random normal data instead. */
+static void random_weight_bytes(brisk_type type, uint8_t *bytes, int64_t n_in, int64_t n_out) {
+    const brisk_type_traits *t = brisk_type_traits_get(type);
+    int64_t n = n_in * n_out;
+    if (t->quantize) {
+        float *src = malloc((size_t)n * sizeof *src);
+        for (int64_t i = 0; i < n; i++) src[i] = test_rand_normal() * 0.1f;
+        t->quantize(src, bytes, n);
+        free(src);
+        return;
+    }
+    uint64_t nbytes = brisk_type_row_bytes(type, n);
+    for (uint64_t i = 0; i < nbytes; i++) bytes[i] = (uint8_t)test_rand_u64();
+    for (uint64_t b = 0; b < nbytes; b += t->info.block_bytes) { /* IQ4_NL/IQ4_XS: f16 d at byte 0 */
+        uint16_t h = (uint16_t)(0x2000 + (test_rand_u64() & 0x7ff)); /* small positive finite */
+        memcpy(bytes + b, &h, 2);
+    }
+}
+
+/* cpu_matmul for every computable type and 1..4 threads equals a plain loop
+ * over the dequantized matrix. Shapes: odd row counts, several tokens. */
+TEST(cpu_matmul_matches_reference_all_types) {
+    const int64_t n_in = 512, n_out = 37;
+    const int n_tok = 3;
+    float *x = malloc(n_tok * n_in * sizeof *x), *w = malloc(n_in * n_out * sizeof *w);
+    float *want = malloc(n_tok * n_out * sizeof *want), *got = malloc(n_tok * n_out * sizeof *got);
+    double *scale = malloc(n_tok * n_out * sizeof *scale); /* sum |w x|: the f32 rounding bound */
+    float *scratch = malloc(4 * n_in * sizeof *scratch);
+    uint8_t *bytes = malloc((size_t)brisk_type_row_bytes(BRISK_TYPE_F32, n_in * n_out));
+    for (int64_t i = 0; i < n_tok * n_in; i++) x[i] = test_rand_normal();
+    int n_types = 0;
+    for (uint32_t type = 0; type < BRISK_TYPE_COUNT; type++) {
+        const brisk_type_traits *t = brisk_type_traits_get(type);
+        if (!t || !t->dequantize) continue;
+        n_types++;
+        random_weight_bytes(type, bytes, n_in, n_out);
+        t->dequantize(bytes, w, n_in * n_out);
+        for (int tk = 0; tk < n_tok; tk++)
+            for (int64_t r = 0; r < n_out; r++) {
+                double acc = 0, mag = 0;
+                for (int64_t i = 0; i < n_in; i++) {
+                    acc += (double)w[r * n_in + i] * x[tk * n_in + i];
+                    mag += fabs((double)w[r * n_in + i] * x[tk * n_in + i]);
+                }
+                want[tk * n_out + r] = (float)acc;
+                scale[tk * n_out + r] = mag;
+            }
+        cpu_weight cw = {type, bytes, n_in, n_out, brisk_type_row_bytes(type, n_in)};
+        for (int nth = 1; nth <= 4; nth++) {
+            threadpool *tp = threadpool_create(nth);
+            memset(got, 0xff, n_tok * n_out * sizeof *got); /* NaN: unwritten outputs show */
+            cpu_matmul(tp, &cw, x, got, n_tok, scratch);
+            threadpool_free(tp);
+            double worst = 0;
+            for (int64_t i = 0; i < n_tok * n_out; i++) {
+                double err = fabs((double)got[i] - want[i]) / (1e-30 + scale[i]);
+                if (!(err <= worst)) worst = isnan(err) ? INFINITY : err;
+            }
+            CHECK_MSG(worst < 1e-5, "%s with %d threads: worst error %.3g of sum|w x|", t->info.name, nth, worst);
+        }
+    }
+    CHECK_MSG(n_types >= 17, "only %d computable types", n_types);
+    free(x); free(w); free(want); free(got); free(scale); free(scratch); free(bytes);
+}
+
+TEST(cpu_rmsnorm_softmax_activations) {
+    float x[67], w[67], out[67];
+    for (int i = 0; i < 67; i++) { x[i] = test_rand_normal() * 3; w[i] = test_rand_normal(); }
+    cpu_rmsnorm(x, w, out, 67, 1e-6f);
+    double ss = 0;
+    for (int i = 0; i < 67; i++) ss += (double)x[i] * x[i];
+    double inv = 1.0 / sqrt(ss / 67 + 1e-6);
+    for (int i = 0; i < 67; i++) CHECK(fabs(out[i] - x[i] * inv * w[i]) < 1e-5 * (1 + fabs(out[i])));
+
+    float s[9] = {1, 2, 3, -INFINITY, 0.5f, -1, 4, 2, 2};
+    float ref[9];
+    double sum = 0;
+    for (int i = 0; i < 9; i++) sum += isinf(s[i]) ? 0 : exp(s[i]);
+    for (int i = 0; i < 9; i++) ref[i] = (float)((isinf(s[i]) ? 0 : exp(s[i])) / sum);
+    cpu_softmax(s, 9);
+    for (int i = 0; i < 9; i++) CHECK(fabs(s[i] - ref[i]) < 1e-6);
+
+    float g[5] = {-3, -0.5f, 0, 0.7f, 4}, u[5] = {1, 2, -1, 0.5f, 3}, a[5];
+    cpu_silu_mul(g, u, a, 5);
+    for (int i = 0; i < 5; i++) CHECK(fabs(a[i] - g[i] / (1 + exp(-g[i])) * u[i]) < 1e-6);
+    cpu_gelu_tanh_mul(g, u, a, 5);
+    for (int i = 0; i < 5; i++) {
+        double ref_gelu = 0.5 * g[i] * (1 + tanh(sqrt(2 / M_PI) * (g[i] + 0.044715 * pow(g[i], 3))));
+        CHECK(fabs(a[i] - ref_gelu * u[i]) < 1e-5);
+    }
+}
+
+static void count_slices(void *arg, int ith, int nth) {
+    long b, e;
+    threadpool_slice(1001, ith, nth, &b, &e);
+    int *hits = arg;
+    for (long i = b; i < e; i++) __atomic_fetch_add(&hits[i], 1, __ATOMIC_RELAXED);
+}
+
+TEST(threadpool_covers_every_item_once) {
+    for (int nth = 1; nth <= 5; nth++) {
+        threadpool *tp = threadpool_create(nth);
+        CHECK_EQ_INT(threadpool_size(tp), nth);
+        for (int rep = 0; rep < 50; rep++) {
+            int hits[1001] = {0};
+            threadpool_run(tp, count_slices, hits);
+            for (int i = 0; i < 1001; i++) CHECK_EQ_INT(hits[i], 1);
+        }
+        threadpool_free(tp);
+    }
+}
