@@ -15,6 +15,11 @@ PIP_PACKAGES=(
   "gguf==0.19.0"   # reference GGUF reader/writer and quantizer
   "numpy>=1.26"
   "pytest>=7"
+  # tokenizer reference: the Hugging Face tokenizer built from a GGUF (no torch needed)
+  "transformers==5.23.0"
+  "tokenizers==0.23.3"
+  "sentencepiece==0.2.3"
+  "protobuf==7.36.2"
 )
 PYTHON=${PYTHON:-python3}
 

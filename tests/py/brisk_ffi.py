@@ -71,3 +71,139 @@ def quantize(type_id: int, values: np.ndarray) -> np.ndarray:
     if st != 0:
         raise RuntimeError(err.msg.decode())
     return out
+
+
+# ---------------------------------------------------------------------------
+# Vocabulary and tokenizer
+# ---------------------------------------------------------------------------
+
+TOKENIZE_ADD_SPECIAL = 1
+TOKENIZE_PARSE_SPECIAL = 2
+
+lib.brisk_gguf_open.restype = ctypes.c_void_p
+lib.brisk_gguf_open.argtypes = [ctypes.c_char_p, ctypes.POINTER(BriskError)]
+lib.brisk_gguf_close.restype = None
+lib.brisk_gguf_close.argtypes = [ctypes.c_void_p]
+lib.brisk_vocab_load.restype = ctypes.c_void_p
+lib.brisk_vocab_load.argtypes = [ctypes.c_void_p, ctypes.POINTER(BriskError)]
+lib.brisk_vocab_free.restype = None
+lib.brisk_vocab_free.argtypes = [ctypes.c_void_p]
+for _name in ("brisk_vocab_size", "brisk_vocab_bos", "brisk_vocab_eos"):
+    getattr(lib, _name).restype = ctypes.c_int32
+    getattr(lib, _name).argtypes = [ctypes.c_void_p]
+for _name in ("brisk_vocab_is_eog", "brisk_vocab_is_control"):
+    getattr(lib, _name).restype = ctypes.c_bool
+    getattr(lib, _name).argtypes = [ctypes.c_void_p, ctypes.c_int32]
+lib.brisk_tokenize.restype = ctypes.c_int64
+lib.brisk_tokenize.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint32,
+                               ctypes.POINTER(ctypes.c_int32), ctypes.c_int64,
+                               ctypes.POINTER(BriskError)]
+lib.brisk_token_to_piece.restype = ctypes.c_int64
+lib.brisk_token_to_piece.argtypes = [ctypes.c_void_p, ctypes.c_int32, ctypes.c_bool,
+                                     ctypes.c_char_p, ctypes.c_size_t]
+lib.brisk_detokenize.restype = ctypes.c_int64
+lib.brisk_detokenize.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_int32), ctypes.c_int64,
+                                 ctypes.c_bool, ctypes.c_char_p, ctypes.c_size_t]
+lib.brisk_detok_create.restype = ctypes.c_void_p
+lib.brisk_detok_create.argtypes = [ctypes.c_void_p, ctypes.c_bool]
+lib.brisk_detok_free.restype = None
+lib.brisk_detok_free.argtypes = [ctypes.c_void_p]
+lib.brisk_detok_push.restype = ctypes.c_char_p
+lib.brisk_detok_push.argtypes = [ctypes.c_void_p, ctypes.c_int32]
+lib.brisk_detok_flush.restype = ctypes.c_char_p
+lib.brisk_detok_flush.argtypes = [ctypes.c_void_p]
+
+
+class Vocab:
+    """A brisk_vocab loaded from a GGUF file (brisk_gguf_open + brisk_vocab_load)."""
+
+    def __init__(self, path):
+        err = BriskError()
+        g = lib.brisk_gguf_open(str(path).encode(), ctypes.byref(err))
+        if not g:
+            raise RuntimeError(err.msg.decode())
+        try:
+            self._v = lib.brisk_vocab_load(g, ctypes.byref(err))
+        finally:
+            lib.brisk_gguf_close(g)  # the vocab copies what it needs
+        if not self._v:
+            raise RuntimeError(err.msg.decode())
+
+    def close(self):
+        if self._v:
+            lib.brisk_vocab_free(self._v)
+            self._v = None
+
+    def __del__(self):
+        self.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    @property
+    def size(self) -> int:
+        return lib.brisk_vocab_size(self._v)
+
+    @property
+    def bos(self) -> int:
+        return lib.brisk_vocab_bos(self._v)
+
+    @property
+    def eos(self) -> int:
+        return lib.brisk_vocab_eos(self._v)
+
+    def is_eog(self, t: int) -> bool:
+        return lib.brisk_vocab_is_eog(self._v, t)
+
+    def is_control(self, t: int) -> bool:
+        return lib.brisk_vocab_is_control(self._v, t)
+
+    def tokenize(self, text, add_special=True, parse_special=True) -> list:
+        data = text.encode() if isinstance(text, str) else bytes(text)
+        flags = (TOKENIZE_ADD_SPECIAL if add_special else 0) | \
+                (TOKENIZE_PARSE_SPECIAL if parse_special else 0)
+        err = BriskError()
+        cap = len(data) + 8
+        while True:
+            out = (ctypes.c_int32 * cap)()
+            n = lib.brisk_tokenize(self._v, data, len(data), flags, out, cap, ctypes.byref(err))
+            if n < 0:
+                raise RuntimeError(err.msg.decode())
+            if n <= cap:
+                return list(out[:n])
+            cap = n
+
+    def token_to_piece(self, t: int, render_special=True) -> bytes:
+        buf = ctypes.create_string_buffer(64)
+        n = lib.brisk_token_to_piece(self._v, t, render_special, buf, 64)
+        if n < 0:
+            raise ValueError(f"invalid token {t}")
+        if n > 64:
+            buf = ctypes.create_string_buffer(n)
+            lib.brisk_token_to_piece(self._v, t, render_special, buf, n)
+        return buf.raw[:n]
+
+    def detokenize(self, tokens, render_special=True) -> str:
+        arr = (ctypes.c_int32 * max(len(tokens), 1))(*tokens)
+        cap = 4 * len(tokens) + 16
+        while True:
+            buf = ctypes.create_string_buffer(cap)
+            n = lib.brisk_detokenize(self._v, arr, len(tokens), render_special, buf, cap)
+            if n < 0:
+                raise ValueError("detokenize failed")
+            if n <= cap:
+                return buf.raw[:n].decode()
+            cap = n
+
+    def detok_stream(self, tokens, render_special=True) -> list:
+        """The strings the streaming detokenizer returns: one per token, then the flush."""
+        d = lib.brisk_detok_create(self._v, render_special)
+        try:
+            parts = [lib.brisk_detok_push(d, t).decode() for t in tokens]
+            parts.append(lib.brisk_detok_flush(d).decode())
+            return parts
+        finally:
+            lib.brisk_detok_free(d)
