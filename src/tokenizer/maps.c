@@ -5,12 +5,23 @@
 
 #include "tokenizer/tok_internal.h"
 
-/* 64-bit FNV-1a, then a final mix so that the low bits are good. */
+/* Word-at-a-time multiply-xorshift hash (texts are short; loads hash millions
+ * of substrings when deriving SentencePiece merges). */
 uint64_t tok_hash(const char *s, size_t n) {
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (uint8_t)s[i];
-        h *= 0x100000001b3ull;
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ ((uint64_t)n * 0xff51afd7ed558ccdull);
+    while (n >= 8) {
+        uint64_t w;
+        memcpy(&w, s, 8);
+        h = (h ^ w) * 0xbf58476d1ce4e5b9ull;
+        h ^= h >> 29;
+        s += 8;
+        n -= 8;
+    }
+    if (n) {
+        uint64_t w = 0;
+        for (size_t i = 0; i < n; i++) w |= (uint64_t)(uint8_t)s[i] << (8 * i);
+        h = (h ^ w) * 0x94d049bb133111ebull;
+        h ^= h >> 31;
     }
     h ^= h >> 33;
     h *= 0xff51afd7ed558ccdull;

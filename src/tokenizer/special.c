@@ -105,8 +105,6 @@ static bool encode_segment(const brisk_vocab *v, tok_work *w, const char *s, siz
     return v->kind == VOCAB_BPE ? bpe_encode(v, w, s, n, o, err) : spm_encode(v, w, s, n, o, err);
 }
 
-void tok_work_free(tok_work *w);
-
 int64_t brisk_tokenize(const brisk_vocab *v, const char *text, size_t len, uint32_t flags,
                        brisk_token *out, int64_t max_out, brisk_error *err) {
     if (!v) {
@@ -119,6 +117,11 @@ int64_t brisk_tokenize(const brisk_vocab *v, const char *text, size_t len, uint3
     }
     if (max_out < 0 || (max_out > 0 && !out)) {
         brisk_fail(err, BRISK_ERR_ARG, "brisk_tokenize: bad output buffer (max_out %lld)", (long long)max_out);
+        return -1;
+    }
+    if (len > (size_t)INT32_MAX / 4) { /* symbol indices are int32; SPM text grows up to 3x */
+        brisk_fail(err, BRISK_ERR_ARG, "brisk_tokenize: text of %zu bytes is too long (at most %d)", len,
+                   INT32_MAX / 4);
         return -1;
     }
     if (flags & ~(uint32_t)(BRISK_TOKENIZE_ADD_SPECIAL | BRISK_TOKENIZE_PARSE_SPECIAL)) {

@@ -458,6 +458,10 @@ TEST(tokenizer_bad_arguments) {
     CHECK_EQ_INT(err.status, BRISK_ERR_ARG);
     CHECK(strstr(err.msg, "flags") != NULL);
     CHECK_EQ_INT(brisk_tokenize(v, "a", 1, 0, out, 8, NULL), 2); /* err may be NULL */
+    /* refused before the text is read */
+    CHECK_EQ_INT(brisk_tokenize(v, "a", (size_t)1 << 40, 0, out, 8, &err), -1);
+    CHECK_EQ_INT(err.status, BRISK_ERR_ARG);
+    CHECK(strstr(err.msg, "too long") != NULL);
 
     char buf[8];
     brisk_token bad[] = {SPM_H, SPM_N};
