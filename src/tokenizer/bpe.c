@@ -76,9 +76,7 @@ bool work_reserve_syms(tok_work *w, size_t n) {
         w->syms = s;
         w->syms_cap = cap;
     }
-    /* at most one live candidate per pair, plus stale ones: 2n is plenty but
-     * the heap grows on demand anyway */
-    return true;
+    return true; /* the heap grows on demand */
 }
 
 static bool cand_less(const merge_cand *a, const merge_cand *b) {

@@ -39,7 +39,7 @@ enum {
     TOKF_SPECIAL = 1u << 0, /* hidden unless render_special; matched only with PARSE_SPECIAL */
     TOKF_ADDED = 1u << 1,   /* matched whole in the input text (before BPE/SPM) */
     TOKF_EOG = 1u << 2,     /* ends a generation */
-    TOKF_DUP = 1u << 3,     /* an earlier token has the same text */
+    TOKF_DUP = 1u << 3,     /* an earlier token has the same text (this one is the map's) */
 };
 
 typedef enum vocab_kind { VOCAB_SPM, VOCAB_BPE } vocab_kind;
@@ -62,9 +62,9 @@ typedef struct strmap {
 } strmap;
 
 uint64_t tok_hash(const char *s, size_t n);
-/* Build a map over the ids for which keep(ids) is true (keep NULL: all). On a
- * duplicate text the later id wins and *dup_out (may be NULL) marks the
- * earlier ones. Returns false when out of memory. */
+/* Build a map over the ids i with keep[i] set (keep NULL: all). On a
+ * duplicate text the later id wins, and dup_flags[later id] |= dup_bit
+ * (dup_flags may be NULL). Returns false when out of memory. */
 bool strmap_build(strmap *m, const text_table *t, const uint8_t *keep, uint8_t *dup_flags,
                   uint8_t dup_bit);
 int32_t strmap_find(const strmap *m, const text_table *t, const char *s, size_t n);
