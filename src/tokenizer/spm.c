@@ -52,7 +52,7 @@ brisk_status spm_build_merges(brisk_vocab *v, bool gemma, brisk_error *err) {
     if (!cand) goto nomem;
     uint32_t seq = 0;
     for (int32_t t = 0; t < v->n_tokens; t++) {
-        if (v->flags[t] & TOKF_DUP) continue; /* a later token has the text: ranked at its first place */
+        if (v->flags[t] & TOKF_DUP) continue; /* ranked at the first token with its text */
         const char *s = v->text.arena + v->text.off[t];
         uint32_t n = v->text.len[t];
         int32_t id = strmap_find(&v->by_text, &v->text, s, n); /* the last token with this text */

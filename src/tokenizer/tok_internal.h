@@ -39,7 +39,7 @@ enum {
     TOKF_SPECIAL = 1u << 0, /* hidden unless render_special; matched only with PARSE_SPECIAL */
     TOKF_ADDED = 1u << 1,   /* matched whole in the input text (before BPE/SPM) */
     TOKF_EOG = 1u << 2,     /* ends a generation */
-    TOKF_DUP = 1u << 3,     /* an earlier token has the same text (this one is the map's) */
+    TOKF_DUP = 1u << 3,     /* an earlier token has the same text */
 };
 
 typedef enum vocab_kind { VOCAB_SPM, VOCAB_BPE } vocab_kind;
