@@ -1,22 +1,51 @@
-/* Workers sleep on a condition variable between jobs; a job is published by
- * bumping `generation`. The caller runs slice 0 itself, then waits until the
- * `pending` count of workers reaches zero. */
+/* Workers wait for a new job by spinning briefly on `generation`, then sleep
+ * on a condition variable; the caller publishes a job (fn, arg, pending) and
+ * then bumps `generation`, runs slice 0 itself and spins (yielding) until
+ * `pending` reaches zero.
+ *
+ * Why spin: a decode step of a small model is hundreds of short
+ * threadpool_run calls (~7 per layer), and a condvar wake-up costs tens of
+ * microseconds each way, which is as long as a matmul of a 135M model.
+ *
+ * Memory ordering: fn/arg/pending are written before the release store of
+ * `generation` and read after an acquire load of it; each worker's writes are
+ * published by its release decrement of `pending`, which the caller reads
+ * with acquire. Lost wake-ups: a worker about to sleep increments `sleepers`
+ * and re-checks `generation` under the mutex; the caller bumps `generation`
+ * and then reads `sleepers` (both seq_cst), so at least one of them sees the
+ * other, and a caller that sees a sleeper broadcasts under the mutex. */
 #include "base/threadpool.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define CPU_RELAX() _mm_pause()
+#elif defined(__aarch64__)
+#define CPU_RELAX() __asm__ __volatile__("yield")
+#else
+#define CPU_RELAX() ((void)0)
+#endif
+
+#define SPIN_BEFORE_SLEEP 20000 /* pause iterations (~0.1-0.5 ms) before a worker sleeps */
+#define SPIN_BEFORE_YIELD 2000  /* the caller yields its core after this many */
 
 struct threadpool {
     int n_threads;
     pthread_t *workers; /* [n_threads - 1] */
     pthread_mutex_t mu;
-    pthread_cond_t work_cv; /* workers wait here for a new generation */
-    pthread_cond_t done_cv; /* the caller waits here for pending == 0 */
-    unsigned long generation;
-    int pending;
-    int stop;
+    pthread_cond_t work_cv; /* sleeping workers wait here for a new generation */
+    unsigned long generation; /* atomic */
+    int pending;              /* atomic: workers still running the current job */
+    int sleepers;             /* atomic: workers asleep or about to sleep */
+    int stop;                 /* atomic */
     threadpool_fn fn;
     void *arg;
+    bool exact;
+    void *ws;        /* threadpool_workspace */
+    size_t ws_bytes;
 };
 
 typedef struct worker_arg {
@@ -24,25 +53,45 @@ typedef struct worker_arg {
     int ith;
 } worker_arg;
 
+/* Wait until generation != seen; returns the new generation. */
+static unsigned long wait_for_job(threadpool *tp, unsigned long seen) {
+    unsigned long g;
+    for (int i = 0; i < SPIN_BEFORE_SLEEP; i++) {
+        g = __atomic_load_n(&tp->generation, __ATOMIC_ACQUIRE);
+        if (g != seen) return g;
+        CPU_RELAX();
+    }
+    pthread_mutex_lock(&tp->mu);
+    __atomic_fetch_add(&tp->sleepers, 1, __ATOMIC_SEQ_CST);
+    while ((g = __atomic_load_n(&tp->generation, __ATOMIC_SEQ_CST)) == seen)
+        pthread_cond_wait(&tp->work_cv, &tp->mu);
+    __atomic_fetch_sub(&tp->sleepers, 1, __ATOMIC_SEQ_CST);
+    pthread_mutex_unlock(&tp->mu);
+    return g;
+}
+
 static void *worker_main(void *p) {
     worker_arg wa = *(worker_arg *)p;
     free(p);
     threadpool *tp = wa.tp;
     unsigned long seen = 0;
-    pthread_mutex_lock(&tp->mu);
     for (;;) {
-        while (tp->generation == seen && !tp->stop) pthread_cond_wait(&tp->work_cv, &tp->mu);
-        if (tp->stop) break;
-        seen = tp->generation;
-        threadpool_fn fn = tp->fn;
-        void *arg = tp->arg;
-        pthread_mutex_unlock(&tp->mu);
-        fn(arg, wa.ith, tp->n_threads);
-        pthread_mutex_lock(&tp->mu);
-        if (--tp->pending == 0) pthread_cond_signal(&tp->done_cv);
+        seen = wait_for_job(tp, seen);
+        if (__atomic_load_n(&tp->stop, __ATOMIC_ACQUIRE)) break;
+        tp->fn(tp->arg, wa.ith, tp->n_threads);
+        __atomic_fetch_sub(&tp->pending, 1, __ATOMIC_RELEASE);
     }
-    pthread_mutex_unlock(&tp->mu);
     return NULL;
+}
+
+/* Bump the generation and wake any sleeping workers. */
+static void publish(threadpool *tp) {
+    __atomic_fetch_add(&tp->generation, 1, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&tp->sleepers, __ATOMIC_SEQ_CST) > 0) {
+        pthread_mutex_lock(&tp->mu);
+        pthread_cond_broadcast(&tp->work_cv);
+        pthread_mutex_unlock(&tp->mu);
+    }
 }
 
 threadpool *threadpool_create(int n_threads) {
@@ -52,7 +101,6 @@ threadpool *threadpool_create(int n_threads) {
     tp->n_threads = n_threads;
     pthread_mutex_init(&tp->mu, NULL);
     pthread_cond_init(&tp->work_cv, NULL);
-    pthread_cond_init(&tp->done_cv, NULL);
     tp->workers = calloc((size_t)n_threads, sizeof *tp->workers);
     if (!tp->workers) { free(tp); return NULL; }
     for (int i = 1; i < n_threads; i++) {
@@ -69,34 +117,44 @@ threadpool *threadpool_create(int n_threads) {
 
 void threadpool_free(threadpool *tp) {
     if (!tp) return;
-    pthread_mutex_lock(&tp->mu);
-    tp->stop = 1;
-    pthread_cond_broadcast(&tp->work_cv);
-    pthread_mutex_unlock(&tp->mu);
+    __atomic_store_n(&tp->stop, 1, __ATOMIC_RELEASE);
+    publish(tp);
     for (int i = 1; i < tp->n_threads; i++) pthread_join(tp->workers[i - 1], NULL);
     pthread_mutex_destroy(&tp->mu);
     pthread_cond_destroy(&tp->work_cv);
-    pthread_cond_destroy(&tp->done_cv);
     free(tp->workers);
+    free(tp->ws);
     free(tp);
 }
 
 int threadpool_size(const threadpool *tp) { return tp->n_threads; }
+
+void threadpool_set_exact(threadpool *tp, bool exact) { tp->exact = exact; }
+bool threadpool_exact(const threadpool *tp) { return tp->exact; }
+
+void *threadpool_workspace(threadpool *tp, size_t bytes) {
+    if (bytes <= tp->ws_bytes) return tp->ws;
+    size_t want = (bytes + 63) / 64 * 64;
+    void *p = NULL;
+    if (posix_memalign(&p, 64, want) != 0) return NULL;
+    free(tp->ws);
+    tp->ws = p;
+    tp->ws_bytes = want;
+    return p;
+}
 
 void threadpool_run(threadpool *tp, threadpool_fn fn, void *arg) {
     if (tp->n_threads == 1) {
         fn(arg, 0, 1);
         return;
     }
-    pthread_mutex_lock(&tp->mu);
     tp->fn = fn;
     tp->arg = arg;
-    tp->pending = tp->n_threads - 1;
-    tp->generation++;
-    pthread_cond_broadcast(&tp->work_cv);
-    pthread_mutex_unlock(&tp->mu);
+    __atomic_store_n(&tp->pending, tp->n_threads - 1, __ATOMIC_RELAXED);
+    publish(tp);
     fn(arg, 0, tp->n_threads);
-    pthread_mutex_lock(&tp->mu);
-    while (tp->pending > 0) pthread_cond_wait(&tp->done_cv, &tp->mu);
-    pthread_mutex_unlock(&tp->mu);
+    for (long i = 0; __atomic_load_n(&tp->pending, __ATOMIC_ACQUIRE) != 0; i++) {
+        if (i < SPIN_BEFORE_YIELD) CPU_RELAX();
+        else sched_yield();
+    }
 }

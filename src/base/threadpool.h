@@ -5,9 +5,13 @@
  *   threadpool_free(tp);
  *
  * threadpool_run returns when every thread has finished its share. Work is
- * split by the callee: thread ith of nth takes its own slice. */
+ * split by the callee: thread ith of nth takes its own slice. A pool belongs
+ * to one caller thread at a time (one context). */
 #ifndef BRISK_BASE_THREADPOOL_H
 #define BRISK_BASE_THREADPOOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
 
 typedef struct threadpool threadpool;
 typedef void (*threadpool_fn)(void *arg, int ith, int nth);
@@ -17,6 +21,18 @@ threadpool *threadpool_create(int n_threads);
 void threadpool_free(threadpool *tp);
 int threadpool_size(const threadpool *tp);
 void threadpool_run(threadpool *tp, threadpool_fn fn, void *arg);
+
+/* Kernels run for this pool's owner keep f32 activations when set
+ * (brisk_context_params.exact); default false. */
+void threadpool_set_exact(threadpool *tp, bool exact);
+bool threadpool_exact(const threadpool *tp);
+
+/* A buffer of at least `bytes` (64-byte aligned) owned by the pool, for data
+ * that one threadpool_run shares among its threads (e.g. quantized
+ * activations). Grown on demand, freed with the pool; its contents are the
+ * caller's until the next call. Call from the owner thread only. NULL when
+ * out of memory. */
+void *threadpool_workspace(threadpool *tp, size_t bytes);
 
 /* [begin, end) of n items for thread ith of nth, in contiguous even slices. */
 static inline void threadpool_slice(long n, int ith, int nth, long *begin, long *end) {

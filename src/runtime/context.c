@@ -55,6 +55,7 @@ brisk_context *brisk_context_create(const brisk_model *m, const brisk_context_pa
     c->n_batch = c->n_ctx < MAX_BATCH ? c->n_ctx : MAX_BATCH;
     c->kv_f32 = params.exact;
     c->tp = threadpool_create(params.n_threads);
+    if (c->tp) threadpool_set_exact(c->tp, params.exact); /* f32 activations in cpu_matmul */
 
     size_t es = c->kv_f32 ? 4 : 2;
     size_t k_bytes = (size_t)hp->n_layer * (size_t)c->n_ctx * (size_t)hp->n_head_kv * (size_t)hp->head_dim * es;

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/cpu/kernels.h"
 #include "backend/cpu/ops.h"
 #include "base/threadpool.h"
 #include "quant/quant.h"
@@ -29,17 +30,34 @@ static void random_weight_bytes(brisk_type type, uint8_t *bytes, int64_t n_in, i
     }
 }
 
-/* cpu_matmul for every computable type and 1..4 threads equals a plain loop
- * over the dequantized matrix. Shapes: odd row counts, several tokens. */
+/* cpu_matmul for every computable type and 1..4 threads against a double
+ * loop over the dequantized matrix. Exact mode (f32 activations): within f32
+ * rounding. Normal mode (8-bit activations for quantized weights): within the
+ * activation quantization bound sum_i |w_i| * d_i / (2 R) (d_i: the scale
+ * of x_i's block, R = CPU_ACT_RES), and bit-identical for every thread count. Odd row count,
+ * several tokens (more than one pass of CPU_MAX_COLS, with a remainder). */
 TEST(cpu_matmul_matches_reference_all_types) {
     const int64_t n_in = 512, n_out = 37;
-    const int n_tok = 3;
+    const int n_tok = 7;
     float *x = malloc(n_tok * n_in * sizeof *x), *w = malloc(n_in * n_out * sizeof *w);
     float *want = malloc(n_tok * n_out * sizeof *want), *got = malloc(n_tok * n_out * sizeof *got);
+    float *got1 = malloc(n_tok * n_out * sizeof *got1);
     double *scale = malloc(n_tok * n_out * sizeof *scale); /* sum |w x|: the f32 rounding bound */
+    double *qbound = malloc(n_tok * n_out * sizeof *qbound); /* activation quantization bound */
+    float *half_step = malloc(2 * n_tok * n_in * sizeof *half_step); /* d/2 per element: 32-, 256-blocks */
     float *scratch = malloc(4 * n_in * sizeof *scratch);
     uint8_t *bytes = malloc((size_t)brisk_type_row_bytes(BRISK_TYPE_F32, n_in * n_out));
     for (int64_t i = 0; i < n_tok * n_in; i++) x[i] = test_rand_normal();
+    for (int64_t i = 0; i < n_tok * n_in; i += 32) { /* scales varying per 32 */
+        float s = expf(2.0f * (test_rand_uniform() - 0.5f));
+        for (int j = 0; j < 32; j++) x[i + j] *= s;
+    }
+    for (int bs = 32, k = 0; bs <= 256; bs *= 8, k++)
+        for (int64_t i = 0; i < n_tok * n_in; i += bs) {
+            float amax = 0;
+            for (int j = 0; j < bs; j++) amax = fmaxf(amax, fabsf(x[i + j]));
+            for (int j = 0; j < bs; j++) half_step[k * n_tok * n_in + i + j] = amax / 127.0f / (2.0f * CPU_ACT_RES);
+        }
     int n_types = 0;
     for (uint32_t type = 0; type < BRISK_TYPE_COUNT; type++) {
         const brisk_type_traits *t = brisk_type_traits_get(type);
@@ -47,32 +65,42 @@ TEST(cpu_matmul_matches_reference_all_types) {
         n_types++;
         random_weight_bytes(type, bytes, n_in, n_out);
         t->dequantize(bytes, w, n_in * n_out);
+        const int quantized_acts = type != BRISK_TYPE_F32 && type != BRISK_TYPE_F16 && type != BRISK_TYPE_BF16;
+        const float *hs = half_step + (t->info.block_size == 256 ? n_tok * n_in : 0);
         for (int tk = 0; tk < n_tok; tk++)
             for (int64_t r = 0; r < n_out; r++) {
-                double acc = 0, mag = 0;
+                double acc = 0, mag = 0, qb = 0;
                 for (int64_t i = 0; i < n_in; i++) {
                     acc += (double)w[r * n_in + i] * x[tk * n_in + i];
                     mag += fabs((double)w[r * n_in + i] * x[tk * n_in + i]);
+                    qb += fabs((double)w[r * n_in + i]) * hs[tk * n_in + i];
                 }
                 want[tk * n_out + r] = (float)acc;
                 scale[tk * n_out + r] = mag;
+                qbound[tk * n_out + r] = quantized_acts ? qb * 1.001 : 0.0;
             }
         cpu_weight cw = {type, bytes, n_in, n_out, brisk_type_row_bytes(type, n_in)};
-        for (int nth = 1; nth <= 4; nth++) {
-            threadpool *tp = threadpool_create(nth);
-            memset(got, 0xff, n_tok * n_out * sizeof *got); /* NaN: unwritten outputs show */
-            cpu_matmul(tp, &cw, x, got, n_tok, scratch);
-            threadpool_free(tp);
-            double worst = 0;
-            for (int64_t i = 0; i < n_tok * n_out; i++) {
-                double err = fabs((double)got[i] - want[i]) / (1e-30 + scale[i]);
-                if (!(err <= worst)) worst = isnan(err) ? INFINITY : err;
+        for (int exact = 0; exact <= 1; exact++)
+            for (int nth = 1; nth <= 4; nth++) {
+                threadpool *tp = threadpool_create(nth);
+                threadpool_set_exact(tp, exact);
+                memset(got, 0xff, n_tok * n_out * sizeof *got); /* NaN: unwritten outputs show */
+                cpu_matmul(tp, &cw, x, got, n_tok, scratch);
+                threadpool_free(tp);
+                double worst = 0;
+                for (int64_t i = 0; i < n_tok * n_out; i++) {
+                    double allowed = 1e-5 * scale[i] + (exact ? 0.0 : qbound[i]);
+                    double err = fabs((double)got[i] - want[i]) / (1e-30 + allowed);
+                    if (!(err <= worst)) worst = isnan(err) ? INFINITY : err;
+                }
+                CHECK_MSG(worst <= 1.0, "%s with %d threads (%s): worst error %.3g of the allowed", t->info.name, nth,
+                          exact ? "exact" : "normal", worst);
+                if (nth == 1) memcpy(got1, got, n_tok * n_out * sizeof *got);
+                else CHECK_MSG(!memcmp(got, got1, n_tok * n_out * sizeof *got), "%s: %d threads differ from 1", t->info.name, nth);
             }
-            CHECK_MSG(worst < 1e-5, "%s with %d threads: worst error %.3g of sum|w x|", t->info.name, nth, worst);
-        }
     }
     CHECK_MSG(n_types >= 17, "only %d computable types", n_types);
-    free(x); free(w); free(want); free(got); free(scale); free(scratch); free(bytes);
+    free(x); free(w); free(want); free(got); free(got1); free(scale); free(qbound); free(half_step); free(scratch); free(bytes);
 }
 
 TEST(cpu_rmsnorm_softmax_activations) {

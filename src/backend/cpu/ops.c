@@ -1,4 +1,4 @@
-/* Generic C kernels. They are the reference the SIMD paths are tested against. */
+/* Generic C kernels of the forward pass other than the matmul (matmul.c). */
 #include "backend/cpu/ops.h"
 
 #include <math.h>
@@ -22,33 +22,6 @@ float cpu_dot(const float *a, const float *b, int64_t n) {
 void cpu_weight_row(const cpu_weight *w, int64_t row, float *out) {
     const brisk_type_traits *t = brisk_type_traits_get(w->type);
     t->dequantize((const uint8_t *)w->data + (uint64_t)row * w->row_bytes, out, w->n_in);
-}
-
-typedef struct matmul_job {
-    const cpu_weight *w;
-    const float *x;
-    float *y;
-    int n_tokens;
-    float *scratch;
-} matmul_job;
-
-static void matmul_worker(void *p, int ith, int nth) {
-    const matmul_job *job = p;
-    const cpu_weight *w = job->w;
-    long r0, r1;
-    threadpool_slice((long)w->n_out, ith, nth, &r0, &r1);
-    float *row = job->scratch + (int64_t)ith * w->n_in;
-    for (long r = r0; r < r1; r++) {
-        cpu_weight_row(w, r, row);
-        for (int t = 0; t < job->n_tokens; t++)
-            job->y[(int64_t)t * w->n_out + r] = cpu_dot(row, job->x + (int64_t)t * w->n_in, w->n_in);
-    }
-}
-
-void cpu_matmul(threadpool *tp, const cpu_weight *w, const float *x, float *y, int n_tokens,
-                float *scratch) {
-    matmul_job job = {w, x, y, n_tokens, scratch};
-    threadpool_run(tp, matmul_worker, &job);
 }
 
 void cpu_rmsnorm(const float *x, const float *w, float *out, int64_t n, float eps) {

@@ -1,0 +1,69 @@
+/* Small decoding helpers shared by the kernel files of every ISA (the block
+ * layouts themselves are documented in src/quant/legacy.c, kquant_dequant.c
+ * and nonlinear.c). */
+#ifndef BRISK_CPU_KERNELS_COMMON_H
+#define BRISK_CPU_KERNELS_COMMON_H
+
+#include <stdint.h>
+#include <string.h>
+
+#include "base/fp16.h"
+
+static inline float kc_f16(const uint8_t *p) {
+    uint16_t h;
+    memcpy(&h, p, 2);
+    return brisk_fp16_to_f32(h);
+}
+
+static inline uint32_t kc_u32(const uint8_t *p) {
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* IQ4_NL / IQ4_XS levels. */
+static const int8_t kc_kvalues_iq4nl[16] = {
+    -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113,
+};
+
+/* MXFP4 E2M1 levels, doubled (so the scale is 2^(e - 128)). */
+static const int8_t kc_kvalues_mxfp4[16] = {
+    0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12,
+};
+
+/* 2^(e - 128): half the E8M0 scale (matching the doubled table). */
+static inline float kc_e8m0_half(uint8_t e) {
+    uint32_t bits = e < 2 ? 0x00200000u << e : (uint32_t)(e - 1) << 23;
+    return brisk_f32_from_bits(bits);
+}
+
+/* Q4_K / Q5_K: eight 6-bit scales and mins from the 12-byte field. */
+static inline void kc_scale_min_k4(const uint8_t *s, uint8_t sc[8], uint8_t m[8]) {
+    for (int j = 0; j < 4; j++) {
+        sc[j] = s[j] & 63;
+        m[j] = s[j + 4] & 63;
+        sc[j + 4] = (uint8_t)((s[j + 8] & 0x0F) | ((s[j] >> 2) & 0x30));
+        m[j + 4] = (uint8_t)((s[j + 8] >> 4) | ((s[j + 4] >> 2) & 0x30));
+    }
+}
+
+/* Q3_K: sixteen 6-bit scales, minus 32. */
+static inline void kc_scales_q3_k(const uint8_t *s, int8_t out[16]) {
+    for (int j = 0; j < 16; j++) {
+        const int lo = (j < 8 ? s[j] : s[j - 8] >> 4) & 0x0F;
+        const int hi = (s[8 + j % 4] >> (2 * (j / 4))) & 3;
+        out[j] = (int8_t)((lo | (hi << 4)) - 32);
+    }
+}
+
+/* IQ4_XS: eight 6-bit scales, minus 32. */
+static inline void kc_scales_iq4_xs(const uint8_t *b, int8_t out[8]) {
+    const unsigned scales_h = (unsigned)b[2] | (unsigned)b[3] << 8;
+    for (int s = 0; s < 8; s++) {
+        const int lo = (b[4 + s / 2] >> (4 * (s % 2))) & 0x0F;
+        const int hi = (scales_h >> (2 * s)) & 0x03;
+        out[s] = (int8_t)((lo | hi << 4) - 32);
+    }
+}
+
+#endif

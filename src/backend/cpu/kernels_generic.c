@@ -1,0 +1,227 @@
+/* Generic C kernels: the reference every SIMD kernel is tested against.
+ *
+ * Quantized weights are decoded block by block into small integers plus
+ * per-group float scales and mins (value = scale * q - min, or d * q + m for
+ * the 32-element types), then dotted in integers with the two-level 8-bit
+ * activations (kernels.h), isum = R * sum(q_w * qs_a) + sum(q_w * qr_a), R = CPU_ACT_RES:
+ *   32-blocks:   dot = d_w * d_a / R * isum + m_w * s_a
+ *   256-blocks:  dot = d_a / R * sum_g (scale_g * isum_g - min_g * bsum_g)
+ * (g: 16-element groups; 32-element sub-blocks are two groups sharing a scale).
+ * Float weights: plain f32 dot products. */
+#include <math.h>
+
+#include "backend/cpu/kernels.h"
+#include "backend/cpu/kernels_common.h"
+#include "quant/quant.h"
+
+/* ---- 32-element blocks: value = d * q + m -------------------------------- */
+
+typedef void (*unpack32_fn)(const uint8_t *b, int8_t q[32], float *d, float *m);
+
+static inline int nib(const uint8_t *qs, int j) { return j < 16 ? (qs[j] & 15) : (qs[j - 16] >> 4); }
+static inline int hbit(const uint8_t *qh, int j) { return (int)((kc_u32(qh) >> j) & 1) << 4; }
+
+static void unpack_q4_0(const uint8_t *b, int8_t q[32], float *d, float *m) {
+    *d = kc_f16(b); *m = 0.0f;
+    for (int j = 0; j < 32; j++) q[j] = (int8_t)(nib(b + 2, j) - 8);
+}
+static void unpack_q4_1(const uint8_t *b, int8_t q[32], float *d, float *m) {
+    *d = kc_f16(b); *m = kc_f16(b + 2);
+    for (int j = 0; j < 32; j++) q[j] = (int8_t)nib(b + 4, j);
+}
+static void unpack_q5_0(const uint8_t *b, int8_t q[32], float *d, float *m) {
+    *d = kc_f16(b); *m = 0.0f;
+    for (int j = 0; j < 32; j++) q[j] = (int8_t)((nib(b + 6, j) | hbit(b + 2, j)) - 16);
+}
+static void unpack_q5_1(const uint8_t *b, int8_t q[32], float *d, float *m) {
+    *d = kc_f16(b); *m = kc_f16(b + 2);
+    for (int j = 0; j < 32; j++) q[j] = (int8_t)(nib(b + 8, j) | hbit(b + 4, j));
+}
+static void unpack_q8_0(const uint8_t *b, int8_t q[32], float *d, float *m) {
+    *d = kc_f16(b); *m = 0.0f;
+    for (int j = 0; j < 32; j++) q[j] = (int8_t)b[2 + j];
+}
+static void unpack_iq4_nl(const uint8_t *b, int8_t q[32], float *d, float *m) {
+    *d = kc_f16(b); *m = 0.0f;
+    for (int j = 0; j < 32; j++) q[j] = kc_kvalues_iq4nl[nib(b + 2, j)];
+}
+static void unpack_mxfp4(const uint8_t *b, int8_t q[32], float *d, float *m) {
+    *d = kc_e8m0_half(b[0]); *m = 0.0f;
+    for (int j = 0; j < 32; j++) q[j] = kc_kvalues_mxfp4[nib(b + 1, j)];
+}
+
+static inline void dot32(unpack32_fn unpack, size_t block_bytes, int64_t n, const void *w_row,
+                         const void *act, size_t act_stride, int nc, float *out, size_t out_stride) {
+    for (int c = 0; c < nc; c++) {
+        const act_q8_32 *a = (const act_q8_32 *)((const char *)act + c * act_stride);
+        const uint8_t *b = w_row;
+        float acc = 0.0f;
+        for (int64_t i = 0; i < n / 32; i++, b += block_bytes) {
+            int8_t q[32];
+            float d, m;
+            unpack(b, q, &d, &m);
+            int32_t isum = 0;
+            for (int j = 0; j < 32; j++) isum += q[j] * (CPU_ACT_RES * a[i].qs[j] + a[i].qr[j]);
+            acc += d * a[i].d / (float)CPU_ACT_RES * (float)isum + m * a[i].s;
+        }
+        out[c * out_stride] = acc;
+    }
+}
+
+#define DOT32(name, bytes)                                                                          \
+    static void dot_##name(int64_t n, const void *w, const void *a, size_t as, int nc, float *o, size_t os) { \
+        dot32(unpack_##name, bytes, n, w, a, as, nc, o, os);                                       \
+    }
+DOT32(q4_0, 18)
+DOT32(q4_1, 20)
+DOT32(q5_0, 22)
+DOT32(q5_1, 24)
+DOT32(q8_0, 34)
+DOT32(iq4_nl, 18)
+DOT32(mxfp4, 17)
+
+/* ---- 256-element super-blocks: value = sc[g] * q - mn[g], g = 16-groups --- */
+
+typedef void (*unpack256_fn)(const uint8_t *b, int8_t q[256], float sc[16], float mn[16]);
+
+static void unpack_q2_k(const uint8_t *b, int8_t q[256], float sc[16], float mn[16]) {
+    const float d = kc_f16(b + 80), dmin = kc_f16(b + 82);
+    for (int g = 0; g < 16; g++) { sc[g] = d * (float)(b[g] & 15); mn[g] = dmin * (float)(b[g] >> 4); }
+    for (int e = 0; e < 256; e++) q[e] = (int8_t)((b[16 + 32 * (e / 128) + e % 32] >> (2 * ((e / 32) % 4))) & 3);
+}
+static void unpack_q3_k(const uint8_t *b, int8_t q[256], float sc[16], float mn[16]) {
+    const float d = kc_f16(b + 108);
+    int8_t s[16];
+    kc_scales_q3_k(b + 96, s);
+    for (int g = 0; g < 16; g++) { sc[g] = d * (float)s[g]; mn[g] = 0.0f; }
+    for (int e = 0; e < 256; e++) {
+        const int low = (b[32 + 32 * (e / 128) + e % 32] >> (2 * ((e / 32) % 4))) & 3;
+        const int high = (b[e % 32] >> (e / 32)) & 1;
+        q[e] = (int8_t)(low - (high ? 0 : 4));
+    }
+}
+static void unpack_q4_k(const uint8_t *b, int8_t q[256], float sc[16], float mn[16]) {
+    const float d = kc_f16(b), dmin = kc_f16(b + 2);
+    uint8_t s[8], m[8];
+    kc_scale_min_k4(b + 4, s, m);
+    for (int g = 0; g < 16; g++) { sc[g] = d * (float)s[g / 2]; mn[g] = dmin * (float)m[g / 2]; }
+    for (int e = 0; e < 256; e++) q[e] = (int8_t)((b[16 + 32 * (e / 64) + e % 32] >> (4 * ((e / 32) % 2))) & 15);
+}
+static void unpack_q5_k(const uint8_t *b, int8_t q[256], float sc[16], float mn[16]) {
+    const float d = kc_f16(b), dmin = kc_f16(b + 2);
+    uint8_t s[8], m[8];
+    kc_scale_min_k4(b + 4, s, m);
+    for (int g = 0; g < 16; g++) { sc[g] = d * (float)s[g / 2]; mn[g] = dmin * (float)m[g / 2]; }
+    for (int e = 0; e < 256; e++) {
+        const int low = (b[48 + 32 * (e / 64) + e % 32] >> (4 * ((e / 32) % 2))) & 15;
+        q[e] = (int8_t)(low | (((b[16 + e % 32] >> (e / 32)) & 1) << 4));
+    }
+}
+static void unpack_q6_k(const uint8_t *b, int8_t q[256], float sc[16], float mn[16]) {
+    const float d = kc_f16(b + 208);
+    for (int g = 0; g < 16; g++) { sc[g] = d * (float)(int8_t)b[192 + g]; mn[g] = 0.0f; }
+    for (int e = 0; e < 256; e++) {
+        const int h = e / 128, r = e % 128;
+        const int low = (b[64 * h + r % 64] >> (4 * (r / 64))) & 15;
+        const int high = (b[128 + 32 * h + r % 32] >> (2 * (r / 32))) & 3;
+        q[e] = (int8_t)((low | (high << 4)) - 32);
+    }
+}
+static void unpack_q8_k(const uint8_t *b, int8_t q[256], float sc[16], float mn[16]) {
+    float d;
+    memcpy(&d, b, 4);
+    for (int g = 0; g < 16; g++) { sc[g] = d; mn[g] = 0.0f; }
+    for (int e = 0; e < 256; e++) q[e] = (int8_t)b[4 + e];
+}
+static void unpack_iq4_xs(const uint8_t *b, int8_t q[256], float sc[16], float mn[16]) {
+    const float d = kc_f16(b);
+    int8_t s[8];
+    kc_scales_iq4_xs(b, s);
+    for (int g = 0; g < 16; g++) { sc[g] = d * (float)s[g / 2]; mn[g] = 0.0f; }
+    for (int e = 0; e < 256; e++) q[e] = kc_kvalues_iq4nl[nib(b + 8 + 16 * (e / 32), e % 32)];
+}
+
+static inline void dot256(unpack256_fn unpack, size_t block_bytes, int64_t n, const void *w_row,
+                          const void *act, size_t act_stride, int nc, float *out, size_t out_stride) {
+    for (int c = 0; c < nc; c++) {
+        const act_q8_256 *a = (const act_q8_256 *)((const char *)act + c * act_stride);
+        const uint8_t *b = w_row;
+        float acc = 0.0f;
+        for (int64_t i = 0; i < n / 256; i++, b += block_bytes) {
+            int8_t q[256];
+            float sc[16], mn[16];
+            unpack(b, q, sc, mn);
+            float blk = 0.0f;
+            for (int g = 0; g < 16; g++) {
+                int32_t isum = 0;
+                for (int l = 0; l < 16; l++)
+                    isum += q[16 * g + l] * (CPU_ACT_RES * a[i].qs[16 * g + l] + a[i].qr[16 * g + l]);
+                blk += sc[g] * (float)isum - mn[g] * (float)a[i].bsum[g];
+            }
+            acc += a[i].d / (float)CPU_ACT_RES * blk;
+        }
+        out[c * out_stride] = acc;
+    }
+}
+
+#define DOT256(name, bytes)                                                                         \
+    static void dot_##name(int64_t n, const void *w, const void *a, size_t as, int nc, float *o, size_t os) { \
+        dot256(unpack_##name, bytes, n, w, a, as, nc, o, os);                                      \
+    }
+DOT256(q2_k, 84)
+DOT256(q3_k, 110)
+DOT256(q4_k, 144)
+DOT256(q5_k, 176)
+DOT256(q6_k, 210)
+DOT256(q8_k, 292)
+DOT256(iq4_xs, 136)
+
+/* ---- float weights, f32 activations --------------------------------------- */
+
+static float dot_f32_ref(const float *a, const float *b, int64_t n) {
+    float acc[8] = {0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) acc[j] += a[i + j] * b[i + j];
+    for (; i < n; i++) acc[0] += a[i] * b[i];
+    return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+}
+
+static void dot_f32(int64_t n, const void *w, const void *act, size_t as, int nc, float *o, size_t os) {
+    for (int c = 0; c < nc; c++) o[c * os] = dot_f32_ref(w, (const float *)((const char *)act + c * as), n);
+}
+
+#define DOT_HALF(name, conv)                                                                        \
+    static void dot_##name(int64_t n, const void *w, const void *act, size_t as, int nc, float *o, size_t os) { \
+        const uint8_t *h = w;                                                                       \
+        for (int c = 0; c < nc; c++) {                                                              \
+            const float *x = (const float *)((const char *)act + c * as);                           \
+            float acc = 0.0f;                                                                       \
+            for (int64_t i = 0; i < n; i++) {                                                       \
+                uint16_t v;                                                                         \
+                memcpy(&v, h + 2 * i, 2);                                                           \
+                acc += conv(v) * x[i];                                                              \
+            }                                                                                       \
+            o[c * os] = acc;                                                                        \
+        }                                                                                           \
+    }
+DOT_HALF(f16, brisk_fp16_to_f32)
+DOT_HALF(bf16, brisk_bf16_to_f32)
+
+static const cpu_kernels generic = {
+    .name = "generic",
+    .dot = {
+        [BRISK_TYPE_F32] = dot_f32, [BRISK_TYPE_F16] = dot_f16, [BRISK_TYPE_BF16] = dot_bf16,
+        [BRISK_TYPE_Q4_0] = dot_q4_0, [BRISK_TYPE_Q4_1] = dot_q4_1, [BRISK_TYPE_Q5_0] = dot_q5_0,
+        [BRISK_TYPE_Q5_1] = dot_q5_1, [BRISK_TYPE_Q8_0] = dot_q8_0, [BRISK_TYPE_IQ4_NL] = dot_iq4_nl,
+        [BRISK_TYPE_MXFP4] = dot_mxfp4,
+        [BRISK_TYPE_Q2_K] = dot_q2_k, [BRISK_TYPE_Q3_K] = dot_q3_k, [BRISK_TYPE_Q4_K] = dot_q4_k,
+        [BRISK_TYPE_Q5_K] = dot_q5_k, [BRISK_TYPE_Q6_K] = dot_q6_k, [BRISK_TYPE_Q8_K] = dot_q8_k,
+        [BRISK_TYPE_IQ4_XS] = dot_iq4_xs,
+    },
+    .quant_q8_32 = cpu_quant_act_q8_32_ref,
+    .quant_q8_256 = cpu_quant_act_q8_256_ref,
+    .dot_f32 = dot_f32_ref,
+};
+
+const cpu_kernels *cpu_kernels_generic(void) { return &generic; }

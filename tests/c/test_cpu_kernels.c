@@ -1,0 +1,207 @@
+/* Every SIMD matmul kernel against the generic reference kernel on random
+ * data; SIMD activation quantizers bit-identical to the reference; the
+ * reference quantizers against their definition. ISAs this CPU cannot run
+ * are skipped (NEON runs under qemu-aarch64: scripts/test_neon.sh). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/cpu/kernels.h"
+#include "quant/quant.h"
+#include "test.h"
+
+/* Random weights for n elements: the reference quantizer on random normal
+ * data where the type has one, else random bytes with a small positive f16
+ * scale at byte 0 of every block (IQ4_NL, IQ4_XS). */
+static void kernel_random_weights(brisk_type type, uint8_t *bytes, int64_t n) {
+    const brisk_type_traits *t = brisk_type_traits_get(type);
+    if (t->quantize) {
+        float *src = malloc((size_t)n * sizeof *src);
+        for (int64_t i = 0; i < n; i++) src[i] = test_rand_normal() * 0.1f;
+        t->quantize(src, bytes, n);
+        free(src);
+        return;
+    }
+    uint64_t nbytes = brisk_type_row_bytes(type, n);
+    for (uint64_t i = 0; i < nbytes; i++) bytes[i] = (uint8_t)test_rand_u64();
+    for (uint64_t b = 0; b < nbytes; b += t->info.block_bytes) {
+        uint16_t h = (uint16_t)(0x2000 + (test_rand_u64() & 0x7ff));
+        memcpy(bytes + b, &h, 2);
+    }
+}
+
+/* Activations: normal, with a per-32 block scale that varies a lot, one
+ * all-zero block (d = 0), and a few large outliers. */
+static void kernel_random_acts(float *x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) x[i] = test_rand_normal();
+    for (int64_t b = 0; b < n / 32; b++) {
+        float s = (b % 7 == 3) ? 0.0f : expf(3.0f * (test_rand_uniform() - 0.5f));
+        for (int j = 0; j < 32; j++) x[32 * b + j] *= s;
+    }
+    if (n > 40) x[n / 3] *= 50.0f;
+}
+
+static void convert_acts(const cpu_kernels *k, cpu_act_format f, const float *x, void *dst, int64_t n) {
+    if (f == CPU_ACT_F32) memcpy(dst, x, (size_t)n * sizeof *x);
+    else if (f == CPU_ACT_Q8_32) k->quant_q8_32(x, dst, n);
+    else k->quant_q8_256(x, dst, n);
+}
+
+/* The f32 values an activation row stands for. */
+static void act_values(cpu_act_format f, const void *act, float *out, int64_t n) {
+    if (f == CPU_ACT_F32) { memcpy(out, act, (size_t)n * sizeof *out); return; }
+    const float R = (float)CPU_ACT_RES;
+    if (f == CPU_ACT_Q8_32) {
+        const act_q8_32 *b = act;
+        for (int64_t i = 0; i < n; i++) out[i] = b[i / 32].d * (b[i / 32].qs[i % 32] + b[i / 32].qr[i % 32] / R);
+    } else {
+        const act_q8_256 *b = act;
+        for (int64_t i = 0; i < n; i++) out[i] = b[i / 256].d * (b[i / 256].qs[i % 256] + b[i / 256].qr[i % 256] / R);
+    }
+}
+
+/* x ~= d * (qs + qr / R) within d / (2R) (+ f32 rounding of x / d). */
+TEST(cpu_act_quant_reference_definition) {
+    const int64_t n = 1024;
+    const float R = (float)CPU_ACT_RES;
+    float *x = malloc(n * sizeof *x);
+    act_q8_32 *a = malloc(n / 32 * sizeof *a);
+    act_q8_256 *k = malloc(n / 256 * sizeof *k);
+    kernel_random_acts(x, n);
+    cpu_quant_act_q8_32_ref(x, a, n);
+    cpu_quant_act_q8_256_ref(x, k, n);
+    for (int64_t b = 0; b < n / 32; b++) {
+        float amax = 0;
+        int sum = 0;
+        for (int j = 0; j < 32; j++) { amax = fmaxf(amax, fabsf(x[32 * b + j])); sum += CPU_ACT_RES * a[b].qs[j] + a[b].qr[j]; }
+        CHECK(a[b].d == amax / 127.0f);
+        CHECK(a[b].s == a[b].d * (float)sum / R);
+        for (int j = 0; j < 32; j++) {
+            const float v = x[32 * b + j], q = a[b].d * (a[b].qs[j] + a[b].qr[j] / R);
+            CHECK(a[b].qs[j] >= -127 && a[b].qs[j] <= 127 && a[b].qr[j] >= -127 && a[b].qr[j] <= 127);
+            CHECK_MSG(fabsf(v - q) <= a[b].d * (0.5f / R + 1e-6f), "block %lld: %g vs %g (d %g)", (long long)b, v, q, a[b].d);
+        }
+    }
+    for (int64_t b = 0; b < n / 256; b++) {
+        for (int g = 0; g < 16; g++) {
+            int sum = 0;
+            for (int l = 0; l < 16; l++) sum += CPU_ACT_RES * k[b].qs[16 * g + l] + k[b].qr[16 * g + l];
+            CHECK_EQ_INT(k[b].bsum[g], sum);
+        }
+        for (int j = 0; j < 256; j++)
+            CHECK(fabsf(x[256 * b + j] - k[b].d * (k[b].qs[j] + k[b].qr[j] / R)) <= k[b].d * (0.5f / R + 1e-6f));
+    }
+    free(x); free(a); free(k);
+}
+
+TEST(cpu_act_quant_simd_matches_reference) {
+    const int64_t n = 2048;
+    float *x = malloc(n * sizeof *x);
+    uint8_t *want = malloc(n * 3), *got = malloc(n * 3);
+    int n_isas = 0;
+    for (int isa = 1; isa < CPU_ISA_COUNT; isa++) {
+        const cpu_kernels *k = cpu_kernels_for((cpu_isa)isa);
+        if (!k) continue;
+        n_isas++;
+        for (int rep = 0; rep < 4; rep++) {
+            kernel_random_acts(x, n);
+            memset(want, 0, n * 3); memset(got, 0, n * 3);
+            cpu_quant_act_q8_32_ref(x, want, n);
+            k->quant_q8_32(x, got, n);
+            CHECK_MSG(!memcmp(want, got, cpu_act_row_bytes(CPU_ACT_Q8_32, n)), "%s: q8_32 differs", k->name);
+            memset(want, 0, n * 3); memset(got, 0, n * 3);
+            cpu_quant_act_q8_256_ref(x, want, n);
+            k->quant_q8_256(x, got, n);
+            CHECK_MSG(!memcmp(want, got, cpu_act_row_bytes(CPU_ACT_Q8_256, n)), "%s: q8_256 differs", k->name);
+        }
+    }
+    printf("  act quant: %d SIMD ISA(s) checked\n", n_isas);
+    free(x); free(want); free(got);
+}
+
+/* Every (ISA, type) kernel equals the generic kernel of the type within f32
+ * rounding (both compute the same integer sums; only the order of the f32
+ * additions differs): |got - want| <= 2e-6 * sum |w_i a_i| over row lengths
+ * with odd block counts and the tail of unrolled loops, 5 rows, 1..4 columns. */
+TEST(cpu_kernels_match_generic) {
+    const int64_t lens32[] = {32, 96, 224, 4096}, lens256[] = {256, 768, 2304}, lens1[] = {1, 7, 37, 1003, 4096};
+    const int n_rows = 5;
+    const cpu_kernels *g = cpu_kernels_generic();
+    int n_checked = 0;
+    for (int isa = 1; isa < CPU_ISA_COUNT; isa++) {
+        const cpu_kernels *k = cpu_kernels_for((cpu_isa)isa);
+        if (!k) continue;
+        for (uint32_t type = 0; type < BRISK_TYPE_COUNT; type++) {
+            if (!k->dot[type]) continue;
+            cpu_act_format f = cpu_act_format_of((brisk_type)type);
+            const brisk_type_traits *t = brisk_type_traits_get(type);
+            const int64_t *lens = f == CPU_ACT_F32 ? lens1 : f == CPU_ACT_Q8_32 ? lens32 : lens256;
+            int n_lens = f == CPU_ACT_F32 ? 5 : f == CPU_ACT_Q8_32 ? 4 : 3;
+            for (int li = 0; li < n_lens; li++) {
+                const int64_t n = lens[li];
+                const uint64_t rb = brisk_type_row_bytes((brisk_type)type, n);
+                const size_t ab = cpu_act_row_bytes(f, n);
+                uint8_t *w = malloc(rb * n_rows);
+                float *wf = malloc(n * n_rows * sizeof *wf), *x = malloc(4 * n * sizeof *x), *av = malloc(n * sizeof *av);
+                uint8_t *act = malloc(4 * ab);
+                kernel_random_weights((brisk_type)type, w, n * n_rows);
+                t->dequantize(w, wf, n * n_rows);
+                for (int c = 0; c < 4; c++) {
+                    if (f == CPU_ACT_F32) for (int64_t i = 0; i < n; i++) x[c * n + i] = test_rand_normal();
+                    else kernel_random_acts(x + c * n, n);
+                    convert_acts(g, f, x + c * n, act + c * ab, n);
+                }
+                for (int nc = 1; nc <= 4; nc++)
+                    for (int r = 0; r < n_rows; r++) {
+                        float want[4], got[8];
+                        memset(got, 0xff, sizeof got);
+                        g->dot[type](n, w + r * rb, act, ab, nc, want, 1);
+                        k->dot[type](n, w + r * rb, act, ab, nc, got, 2); /* strided output */
+                        for (int c = 0; c < nc; c++) {
+                            act_values(f, act + c * ab, av, n);
+                            double mag = 0;
+                            for (int64_t i = 0; i < n; i++) mag += fabs((double)wf[r * n + i] * av[i]);
+                            double err = fabs((double)got[2 * c] - want[c]);
+                            CHECK_MSG(err <= 2e-6 * mag + 1e-30, "%s %s n=%lld row %d col %d/%d: %.9g vs %.9g (mag %.3g)",
+                                      k->name, t->info.name, (long long)n, r, c, nc, got[2 * c], want[c], mag);
+                        }
+                        for (int c = nc; c < 4; c++) CHECK_MSG(isnan(got[2 * c]), "%s %s: wrote column %d of %d", k->name, t->info.name, c, nc);
+                        n_checked++;
+                    }
+                free(w); free(wf); free(x); free(av); free(act);
+            }
+        }
+    }
+    printf("  %d (ISA, type, length, row, columns) cases checked\n", n_checked);
+}
+
+/* The generic integer kernels against a double dot of the dequantized weights
+ * with the dequantized activations: they compute exactly that, up to f32. */
+TEST(cpu_generic_kernels_match_definition) {
+    const cpu_kernels *g = cpu_kernels_generic();
+    const int64_t n = 1024;
+    int n_types = 0;
+    for (uint32_t type = 0; type < BRISK_TYPE_COUNT; type++) {
+        if (!g->dot[type]) continue;
+        n_types++;
+        cpu_act_format f = cpu_act_format_of((brisk_type)type);
+        const brisk_type_traits *t = brisk_type_traits_get(type);
+        const uint64_t rb = brisk_type_row_bytes((brisk_type)type, n);
+        const size_t ab = cpu_act_row_bytes(f, n);
+        uint8_t *w = malloc(rb), *act = malloc(ab);
+        float *wf = malloc(n * sizeof *wf), *x = malloc(n * sizeof *x), *av = malloc(n * sizeof *av);
+        kernel_random_weights((brisk_type)type, w, n);
+        t->dequantize(w, wf, n);
+        kernel_random_acts(x, n);
+        convert_acts(g, f, x, act, n);
+        act_values(f, act, av, n);
+        double want = 0, mag = 0;
+        for (int64_t i = 0; i < n; i++) { want += (double)wf[i] * av[i]; mag += fabs((double)wf[i] * av[i]); }
+        float got;
+        g->dot[type](n, w, act, ab, 1, &got, 1);
+        CHECK_MSG(mag > 0, "%s: all-zero data", t->info.name);
+        CHECK_MSG(fabs(got - want) <= 1e-5 * mag, "%s: %.9g vs %.9g (mag %.3g)", t->info.name, got, want, mag);
+        free(w); free(act); free(wf); free(x); free(av);
+    }
+    CHECK_MSG(n_types >= 17, "only %d types have generic kernels", n_types);
+}
