@@ -157,6 +157,10 @@ static int32_t generate(brisk_context *ctx, const brisk_vocab *vocab, brisk_samp
             break;
         }
         brisk_token t = brisk_sampler_sample(smp, brisk_logits(ctx, -1));
+        if (t < 0) {
+            fprintf(stderr, "\nbrisk run: no token can be sampled (every logit is -inf or NaN)\n");
+            return -1;
+        }
         if (n_gen == 0) *t_first = now_seconds();
         brisk_sampler_accept(smp, t);
         n_gen++;
