@@ -27,6 +27,13 @@
         }                                                                                              \
     }
 
+/* f16 -> f32 with the F16C instruction (the portable kc_f16 branches). */
+INLINE float f16(const uint8_t *p) {
+    uint16_t h;
+    memcpy(&h, p, 2);
+    return _cvtsh_ss(h);
+}
+
 INLINE float hsum_ps(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -192,7 +199,7 @@ INLINE __m256 load8_bf16(const void *w, int64_t i) {
     }
 
 INLINE float conv_f32(const void *w, int64_t j) { return ((const float *)w)[j]; }
-INLINE float conv_f16(const void *w, int64_t j) { return kc_f16((const uint8_t *)w + 2 * j); }
+INLINE float conv_f16(const void *w, int64_t j) { return f16((const uint8_t *)w + 2 * j); }
 INLINE float conv_bf16(const void *w, int64_t j) {
     uint16_t h;
     memcpy(&h, (const uint8_t *)w + 2 * j, 2);
@@ -214,22 +221,22 @@ typedef struct blk32 {
     float d, m;
 } blk32;
 
-INLINE blk32 dec_q4_0(const uint8_t *b) { return (blk32){nibbles32(b + 2), kc_f16(b), -8.0f * kc_f16(b)}; }
-INLINE blk32 dec_q4_1(const uint8_t *b) { return (blk32){nibbles32(b + 4), kc_f16(b), kc_f16(b + 2)}; }
+INLINE blk32 dec_q4_0(const uint8_t *b) { return (blk32){nibbles32(b + 2), f16(b), -8.0f * f16(b)}; }
+INLINE blk32 dec_q4_1(const uint8_t *b) { return (blk32){nibbles32(b + 4), f16(b), f16(b + 2)}; }
 INLINE blk32 dec_q5_0(const uint8_t *b) {
     __m256i q = _mm256_or_si256(nibbles32(b + 6), bits_to_0x10(kc_u32(b + 2)));
-    return (blk32){q, kc_f16(b), -16.0f * kc_f16(b)};
+    return (blk32){q, f16(b), -16.0f * f16(b)};
 }
 INLINE blk32 dec_q5_1(const uint8_t *b) {
     __m256i q = _mm256_or_si256(nibbles32(b + 8), bits_to_0x10(kc_u32(b + 4)));
-    return (blk32){q, kc_f16(b), kc_f16(b + 2)};
+    return (blk32){q, f16(b), f16(b + 2)};
 }
 INLINE blk32 dec_q8_0(const uint8_t *b) {
-    return (blk32){_mm256_loadu_si256((const __m256i *)(b + 2)), kc_f16(b), 0.0f};
+    return (blk32){_mm256_loadu_si256((const __m256i *)(b + 2)), f16(b), 0.0f};
 }
 INLINE blk32 dec_iq4_nl(const uint8_t *b) {
     const __m256i lut = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)kc_kvalues_iq4nl));
-    return (blk32){_mm256_shuffle_epi8(lut, nibbles32(b + 2)), kc_f16(b), 0.0f};
+    return (blk32){_mm256_shuffle_epi8(lut, nibbles32(b + 2)), f16(b), 0.0f};
 }
 INLINE blk32 dec_mxfp4(const uint8_t *b) {
     const __m256i lut = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)kc_kvalues_mxfp4));
@@ -314,7 +321,7 @@ INLINE void body_q45_k(int64_t n, const void *w, const void *act, size_t as, flo
     const size_t bytes = hb ? 176 : 144;
     const __m256i m4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
     for (int64_t i = 0; i < n / 256; i++, b += bytes) {
-        const float d = kc_f16(b), dmin = kc_f16(b + 2);
+        const float d = f16(b), dmin = f16(b + 2);
         uint8_t sc[8], mn[8];
         kc_scale_min_k4(b + 4, sc, mn);
         const uint8_t *qs = b + (hb ? 48 : 16);
@@ -366,7 +373,7 @@ INLINE void body_q6_k(int64_t n, const void *w, const void *act, size_t as, floa
     const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(0x03);
     for (int64_t i = 0; i < n / 256; i++, b += 210) {
         const int8_t *sc = (const int8_t *)(b + 192);
-        const float d = kc_f16(b + 208);
+        const float d = f16(b + 208);
         __m256 dd[4];
         for (int c = 0; c < nc; c++) dd[c] = _mm256_set1_ps(d * act256(act, as, c, i)->d * RES_INV);
         for (int h = 0; h < 2; h++) {
