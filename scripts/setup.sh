@@ -9,6 +9,7 @@ APT_PACKAGES=(
   libjansson-dev                    # JSON output (inspect --json, later the server)
   libpcre2-dev                      # pre-tokenizer regexes (Unicode classes)
   clang libclang-rt-14-dev          # libFuzzer + sanitizer runtimes for the fuzz target
+  gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user  # NEON kernel tests (scripts/test_neon.sh)
 )
 # Python packages for the integration tests, pinned so results are reproducible.
 PIP_PACKAGES=(

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # brisk's whole test suite (what `make test` and CI run):
 #   1. release build with -Werror (+ the CUDA backend when nvcc is present); C unit tests
-#   2. ASan + UBSan build; C unit tests again (includes the fuzz regression corpus)
+#   2. ASan + UBSan build; C unit tests again (includes the fuzz regression corpus);
+#      the CPU kernel tests cross-compiled for aarch64 (NEON) and run under qemu-aarch64
 #   3. Python integration tests (pytest) against the release build
 #   4. the GGUF fuzzer for FUZZ_SECONDS (default 60) from the seed corpus
 # Runs every suite even when one fails; exits non-zero if any did, and ends
@@ -51,6 +52,13 @@ if [ -z "${FUZZ_ONLY:-}" ]; then
   else
     broken+=("sanitizer build"); failed=$((failed + 1))
   fi
+
+  echo "== NEON kernels (aarch64 cross build, run under qemu-user)"
+  log=$(mktemp)
+  scripts/test_neon.sh build-neon 2>&1 | tee "$log" | grep -E '^(FAIL|  |test_neon)' ; count_c "$log"
+  tail -1 "$log"
+  grep -q ' 0 failed$' "$log" || broken+=("NEON kernel tests")
+  rm -f "$log"
 
   echo "== Python integration tests"
   log=$(mktemp)

@@ -8,6 +8,13 @@
  * (tokens) and instantiated for nc = 1..4, so the weight block is decoded
  * once per nc tokens and the compiler keeps the nc accumulators in registers. */
 #include "backend/cpu/kernels.h"
+/* Activation quantization must round x * id before subtracting (bit-identical
+ * across ISAs): no implicit FMA contraction in this file. */
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
 
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 #include <immintrin.h>

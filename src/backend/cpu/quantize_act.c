@@ -8,6 +8,13 @@
 #include <string.h>
 
 #include "backend/cpu/kernels.h"
+/* Activation quantization must round x * id before subtracting (bit-identical
+ * across ISAs): no implicit FMA contraction in this file. */
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
 
 size_t cpu_act_row_bytes(cpu_act_format f, int64_t n) {
     switch (f) {
