@@ -1,19 +1,29 @@
 /* Workers wait for a new job by spinning briefly on `generation`, then sleep
- * on a condition variable; the caller publishes a job (fn, arg, pending) and
- * then bumps `generation`, runs slice 0 itself and spins (yielding) until
- * `pending` reaches zero.
+ * on a condition variable. The caller publishes a job (fn, arg) by bumping
+ * `generation`, runs slice 0, and then runs any slice whose worker has not
+ * yet picked it up itself; it returns when all n_threads slices are done.
  *
  * Why spin: a decode step of a small model is hundreds of short
  * threadpool_run calls (~7 per layer), and a condvar wake-up costs tens of
  * microseconds each way, which is as long as a matmul of a 135M model.
+ * Why the caller takes over slices: on a loaded machine a worker may not be
+ * scheduled for milliseconds; waiting for it at every call made decoding
+ * 20x slower than doing its share on the caller's thread.
  *
- * Memory ordering: fn/arg/pending are written before the release store of
- * `generation` and read after an acquire load of it; each worker's writes are
- * published by its release decrement of `pending`, which the caller reads
- * with acquire. Lost wake-ups: a worker about to sleep increments `sleepers`
- * and re-checks `generation` under the mutex; the caller bumps `generation`
- * and then reads `sleepers` (both seq_cst), so at least one of them sees the
- * other, and a caller that sees a sleeper broadcasts under the mutex. */
+ * Slices are claimed by CAS on claim[ith] from a generation older than the
+ * job's to the job's, so each slice of each job runs exactly once, on the
+ * worker or the caller. A worker that wakes after its job is over sees
+ * claim[ith] >= its generation and skips it (a job only finishes once all of
+ * its slices were claimed).
+ *
+ * Memory ordering: fn/arg are written before the release store of
+ * `generation` and read after an acquire load of it (and a successful claim,
+ * which keeps the job from finishing); each slice's writes are published by
+ * the release increment of `done`, which the caller reads with acquire. Lost
+ * wake-ups: a worker about to sleep increments `sleepers` and re-checks
+ * `generation` under the mutex; the caller bumps `generation` and then reads
+ * `sleepers` (both seq_cst), so at least one of them sees the other, and a
+ * caller that sees a sleeper broadcasts under the mutex. */
 #include "base/threadpool.h"
 
 #include <pthread.h>
@@ -37,8 +47,9 @@ struct threadpool {
     pthread_t *workers; /* [n_threads - 1] */
     pthread_mutex_t mu;
     pthread_cond_t work_cv; /* sleeping workers wait here for a new generation */
-    unsigned long generation; /* atomic */
-    int pending;              /* atomic: workers still running the current job */
+    unsigned long generation; /* atomic: the current job's number */
+    unsigned long *claim;     /* atomic [n_threads]: the last job whose slice ith was claimed */
+    int done;                 /* atomic: slices of the current job finished */
     int sleepers;             /* atomic: workers asleep or about to sleep */
     int stop;                 /* atomic */
     threadpool_fn fn;
@@ -70,6 +81,16 @@ static unsigned long wait_for_job(threadpool *tp, unsigned long seen) {
     return g;
 }
 
+/* Run slice ith of job g unless another thread claimed it. */
+static void run_slice(threadpool *tp, int ith, unsigned long g) {
+    unsigned long old = __atomic_load_n(&tp->claim[ith], __ATOMIC_ACQUIRE);
+    do {
+        if (old >= g) return;
+    } while (!__atomic_compare_exchange_n(&tp->claim[ith], &old, g, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
+    tp->fn(tp->arg, ith, tp->n_threads);
+    __atomic_fetch_add(&tp->done, 1, __ATOMIC_RELEASE);
+}
+
 static void *worker_main(void *p) {
     worker_arg wa = *(worker_arg *)p;
     free(p);
@@ -78,8 +99,7 @@ static void *worker_main(void *p) {
     for (;;) {
         seen = wait_for_job(tp, seen);
         if (__atomic_load_n(&tp->stop, __ATOMIC_ACQUIRE)) break;
-        tp->fn(tp->arg, wa.ith, tp->n_threads);
-        __atomic_fetch_sub(&tp->pending, 1, __ATOMIC_RELEASE);
+        run_slice(tp, wa.ith, seen);
     }
     return NULL;
 }
@@ -102,7 +122,8 @@ threadpool *threadpool_create(int n_threads) {
     pthread_mutex_init(&tp->mu, NULL);
     pthread_cond_init(&tp->work_cv, NULL);
     tp->workers = calloc((size_t)n_threads, sizeof *tp->workers);
-    if (!tp->workers) { free(tp); return NULL; }
+    tp->claim = calloc((size_t)n_threads, sizeof *tp->claim);
+    if (!tp->workers || !tp->claim) { free(tp->workers); free(tp->claim); free(tp); return NULL; }
     for (int i = 1; i < n_threads; i++) {
         worker_arg *wa = malloc(sizeof *wa);
         if (!wa || (wa->tp = tp, wa->ith = i, pthread_create(&tp->workers[i - 1], NULL, worker_main, wa)) != 0) {
@@ -123,6 +144,7 @@ void threadpool_free(threadpool *tp) {
     pthread_mutex_destroy(&tp->mu);
     pthread_cond_destroy(&tp->work_cv);
     free(tp->workers);
+    free(tp->claim);
     free(tp->ws);
     free(tp);
 }
@@ -150,10 +172,11 @@ void threadpool_run(threadpool *tp, threadpool_fn fn, void *arg) {
     }
     tp->fn = fn;
     tp->arg = arg;
-    __atomic_store_n(&tp->pending, tp->n_threads - 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&tp->done, 0, __ATOMIC_RELAXED);
+    const unsigned long g = tp->generation + 1; /* only this thread writes it */
     publish(tp);
-    fn(arg, 0, tp->n_threads);
-    for (long i = 0; __atomic_load_n(&tp->pending, __ATOMIC_ACQUIRE) != 0; i++) {
+    for (int ith = 0; ith < tp->n_threads; ith++) run_slice(tp, ith, g);
+    for (long i = 0; __atomic_load_n(&tp->done, __ATOMIC_ACQUIRE) != tp->n_threads; i++) {
         if (i < SPIN_BEFORE_YIELD) CPU_RELAX();
         else sched_yield();
     }
