@@ -361,18 +361,21 @@ typedef struct brisk_sampler_params {
     int32_t penalty_last_n;  /* how many recent tokens the penalties look at; -1 = all */
     float frequency_penalty; /* 0: off (subtract count * f) */
     float presence_penalty;  /* 0: off (subtract p if seen) */
-    uint64_t seed;
+    uint64_t seed;           /* 0: a seed from the clock */
 } brisk_sampler_params;
 
 typedef struct brisk_sampler brisk_sampler;
 
 brisk_sampler_params brisk_sampler_default_params(void);
+/* p NULL: the defaults. Bad parameters (non-finite temperature, ...) give BRISK_ERR_ARG. */
 brisk_sampler *brisk_sampler_create(const brisk_sampler_params *p, int32_t n_vocab,
                                     brisk_error *err);
 void brisk_sampler_free(brisk_sampler *s);
-/* Pick a token from logits [n_vocab] (not modified). */
+/* Pick a token from logits [n_vocab] (not modified). Filters always keep the most
+ * likely token. Returns -1 when every logit is -inf/NaN or an argument is NULL. */
 brisk_token brisk_sampler_sample(brisk_sampler *s, const float *logits);
-/* Record a token of the context (prompt or generated) for the penalties. */
+/* Record a token of the context (prompt or generated) for the penalties
+ * (ids outside the vocabulary are ignored). */
 void brisk_sampler_accept(brisk_sampler *s, brisk_token t);
 void brisk_sampler_reset(brisk_sampler *s);
 
@@ -383,11 +386,32 @@ brisk_stop *brisk_stop_create(const char *const *stops, int n_stops, brisk_error
 void brisk_stop_free(brisk_stop *s);
 /* Feed text; *emit (valid until the next call) gets the text that is safe to
  * show now. Returns true when a stop string has matched: *emit then holds the
- * text before it, and generation should end. */
+ * text before it, and generation should end. The first stop string to complete
+ * wins (the longest if several end at the same byte); after a stop, feeds
+ * return true with nothing to emit. */
 bool brisk_stop_feed(brisk_stop *s, const char *text, size_t len, const char **emit,
                      size_t *emit_len);
 /* End of stream: release the held-back text. */
 void brisk_stop_flush(brisk_stop *s, const char **emit, size_t *emit_len);
+
+/* ------------------------------------------------------------------------ */
+/* GGUF files: streaming writes                                              */
+/* ------------------------------------------------------------------------ */
+
+/* Produces the n_bytes bytes of tensor number `index` (in the order added) into
+ * dst. Returns BRISK_OK, or a status with err set to abort the write. */
+typedef brisk_status (*brisk_gguf_fill_fn)(void *user, uint64_t index, void *dst, uint64_t n_bytes,
+                                           brisk_error *err);
+
+/* Add a tensor whose data is produced at write time by the fill function of
+ * brisk_gguf_writer_write_stream (brisk_gguf_writer_write refuses such tensors). */
+brisk_status brisk_gguf_writer_add_tensor_deferred(brisk_gguf_writer *w, const char *name,
+                                                   brisk_type type, uint32_t n_dims,
+                                                   const int64_t *ne, brisk_error *err);
+/* Like brisk_gguf_writer_write, calling fill for each deferred tensor in file
+ * order with one reused buffer: memory stays at the largest deferred tensor. */
+brisk_status brisk_gguf_writer_write_stream(brisk_gguf_writer *w, const char *path,
+                                            brisk_gguf_fill_fn fill, void *user, brisk_error *err);
 
 #ifdef __cplusplus
 }

@@ -13,6 +13,9 @@ static const struct {
 } commands[] = {
     {"run", cmd_run, "generate text from a prompt"},
     {"inspect", cmd_inspect, "print a GGUF file's header, metadata, tensors and totals"},
+    {"synth", cmd_synth, "write a random-weight model of a real architecture's shapes"},
+    {"bench", cmd_bench, "measure prompt and decode speed, and the machine's memory bandwidth"},
+    {"fit", cmd_fit, "estimate memory and decode speed of a model on this machine"},
 };
 
 static void usage(FILE *out) {

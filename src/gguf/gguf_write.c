@@ -48,6 +48,7 @@ typedef struct wtensor {
     int64_t ne[BRISK_MAX_DIMS];
     uint64_t n_bytes;
     const void *data;
+    bool deferred; /* data comes from the fill callback of brisk_gguf_writer_write_stream */
 } wtensor;
 
 struct brisk_gguf_writer {
@@ -238,9 +239,9 @@ brisk_status brisk_gguf_writer_set_str_array(brisk_gguf_writer *w, const char *k
     return s;
 }
 
-brisk_status brisk_gguf_writer_add_tensor(brisk_gguf_writer *w, const char *name,
-                                          brisk_type type, uint32_t n_dims, const int64_t *ne,
-                                          const void *data, brisk_error *err) {
+static brisk_status add_tensor(brisk_gguf_writer *w, const char *name, brisk_type type,
+                               uint32_t n_dims, const int64_t *ne, const void *data,
+                               bool deferred, brisk_error *err) {
     const brisk_type_info *ti = brisk_type_get(type);
     if (!name || !*name) return brisk_fail(err, BRISK_ERR_ARG, "GGUF writer: empty tensor name");
     if (!ti) return brisk_fail(err, BRISK_ERR_ARG, "GGUF writer: tensor '%s' has unknown type %d", name, (int)type);
@@ -249,7 +250,7 @@ brisk_status brisk_gguf_writer_add_tensor(brisk_gguf_writer *w, const char *name
     for (size_t i = 0; i < w->n_tensors; i++)
         if (strcmp(w->tensors[i].name, name) == 0)
             return brisk_fail(err, BRISK_ERR_ARG, "GGUF writer: tensor '%s' added twice", name);
-    wtensor t = {.type = type, .n_dims = n_dims, .data = data};
+    wtensor t = {.type = type, .n_dims = n_dims, .data = data, .deferred = deferred};
     uint64_t n_el = 1;
     for (uint32_t d = 0; d < BRISK_MAX_DIMS; d++) {
         t.ne[d] = d < n_dims ? ne[d] : 1;
@@ -263,7 +264,7 @@ brisk_status brisk_gguf_writer_add_tensor(brisk_gguf_writer *w, const char *name
                           name, (long long)t.ne[0], ti->name, ti->block_size);
     if (__builtin_mul_overflow(n_el / ti->block_size, (uint64_t)ti->block_bytes, &t.n_bytes))
         return brisk_fail(err, BRISK_ERR_ARG, "GGUF writer: tensor '%s' is too large", name);
-    if (t.n_bytes && !data)
+    if (t.n_bytes && !data && !deferred)
         return brisk_fail(err, BRISK_ERR_ARG, "GGUF writer: tensor '%s' has no data", name);
     if (w->n_tensors == w->cap_tensors) {
         size_t cap = w->cap_tensors ? w->cap_tensors * 2 : 64;
@@ -276,6 +277,18 @@ brisk_status brisk_gguf_writer_add_tensor(brisk_gguf_writer *w, const char *name
     if (!t.name) return brisk_fail(err, BRISK_ERR_NOMEM, "out of memory");
     w->tensors[w->n_tensors++] = t;
     return BRISK_OK;
+}
+
+brisk_status brisk_gguf_writer_add_tensor(brisk_gguf_writer *w, const char *name,
+                                          brisk_type type, uint32_t n_dims, const int64_t *ne,
+                                          const void *data, brisk_error *err) {
+    return add_tensor(w, name, type, n_dims, ne, data, false, err);
+}
+
+brisk_status brisk_gguf_writer_add_tensor_deferred(brisk_gguf_writer *w, const char *name,
+                                                   brisk_type type, uint32_t n_dims,
+                                                   const int64_t *ne, brisk_error *err) {
+    return add_tensor(w, name, type, n_dims, ne, NULL, true, err);
 }
 
 static uint64_t align_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
@@ -315,10 +328,30 @@ static bool write_all(FILE *f, const void *p, uint64_t n) {
     return n == 0 || fwrite(p, 1, (size_t)n, f) == n;
 }
 
-brisk_status brisk_gguf_writer_write(brisk_gguf_writer *w, const char *path, brisk_error *err) {
+/* Writes the file; deferred tensors are produced one at a time into one
+ * buffer (the largest deferred tensor's size) by fill. */
+static brisk_status write_file(brisk_gguf_writer *w, const char *path, brisk_gguf_fill_fn fill,
+                               void *user, brisk_error *err) {
+    uint64_t max_deferred = 0;
+    for (size_t i = 0; i < w->n_tensors; i++) {
+        const wtensor *t = &w->tensors[i];
+        if (!t->deferred) continue;
+        if (!fill)
+            return brisk_fail(err, BRISK_ERR_ARG,
+                              "GGUF writer: tensor '%s' was added without data (use brisk_gguf_writer_write_stream)",
+                              t->name);
+        if (t->n_bytes > max_deferred) max_deferred = t->n_bytes;
+    }
+    if (max_deferred > SIZE_MAX)
+        return brisk_fail(err, BRISK_ERR_NOMEM, "GGUF writer: a tensor of %llu bytes does not fit in memory",
+                          (unsigned long long)max_deferred);
+    uint8_t *buf = NULL;
+    if (max_deferred && !(buf = malloc((size_t)max_deferred)))
+        return brisk_fail(err, BRISK_ERR_NOMEM, "GGUF writer: out of memory for a tensor of %llu bytes",
+                          (unsigned long long)max_deferred);
     bytes header = {0};
     brisk_status s = encode_header(w, &header, err);
-    if (s) { free(header.p); return s; }
+    if (s) { free(header.p); free(buf); return s; }
 
     size_t plen = strlen(path);
     char *tmp = malloc(plen + 5);
@@ -331,13 +364,21 @@ brisk_status brisk_gguf_writer_write(brisk_gguf_writer *w, const char *path, bri
         s = brisk_fail(err, BRISK_ERR_IO, "cannot create '%s': %s", tmp, strerror(errno));
         free(header.p);
         free(tmp);
+        free(buf);
         return s;
     }
     static const uint8_t zeros[256];
     bool ok = write_all(f, header.p, header.len);
+    brisk_status fill_status = BRISK_OK;
     for (size_t i = 0; ok && i < w->n_tensors; i++) {
         const wtensor *t = &w->tensors[i];
-        ok = write_all(f, t->data, t->n_bytes);
+        const void *data = t->data;
+        if (t->deferred) {
+            fill_status = fill(user, (uint64_t)i, buf, t->n_bytes, err);
+            if (fill_status) { ok = false; break; }
+            data = buf;
+        }
+        ok = write_all(f, data, t->n_bytes);
         uint64_t pad = align_up(t->n_bytes, w->alignment) - t->n_bytes;
         while (ok && pad) {
             uint64_t k = pad < sizeof zeros ? pad : sizeof zeros;
@@ -353,9 +394,22 @@ brisk_status brisk_gguf_writer_write(brisk_gguf_writer *w, const char *path, bri
     }
     if (!ok) {
         remove(tmp);
-        s = brisk_fail(err, BRISK_ERR_IO, "writing '%s' failed: %s", path, strerror(write_errno));
+        /* a failing fill callback has already said what went wrong */
+        s = fill_status ? fill_status
+                        : brisk_fail(err, BRISK_ERR_IO, "writing '%s' failed: %s", path, strerror(write_errno));
     }
     free(header.p);
     free(tmp);
+    free(buf);
     return s;
+}
+
+brisk_status brisk_gguf_writer_write(brisk_gguf_writer *w, const char *path, brisk_error *err) {
+    return write_file(w, path, NULL, NULL, err);
+}
+
+brisk_status brisk_gguf_writer_write_stream(brisk_gguf_writer *w, const char *path,
+                                            brisk_gguf_fill_fn fill, void *user, brisk_error *err) {
+    if (!fill) return brisk_fail(err, BRISK_ERR_ARG, "GGUF writer: write_stream needs a fill function");
+    return write_file(w, path, fill, user, err);
 }
