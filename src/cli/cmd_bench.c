@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli/cli_util.h"
 #include "brisk.h"
 #include "cli/commands.h"
 #include "cli/membw.h"
@@ -58,12 +59,6 @@ typedef struct bench_row {
     uint64_t peak_rss;
 } bench_row;
 
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static void bench_usage(FILE *out) {
     fprintf(out,
             "usage: brisk bench -m FILE [-m FILE ...] [options]\n"
@@ -82,24 +77,12 @@ static void bench_usage(FILE *out) {
             "-p, -n, -d and -t take comma-separated lists and can be repeated; each combination is one row.\n");
 }
 
-static bool parse_long(const char *opt, const char *s, long lo, long hi, long *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || *end || end == s || v < lo || v > hi) {
-        fprintf(stderr, "brisk bench: %s expects an integer in [%ld, %ld], got '%s'\n", opt, lo, hi, s);
-        return false;
-    }
-    *out = v;
-    return true;
-}
-
 static bool parse_list(const char *opt, const char *s, long lo, long hi, int_list *l) {
     char buf[512];
     snprintf(buf, sizeof buf, "%s", s);
     for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         long v;
-        if (!parse_long(opt, tok, lo, hi, &v)) return false;
+        if (!cli_parse_long("brisk bench", opt, tok, lo, hi, &v)) return false;
         if (l->n == MAX_LIST) {
             fprintf(stderr, "brisk bench: at most %d values for %s\n", MAX_LIST, opt);
             return false;
@@ -134,9 +117,9 @@ static int parse_args(int argc, char **argv, bench_options *o) {
         else if (!strcmp(a, "-n") || !strcmp(a, "--n-gen")) ok = parse_list(a, v, 0, 1 << 20, &n);
         else if (!strcmp(a, "-d") || !strcmp(a, "--depth")) ok = parse_list(a, v, 0, 1 << 22, &d);
         else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) ok = parse_list(a, v, 1, 1024, &t);
-        else if (!strcmp(a, "-r") || !strcmp(a, "--reps")) { ok = parse_long(a, v, 1, MAX_REPS, &x); o->reps = (int)x; }
-        else if (!strcmp(a, "--membw-mib")) ok = parse_long(a, v, 1, 1 << 20, &o->membw_mib);
-        else if (!strcmp(a, "--seed")) { ok = parse_long(a, v, 0, INT32_MAX, &x); o->seed = (uint64_t)x; }
+        else if (!strcmp(a, "-r") || !strcmp(a, "--reps")) { ok = cli_parse_long("brisk bench", a, v, 1, MAX_REPS, &x); o->reps = (int)x; }
+        else if (!strcmp(a, "--membw-mib")) ok = cli_parse_long("brisk bench", a, v, 1, 1 << 20, &o->membw_mib);
+        else if (!strcmp(a, "--seed")) { ok = cli_parse_long("brisk bench", a, v, 0, INT32_MAX, &x); o->seed = (uint64_t)x; }
         else if (!strcmp(a, "--bw")) {
             char *end;
             o->bw_given = strtod(v, &end);
@@ -233,18 +216,18 @@ static bool measure(brisk_context *ctx, const brisk_token *toks, bench_row *r, c
     }
     for (int k = 0; ok && k < r->reps && r->n_prompt > 0; k++) {
         brisk_context_truncate(ctx, 0);
-        double t0 = now_seconds();
+        double t0 = cli_now();
         ok = eval_or_report(ctx, toks, r->n_prompt, path);
-        double dt = now_seconds() - t0;
+        double dt = cli_now() - t0;
         pp[k] = r->n_prompt / dt;
         ttft[k] = dt * 1000.0;
     }
     for (int k = 0; ok && k < r->reps && r->n_gen > 0; k++) {
         brisk_context_truncate(ctx, 0);
         if (r->depth > 0) ok = eval_or_report(ctx, toks, r->depth, path);
-        double t0 = now_seconds();
+        double t0 = cli_now();
         for (int32_t i = 0; ok && i < r->n_gen; i++) ok = eval_or_report(ctx, toks + r->depth + i, 1, path);
-        tg[k] = r->n_gen / (now_seconds() - t0);
+        tg[k] = r->n_gen / (cli_now() - t0);
     }
     if (ok) {
         if (r->n_prompt > 0) {

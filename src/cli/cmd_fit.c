@@ -24,6 +24,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "cli/cli_util.h"
 #include "brisk.h"
 #include "cli/commands.h"
 #include "cli/membw.h"
@@ -62,18 +63,6 @@ static void fit_usage(FILE *out) {
             "      --bw GBPS       memory bandwidth to assume instead of measuring it\n"
             "      --ram SIZE      list which shapes x types fit in SIZE of RAM (32G, 16384M)\n"
             "      --json          machine-readable output\n");
-}
-
-static bool parse_long(const char *opt, const char *s, long lo, long hi, long *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || *end || end == s || v < lo || v > hi) {
-        fprintf(stderr, "brisk fit: %s expects an integer in [%ld, %ld], got '%s'\n", opt, lo, hi, s);
-        return false;
-    }
-    *out = v;
-    return true;
 }
 
 /* "32G", "32GB", "16384M", "1.5T", plain bytes; binary units (GiB), as RAM is sold. */
@@ -281,8 +270,8 @@ int cmd_fit(int argc, char **argv) {
         else if (!strcmp(a, "--type")) type_name = v;
         else if (!strcmp(a, "--params")) params_s = v;
         else if (!strcmp(a, "--ram")) ram_s = v;
-        else if (!strcmp(a, "-c") || !strcmp(a, "--ctx")) ok = parse_long(a, v, 1, INT32_MAX, &n_ctx);
-        else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) ok = parse_long(a, v, 1, 1024, &threads);
+        else if (!strcmp(a, "-c") || !strcmp(a, "--ctx")) ok = cli_parse_long("brisk fit", a, v, 1, INT32_MAX, &n_ctx);
+        else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) ok = cli_parse_long("brisk fit", a, v, 1, 1024, &threads);
         else if (!strcmp(a, "--kv-type")) {
             if (!strcasecmp(v, "f16")) kv_elem = 2;
             else if (!strcasecmp(v, "f32")) kv_elem = 4;

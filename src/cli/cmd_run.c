@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli/cli_util.h"
 #include "brisk.h"
 #include "cli/commands.h"
 #include "cli/default_model.h"
@@ -23,12 +24,6 @@ typedef struct run_options {
     int n_stops;
     bool show_special;
 } run_options;
-
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static void run_usage(FILE *out) {
     fprintf(out,
@@ -52,30 +47,6 @@ static void run_usage(FILE *out) {
             BRISK_DEFAULT_MODEL_NAME);
 }
 
-static bool parse_int(const char *opt, const char *s, long lo, long hi, long *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || *end || end == s || v < lo || v > hi) {
-        fprintf(stderr, "brisk run: %s expects an integer in [%ld, %ld], got '%s'\n", opt, lo, hi, s);
-        return false;
-    }
-    *out = v;
-    return true;
-}
-
-static bool parse_float(const char *opt, const char *s, float *out) {
-    char *end;
-    errno = 0;
-    float v = strtof(s, &end);
-    if (errno || *end || end == s || v != v) {
-        fprintf(stderr, "brisk run: %s expects a number, got '%s'\n", opt, s);
-        return false;
-    }
-    *out = v;
-    return true;
-}
-
 /* Returns 0 on success, 2 on a usage error, -1 after --help. */
 static int parse_args(int argc, char **argv, run_options *o) {
     for (int i = 1; i < argc; i++) {
@@ -92,18 +63,18 @@ static int parse_args(int argc, char **argv, run_options *o) {
         bool ok = true;
         if (!strcmp(a, "-m") || !strcmp(a, "--model")) o->model = v;
         else if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) o->prompt = v;
-        else if (!strcmp(a, "-n") || !strcmp(a, "--n-predict")) { ok = parse_int(a, v, -1, INT32_MAX, &n); o->n_predict = (int32_t)n; }
-        else if (!strcmp(a, "-c") || !strcmp(a, "--ctx-size")) { ok = parse_int(a, v, 0, INT32_MAX, &n); o->ctx.n_ctx = (int32_t)n; }
-        else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) { ok = parse_int(a, v, 1, 1024, &n); o->ctx.n_threads = (int32_t)n; }
-        else if (!strcmp(a, "--temp")) ok = parse_float(a, v, &o->sampling.temperature);
-        else if (!strcmp(a, "--top-k")) { ok = parse_int(a, v, 0, INT32_MAX, &n); o->sampling.top_k = (int32_t)n; }
-        else if (!strcmp(a, "--top-p")) ok = parse_float(a, v, &o->sampling.top_p);
-        else if (!strcmp(a, "--min-p")) ok = parse_float(a, v, &o->sampling.min_p);
-        else if (!strcmp(a, "--repeat-penalty")) ok = parse_float(a, v, &o->sampling.repeat_penalty);
-        else if (!strcmp(a, "--repeat-last-n")) { ok = parse_int(a, v, -1, INT32_MAX, &n); o->sampling.penalty_last_n = (int32_t)n; }
-        else if (!strcmp(a, "--frequency-penalty")) ok = parse_float(a, v, &o->sampling.frequency_penalty);
-        else if (!strcmp(a, "--presence-penalty")) ok = parse_float(a, v, &o->sampling.presence_penalty);
-        else if (!strcmp(a, "--seed")) { ok = parse_int(a, v, 0, INT32_MAX, &n); o->sampling.seed = (uint64_t)n; }
+        else if (!strcmp(a, "-n") || !strcmp(a, "--n-predict")) { ok = cli_parse_long("brisk run", a, v, -1, INT32_MAX, &n); o->n_predict = (int32_t)n; }
+        else if (!strcmp(a, "-c") || !strcmp(a, "--ctx-size")) { ok = cli_parse_long("brisk run", a, v, 0, INT32_MAX, &n); o->ctx.n_ctx = (int32_t)n; }
+        else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) { ok = cli_parse_long("brisk run", a, v, 1, 1024, &n); o->ctx.n_threads = (int32_t)n; }
+        else if (!strcmp(a, "--temp")) ok = cli_parse_float("brisk run", a, v, &o->sampling.temperature);
+        else if (!strcmp(a, "--top-k")) { ok = cli_parse_long("brisk run", a, v, 0, INT32_MAX, &n); o->sampling.top_k = (int32_t)n; }
+        else if (!strcmp(a, "--top-p")) ok = cli_parse_float("brisk run", a, v, &o->sampling.top_p);
+        else if (!strcmp(a, "--min-p")) ok = cli_parse_float("brisk run", a, v, &o->sampling.min_p);
+        else if (!strcmp(a, "--repeat-penalty")) ok = cli_parse_float("brisk run", a, v, &o->sampling.repeat_penalty);
+        else if (!strcmp(a, "--repeat-last-n")) { ok = cli_parse_long("brisk run", a, v, -1, INT32_MAX, &n); o->sampling.penalty_last_n = (int32_t)n; }
+        else if (!strcmp(a, "--frequency-penalty")) ok = cli_parse_float("brisk run", a, v, &o->sampling.frequency_penalty);
+        else if (!strcmp(a, "--presence-penalty")) ok = cli_parse_float("brisk run", a, v, &o->sampling.presence_penalty);
+        else if (!strcmp(a, "--seed")) { ok = cli_parse_long("brisk run", a, v, 0, INT32_MAX, &n); o->sampling.seed = (uint64_t)n; }
         else if (!strcmp(a, "--stop")) {
             if (o->n_stops == MAX_STOPS) { fprintf(stderr, "brisk run: at most %d --stop strings\n", MAX_STOPS); return 2; }
             o->stops[o->n_stops++] = v;
@@ -161,7 +132,7 @@ static int32_t generate(brisk_context *ctx, const brisk_vocab *vocab, brisk_samp
             fprintf(stderr, "\nbrisk run: no token can be sampled (every logit is -inf or NaN)\n");
             return -1;
         }
-        if (n_gen == 0) *t_first = now_seconds();
+        if (n_gen == 0) *t_first = cli_now();
         brisk_sampler_accept(smp, t);
         n_gen++;
         if (brisk_vocab_is_eog(vocab, t)) break;
@@ -224,14 +195,14 @@ int cmd_run(int argc, char **argv) {
         goto done;
     }
     for (int64_t i = 0; i < n_prompt; i++) brisk_sampler_accept(smp, prompt[i]);
-    double t0 = now_seconds();
+    double t0 = cli_now();
     if (brisk_eval(ctx, prompt, (int32_t)n_prompt, false, &err) != BRISK_OK) {
         fprintf(stderr, "brisk run: %s\n", err.msg);
         goto done;
     }
-    double t_prompt = now_seconds(), t_first = t_prompt;
+    double t_prompt = cli_now(), t_first = t_prompt;
     int32_t n_gen = generate(ctx, vocab, smp, stop, detok, &o, &t_first);
-    double t_end = now_seconds();
+    double t_end = cli_now();
     if (n_gen >= 0) {
         double gen_s = t_end - t_first;
         fprintf(stderr, "\n\nprompt: %lld tokens, %.1f tok/s | generation: %d tokens, %.1f tok/s | time to first token: %.0f ms\n",

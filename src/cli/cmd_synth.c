@@ -22,17 +22,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli/cli_util.h"
 #include "brisk.h"
 #include "cli/commands.h"
 #include "cli/shapes.h"
 
 #define WEIGHT_STD 0.02f
-
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static void synth_usage(FILE *out) {
     fprintf(out,
@@ -53,18 +48,6 @@ static void synth_usage(FILE *out) {
             "attn_v and ffn_down in Q6_K in about half the layers (i < n/8, i >= 7n/8, (i - n/8) %% 3 == 2);\n"
             "Q3_K_M/L and Q4_K_S raise attn_v, ffn_down and attn_output as in llama.cpp (src/cli/shapes.h).\n",
             synth_recipe_list());
-}
-
-static bool parse_int(const char *opt, const char *s, long lo, long hi, long *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || *end || end == s || v < lo || v > hi) {
-        fprintf(stderr, "brisk synth: %s expects an integer in [%ld, %ld], got '%s'\n", opt, lo, hi, s);
-        return false;
-    }
-    *out = v;
-    return true;
 }
 
 /* ---- random numbers: one stream per (seed, tensor, row) -------------------- */
@@ -137,7 +120,7 @@ static void *row_worker(void *arg) {
 
 static void progress(synth_job *job, const synth_tensor *t, bool last) {
     if (job->quiet) return;
-    double now = now_seconds();
+    double now = cli_now();
     if (!last && now - job->t_last < (job->tty ? 0.2 : 2.0)) return;
     job->t_last = now;
     double el = now - job->t0, frac = (double)job->bytes_done / (double)job->bytes_total;
@@ -324,9 +307,9 @@ int cmd_synth(int argc, char **argv) {
         int32_t *dim = NULL;
         if (!strcmp(a, "--shape")) shape_name = v;
         else if (!strcmp(a, "--type")) type_name = v;
-        else if (!strcmp(a, "--seed")) ok = parse_int(a, v, 0, INT32_MAX, &seed);
-        else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) ok = parse_int(a, v, 1, 64, &threads);
-        else if (!strcmp(a, "--ctx")) ok = parse_int(a, v, 1, INT32_MAX, &ctx);
+        else if (!strcmp(a, "--seed")) ok = cli_parse_long("brisk synth", a, v, 0, INT32_MAX, &seed);
+        else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) ok = cli_parse_long("brisk synth", a, v, 1, 64, &threads);
+        else if (!strcmp(a, "--ctx")) ok = cli_parse_long("brisk synth", a, v, 1, INT32_MAX, &ctx);
         else if (!strcmp(a, "--arch")) { custom.arch = v; any_custom = true; }
         else if (!strcmp(a, "--n-embd")) dim = &custom.n_embd;
         else if (!strcmp(a, "--n-layer")) dim = &custom.n_layer;
@@ -341,7 +324,7 @@ int cmd_synth(int argc, char **argv) {
             return 2;
         }
         if (dim) {
-            ok = parse_int(a, v, 1, 1 << 20, &n);
+            ok = cli_parse_long("brisk synth", a, v, 1, 1 << 20, &n);
             *dim = (int32_t)n;
             any_custom = true;
         }
@@ -405,13 +388,13 @@ int cmd_synth(int argc, char **argv) {
     if (!quiet)
         fprintf(stderr, "brisk synth: %s (%s), %s, %.3f B parameters, %.2f GB of tensors, %d tensors, %ld threads -> %s\n",
                 shape->name, shape->arch, recipe.name, n_params / 1e9, job.bytes_total / 1e9, n_tensors, threads, out);
-    job.t0 = job.t_last = now_seconds();
+    job.t0 = job.t_last = cli_now();
     if (brisk_gguf_writer_write_stream(w, out, fill_tensor, &job, &err)) {
         if (!quiet && job.tty) fputc('\n', stderr);
         fprintf(stderr, "brisk synth: %s\n", err.msg);
         goto done;
     }
-    if (!quiet) fprintf(stderr, "brisk synth: wrote %s in %.1f s\n", out, now_seconds() - job.t0);
+    if (!quiet) fprintf(stderr, "brisk synth: wrote %s in %.1f s\n", out, cli_now() - job.t0);
     rc = 0;
 done:
     brisk_gguf_writer_free(w);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli/cli_util.h"
 #include "cli/membw.h"
 
 #define MAX_THREADS 256
@@ -16,12 +17,6 @@ typedef uint64_t v2u64 __attribute__((vector_size(16)));
 typedef uint64_t v4u64 __attribute__((vector_size(32)));
 
 static volatile uint64_t sink;
-
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* n: bytes, a multiple of 128. */
 static uint64_t sum_sse(const uint8_t *p, size_t n) {
@@ -109,9 +104,9 @@ bool membw_measure(size_t bytes, int threads, int passes, membw_result *out) {
     double *gbps = malloc((size_t)passes * sizeof *gbps);
     if (!gbps) ok = false;
     for (int k = 0; ok && k < passes; k++) {
-        double t0 = now_seconds();
+        double t0 = cli_now();
         ok = run_pass(sl, threads);
-        gbps[k] = (double)bytes / (now_seconds() - t0) / 1e9;
+        gbps[k] = (double)bytes / (cli_now() - t0) / 1e9;
     }
     if (ok) {
         qsort(gbps, (size_t)passes, sizeof *gbps, cmp_double);
