@@ -7,7 +7,7 @@
  * 1-token matmul (GB/s: weight bytes / time, median of repetitions), and for
  * 4096x4096 the rate of a BATCH-token matmul as tokens/s and GFLOP/s. First
  * it measures the machine's read bandwidth (sum of a 1 GiB buffer) with the
- * same threads, for comparison. BRISK_ISA=generic|avx2|neon picks kernels. */
+ * same threads, for comparison, and the cost of an empty threadpool_run. BRISK_ISA=generic|avx2|neon picks kernels. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +66,18 @@ static double read_bandwidth(threadpool *tp) {
     return (double)n * 8 / t[2] / 1e9;
 }
 
+static void empty_job(void *arg, int ith, int nth) { (void)arg; (void)ith; (void)nth; }
+
+/* Mean cost of one threadpool_run with nothing to do: the per-op sync cost
+ * (a decode step pays it ~7 times per layer). */
+static double sync_cost_us(threadpool *tp) {
+    for (int i = 0; i < 1000; i++) threadpool_run(tp, empty_job, NULL);
+    const int n = 20000;
+    double t0 = now();
+    for (int i = 0; i < n; i++) threadpool_run(tp, empty_job, NULL);
+    return (now() - t0) / n * 1e6;
+}
+
 /* Median seconds of cpu_matmul over repetitions filling ~`seconds`. */
 static double time_matmul(threadpool *tp, const cpu_weight *w, const float *x, float *y, int n_tok, float *scratch,
                           double seconds) {
@@ -110,7 +122,8 @@ int main(int argc, char **argv) {
     }
     for (int ti = 0; ti < n_thread_list; ti++) {
         threadpool *tp = threadpool_create(thread_list[ti]);
-        printf("threads %d: read bandwidth %.1f GB/s\n", thread_list[ti], read_bandwidth(tp));
+        printf("threads %d: read bandwidth %.1f GB/s, threadpool_run sync %.2f us\n", thread_list[ti], read_bandwidth(tp),
+               sync_cost_us(tp));
         threadpool_free(tp);
     }
     printf("%-6s %7s %-12s %10s %10s %12s\n", "type", "threads", "shape", "ms", "GB/s", "batch tok/s");

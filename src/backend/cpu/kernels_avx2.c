@@ -415,6 +415,117 @@ INLINE void body_q6_k(int64_t n, const void *w, const void *act, size_t as, floa
 }
 SPECIALIZE_NC(dot_q6_k, body_q6_k)
 
+/* Q2_K (q3 = 0): 2-bit q in 0..3, value = d * sc[g] * q - dmin * m[g];
+ * Q3_K (q3 = 1): q = low2 + 4 * hbit - 4 in -4..3, value = d * sc[g] * q,
+ * computed as unsigned u = q + 4 (0..7) minus 4 * sum_g sc[g] * bsum[g].
+ * Chunk j (elements 32j..32j+31): low bits 2(j%4) of qs[32(j/4) + l], high
+ * bit j of hmask[l]. In i32 per super-block: at most 8 x 2 x 2 x 7 x 127 x
+ * 32 x 255 < 2^31. */
+INLINE void body_q23_k(int64_t n, const void *w, const void *act, size_t as, float *o, size_t os, const int nc,
+                       const int q3) {
+    __m256 acc[4];
+    float accm[4] = {0, 0, 0, 0};
+    for (int c = 0; c < nc; c++) acc[c] = _mm256_setzero_ps();
+    const uint8_t *b = w;
+    const __m256i m2 = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
+    for (int64_t i = 0; i < n / 256; i++, b += q3 ? 110 : 84) {
+        int8_t sc[16];
+        uint8_t mn[16];
+        float d, dmin = 0.0f;
+        if (q3) {
+            kc_scales_q3_k(b + 96, sc);
+            d = f16(b + 108);
+        } else {
+            for (int g = 0; g < 16; g++) { sc[g] = (int8_t)(b[g] & 15); mn[g] = b[g] >> 4; }
+            d = f16(b + 80);
+            dmin = f16(b + 82);
+        }
+        const uint8_t *qs = b + (q3 ? 32 : 16);
+        const __m256i hm = q3 ? _mm256_loadu_si256((const __m256i *)b) : _mm256_setzero_si256();
+        __m256i isum[4];
+        for (int c = 0; c < nc; c++) isum[c] = _mm256_setzero_si256();
+        for (int j = 0; j < 8; j++) {
+            const __m256i qv = _mm256_loadu_si256((const __m256i *)(qs + 32 * (j / 4)));
+            __m256i u = _mm256_and_si256(_mm256_srli_epi16(qv, 2 * (j % 4)), m2);
+            if (q3) u = _mm256_or_si256(u, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hm, j), one), 2));
+            const __m256i s = scales2(sc[2 * j], sc[2 * j + 1]);
+            for (int c = 0; c < nc; c++) isum[c] = _mm256_add_epi32(isum[c], dot_chunk(u, act256(act, as, c, i), j, s));
+        }
+        for (int c = 0; c < nc; c++) {
+            const act_q8_256 *ab = act256(act, as, c, i);
+            int32_t t = 0;
+            for (int g = 0; g < 16; g++) t += (q3 ? 4 * sc[g] : mn[g]) * ab->bsum[g];
+            acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[c]), _mm256_set1_ps(d * ab->d * RES_INV), acc[c]);
+            accm[c] += (q3 ? d : dmin) * ab->d * RES_INV * (float)t;
+        }
+    }
+    for (int c = 0; c < nc; c++) o[c * os] = hsum_ps(acc[c]) - accm[c];
+}
+INLINE void body_q2_k(int64_t n, const void *w, const void *a, size_t as, float *o, size_t os, const int nc) {
+    body_q23_k(n, w, a, as, o, os, nc, 0);
+}
+INLINE void body_q3_k(int64_t n, const void *w, const void *a, size_t as, float *o, size_t os, const int nc) {
+    body_q23_k(n, w, a, as, o, os, nc, 1);
+}
+SPECIALIZE_NC(dot_q2_k, body_q2_k)
+SPECIALIZE_NC(dot_q3_k, body_q3_k)
+
+/* Q8_K weights: f32 d, i8 qs[256] (bsums unused). i32 per super-block:
+ * 8 x 2 x 2 x 128 x 127 x 255 < 2^31. */
+INLINE void body_q8_k(int64_t n, const void *w, const void *act, size_t as, float *o, size_t os, const int nc) {
+    __m256 acc[4];
+    for (int c = 0; c < nc; c++) acc[c] = _mm256_setzero_ps();
+    const uint8_t *b = w;
+    for (int64_t i = 0; i < n / 256; i++, b += 292) {
+        float d;
+        memcpy(&d, b, 4);
+        __m256i isum[4];
+        for (int c = 0; c < nc; c++) isum[c] = _mm256_setzero_si256();
+        for (int j = 0; j < 8; j++) {
+            const __m256i q = _mm256_loadu_si256((const __m256i *)(b + 4 + 32 * j));
+            for (int c = 0; c < nc; c++) {
+                const act_q8_256 *ab = act256(act, as, c, i);
+                isum[c] = _mm256_add_epi32(isum[c], dot_s8_act(q, _mm256_loadu_si256((const __m256i *)(ab->qs + 32 * j)),
+                                                               _mm256_loadu_si256((const __m256i *)(ab->qr + 32 * j))));
+            }
+        }
+        for (int c = 0; c < nc; c++)
+            acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[c]), _mm256_set1_ps(d * act256(act, as, c, i)->d * RES_INV), acc[c]);
+    }
+    for (int c = 0; c < nc; c++) o[c * os] = hsum_ps(acc[c]);
+}
+SPECIALIZE_NC(dot_q8_k, body_q8_k)
+
+/* IQ4_XS: sub-block s (32 elements) = table levels of the nibbles at
+ * qs + 16 s, scale ls[s] (-32..31); signed weights, so f32 per sub-block. */
+INLINE void body_iq4_xs(int64_t n, const void *w, const void *act, size_t as, float *o, size_t os, const int nc) {
+    __m256 acc[4];
+    for (int c = 0; c < nc; c++) acc[c] = _mm256_setzero_ps();
+    const uint8_t *b = w;
+    const __m256i lut = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)kc_kvalues_iq4nl));
+    for (int64_t i = 0; i < n / 256; i++, b += 136) {
+        const float d = f16(b);
+        int8_t ls[8];
+        kc_scales_iq4_xs(b, ls);
+        __m256 dd[4];
+        for (int c = 0; c < nc; c++) dd[c] = _mm256_set1_ps(d * act256(act, as, c, i)->d * RES_INV);
+        for (int s8 = 0; s8 < 8; s8++) {
+            const __m256i q = _mm256_shuffle_epi8(lut, nibbles32(b + 8 + 16 * s8));
+            const __m256i uq = _mm256_sign_epi8(q, q);
+            for (int c = 0; c < nc; c++) {
+                const act_q8_256 *ab = act256(act, as, c, i);
+                const __m256i qs = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)(ab->qs + 32 * s8)), q);
+                const __m256i qr = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)(ab->qr + 32 * s8)), q);
+                const __m256i p = _mm256_add_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(uq, qs), _mm256_set1_epi16(CPU_ACT_RES)),
+                                                   _mm256_madd_epi16(_mm256_maddubs_epi16(uq, qr), _mm256_set1_epi16(1)));
+                acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_mul_ps(dd[c], _mm256_set1_ps((float)ls[s8])), acc[c]);
+            }
+        }
+    }
+    for (int c = 0; c < nc; c++) o[c * os] = hsum_ps(acc[c]);
+}
+SPECIALIZE_NC(dot_iq4_xs, body_iq4_xs)
+
 static const cpu_kernels avx2 = {
     .name = "avx2",
     .dot = {
@@ -422,7 +533,9 @@ static const cpu_kernels avx2 = {
         [BRISK_TYPE_Q4_0] = dot_q4_0, [BRISK_TYPE_Q4_1] = dot_q4_1, [BRISK_TYPE_Q5_0] = dot_q5_0,
         [BRISK_TYPE_Q5_1] = dot_q5_1, [BRISK_TYPE_Q8_0] = dot_q8_0, [BRISK_TYPE_IQ4_NL] = dot_iq4_nl,
         [BRISK_TYPE_MXFP4] = dot_mxfp4,
-        [BRISK_TYPE_Q4_K] = dot_q4_k, [BRISK_TYPE_Q5_K] = dot_q5_k, [BRISK_TYPE_Q6_K] = dot_q6_k,
+        [BRISK_TYPE_Q2_K] = dot_q2_k, [BRISK_TYPE_Q3_K] = dot_q3_k, [BRISK_TYPE_Q4_K] = dot_q4_k,
+        [BRISK_TYPE_Q5_K] = dot_q5_k, [BRISK_TYPE_Q6_K] = dot_q6_k, [BRISK_TYPE_Q8_K] = dot_q8_k,
+        [BRISK_TYPE_IQ4_XS] = dot_iq4_xs,
     },
     .quant_q8_32 = quant_q8_32,
     .quant_q8_256 = quant_q8_256,
