@@ -7,7 +7,7 @@
  * 1-token matmul (GB/s: weight bytes / time, median of repetitions), and for
  * 4096x4096 the rate of a BATCH-token matmul as tokens/s and GFLOP/s. First
  * it measures the machine's read bandwidth (sum of a 1 GiB buffer) with the
- * same threads, for comparison, and the cost of an empty threadpool_run. BRISK_ISA=generic|avx2|neon picks kernels. */
+ * same threads, for comparison, and the synchronization cost of threadpool_run. BRISK_ISA=generic|avx2|neon picks kernels. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,16 +66,24 @@ static double read_bandwidth(threadpool *tp) {
     return (double)n * 8 / t[2] / 1e9;
 }
 
-static void empty_job(void *arg, int ith, int nth) { (void)arg; (void)ith; (void)nth; }
+/* Each slice busy-waits SLICE_US: with n threads in parallel a call takes
+ * SLICE_US plus the sync cost (a decode step pays it ~7 times per layer). An
+ * empty job would measure nothing: the caller runs unclaimed slices itself. */
+#define SLICE_US 5.0
+static void busy_job(void *arg, int ith, int nth) {
+    (void)arg; (void)ith; (void)nth;
+    double end = now() + SLICE_US * 1e-6;
+    while (now() < end) {}
+}
 
-/* Mean cost of one threadpool_run with nothing to do: the per-op sync cost
- * (a decode step pays it ~7 times per layer). */
+/* Mean microseconds of one threadpool_run beyond SLICE_US. */
 static double sync_cost_us(threadpool *tp) {
-    for (int i = 0; i < 1000; i++) threadpool_run(tp, empty_job, NULL);
-    const int n = 20000;
+    for (int i = 0; i < 100; i++) threadpool_run(tp, busy_job, NULL);
+    int n = 0;
     double t0 = now();
-    for (int i = 0; i < n; i++) threadpool_run(tp, empty_job, NULL);
-    return (now() - t0) / n * 1e6;
+    while (n < 20000 && now() - t0 < 0.5) /* at most ~0.5 s on a loaded machine */
+        for (int i = 0; i < 100; i++, n++) threadpool_run(tp, busy_job, NULL);
+    return (now() - t0) / n * 1e6 - SLICE_US;
 }
 
 /* Median seconds of cpu_matmul over repetitions filling ~`seconds`. */
@@ -107,9 +115,10 @@ int main(int argc, char **argv) {
     }
     const int64_t n_in = 4096, shapes[2] = {4096, 14336};
     const int64_t max_out = 14336;
-    float *x = malloc((size_t)batch * n_in * sizeof *x), *y = malloc((size_t)batch * max_out * sizeof *y);
+    const int64_t max_tok = batch > 1 ? batch : 1; /* decode runs use one token */
+    float *x = malloc((size_t)max_tok * n_in * sizeof *x), *y = malloc((size_t)max_tok * max_out * sizeof *y);
     float *scratch = malloc(64 * (size_t)n_in * sizeof *scratch);
-    for (int64_t i = 0; i < batch * n_in; i++) x[i] = rand_normal();
+    for (int64_t i = 0; i < max_tok * n_in; i++) x[i] = rand_normal();
     /* 64 distinct random rows, repeated: same cost as a full random matrix */
     float *src = malloc(64 * (size_t)n_in * sizeof *src);
     for (int64_t i = 0; i < 64 * n_in; i++) src[i] = 0.02f * rand_normal();
@@ -122,8 +131,8 @@ int main(int argc, char **argv) {
     }
     for (int ti = 0; ti < n_thread_list; ti++) {
         threadpool *tp = threadpool_create(thread_list[ti]);
-        printf("threads %d: read bandwidth %.1f GB/s, threadpool_run sync %.2f us\n", thread_list[ti], read_bandwidth(tp),
-               sync_cost_us(tp));
+        printf("threads %d: read bandwidth %.1f GB/s, threadpool_run sync %.2f us (beyond %.0f us of work per thread)\n", thread_list[ti], read_bandwidth(tp),
+               sync_cost_us(tp), SLICE_US);
         threadpool_free(tp);
     }
     printf("%-6s %7s %-12s %10s %10s %12s\n", "type", "threads", "shape", "ms", "GB/s", "batch tok/s");
