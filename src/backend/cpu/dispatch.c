@@ -4,6 +4,9 @@
  * it is a pure function of the CPU and the BRISK_ISA environment variable,
  * so it is process-wide constant data, not mutable state. */
 #include <pthread.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,8 +18,11 @@ static int cpu_has(cpu_isa isa) {
 #if defined(__x86_64__) || defined(__i386__)
     case CPU_ISA_AVX2:
         __builtin_cpu_init();
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-               __builtin_cpu_supports("f16c");
+        if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return 0;
+        {   /* F16C via CPUID leaf 1 (clang 14's __builtin_cpu_supports lacks "f16c") */
+            unsigned a, b, c, d;
+            return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
+        }
 #endif
 #if defined(__aarch64__)
     case CPU_ISA_NEON: return 1; /* Advanced SIMD is mandatory on aarch64 */
