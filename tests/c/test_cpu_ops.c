@@ -32,9 +32,9 @@ static void random_weight_bytes(brisk_type type, uint8_t *bytes, int64_t n_in, i
 
 /* cpu_matmul for every computable type and 1..4 threads against a double
  * loop over the dequantized matrix. Exact mode (f32 activations): within f32
- * rounding. Normal mode (8-bit activations for quantized weights): within the
- * activation quantization bound sum_i |w_i| * d_i / (2 R) (d_i: the scale
- * of x_i's block, R = CPU_ACT_RES), and bit-identical for every thread count. Odd row count,
+ * rounding. Normal mode (16-bit activations for quantized weights): within the
+ * activation quantization bound sum_i |w_i| * d_i / 2 (d_i: the scale of
+ * x_i's block, max|x| / CPU_ACT_QMAX), and bit-identical for every thread count. Odd row count,
  * several tokens (more than one pass of CPU_MAX_COLS, with a remainder). */
 TEST(cpu_matmul_matches_reference_all_types) {
     const int64_t n_in = 512, n_out = 37;
@@ -56,7 +56,7 @@ TEST(cpu_matmul_matches_reference_all_types) {
         for (int64_t i = 0; i < n_tok * n_in; i += bs) {
             float amax = 0;
             for (int j = 0; j < bs; j++) amax = fmaxf(amax, fabsf(x[i + j]));
-            for (int j = 0; j < bs; j++) half_step[k * n_tok * n_in + i + j] = amax / 127.0f / (2.0f * CPU_ACT_RES);
+            for (int j = 0; j < bs; j++) half_step[k * n_tok * n_in + i + j] = amax / (float)CPU_ACT_QMAX / 2.0f;
         }
     int n_types = 0;
     for (uint32_t type = 0; type < BRISK_TYPE_COUNT; type++) {

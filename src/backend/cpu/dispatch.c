@@ -23,6 +23,11 @@ static int cpu_has(cpu_isa isa) {
             unsigned a, b, c, d;
             return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
         }
+    case CPU_ISA_AVX512:
+        return cpu_has(CPU_ISA_AVX2) && __builtin_cpu_supports("avx512f") &&
+               __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+    case CPU_ISA_AVX512VNNI:
+        return cpu_has(CPU_ISA_AVX512) && __builtin_cpu_supports("avx512vnni");
 #endif
 #if defined(__aarch64__)
     case CPU_ISA_NEON: return 1; /* Advanced SIMD is mandatory on aarch64 */
@@ -37,6 +42,8 @@ const cpu_kernels *cpu_kernels_for(cpu_isa isa) {
     case CPU_ISA_GENERIC: k = cpu_kernels_generic(); break;
     case CPU_ISA_AVX2: k = cpu_kernels_avx2(); break;
     case CPU_ISA_NEON: k = cpu_kernels_neon(); break;
+    case CPU_ISA_AVX512: k = cpu_kernels_avx512(); break;
+    case CPU_ISA_AVX512VNNI: k = cpu_kernels_avx512vnni(); break;
     default: break;
     }
     return k && cpu_has(isa) ? k : NULL;
@@ -45,22 +52,30 @@ const cpu_kernels *cpu_kernels_for(cpu_isa isa) {
 static cpu_kernels best;
 static pthread_once_t best_once = PTHREAD_ONCE_INIT;
 
-static void choose(void) {
-    static const char *names[CPU_ISA_COUNT] = {"generic", "avx2", "neon"};
-    const char *want = getenv("BRISK_ISA");
-    const cpu_kernels *k = NULL;
-    for (int isa = CPU_ISA_COUNT - 1; isa >= 0 && !k; isa--) {
-        if (want && *want && strcmp(want, names[isa]) != 0) continue;
-        k = cpu_kernels_for((cpu_isa)isa);
-    }
-    const cpu_kernels *g = cpu_kernels_generic();
-    if (!k) k = g; /* unknown or unavailable BRISK_ISA */
-    best = *k;
+/* Entries `into` lacks, taken from `from`. */
+static void fill(cpu_kernels *into, const cpu_kernels *from) {
     for (int t = 0; t < BRISK_TYPE_COUNT; t++)
-        if (!best.dot[t]) best.dot[t] = g->dot[t];
-    if (!best.quant_q8_32) best.quant_q8_32 = g->quant_q8_32;
-    if (!best.quant_q8_256) best.quant_q8_256 = g->quant_q8_256;
-    if (!best.dot_f32) best.dot_f32 = g->dot_f32;
+        if (!into->dot[t]) into->dot[t] = from->dot[t];
+    if (!into->quant_q16_32) into->quant_q16_32 = from->quant_q16_32;
+    if (!into->quant_q16_256) into->quant_q16_256 = from->quant_q16_256;
+    if (!into->dot_f32) into->dot_f32 = from->dot_f32;
+}
+
+static void choose(void) {
+    static const char *names[CPU_ISA_COUNT] = {"generic", "neon", "avx2", "avx512", "avx512vnni"};
+    const char *want = getenv("BRISK_ISA");
+    int chosen = -1;
+    for (int isa = CPU_ISA_COUNT - 1; isa >= 0 && chosen < 0; isa--) {
+        if (want && *want && strcmp(want, names[isa]) != 0) continue;
+        if (cpu_kernels_for((cpu_isa)isa)) chosen = isa;
+    }
+    if (chosen < 0) chosen = CPU_ISA_GENERIC; /* unknown or unavailable BRISK_ISA */
+    best = *cpu_kernels_for((cpu_isa)chosen);
+    /* every ISA below the chosen one that this CPU runs, best first */
+    for (int isa = chosen - 1; isa >= 0; isa--) {
+        const cpu_kernels *k = cpu_kernels_for((cpu_isa)isa);
+        if (k) fill(&best, k);
+    }
 }
 
 const cpu_kernels *cpu_kernels_best(void) {

@@ -2,10 +2,10 @@
  *
  * Quantized weights are decoded block by block into small integers plus
  * per-group float scales and mins (value = scale * q - min, or d * q + m for
- * the 32-element types), then dotted in integers with the two-level 8-bit
- * activations (kernels.h), isum = R * sum(q_w * qs_a) + sum(q_w * qr_a), R = CPU_ACT_RES:
- *   32-blocks:   dot = d_w * d_a / R * isum + m_w * s_a
- *   256-blocks:  dot = d_a / R * sum_g (scale_g * isum_g - min_g * bsum_g)
+ * the 32-element types), then dotted in integers with the 16-bit
+ * activations (kernels.h), isum = sum(q_w * q_a):
+ *   32-blocks:   dot = d_w * d_a * isum + m_w * s_a
+ *   256-blocks:  dot = d_a * sum_g scale_g * isum_g - sum_g min_g * ssum_g
  * (g: 16-element groups; 32-element sub-blocks are two groups sharing a scale).
  * Float weights: plain f32 dot products. */
 #include <math.h>
@@ -53,7 +53,7 @@ static void unpack_mxfp4(const uint8_t *b, int8_t q[32], float *d, float *m) {
 static inline void dot32(unpack32_fn unpack, size_t block_bytes, int64_t n, const void *w_row,
                          const void *act, size_t act_stride, int nc, float *out, size_t out_stride) {
     for (int c = 0; c < nc; c++) {
-        const act_q8_32 *a = (const act_q8_32 *)((const char *)act + c * act_stride);
+        const act_q16_32 *a = (const act_q16_32 *)((const char *)act + c * act_stride);
         const uint8_t *b = w_row;
         float acc = 0.0f;
         for (int64_t i = 0; i < n / 32; i++, b += block_bytes) {
@@ -61,8 +61,8 @@ static inline void dot32(unpack32_fn unpack, size_t block_bytes, int64_t n, cons
             float d, m;
             unpack(b, q, &d, &m);
             int32_t isum = 0;
-            for (int j = 0; j < 32; j++) isum += q[j] * (CPU_ACT_RES * a[i].qs[j] + a[i].qr[j]);
-            acc += d * a[i].d / (float)CPU_ACT_RES * (float)isum + m * a[i].s;
+            for (int j = 0; j < 32; j++) isum += q[j] * a[i].q[j];
+            acc += d * a[i].d * (float)isum + m * a[i].s;
         }
         out[c * out_stride] = acc;
     }
@@ -144,21 +144,21 @@ static void unpack_iq4_xs(const uint8_t *b, int8_t q[256], float sc[16], float m
 static inline void dot256(unpack256_fn unpack, size_t block_bytes, int64_t n, const void *w_row,
                           const void *act, size_t act_stride, int nc, float *out, size_t out_stride) {
     for (int c = 0; c < nc; c++) {
-        const act_q8_256 *a = (const act_q8_256 *)((const char *)act + c * act_stride);
+        const act_q16_256 *a = (const act_q16_256 *)((const char *)act + c * act_stride);
         const uint8_t *b = w_row;
         float acc = 0.0f;
         for (int64_t i = 0; i < n / 256; i++, b += block_bytes) {
             int8_t q[256];
             float sc[16], mn[16];
             unpack(b, q, sc, mn);
-            float blk = 0.0f;
+            float blk = 0.0f, mins = 0.0f;
             for (int g = 0; g < 16; g++) {
                 int32_t isum = 0;
-                for (int l = 0; l < 16; l++)
-                    isum += q[16 * g + l] * (CPU_ACT_RES * a[i].qs[16 * g + l] + a[i].qr[16 * g + l]);
-                blk += sc[g] * (float)isum - mn[g] * (float)a[i].bsum[g];
+                for (int l = 0; l < 16; l++) isum += q[16 * g + l] * a[i].q[16 * g + l];
+                blk += sc[g] * (float)isum;
+                mins += mn[g] * a[i].ssum[g];
             }
-            acc += a[i].d / (float)CPU_ACT_RES * blk;
+            acc += a[i].d * blk - mins;
         }
         out[c * out_stride] = acc;
     }
@@ -219,8 +219,8 @@ static const cpu_kernels generic = {
         [BRISK_TYPE_Q5_K] = dot_q5_k, [BRISK_TYPE_Q6_K] = dot_q6_k, [BRISK_TYPE_Q8_K] = dot_q8_k,
         [BRISK_TYPE_IQ4_XS] = dot_iq4_xs,
     },
-    .quant_q8_32 = cpu_quant_act_q8_32_ref,
-    .quant_q8_256 = cpu_quant_act_q8_256_ref,
+    .quant_q16_32 = cpu_quant_act_q16_32_ref,
+    .quant_q16_256 = cpu_quant_act_q16_256_ref,
     .dot_f32 = dot_f32_ref,
 };
 

@@ -1,7 +1,7 @@
 /* cpu_matmul: y[t, :] = W x[t, :] with the kernels of cpu_kernels_best().
  *
  *   normal mode: x [n_tokens, n_in] f32 is converted once into the weight
- *     type's activation format (8-bit blocks for quantized weights, f32 for
+ *     type's activation format (16-bit blocks for quantized weights, f32 for
  *     F32/F16/BF16) in the pool's workspace, then each thread takes a
  *     contiguous slice of weight rows and, per row, runs the dot kernel on
  *     CPU_MAX_COLS tokens at a time: the row is read from memory once and
@@ -61,13 +61,13 @@ void cpu_matmul(threadpool *tp, const cpu_weight *w, const float *x, float *y, i
         if (threadpool_exact(tp)) {
             job.dot = NULL;
         } else {
-            /* [n_tokens] rows of 8-bit blocks */
+            /* [n_tokens] rows of 16-bit blocks */
             size_t stride = cpu_act_row_bytes(f, w->n_in);
             void *act = threadpool_workspace(tp, stride * (size_t)n_tokens);
             if (!act) {
                 job.dot = NULL; /* out of memory: the exact path needs no workspace */
             } else {
-                cpu_quant_act_fn q = f == CPU_ACT_Q8_32 ? k->quant_q8_32 : k->quant_q8_256;
+                cpu_quant_act_fn q = f == CPU_ACT_Q16_32 ? k->quant_q16_32 : k->quant_q16_256;
                 for (int t = 0; t < n_tokens; t++)
                     q(x + (int64_t)t * w->n_in, (char *)act + (size_t)t * stride, w->n_in);
                 job.act = act;
