@@ -385,6 +385,98 @@ INLINE void body_q6_k(int64_t n, const void *w, const void *act, size_t as, floa
 }
 KC_SPECIALIZE_NC(dot_q6_k, body_q6_k)
 
+/* Q2_K (q3 = 0): 2-bit q in 0..3, value = d * sc[g] * q - dmin * m[g];
+ * Q3_K (q3 = 1): q = low2 + 4 * hbit - 4, value = d * sc[g] * q.
+ * Elements 32j + 16p + l: low bits 2(j%4) of qs[32(j/4) + 16p + l], high
+ * bit j of hmask[16p + l]; group 2j + p. */
+INLINE void body_q23_k(int64_t n, const void *w, const void *act, size_t as, float *o, size_t os, const int nc,
+                       const int q3) {
+    K_PROLOGUE;
+    const uint8x16_t m2 = vdupq_n_u8(3), one = vdupq_n_u8(1);
+    for (int64_t i = 0; i < n / 256; i++, b += q3 ? 110 : 84) {
+        int8_t sc[16];
+        float d, dmin = 0.0f;
+        if (q3) {
+            kc_scales_q3_k(b + 96, sc);
+            d = kc_f16(b + 108);
+        } else {
+            for (int g = 0; g < 16; g++) sc[g] = (int8_t)(b[g] & 15);
+            d = kc_f16(b + 80);
+            dmin = kc_f16(b + 82);
+        }
+        const uint8_t *qs = b + (q3 ? 32 : 16);
+        for (int p = 0; p < 2; p++) {
+            uint8x16_t hm = q3 ? vld1q_u8(b + 16 * p) : vdupq_n_u8(0); /* bit j of hmask at bit 0 */
+            for (int h = 0; h < 2; h++) {
+                uint8x16_t v = vld1q_u8(qs + 32 * h + 16 * p); /* bits 2(j%4) at bits 0-1 */
+                for (int s = 0; s < 4; s++) {
+                    const int j = 4 * h + s;
+                    int8x16_t u = vreinterpretq_s8_u8(vandq_u8(v, m2));
+                    if (q3) {
+                        u = vsubq_s8(vorrq_s8(u, vreinterpretq_s8_u8(vshlq_n_u8(vandq_u8(hm, one), 2))), vdupq_n_s8(4));
+                        hm = vshrq_n_u8(hm, 1);
+                    }
+                    v = vshrq_n_u8(v, 2);
+                    int16x8_t wq[2];
+                    scaled_s8(u, sc[2 * j + p], wq);
+                    GROUP(wq, 2 * j + p);
+                }
+            }
+        }
+        FLUSH(d);
+        if (!q3) MINS(vshrq_n_u8(vld1q_u8(b), 4), dmin); /* mins: high nibbles of the scales */
+    }
+    K_EPILOGUE;
+}
+INLINE void body_q2_k(int64_t n, const void *w, const void *a, size_t as, float *o, size_t os, const int nc) {
+    body_q23_k(n, w, a, as, o, os, nc, 0);
+}
+INLINE void body_q3_k(int64_t n, const void *w, const void *a, size_t as, float *o, size_t os, const int nc) {
+    body_q23_k(n, w, a, as, o, os, nc, 1);
+}
+KC_SPECIALIZE_NC(dot_q2_k, body_q2_k)
+KC_SPECIALIZE_NC(dot_q3_k, body_q3_k)
+
+/* Q8_K weights: f32 d, i8 qs[256] (bsums unused). */
+INLINE void body_q8_k(int64_t n, const void *w, const void *act, size_t as, float *o, size_t os, const int nc) {
+    K_PROLOGUE;
+    for (int64_t i = 0; i < n / 256; i++, b += 292) {
+        float d;
+        memcpy(&d, b, 4);
+        for (int g = 0; g < 16; g++) {
+            int16x8_t wq[2];
+            widen_s8(vld1q_s8((const int8_t *)b + 4 + 16 * g), wq);
+            GROUP(wq, g);
+        }
+        FLUSH(d);
+    }
+    K_EPILOGUE;
+}
+KC_SPECIALIZE_NC(dot_q8_k, body_q8_k)
+
+/* IQ4_XS: sub-block s (32 elements, groups 2s and 2s+1) = table levels of the
+ * nibbles at qs + 16 s, scale ls[s] (-32..31). */
+INLINE void body_iq4_xs(int64_t n, const void *w, const void *act, size_t as, float *o, size_t os, const int nc) {
+    K_PROLOGUE;
+    for (int64_t i = 0; i < n / 256; i++, b += 136) {
+        const float d = kc_f16(b);
+        int8_t ls[8];
+        kc_scales_iq4_xs(b, ls);
+        for (int s = 0; s < 8; s++) {
+            int8x16_t lo, hi;
+            nibbles(b + 8 + 16 * s, &lo, &hi);
+            int16x8_t wl[2], wh[2];
+            scaled_s8(lut16(kc_kvalues_iq4nl, lo), ls[s], wl);
+            scaled_s8(lut16(kc_kvalues_iq4nl, hi), ls[s], wh);
+            GROUP(wl, 2 * s);
+            GROUP(wh, 2 * s + 1);
+            if (s == 3 || s == 7) { FLUSH(d); }
+        }
+    }
+    K_EPILOGUE;
+}
+KC_SPECIALIZE_NC(dot_iq4_xs, body_iq4_xs)
+
 static const cpu_kernels neon = {
     .name = "neon",
     .dot = {
@@ -392,7 +484,9 @@ static const cpu_kernels neon = {
         [BRISK_TYPE_Q4_0] = dot_q4_0, [BRISK_TYPE_Q4_1] = dot_q4_1, [BRISK_TYPE_Q5_0] = dot_q5_0,
         [BRISK_TYPE_Q5_1] = dot_q5_1, [BRISK_TYPE_Q8_0] = dot_q8_0, [BRISK_TYPE_IQ4_NL] = dot_iq4_nl,
         [BRISK_TYPE_MXFP4] = dot_mxfp4,
-        [BRISK_TYPE_Q4_K] = dot_q4_k, [BRISK_TYPE_Q5_K] = dot_q5_k, [BRISK_TYPE_Q6_K] = dot_q6_k,
+        [BRISK_TYPE_Q2_K] = dot_q2_k, [BRISK_TYPE_Q3_K] = dot_q3_k, [BRISK_TYPE_Q4_K] = dot_q4_k,
+        [BRISK_TYPE_Q5_K] = dot_q5_k, [BRISK_TYPE_Q6_K] = dot_q6_k, [BRISK_TYPE_Q8_K] = dot_q8_k,
+        [BRISK_TYPE_IQ4_XS] = dot_iq4_xs,
     },
     .quant_q16_32 = quant_q16_32,
     .quant_q16_256 = quant_q16_256,
