@@ -166,7 +166,9 @@ int main(int argc, char **argv) {
         for (int ti = 0; ti < n_thread_list; ti++) {
             threadpool *tp = threadpool_create(thread_list[ti]);
             for (int si = 0; si < n_shapes; si++) {
-                cpu_weight w = {(brisk_type)type, wbytes, n_in, shapes[si], row_bytes};
+                cpu_weight w = {.type = (brisk_type)type, .data = wbytes, .n_in = n_in, .n_out = shapes[si],
+                                .row_bytes = row_bytes};
+                if (!cpu_weight_make_panels(&w)) { fprintf(stderr, "out of memory\n"); return 1; }
                 double t = time_matmul(tp, &w, x, y, 1, scratch, seconds);
                 double gbs = (double)row_bytes * (double)shapes[si] / t / 1e9;
                 char shape[32];
@@ -179,6 +181,7 @@ int main(int argc, char **argv) {
                     printf("%-6s %7d %-12s %10.3f %10.1f\n", tn, thread_list[ti], shape, t * 1e3, gbs);
                 }
                 fflush(stdout);
+                cpu_weight_free_panels(&w);
             }
             threadpool_free(tp);
         }

@@ -163,7 +163,8 @@ static bool bind_matrix(loader *L, const char *name, int64_t n_in, int64_t n_out
     const brisk_gguf_tensor *t = find_tensor(L, name, required);
     if (!t) return !required;
     if (!check_shape(L, name, t, n_in, n_out)) return false;
-    *w = (cpu_weight){t->type, t->data, n_in, n_out, brisk_type_row_bytes(t->type, n_in)};
+    *w = (cpu_weight){.type = t->type, .data = t->data, .n_in = n_in, .n_out = n_out,
+                      .row_bytes = brisk_type_row_bytes(t->type, n_in)};
     L->m->n_params += t->n_elements;
     L->m->n_bytes += t->n_bytes;
     return true;
@@ -257,6 +258,26 @@ static bool bind_weights(loader *L) {
     return true;
 }
 
+/* Repack (make) or release (!make) the panels of every matrix the forward pass
+ * multiplies with: not the embedding table, which is only read by rows (the
+ * output matrix is a copy of it when tied). */
+static bool model_panels(brisk_model *m, bool make) {
+    bool ok = true;
+    for (int il = -1; il < m->hp.n_layer && m->layers; il++) {
+        layer_weights *ly = il >= 0 ? &m->layers[il] : NULL;
+        cpu_weight *ws[7] = {&m->output};
+        if (ly) {
+            cpu_weight *lw[7] = {&ly->wq, &ly->wk, &ly->wv, &ly->wo, &ly->w_gate, &ly->w_up, &ly->w_down};
+            memcpy(ws, lw, sizeof ws);
+        }
+        for (int i = 0; i < (ly ? 7 : 1); i++) {
+            if (make) ok = ok && cpu_weight_make_panels(ws[i]);
+            else cpu_weight_free_panels(ws[i]);
+        }
+    }
+    return ok;
+}
+
 brisk_model *brisk_model_load(const char *path, brisk_error *err) {
     brisk_error_clear(err);
     brisk_model *m = calloc(1, sizeof *m);
@@ -281,6 +302,10 @@ brisk_model *brisk_model_load(const char *path, brisk_error *err) {
     m->vocab = brisk_vocab_load(m->gguf, err);
     if (!m->vocab) goto fail;
     if (!bind_weights(&L)) goto fail;
+    if (!model_panels(m, true)) {
+        brisk_fail(err, BRISK_ERR_NOMEM, "%s: out of memory repacking the weights for the CPU kernels", path);
+        goto fail;
+    }
     return m;
 fail:
     brisk_model_free(m);
@@ -291,6 +316,7 @@ void brisk_model_free(brisk_model *m) {
     if (!m) return;
     for (int i = 0; i < m->n_owned; i++) free(m->owned[i]);
     free(m->owned);
+    model_panels(m, false);
     free(m->layers);
     brisk_vocab_free(m->vocab);
     brisk_gguf_close(m->gguf);

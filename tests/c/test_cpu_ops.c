@@ -58,7 +58,7 @@ TEST(cpu_matmul_matches_reference_all_types) {
             for (int j = 0; j < bs; j++) amax = fmaxf(amax, fabsf(x[i + j]));
             for (int j = 0; j < bs; j++) half_step[k * n_tok * n_in + i + j] = amax / (float)CPU_ACT_QMAX / 2.0f;
         }
-    int n_types = 0;
+    int n_types = 0, n_panel_types = 0;
     for (uint32_t type = 0; type < BRISK_TYPE_COUNT; type++) {
         const brisk_type_traits *t = brisk_type_traits_get(type);
         if (!t || !t->dequantize) continue;
@@ -79,26 +79,37 @@ TEST(cpu_matmul_matches_reference_all_types) {
                 scale[tk * n_out + r] = mag;
                 qbound[tk * n_out + r] = quantized_acts ? qb * 1.001 : 0.0;
             }
-        cpu_weight cw = {type, bytes, n_in, n_out, brisk_type_row_bytes(type, n_in)};
-        for (int exact = 0; exact <= 1; exact++)
-            for (int nth = 1; nth <= 4; nth++) {
-                threadpool *tp = threadpool_create(nth);
-                threadpool_set_exact(tp, exact);
-                memset(got, 0xff, n_tok * n_out * sizeof *got); /* NaN: unwritten outputs show */
-                cpu_matmul(tp, &cw, x, got, n_tok, scratch);
-                threadpool_free(tp);
-                double worst = 0;
-                for (int64_t i = 0; i < n_tok * n_out; i++) {
-                    double allowed = 1e-5 * scale[i] + (exact ? 0.0 : qbound[i]);
-                    double err = fabs((double)got[i] - want[i]) / (1e-30 + allowed);
-                    if (!(err <= worst)) worst = isnan(err) ? INFINITY : err;
-                }
-                CHECK_MSG(worst <= 1.0, "%s with %d threads (%s): worst error %.3g of the allowed", t->info.name, nth,
-                          exact ? "exact" : "normal", worst);
-                if (nth == 1) memcpy(got1, got, n_tok * n_out * sizeof *got);
-                else CHECK_MSG(!memcmp(got, got1, n_tok * n_out * sizeof *got), "%s: %d threads differ from 1", t->info.name, nth);
+        /* rows only, then (where this CPU's kernels have them) 2 panels + 5 rows */
+        for (int panels = 0; panels <= 1; panels++) {
+            cpu_weight cw = {.type = type, .data = bytes, .n_in = n_in, .n_out = n_out,
+                             .row_bytes = brisk_type_row_bytes(type, n_in)};
+            if (panels) {
+                CHECK(cpu_weight_make_panels(&cw));
+                if (!cw.panels) continue;
+                n_panel_types++;
             }
+            for (int exact = 0; exact <= 1; exact++)
+                for (int nth = 1; nth <= 4; nth++) {
+                    threadpool *tp = threadpool_create(nth);
+                    threadpool_set_exact(tp, exact);
+                    memset(got, 0xff, n_tok * n_out * sizeof *got); /* NaN: unwritten outputs show */
+                    cpu_matmul(tp, &cw, x, got, n_tok, scratch);
+                    threadpool_free(tp);
+                    double worst = 0;
+                    for (int64_t i = 0; i < n_tok * n_out; i++) {
+                        double allowed = 1e-5 * scale[i] + (exact ? 0.0 : qbound[i]);
+                        double err = fabs((double)got[i] - want[i]) / (1e-30 + allowed);
+                        if (!(err <= worst)) worst = isnan(err) ? INFINITY : err;
+                    }
+                    CHECK_MSG(worst <= 1.0, "%s%s with %d threads (%s): worst error %.3g of the allowed", t->info.name,
+                              panels ? " (panels)" : "", nth, exact ? "exact" : "normal", worst);
+                    if (nth == 1) memcpy(got1, got, n_tok * n_out * sizeof *got);
+                    else CHECK_MSG(!memcmp(got, got1, n_tok * n_out * sizeof *got), "%s: %d threads differ from 1", t->info.name, nth);
+                }
+            cpu_weight_free_panels(&cw);
+        }
     }
+    printf("  %d types also through panels\n", n_panel_types);
     CHECK_MSG(n_types >= 17, "only %d computable types", n_types);
     free(x); free(w); free(want); free(got); free(got1); free(scale); free(qbound); free(half_step); free(scratch); free(bytes);
 }

@@ -54,8 +54,10 @@ static pthread_once_t best_once = PTHREAD_ONCE_INIT;
 
 /* Entries `into` lacks, taken from `from`. */
 static void fill(cpu_kernels *into, const cpu_kernels *from) {
-    for (int t = 0; t < BRISK_TYPE_COUNT; t++)
+    for (int t = 0; t < BRISK_TYPE_COUNT; t++) {
         if (!into->dot[t]) into->dot[t] = from->dot[t];
+        if (!into->panel_dot[t]) into->panel_dot[t] = from->panel_dot[t];
+    }
     if (!into->quant_q16_32) into->quant_q16_32 = from->quant_q16_32;
     if (!into->quant_q16_256) into->quant_q16_256 = from->quant_q16_256;
     if (!into->dot_f32) into->dot_f32 = from->dot_f32;

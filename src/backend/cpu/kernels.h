@@ -82,9 +82,27 @@ typedef enum cpu_isa {
     CPU_ISA_COUNT,
 } cpu_isa;
 
+/* ---- weight panels (panels.c) ------------------------------------------------
+ * 16 rows of a matrix repacked once at load time so that SIMD lane r works on
+ * row r: out[c * out_stride + r] = row r . activation column c, r < 16, c < nc
+ * (nc <= CPU_MAX_COLS). Types with a panel layout: Q4_K, Q6_K, Q8_0. */
+#define CPU_PANEL_ROWS 16
+#define CPU_PANEL_Q4_K_BYTES 2368 /* per 256 elements of the 16 rows */
+#define CPU_PANEL_Q6_K_BYTES 3360 /* per 256 */
+#define CPU_PANEL_Q8_0_BYTES 544  /* per 32 */
+
+typedef void (*cpu_panel_dot_fn)(int64_t n, const void *panel, const void *act, size_t act_stride, int nc,
+                                 float *out, size_t out_stride);
+
+/* Bytes of one panel of rows of n elements (0: the type has no panel layout). */
+uint64_t cpu_panel_bytes(brisk_type type, int64_t n);
+/* Repack 16 rows (row r at rows + r * row_bytes) of n elements into a panel. */
+void cpu_panel_pack(brisk_type type, const void *rows, uint64_t row_bytes, int64_t n, void *panel);
+
 typedef struct cpu_kernels {
     const char *name;
     cpu_dot_fn dot[BRISK_TYPE_COUNT]; /* NULL: the next ISA down has it */
+    cpu_panel_dot_fn panel_dot[BRISK_TYPE_COUNT]; /* NULL: no panel kernel */
     cpu_quant_act_fn quant_q16_32, quant_q16_256;
     float (*dot_f32)(const float *a, const float *b, int64_t n); /* exact mode */
 } cpu_kernels;

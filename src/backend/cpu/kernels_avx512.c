@@ -241,6 +241,158 @@ INLINE void body_q6_k(int64_t n, const void *wrow, const void *act, size_t as, f
 }
 KC_SPECIALIZE_NC(dot_q6_k, body_q6_k)
 
+/* ---- panels (panels.c): 16 rows at once, i32 / f32 lane r = row r ---------
+ * A 32-byte chunk widened to 32 x i16 holds one element pair of each of the
+ * 16 rows; vpdpwssd with the broadcast activation pair accumulates all 16
+ * rows. Sub-block scales are 16-lane vectors applied once per sub-block. */
+
+/* The activation pair q[0], q[1] in every i32 lane. */
+INLINE __m512i pair(const int16_t *q) {
+    int32_t v;
+    memcpy(&v, q, 4);
+    return _mm512_set1_epi32(v);
+}
+INLINE __m512 f16x16(const uint8_t *p) { return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p)); }
+INLINE __m512 u8x16_ps(const uint8_t *p) {
+    return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)p)));
+}
+INLINE __m512 s8x16_ps(const uint8_t *p) {
+    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)p)));
+}
+
+/* Two accumulator sets when there are few columns (vpdpwssd latency), one
+ * when the columns already interleave enough independent chains. */
+#define SET2 (nc <= 2 ? 1 : 0)
+
+/* Q4_K panel: chunk ch's low nibbles are elements 2ch, 2ch+1 (sub-block
+ * ch / 16), its high nibbles elements 128 + 2ch, + 1 (sub-block 4 + ch / 16).
+ * i32 bound per lane and sub-block: 16 chunks x 2 products x 15 x 32767. */
+INLINE void panel_body_q4_k(int64_t n, const void *panel, const void *act, size_t as, float *o, size_t os, const int nc) {
+    __m512 acc[4];
+    for (int c = 0; c < nc; c++) acc[c] = _mm512_setzero_ps();
+    const uint8_t *p = panel;
+    const __m512i m4 = _mm512_set1_epi16(0x0F);
+    for (int64_t i = 0; i < n / 256; i++, p += CPU_PANEL_Q4_K_BYTES) {
+        for (int l = 0; l < CPU_PANEL_Q4_K_BYTES; l += 64) _mm_prefetch((const char *)p + 2 * CPU_PANEL_Q4_K_BYTES + l, _MM_HINT_T0);
+        const __m512 d = f16x16(p + 2304), dmin = f16x16(p + 2336);
+        __m512 blk[4], mins[4];
+        for (int c = 0; c < nc; c++) blk[c] = mins[c] = _mm512_setzero_ps();
+        for (int j = 0; j < 4; j++) {
+            __m512i L[2][4], H[2][4];
+            for (int c = 0; c < nc; c++) L[0][c] = L[1][c] = H[0][c] = H[1][c] = _mm512_setzero_si512();
+            for (int ch = 16 * j; ch < 16 * j + 16; ch += 2) {
+                const __m512i v0 = u8x32(p + 32 * ch), v1 = u8x32(p + 32 * ch + 32);
+                const __m512i l0 = _mm512_and_si512(v0, m4), h0 = _mm512_srli_epi16(v0, 4);
+                const __m512i l1 = _mm512_and_si512(v1, m4), h1 = _mm512_srli_epi16(v1, 4);
+                for (int c = 0; c < nc; c++) {
+                    const int16_t *q = ACT256(c, i)->q;
+                    L[0][c] = madd_acc(L[0][c], l0, pair(q + 2 * ch));
+                    H[0][c] = madd_acc(H[0][c], h0, pair(q + 128 + 2 * ch));
+                    L[SET2][c] = madd_acc(L[SET2][c], l1, pair(q + 2 * ch + 2));
+                    H[SET2][c] = madd_acc(H[SET2][c], h1, pair(q + 130 + 2 * ch));
+                }
+            }
+            const __m512 sl = _mm512_mul_ps(d, u8x16_ps(p + 2048 + 16 * j));
+            const __m512 sh = _mm512_mul_ps(d, u8x16_ps(p + 2048 + 16 * (4 + j)));
+            const __m512 ml = _mm512_mul_ps(dmin, u8x16_ps(p + 2176 + 16 * j));
+            const __m512 mh = _mm512_mul_ps(dmin, u8x16_ps(p + 2176 + 16 * (4 + j)));
+            for (int c = 0; c < nc; c++) {
+                const act_q16_256 *ab = ACT256(c, i);
+                if (SET2) {
+                    L[0][c] = _mm512_add_epi32(L[0][c], L[1][c]);
+                    H[0][c] = _mm512_add_epi32(H[0][c], H[1][c]);
+                }
+                blk[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(L[0][c]), sl, blk[c]);
+                blk[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(H[0][c]), sh, blk[c]);
+                mins[c] = _mm512_fmadd_ps(ml, _mm512_set1_ps(ab->ssum[2 * j] + ab->ssum[2 * j + 1]), mins[c]);
+                mins[c] = _mm512_fmadd_ps(mh, _mm512_set1_ps(ab->ssum[8 + 2 * j] + ab->ssum[9 + 2 * j]), mins[c]);
+            }
+        }
+        for (int c = 0; c < nc; c++)
+            acc[c] = _mm512_sub_ps(_mm512_fmadd_ps(blk[c], _mm512_set1_ps(ACT256(c, i)->d), acc[c]), mins[c]);
+    }
+    for (int c = 0; c < nc; c++) _mm512_storeu_ps(o + c * os, acc[c]);
+}
+KC_SPECIALIZE_NC(panel_q4_k, panel_body_q4_k)
+
+/* Q6_K panel: q in 0..63 (low 4 bits from the chunk, high 2 from the qh
+ * block), value = d * sc[g] * (q - 32) = d * sc[g] * q - 32 d sc[g]; per
+ * group g: d * sc[g] * (d_a * isum_g - 32 * ssum_g). Chunk ch's low half is
+ * group ch / 8, its high half group 8 + ch / 8. */
+INLINE void panel_body_q6_k(int64_t n, const void *panel, const void *act, size_t as, float *o, size_t os, const int nc) {
+    __m512 acc[4];
+    for (int c = 0; c < nc; c++) acc[c] = _mm512_setzero_ps();
+    const uint8_t *p = panel;
+    const __m512i m4 = _mm512_set1_epi16(0x0F), m2 = _mm512_set1_epi16(0x03);
+    for (int64_t i = 0; i < n / 256; i++, p += CPU_PANEL_Q6_K_BYTES) {
+        for (int l = 0; l < CPU_PANEL_Q6_K_BYTES; l += 64) _mm_prefetch((const char *)p + 2 * CPU_PANEL_Q6_K_BYTES + l, _MM_HINT_T0);
+        const __m512 d = f16x16(p + 3328);
+        for (int g = 0; g < 8; g++) {
+            __m512i L[2][4], H[2][4];
+            for (int c = 0; c < nc; c++) L[0][c] = L[1][c] = H[0][c] = H[1][c] = _mm512_setzero_si512();
+            for (int k = 4 * g; k < 4 * g + 4; k++) { /* qh block k: chunks 2k, 2k+1 */
+                const __m512i hb = u8x32(p + 2048 + 32 * k);
+                const int ch = 2 * k;
+                const __m512i v0 = u8x32(p + 32 * ch), v1 = u8x32(p + 32 * ch + 32);
+                const __m512i l0 = _mm512_or_si512(_mm512_and_si512(v0, m4), _mm512_slli_epi16(_mm512_and_si512(hb, m2), 4));
+                const __m512i h0 = _mm512_or_si512(_mm512_srli_epi16(v0, 4),
+                                                   _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(hb, 2), m2), 4));
+                const __m512i l1 = _mm512_or_si512(_mm512_and_si512(v1, m4),
+                                                   _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(hb, 4), m2), 4));
+                const __m512i h1 = _mm512_or_si512(_mm512_srli_epi16(v1, 4), _mm512_slli_epi16(_mm512_srli_epi16(hb, 6), 4));
+                for (int c = 0; c < nc; c++) {
+                    const int16_t *q = ACT256(c, i)->q;
+                    L[0][c] = madd_acc(L[0][c], l0, pair(q + 2 * ch));
+                    H[0][c] = madd_acc(H[0][c], h0, pair(q + 128 + 2 * ch));
+                    L[SET2][c] = madd_acc(L[SET2][c], l1, pair(q + 2 * ch + 2));
+                    H[SET2][c] = madd_acc(H[SET2][c], h1, pair(q + 130 + 2 * ch));
+                }
+            }
+            const __m512 sl = _mm512_mul_ps(d, s8x16_ps(p + 3072 + 16 * g));
+            const __m512 sh = _mm512_mul_ps(d, s8x16_ps(p + 3072 + 16 * (8 + g)));
+            for (int c = 0; c < nc; c++) {
+                const act_q16_256 *ab = ACT256(c, i);
+                if (SET2) {
+                    L[0][c] = _mm512_add_epi32(L[0][c], L[1][c]);
+                    H[0][c] = _mm512_add_epi32(H[0][c], H[1][c]);
+                }
+                const __m512 da = _mm512_set1_ps(ab->d);
+                const __m512 tl = _mm512_fmsub_ps(_mm512_cvtepi32_ps(L[0][c]), da, _mm512_set1_ps(32.0f * ab->ssum[g]));
+                const __m512 th = _mm512_fmsub_ps(_mm512_cvtepi32_ps(H[0][c]), da, _mm512_set1_ps(32.0f * ab->ssum[8 + g]));
+                acc[c] = _mm512_fmadd_ps(th, sh, _mm512_fmadd_ps(tl, sl, acc[c]));
+            }
+        }
+    }
+    for (int c = 0; c < nc; c++) _mm512_storeu_ps(o + c * os, acc[c]);
+}
+KC_SPECIALIZE_NC(panel_q6_k, panel_body_q6_k)
+
+/* Q8_0 panel: 16 chunks of one element pair per row, then d[r] * d_a. */
+INLINE void panel_body_q8_0(int64_t n, const void *panel, const void *act, size_t as, float *o, size_t os, const int nc) {
+    __m512 acc[4];
+    for (int c = 0; c < nc; c++) acc[c] = _mm512_setzero_ps();
+    const uint8_t *p = panel;
+    for (int64_t i = 0; i < n / 32; i++, p += CPU_PANEL_Q8_0_BYTES) {
+        __m512i S[2][4];
+        for (int c = 0; c < nc; c++) S[0][c] = S[1][c] = _mm512_setzero_si512();
+        for (int ch = 0; ch < 16; ch += 2) {
+            const __m512i w0 = s8x32(p + 32 * ch), w1 = s8x32(p + 32 * ch + 32);
+            for (int c = 0; c < nc; c++) {
+                const int16_t *q = ACT32(c, i)->q;
+                S[0][c] = madd_acc(S[0][c], w0, pair(q + 2 * ch));
+                S[SET2][c] = madd_acc(S[SET2][c], w1, pair(q + 2 * ch + 2));
+            }
+        }
+        const __m512 d = f16x16(p + 512);
+        for (int c = 0; c < nc; c++) {
+            if (SET2) S[0][c] = _mm512_add_epi32(S[0][c], S[1][c]);
+            acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(S[0][c]), _mm512_mul_ps(d, _mm512_set1_ps(ACT32(c, i)->d)), acc[c]);
+        }
+    }
+    for (int c = 0; c < nc; c++) _mm512_storeu_ps(o + c * os, acc[c]);
+}
+KC_SPECIALIZE_NC(panel_q8_0, panel_body_q8_0)
+
 static const cpu_kernels table = {
 #if defined(BRISK_AVX512_VNNI)
     .name = "avx512vnni",
@@ -251,6 +403,9 @@ static const cpu_kernels table = {
         [BRISK_TYPE_Q4_0] = dot_q4_0, [BRISK_TYPE_Q4_1] = dot_q4_1, [BRISK_TYPE_Q5_0] = dot_q5_0,
         [BRISK_TYPE_Q5_1] = dot_q5_1, [BRISK_TYPE_Q8_0] = dot_q8_0,
         [BRISK_TYPE_Q4_K] = dot_q4_k, [BRISK_TYPE_Q5_K] = dot_q5_k, [BRISK_TYPE_Q6_K] = dot_q6_k,
+    },
+    .panel_dot = {
+        [BRISK_TYPE_Q4_K] = panel_q4_k, [BRISK_TYPE_Q6_K] = panel_q6_k, [BRISK_TYPE_Q8_0] = panel_q8_0,
     },
     .quant_q16_32 = quant_q16_32,
     .quant_q16_256 = quant_q16_256,

@@ -3,19 +3,30 @@
 #ifndef BRISK_CPU_OPS_H
 #define BRISK_CPU_OPS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "base/threadpool.h"
 #include "brisk.h"
 
 /* A weight matrix used in place from the mapped file: n_out rows of n_in
- * elements of `type` (GGUF ne = [n_in, n_out]). */
+ * elements of `type` (GGUF ne = [n_in, n_out]); optionally also repacked into
+ * panels of 16 rows (backend/cpu/kernels.h) for the kernels that read them. */
 typedef struct cpu_weight {
     brisk_type type;
     const void *data;
     int64_t n_in, n_out;
     uint64_t row_bytes;
+    void *panels;          /* [n_out / 16] panels of panel_bytes, owned; or NULL */
+    uint64_t panel_bytes;
 } cpu_weight;
+
+/* Repack w into panels when this CPU's kernels have a panel kernel for its
+ * type and it has at least 16 rows (BRISK_PANELS=0 in the environment turns
+ * this off). Rows past the last full panel stay with the row kernels.
+ * Returns false only when out of memory. */
+bool cpu_weight_make_panels(cpu_weight *w);
+void cpu_weight_free_panels(cpu_weight *w);
 
 /* y[t, :] = W x[t, :] for t < n_tokens.  x: [n_tokens, n_in], y: [n_tokens, n_out].
  * scratch: n_threads * n_in floats (one dequantized row per thread). */
