@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/error.h"
 #include "model/model.h"
@@ -263,6 +264,7 @@ static bool bind_weights(loader *L) {
  * output matrix is a copy of it when tied). */
 static bool model_panels(brisk_model *m, bool make) {
     bool ok = true;
+    threadpool *tp = make ? threadpool_create((int)sysconf(_SC_NPROCESSORS_ONLN)) : NULL;
     for (int il = -1; il < m->hp.n_layer && m->layers; il++) {
         layer_weights *ly = il >= 0 ? &m->layers[il] : NULL;
         cpu_weight *ws[7] = {&m->output};
@@ -271,10 +273,11 @@ static bool model_panels(brisk_model *m, bool make) {
             memcpy(ws, lw, sizeof ws);
         }
         for (int i = 0; i < (ly ? 7 : 1); i++) {
-            if (make) ok = ok && cpu_weight_make_panels(ws[i]);
+            if (make) ok = ok && cpu_weight_make_panels(ws[i], tp);
             else cpu_weight_free_panels(ws[i]);
         }
     }
+    threadpool_free(tp);
     return ok;
 }
 

@@ -23,9 +23,10 @@ typedef struct cpu_weight {
 
 /* Repack w into panels when this CPU's kernels have a panel kernel for its
  * type and it has at least 16 rows (BRISK_PANELS=0 in the environment turns
- * this off). Rows past the last full panel stay with the row kernels.
- * Returns false only when out of memory. */
-bool cpu_weight_make_panels(cpu_weight *w);
+ * this off), on the threads of tp (or the caller's alone when NULL). Rows
+ * past the last full panel stay with the row kernels. Returns false only
+ * when out of memory. */
+bool cpu_weight_make_panels(cpu_weight *w, threadpool *tp);
 void cpu_weight_free_panels(cpu_weight *w);
 
 /* y[t, :] = W x[t, :] for t < n_tokens.  x: [n_tokens, n_in], y: [n_tokens, n_out].

@@ -33,18 +33,22 @@
 #include "backend/cpu/kernels.h"
 #include "backend/cpu/kernels_common.h"
 
-/* Q4_K block field offsets: d, dmin, scales[12], qs[128]. */
+/* Q4_K block: d, dmin, scales[12], qs[128]; element e's quant is nibble
+ * (e / 32) % 2 of qs[32 * (e / 64) + e % 32]. Chunk byte for e < 128 holds
+ * elements e and 128 + e, which sit in the same nibble 64 bytes apart. */
 static void pack_q4_k(const void *src, uint64_t row_bytes, int64_t n_in, void *dst) {
     uint8_t *out = dst;
     for (int64_t i = 0; i < n_in / 256; i++, out += CPU_PANEL_Q4_K_BYTES) {
         for (int r = 0; r < CPU_PANEL_ROWS; r++) {
             const uint8_t *b = (const uint8_t *)src + (uint64_t)r * row_bytes + (uint64_t)i * 144;
-            uint8_t sc[8], mn[8], q[256];
+            const uint8_t *qs = b + 16;
+            for (int e = 0; e < 128; e++) {
+                const int byte = 32 * (e / 64) + e % 32, shift = 4 * ((e / 32) % 2);
+                const int lo = (qs[byte] >> shift) & 15, hi = (qs[byte + 64] >> shift) & 15;
+                out[32 * (e / 2) + 2 * r + e % 2] = (uint8_t)(lo | hi << 4);
+            }
+            uint8_t sc[8], mn[8];
             kc_scale_min_k4(b + 4, sc, mn);
-            for (int e = 0; e < 256; e++) q[e] = (b[16 + 32 * (e / 64) + e % 32] >> (4 * ((e / 32) % 2))) & 15;
-            for (int c = 0; c < 64; c++)
-                for (int t = 0; t < 2; t++)
-                    out[32 * c + 2 * r + t] = (uint8_t)(q[2 * c + t] | q[128 + 2 * c + t] << 4);
             for (int j = 0; j < 8; j++) {
                 out[2048 + 16 * j + r] = sc[j];
                 out[2176 + 16 * j + r] = mn[j];
@@ -55,27 +59,32 @@ static void pack_q4_k(const void *src, uint64_t row_bytes, int64_t n_in, void *d
     }
 }
 
-/* Q6_K block: ql[128], qh[64], scales[16] (i8), d. */
+/* Q6_K block: ql[128], qh[64], scales[16] (i8), d. Element e = 128 h + k
+ * (k < 128): low 4 bits are nibble k / 64 of ql[64 h + k % 64], high 2 bits
+ * are bits 2 (k / 32) of qh[32 h + k % 32]. */
+static inline int q6_low(const uint8_t *b, int e) {
+    const int h = e / 128, k = e % 128;
+    return (b[64 * h + k % 64] >> (4 * (k / 64))) & 15;
+}
+static inline int q6_high(const uint8_t *b, int e) {
+    const int h = e / 128, k = e % 128;
+    return (b[128 + 32 * h + k % 32] >> (2 * (k / 32))) & 3;
+}
+
 static void pack_q6_k(const void *src, uint64_t row_bytes, int64_t n_in, void *dst) {
     uint8_t *out = dst;
     for (int64_t i = 0; i < n_in / 256; i++, out += CPU_PANEL_Q6_K_BYTES) {
         for (int r = 0; r < CPU_PANEL_ROWS; r++) {
             const uint8_t *b = (const uint8_t *)src + (uint64_t)r * row_bytes + (uint64_t)i * 210;
-            uint8_t q[256];
-            for (int e = 0; e < 256; e++) {
-                const int h = e / 128, k = e % 128;
-                const int low = (b[64 * h + k % 64] >> (4 * (k / 64))) & 15;
-                const int high = (b[128 + 32 * h + k % 32] >> (2 * (k / 32))) & 3;
-                q[e] = (uint8_t)(low | high << 4);
-            }
-            for (int c = 0; c < 64; c++)
-                for (int t = 0; t < 2; t++)
-                    out[32 * c + 2 * r + t] = (uint8_t)((q[2 * c + t] & 15) | (q[128 + 2 * c + t] & 15) << 4);
+            for (int e = 0; e < 128; e++)
+                out[32 * (e / 2) + 2 * r + e % 2] = (uint8_t)(q6_low(b, e) | q6_low(b, 128 + e) << 4);
             for (int k = 0; k < 32; k++)
-                for (int t = 0; t < 2; t++)
+                for (int t = 0; t < 2; t++) {
+                    const int e = 4 * k + t;
                     out[2048 + 32 * k + 2 * r + t] =
-                        (uint8_t)(q[4 * k + t] >> 4 | (q[128 + 4 * k + t] >> 4) << 2 | (q[4 * k + 2 + t] >> 4) << 4 |
-                                  (q[128 + 4 * k + 2 + t] >> 4) << 6);
+                        (uint8_t)(q6_high(b, e) | q6_high(b, 128 + e) << 2 | q6_high(b, e + 2) << 4 |
+                                  q6_high(b, 130 + e) << 6);
+                }
             for (int g = 0; g < 16; g++) out[3072 + 16 * g + r] = b[192 + g];
             memcpy(out + 3328 + 2 * r, b + 208, 2);
         }
