@@ -168,7 +168,7 @@ int main(int argc, char **argv) {
             for (int si = 0; si < n_shapes; si++) {
                 cpu_weight w = {.type = (brisk_type)type, .data = wbytes, .n_in = n_in, .n_out = shapes[si],
                                 .row_bytes = row_bytes};
-                if (!cpu_weight_make_panels(&w, tp)) { fprintf(stderr, "out of memory\n"); return 1; }
+                if (!cpu_weight_make_panels(&w, tp, false)) { fprintf(stderr, "out of memory\n"); return 1; }
                 double t = time_matmul(tp, &w, x, y, 1, scratch, seconds);
                 double gbs = (double)row_bytes * (double)shapes[si] / t / 1e9;
                 char shape[32];

@@ -273,7 +273,7 @@ static bool model_panels(brisk_model *m, bool make) {
             memcpy(ws, lw, sizeof ws);
         }
         for (int i = 0; i < (ly ? 7 : 1); i++) {
-            if (make) ok = ok && cpu_weight_make_panels(ws[i], tp);
+            if (make) ok = ok && cpu_weight_make_panels(ws[i], tp, true); /* the GGUF is a file mapping */
             else cpu_weight_free_panels(ws[i]);
         }
     }

@@ -84,7 +84,7 @@ TEST(cpu_matmul_matches_reference_all_types) {
             cpu_weight cw = {.type = type, .data = bytes, .n_in = n_in, .n_out = n_out,
                              .row_bytes = brisk_type_row_bytes(type, n_in)};
             if (panels) {
-                CHECK(cpu_weight_make_panels(&cw, NULL));
+                CHECK(cpu_weight_make_panels(&cw, NULL, false));
                 if (!cw.panels) continue;
                 n_panel_types++;
             }

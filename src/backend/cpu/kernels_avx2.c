@@ -468,6 +468,160 @@ INLINE void body_iq4_xs(int64_t n, const void *w, const void *act, size_t as, fl
 }
 KC_SPECIALIZE_NC(dot_iq4_xs, body_iq4_xs)
 
+/* ---- panels (panels.c): 16 rows at once ------------------------------------
+ * A 32-byte chunk holds one element pair of each of the 16 rows: widened to
+ * i16 as two registers (rows 0..7, rows 8..15), vpmaddwd with the broadcast
+ * activation pair gives i32 lane r = row r (+ 8). Sub-block scales are
+ * per-row vectors applied once per sub-block. With 16 registers, a body
+ * handles one or two columns (panel_cols below runs it per pair). */
+
+INLINE __m256i pair(const int16_t *q) {
+    int32_t v;
+    memcpy(&v, q, 4);
+    return _mm256_set1_epi32(v);
+}
+INLINE __m256 f16x8(const uint8_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
+INLINE __m256 u8x8_ps(const uint8_t *p) {
+    return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)p)));
+}
+INLINE __m256 s8x8_ps(const uint8_t *p) {
+    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)p)));
+}
+INLINE __m256i madd_add(__m256i acc, __m256i a, __m256i b) { return _mm256_add_epi32(acc, _mm256_madd_epi16(a, b)); }
+
+/* Q4_K panel (layout in panels.c): per sub-block pair (j, 4 + j), 16 chunks;
+ * acc halves h = rows 8h..8h+7. */
+INLINE void panel_body_q4_k(int64_t n, const void *panel, const void *act, size_t as, float *o, size_t os, const int nc) {
+    __m256 acc[2][2];
+    for (int c = 0; c < nc; c++) acc[c][0] = acc[c][1] = _mm256_setzero_ps();
+    const uint8_t *p = panel;
+    const __m256i m4 = _mm256_set1_epi16(0x0F);
+    for (int64_t i = 0; i < n / 256; i++, p += CPU_PANEL_Q4_K_BYTES) {
+        for (int h = 0; h < 2; h++) {
+            const __m256 d = f16x8(p + 2304 + 16 * h), dmin = f16x8(p + 2336 + 16 * h);
+            __m256 blk[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()}, mins[2] = {blk[0], blk[0]};
+            for (int j = 0; j < 4; j++) {
+                __m256i L[2], H[2];
+                for (int c = 0; c < nc; c++) L[c] = H[c] = _mm256_setzero_si256();
+                for (int ch = 16 * j; ch < 16 * j + 16; ch++) {
+                    const __m256i v = u8x16(p + 32 * ch + 16 * h);
+                    const __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_srli_epi16(v, 4);
+                    for (int c = 0; c < nc; c++) {
+                        const int16_t *q = ACT256(c, i)->q;
+                        L[c] = madd_add(L[c], lo, pair(q + 2 * ch));
+                        H[c] = madd_add(H[c], hi, pair(q + 128 + 2 * ch));
+                    }
+                }
+                const __m256 sl = _mm256_mul_ps(d, u8x8_ps(p + 2048 + 16 * j + 8 * h));
+                const __m256 sh = _mm256_mul_ps(d, u8x8_ps(p + 2048 + 16 * (4 + j) + 8 * h));
+                const __m256 ml = _mm256_mul_ps(dmin, u8x8_ps(p + 2176 + 16 * j + 8 * h));
+                const __m256 mh = _mm256_mul_ps(dmin, u8x8_ps(p + 2176 + 16 * (4 + j) + 8 * h));
+                for (int c = 0; c < nc; c++) {
+                    const act_q16_256 *ab = ACT256(c, i);
+                    blk[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(L[c]), sl, blk[c]);
+                    blk[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(H[c]), sh, blk[c]);
+                    mins[c] = _mm256_fmadd_ps(ml, _mm256_set1_ps(ab->ssum[2 * j] + ab->ssum[2 * j + 1]), mins[c]);
+                    mins[c] = _mm256_fmadd_ps(mh, _mm256_set1_ps(ab->ssum[8 + 2 * j] + ab->ssum[9 + 2 * j]), mins[c]);
+                }
+            }
+            for (int c = 0; c < nc; c++)
+                acc[c][h] = _mm256_sub_ps(_mm256_fmadd_ps(blk[c], _mm256_set1_ps(ACT256(c, i)->d), acc[c][h]), mins[c]);
+        }
+    }
+    for (int c = 0; c < nc; c++) {
+        _mm256_storeu_ps(o + c * os, acc[c][0]);
+        _mm256_storeu_ps(o + c * os + 8, acc[c][1]);
+    }
+}
+
+/* Q6_K panel: as the AVX-512 kernel, per half of the rows. */
+INLINE void panel_body_q6_k(int64_t n, const void *panel, const void *act, size_t as, float *o, size_t os, const int nc) {
+    __m256 acc[2][2];
+    for (int c = 0; c < nc; c++) acc[c][0] = acc[c][1] = _mm256_setzero_ps();
+    const uint8_t *p = panel;
+    const __m256i m4 = _mm256_set1_epi16(0x0F), m2 = _mm256_set1_epi16(0x03);
+    for (int64_t i = 0; i < n / 256; i++, p += CPU_PANEL_Q6_K_BYTES) {
+        for (int h = 0; h < 2; h++) {
+            const __m256 d = f16x8(p + 3328 + 16 * h);
+            for (int g = 0; g < 8; g++) {
+                __m256i L[2], H[2];
+                for (int c = 0; c < nc; c++) L[c] = H[c] = _mm256_setzero_si256();
+                for (int k = 4 * g; k < 4 * g + 4; k++) {
+                    const __m256i hb = u8x16(p + 2048 + 32 * k + 16 * h);
+                    for (int t = 0; t < 2; t++) {
+                        const int ch = 2 * k + t;
+                        const __m256i v = u8x16(p + 32 * ch + 16 * h);
+                        const __m256i lo = _mm256_or_si256(_mm256_and_si256(v, m4),
+                                                           _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4 * t), m2), 4));
+                        const __m256i hi = _mm256_or_si256(_mm256_srli_epi16(v, 4),
+                                                           _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4 * t + 2), m2), 4));
+                        for (int c = 0; c < nc; c++) {
+                            const int16_t *q = ACT256(c, i)->q;
+                            L[c] = madd_add(L[c], lo, pair(q + 2 * ch));
+                            H[c] = madd_add(H[c], hi, pair(q + 128 + 2 * ch));
+                        }
+                    }
+                }
+                const __m256 sl = _mm256_mul_ps(d, s8x8_ps(p + 3072 + 16 * g + 8 * h));
+                const __m256 sh = _mm256_mul_ps(d, s8x8_ps(p + 3072 + 16 * (8 + g) + 8 * h));
+                for (int c = 0; c < nc; c++) {
+                    const act_q16_256 *ab = ACT256(c, i);
+                    const __m256 da = _mm256_set1_ps(ab->d);
+                    const __m256 tl = _mm256_fmsub_ps(_mm256_cvtepi32_ps(L[c]), da, _mm256_set1_ps(32.0f * ab->ssum[g]));
+                    const __m256 th = _mm256_fmsub_ps(_mm256_cvtepi32_ps(H[c]), da, _mm256_set1_ps(32.0f * ab->ssum[8 + g]));
+                    acc[c][h] = _mm256_fmadd_ps(th, sh, _mm256_fmadd_ps(tl, sl, acc[c][h]));
+                }
+            }
+        }
+    }
+    for (int c = 0; c < nc; c++) {
+        _mm256_storeu_ps(o + c * os, acc[c][0]);
+        _mm256_storeu_ps(o + c * os + 8, acc[c][1]);
+    }
+}
+
+/* Q8_0 panel: 16 chunks per block, both row halves at once. */
+INLINE void panel_body_q8_0(int64_t n, const void *panel, const void *act, size_t as, float *o, size_t os, const int nc) {
+    __m256 acc[2][2];
+    for (int c = 0; c < nc; c++) acc[c][0] = acc[c][1] = _mm256_setzero_ps();
+    const uint8_t *p = panel;
+    for (int64_t i = 0; i < n / 32; i++, p += CPU_PANEL_Q8_0_BYTES) {
+        __m256i S[2][2];
+        for (int c = 0; c < nc; c++) S[c][0] = S[c][1] = _mm256_setzero_si256();
+        for (int ch = 0; ch < 16; ch++) {
+            const __m256i w0 = s8x16(p + 32 * ch), w1 = s8x16(p + 32 * ch + 16);
+            for (int c = 0; c < nc; c++) {
+                const __m256i a = pair(ACT32(c, i)->q + 2 * ch);
+                S[c][0] = madd_add(S[c][0], w0, a);
+                S[c][1] = madd_add(S[c][1], w1, a);
+            }
+        }
+        const __m256 d0 = f16x8(p + 512), d1 = f16x8(p + 528);
+        for (int c = 0; c < nc; c++) {
+            const __m256 da = _mm256_set1_ps(ACT32(c, i)->d);
+            acc[c][0] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(S[c][0]), _mm256_mul_ps(d0, da), acc[c][0]);
+            acc[c][1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(S[c][1]), _mm256_mul_ps(d1, da), acc[c][1]);
+        }
+    }
+    for (int c = 0; c < nc; c++) {
+        _mm256_storeu_ps(o + c * os, acc[c][0]);
+        _mm256_storeu_ps(o + c * os + 8, acc[c][1]);
+    }
+}
+
+/* A panel kernel over nc <= 4 columns, two at a time. */
+#define PANEL_COLS(name, body)                                                                        \
+    static void name(int64_t n, const void *w, const void *a, size_t as, int nc, float *o, size_t os) { \
+        for (int c = 0; c < nc; c += 2) {                                                             \
+            const void *ac = (const char *)a + (size_t)c * as;                                        \
+            if (nc - c >= 2) body(n, w, ac, as, o + (size_t)c * os, os, 2);                           \
+            else body(n, w, ac, as, o + (size_t)c * os, os, 1);                                       \
+        }                                                                                             \
+    }
+PANEL_COLS(panel_q4_k, panel_body_q4_k)
+PANEL_COLS(panel_q6_k, panel_body_q6_k)
+PANEL_COLS(panel_q8_0, panel_body_q8_0)
+
 static const cpu_kernels avx2 = {
     .name = "avx2",
     .dot = {
@@ -478,6 +632,9 @@ static const cpu_kernels avx2 = {
         [BRISK_TYPE_Q2_K] = dot_q2_k, [BRISK_TYPE_Q3_K] = dot_q3_k, [BRISK_TYPE_Q4_K] = dot_q4_k,
         [BRISK_TYPE_Q5_K] = dot_q5_k, [BRISK_TYPE_Q6_K] = dot_q6_k, [BRISK_TYPE_Q8_K] = dot_q8_k,
         [BRISK_TYPE_IQ4_XS] = dot_iq4_xs,
+    },
+    .panel_dot = {
+        [BRISK_TYPE_Q4_K] = panel_q4_k, [BRISK_TYPE_Q6_K] = panel_q6_k, [BRISK_TYPE_Q8_0] = panel_q8_0,
     },
     .quant_q16_32 = quant_q16_32,
     .quant_q16_256 = quant_q16_256,

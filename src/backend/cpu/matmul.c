@@ -122,7 +122,7 @@ static size_t panels_size(const cpu_weight *w) {
     return (size_t)(w->panel_bytes * (uint64_t)(w->n_out / CPU_PANEL_ROWS));
 }
 
-bool cpu_weight_make_panels(cpu_weight *w, threadpool *tp) {
+bool cpu_weight_make_panels(cpu_weight *w, threadpool *tp, bool drop_source) {
     const char *env = getenv("BRISK_PANELS");
     const uint64_t bytes = cpu_panel_bytes(w->type, w->n_in);
     if (w->panels || (env && !strcmp(env, "0")) || !bytes || w->n_out < CPU_PANEL_ROWS ||
@@ -141,13 +141,13 @@ bool cpu_weight_make_panels(cpu_weight *w, threadpool *tp) {
     if (tp) threadpool_run(tp, pack_worker, &job);
     else pack_worker(&job, 0, 1);
     w->panels = panels;
-    /* The packed rows of the mapped file are not read again by the kernels:
+    /* The packed rows of a mapped file are not read again by the kernels:
      * drop them from this process (they stay in the page cache and fault back
-     * in if anything else reads them, e.g. tied embeddings). */
+     * in if anything else reads them: tied embeddings, exact mode). */
     const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
     const uintptr_t lo = ((uintptr_t)w->data + page - 1) / page * page;
     const uintptr_t hi = ((uintptr_t)w->data + (uintptr_t)(job.n_panels * CPU_PANEL_ROWS) * w->row_bytes) / page * page;
-    if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
+    if (drop_source && hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
     return true;
 }
 

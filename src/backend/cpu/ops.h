@@ -24,9 +24,12 @@ typedef struct cpu_weight {
 /* Repack w into panels when this CPU's kernels have a panel kernel for its
  * type and it has at least 16 rows (BRISK_PANELS=0 in the environment turns
  * this off), on the threads of tp (or the caller's alone when NULL). Rows
- * past the last full panel stay with the row kernels. Returns false only
- * when out of memory. */
-bool cpu_weight_make_panels(cpu_weight *w, threadpool *tp);
+ * past the last full panel stay with the row kernels. drop_source: w->data
+ * is a read-only file mapping whose packed pages may be dropped from the
+ * process afterwards (they fault back in from the file when read again; on
+ * anonymous memory this would zero them). Returns false only when out of
+ * memory. */
+bool cpu_weight_make_panels(cpu_weight *w, threadpool *tp, bool drop_source);
 void cpu_weight_free_panels(cpu_weight *w);
 
 /* y[t, :] = W x[t, :] for t < n_tokens.  x: [n_tokens, n_in], y: [n_tokens, n_out].
