@@ -90,6 +90,13 @@ typedef enum cpu_isa {
 #define CPU_PANEL_Q4_K_BYTES 2368 /* per 256 elements of the 16 rows */
 #define CPU_PANEL_Q6_K_BYTES 3360 /* per 256 */
 #define CPU_PANEL_Q8_0_BYTES 544  /* per 32 */
+/* Offsets inside one block of a panel (layouts in panels.c). */
+#define CPU_PANEL_Q4_K_PAIR(j) (64 + 576 * (j))                           /* scales of sub-blocks j, 4+j */
+#define CPU_PANEL_Q4_K_CHUNK(ch) (CPU_PANEL_Q4_K_PAIR((ch) / 16) + 64 + 32 * ((ch) % 16))
+#define CPU_PANEL_Q6_K_PAIR(g) (32 + 416 * (g))                           /* scales of groups g, 8+g */
+#define CPU_PANEL_Q6_K_HIGH(k) (CPU_PANEL_Q6_K_PAIR((k) / 4) + 32 + 96 * ((k) % 4)) /* chunks 2k, 2k+1 */
+#define CPU_PANEL_Q6_K_CHUNK(ch) (CPU_PANEL_Q6_K_HIGH((ch) / 2) + 32 + 32 * ((ch) % 2))
+#define CPU_PANEL_Q8_0_CHUNK(c) (32 + 32 * (c))
 
 typedef void (*cpu_panel_dot_fn)(int64_t n, const void *panel, const void *act, size_t act_stride, int nc,
                                  float *out, size_t out_stride);

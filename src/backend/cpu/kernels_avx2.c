@@ -498,13 +498,13 @@ INLINE void panel_body_q4_k(int64_t n, const void *panel, const void *act, size_
     const __m256i m4 = _mm256_set1_epi16(0x0F);
     for (int64_t i = 0; i < n / 256; i++, p += CPU_PANEL_Q4_K_BYTES) {
         for (int h = 0; h < 2; h++) {
-            const __m256 d = f16x8(p + 2304 + 16 * h), dmin = f16x8(p + 2336 + 16 * h);
+            const __m256 d = f16x8(p + 16 * h), dmin = f16x8(p + 32 + 16 * h);
             __m256 blk[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()}, mins[2] = {blk[0], blk[0]};
             for (int j = 0; j < 4; j++) {
                 __m256i L[2], H[2];
                 for (int c = 0; c < nc; c++) L[c] = H[c] = _mm256_setzero_si256();
                 for (int ch = 16 * j; ch < 16 * j + 16; ch++) {
-                    const __m256i v = u8x16(p + 32 * ch + 16 * h);
+                    const __m256i v = u8x16(p + CPU_PANEL_Q4_K_CHUNK(ch) + 16 * h);
                     const __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_srli_epi16(v, 4);
                     for (int c = 0; c < nc; c++) {
                         const int16_t *q = ACT256(c, i)->q;
@@ -512,10 +512,9 @@ INLINE void panel_body_q4_k(int64_t n, const void *panel, const void *act, size_
                         H[c] = madd_add(H[c], hi, pair(q + 128 + 2 * ch));
                     }
                 }
-                const __m256 sl = _mm256_mul_ps(d, u8x8_ps(p + 2048 + 16 * j + 8 * h));
-                const __m256 sh = _mm256_mul_ps(d, u8x8_ps(p + 2048 + 16 * (4 + j) + 8 * h));
-                const __m256 ml = _mm256_mul_ps(dmin, u8x8_ps(p + 2176 + 16 * j + 8 * h));
-                const __m256 mh = _mm256_mul_ps(dmin, u8x8_ps(p + 2176 + 16 * (4 + j) + 8 * h));
+                const uint8_t *scales = p + CPU_PANEL_Q4_K_PAIR(j) + 8 * h;
+                const __m256 sl = _mm256_mul_ps(d, u8x8_ps(scales)), sh = _mm256_mul_ps(d, u8x8_ps(scales + 16));
+                const __m256 ml = _mm256_mul_ps(dmin, u8x8_ps(scales + 32)), mh = _mm256_mul_ps(dmin, u8x8_ps(scales + 48));
                 for (int c = 0; c < nc; c++) {
                     const act_q16_256 *ab = ACT256(c, i);
                     blk[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(L[c]), sl, blk[c]);
@@ -542,15 +541,15 @@ INLINE void panel_body_q6_k(int64_t n, const void *panel, const void *act, size_
     const __m256i m4 = _mm256_set1_epi16(0x0F), m2 = _mm256_set1_epi16(0x03);
     for (int64_t i = 0; i < n / 256; i++, p += CPU_PANEL_Q6_K_BYTES) {
         for (int h = 0; h < 2; h++) {
-            const __m256 d = f16x8(p + 3328 + 16 * h);
+            const __m256 d = f16x8(p + 16 * h);
             for (int g = 0; g < 8; g++) {
                 __m256i L[2], H[2];
                 for (int c = 0; c < nc; c++) L[c] = H[c] = _mm256_setzero_si256();
                 for (int k = 4 * g; k < 4 * g + 4; k++) {
-                    const __m256i hb = u8x16(p + 2048 + 32 * k + 16 * h);
+                    const __m256i hb = u8x16(p + CPU_PANEL_Q6_K_HIGH(k) + 16 * h);
                     for (int t = 0; t < 2; t++) {
                         const int ch = 2 * k + t;
-                        const __m256i v = u8x16(p + 32 * ch + 16 * h);
+                        const __m256i v = u8x16(p + CPU_PANEL_Q6_K_CHUNK(ch) + 16 * h);
                         const __m256i lo = _mm256_or_si256(_mm256_and_si256(v, m4),
                                                            _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4 * t), m2), 4));
                         const __m256i hi = _mm256_or_si256(_mm256_srli_epi16(v, 4),
@@ -562,8 +561,8 @@ INLINE void panel_body_q6_k(int64_t n, const void *panel, const void *act, size_
                         }
                     }
                 }
-                const __m256 sl = _mm256_mul_ps(d, s8x8_ps(p + 3072 + 16 * g + 8 * h));
-                const __m256 sh = _mm256_mul_ps(d, s8x8_ps(p + 3072 + 16 * (8 + g) + 8 * h));
+                const __m256 sl = _mm256_mul_ps(d, s8x8_ps(p + CPU_PANEL_Q6_K_PAIR(g) + 8 * h));
+                const __m256 sh = _mm256_mul_ps(d, s8x8_ps(p + CPU_PANEL_Q6_K_PAIR(g) + 16 + 8 * h));
                 for (int c = 0; c < nc; c++) {
                     const act_q16_256 *ab = ACT256(c, i);
                     const __m256 da = _mm256_set1_ps(ab->d);
@@ -589,14 +588,14 @@ INLINE void panel_body_q8_0(int64_t n, const void *panel, const void *act, size_
         __m256i S[2][2];
         for (int c = 0; c < nc; c++) S[c][0] = S[c][1] = _mm256_setzero_si256();
         for (int ch = 0; ch < 16; ch++) {
-            const __m256i w0 = s8x16(p + 32 * ch), w1 = s8x16(p + 32 * ch + 16);
+            const __m256i w0 = s8x16(p + CPU_PANEL_Q8_0_CHUNK(ch)), w1 = s8x16(p + CPU_PANEL_Q8_0_CHUNK(ch) + 16);
             for (int c = 0; c < nc; c++) {
                 const __m256i a = pair(ACT32(c, i)->q + 2 * ch);
                 S[c][0] = madd_add(S[c][0], w0, a);
                 S[c][1] = madd_add(S[c][1], w1, a);
             }
         }
-        const __m256 d0 = f16x8(p + 512), d1 = f16x8(p + 528);
+        const __m256 d0 = f16x8(p), d1 = f16x8(p + 16);
         for (int c = 0; c < nc; c++) {
             const __m256 da = _mm256_set1_ps(ACT32(c, i)->d);
             acc[c][0] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(S[c][0]), _mm256_mul_ps(d0, da), acc[c][0]);

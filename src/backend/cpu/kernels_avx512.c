@@ -273,15 +273,14 @@ INLINE void panel_body_q4_k(int64_t n, const void *panel, const void *act, size_
     const uint8_t *p = panel;
     const __m512i m4 = _mm512_set1_epi16(0x0F);
     for (int64_t i = 0; i < n / 256; i++, p += CPU_PANEL_Q4_K_BYTES) {
-        for (int l = 0; l < CPU_PANEL_Q4_K_BYTES; l += 64) _mm_prefetch((const char *)p + 2 * CPU_PANEL_Q4_K_BYTES + l, _MM_HINT_T0);
-        const __m512 d = f16x16(p + 2304), dmin = f16x16(p + 2336);
+        const __m512 d = f16x16(p), dmin = f16x16(p + 32);
         __m512 blk[4], mins[4];
         for (int c = 0; c < nc; c++) blk[c] = mins[c] = _mm512_setzero_ps();
         for (int j = 0; j < 4; j++) {
             __m512i L[2][4], H[2][4];
             for (int c = 0; c < nc; c++) L[0][c] = L[1][c] = H[0][c] = H[1][c] = _mm512_setzero_si512();
             for (int ch = 16 * j; ch < 16 * j + 16; ch += 2) {
-                const __m512i v0 = u8x32(p + 32 * ch), v1 = u8x32(p + 32 * ch + 32);
+                const __m512i v0 = u8x32(p + CPU_PANEL_Q4_K_CHUNK(ch)), v1 = u8x32(p + CPU_PANEL_Q4_K_CHUNK(ch) + 32);
                 const __m512i l0 = _mm512_and_si512(v0, m4), h0 = _mm512_srli_epi16(v0, 4);
                 const __m512i l1 = _mm512_and_si512(v1, m4), h1 = _mm512_srli_epi16(v1, 4);
                 for (int c = 0; c < nc; c++) {
@@ -292,10 +291,9 @@ INLINE void panel_body_q4_k(int64_t n, const void *panel, const void *act, size_
                     H[SET2][c] = madd_acc(H[SET2][c], h1, pair(q + 130 + 2 * ch));
                 }
             }
-            const __m512 sl = _mm512_mul_ps(d, u8x16_ps(p + 2048 + 16 * j));
-            const __m512 sh = _mm512_mul_ps(d, u8x16_ps(p + 2048 + 16 * (4 + j)));
-            const __m512 ml = _mm512_mul_ps(dmin, u8x16_ps(p + 2176 + 16 * j));
-            const __m512 mh = _mm512_mul_ps(dmin, u8x16_ps(p + 2176 + 16 * (4 + j)));
+            const uint8_t *scales = p + CPU_PANEL_Q4_K_PAIR(j);
+            const __m512 sl = _mm512_mul_ps(d, u8x16_ps(scales)), sh = _mm512_mul_ps(d, u8x16_ps(scales + 16));
+            const __m512 ml = _mm512_mul_ps(dmin, u8x16_ps(scales + 32)), mh = _mm512_mul_ps(dmin, u8x16_ps(scales + 48));
             for (int c = 0; c < nc; c++) {
                 const act_q16_256 *ab = ACT256(c, i);
                 if (SET2) {
@@ -325,15 +323,14 @@ INLINE void panel_body_q6_k(int64_t n, const void *panel, const void *act, size_
     const uint8_t *p = panel;
     const __m512i m4 = _mm512_set1_epi16(0x0F), m2 = _mm512_set1_epi16(0x03);
     for (int64_t i = 0; i < n / 256; i++, p += CPU_PANEL_Q6_K_BYTES) {
-        for (int l = 0; l < CPU_PANEL_Q6_K_BYTES; l += 64) _mm_prefetch((const char *)p + 2 * CPU_PANEL_Q6_K_BYTES + l, _MM_HINT_T0);
-        const __m512 d = f16x16(p + 3328);
+        const __m512 d = f16x16(p);
         for (int g = 0; g < 8; g++) {
             __m512i L[2][4], H[2][4];
             for (int c = 0; c < nc; c++) L[0][c] = L[1][c] = H[0][c] = H[1][c] = _mm512_setzero_si512();
             for (int k = 4 * g; k < 4 * g + 4; k++) { /* qh block k: chunks 2k, 2k+1 */
-                const __m512i hb = u8x32(p + 2048 + 32 * k);
+                const __m512i hb = u8x32(p + CPU_PANEL_Q6_K_HIGH(k));
                 const int ch = 2 * k;
-                const __m512i v0 = u8x32(p + 32 * ch), v1 = u8x32(p + 32 * ch + 32);
+                const __m512i v0 = u8x32(p + CPU_PANEL_Q6_K_CHUNK(ch)), v1 = u8x32(p + CPU_PANEL_Q6_K_CHUNK(ch + 1));
                 const __m512i l0 = _mm512_or_si512(_mm512_and_si512(v0, m4), _mm512_slli_epi16(_mm512_and_si512(hb, m2), 4));
                 const __m512i h0 = _mm512_or_si512(_mm512_srli_epi16(v0, 4),
                                                    _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(hb, 2), m2), 4));
@@ -348,8 +345,8 @@ INLINE void panel_body_q6_k(int64_t n, const void *panel, const void *act, size_
                     H[SET2][c] = madd_acc(H[SET2][c], h1, pair(q + 130 + 2 * ch));
                 }
             }
-            const __m512 sl = _mm512_mul_ps(d, s8x16_ps(p + 3072 + 16 * g));
-            const __m512 sh = _mm512_mul_ps(d, s8x16_ps(p + 3072 + 16 * (8 + g)));
+            const __m512 sl = _mm512_mul_ps(d, s8x16_ps(p + CPU_PANEL_Q6_K_PAIR(g)));
+            const __m512 sh = _mm512_mul_ps(d, s8x16_ps(p + CPU_PANEL_Q6_K_PAIR(g) + 16));
             for (int c = 0; c < nc; c++) {
                 const act_q16_256 *ab = ACT256(c, i);
                 if (SET2) {
@@ -376,14 +373,14 @@ INLINE void panel_body_q8_0(int64_t n, const void *panel, const void *act, size_
         __m512i S[2][4];
         for (int c = 0; c < nc; c++) S[0][c] = S[1][c] = _mm512_setzero_si512();
         for (int ch = 0; ch < 16; ch += 2) {
-            const __m512i w0 = s8x32(p + 32 * ch), w1 = s8x32(p + 32 * ch + 32);
+            const __m512i w0 = s8x32(p + CPU_PANEL_Q8_0_CHUNK(ch)), w1 = s8x32(p + CPU_PANEL_Q8_0_CHUNK(ch + 1));
             for (int c = 0; c < nc; c++) {
                 const int16_t *q = ACT32(c, i)->q;
                 S[0][c] = madd_acc(S[0][c], w0, pair(q + 2 * ch));
                 S[SET2][c] = madd_acc(S[SET2][c], w1, pair(q + 2 * ch + 2));
             }
         }
-        const __m512 d = f16x16(p + 512);
+        const __m512 d = f16x16(p);
         for (int c = 0; c < nc; c++) {
             if (SET2) S[0][c] = _mm512_add_epi32(S[0][c], S[1][c]);
             acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(S[0][c]), _mm512_mul_ps(d, _mm512_set1_ps(ACT32(c, i)->d)), acc[c]);

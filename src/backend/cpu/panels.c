@@ -4,29 +4,26 @@
  * per-row sub-block scales become one vector per sub-block, applied once per
  * 16 rows x sub-block instead of once per weight vector (kernels.h).
  *
- * Layouts, per block of the source type (r = row 0..15, t = 0..1, byte 2r+t
- * of a 32-byte chunk is row r's element of the chunk's pair e, e+1 with
- * e = 2c + t... spelled out per type):
+ * Each layout lists its bytes in the order the kernels consume them, so a
+ * panel is read as one sequential stream (r = row 0..15, t = 0..1; a 32-byte
+ * chunk holds one element pair of every row, byte 2r+t = row r's element t):
  *
- * Q4_K, per 256-element super-block, 2368 bytes:
- *   [0, 2048)    64 chunks; byte 2r+t of chunk c = q[r][2c+t] | q[r][128+2c+t] << 4
- *                (low nibbles: sub-blocks 0..3, high nibbles: sub-blocks 4..7)
- *   [2048, 2176) sc[j][r], u8 (6-bit sub-block scales), j = 0..7
- *   [2176, 2304) mn[j][r], u8 (6-bit sub-block mins)
- *   [2304, 2336) d[r], f16     [2336, 2368) dmin[r], f16
- *   value = d * sc[j] * q - dmin * mn[j]
+ * Q4_K, per 256-element super-block, 2368 bytes (value = d * sc[j] * q - dmin * mn[j]):
+ *   [0, 64)      d[r], dmin[r] (f16)
+ *   4 x 576 bytes, sub-block pair j = 0..3 (sub-blocks j and 4 + j):
+ *     sc[j][r], sc[4+j][r], mn[j][r], mn[4+j][r] (u8, 16 each), then 16 chunks
+ *     ch = 16j..16j+15: byte 2r+t = q[r][2ch+t] | q[r][128+2ch+t] << 4
  *
  * Q6_K, per super-block, 3360 bytes (q in 0..63, value = d * sc[g] * (q - 32)):
- *   [0, 2048)    64 chunks of the low 4 bits, as Q4_K
- *   [2048, 3072) 32 blocks of the high 2 bits; byte 2r+t of block k =
- *                hi(q[r][4k+t]) | hi(q[r][128+4k+t]) << 2 | hi(q[r][4k+2+t]) << 4 |
- *                hi(q[r][128+4k+2+t]) << 6   (chunks 2k and 2k+1)
- *   [3072, 3328) sc[g][r], i8, g = 0..15 (16-element groups)
- *   [3328, 3360) d[r], f16
+ *   [0, 32)      d[r] (f16)
+ *   8 x 416 bytes, group pair g = 0..7 (16-element groups g and 8 + g):
+ *     sc[g][r], sc[8+g][r] (i8, 16 each), then for k = 4g..4g+3: the high-bit
+ *     block of chunks 2k, 2k+1 (byte 2r+t = hi(q[r][4k+t]) | hi(q[r][128+4k+t]) << 2 |
+ *     hi(q[r][4k+2+t]) << 4 | hi(q[r][128+4k+2+t]) << 6) and chunks 2k, 2k+1
+ *     (byte 2r+t = lo4(q[r][2ch+t]) | lo4(q[r][128+2ch+t]) << 4)
  *
  * Q8_0, per 32-element block, 544 bytes:
- *   [0, 512)     16 chunks; byte 2r+t of chunk c = q[r][2c+t], i8
- *   [512, 544)   d[r], f16
+ *   [0, 32)      d[r] (f16), then 16 chunks: byte 2r+t = q[r][2c+t] (i8)
  */
 #include <string.h>
 
@@ -45,16 +42,19 @@ static void pack_q4_k(const void *src, uint64_t row_bytes, int64_t n_in, void *d
             for (int e = 0; e < 128; e++) {
                 const int byte = 32 * (e / 64) + e % 32, shift = 4 * ((e / 32) % 2);
                 const int lo = (qs[byte] >> shift) & 15, hi = (qs[byte + 64] >> shift) & 15;
-                out[32 * (e / 2) + 2 * r + e % 2] = (uint8_t)(lo | hi << 4);
+                out[CPU_PANEL_Q4_K_CHUNK(e / 2) + 2 * r + e % 2] = (uint8_t)(lo | hi << 4);
             }
             uint8_t sc[8], mn[8];
             kc_scale_min_k4(b + 4, sc, mn);
-            for (int j = 0; j < 8; j++) {
-                out[2048 + 16 * j + r] = sc[j];
-                out[2176 + 16 * j + r] = mn[j];
+            for (int j = 0; j < 4; j++) {
+                uint8_t *o = out + CPU_PANEL_Q4_K_PAIR(j);
+                o[r] = sc[j];
+                o[16 + r] = sc[4 + j];
+                o[32 + r] = mn[j];
+                o[48 + r] = mn[4 + j];
             }
-            memcpy(out + 2304 + 2 * r, b, 2);
-            memcpy(out + 2336 + 2 * r, b + 2, 2);
+            memcpy(out + 2 * r, b, 2);
+            memcpy(out + 32 + 2 * r, b + 2, 2);
         }
     }
 }
@@ -77,16 +77,19 @@ static void pack_q6_k(const void *src, uint64_t row_bytes, int64_t n_in, void *d
         for (int r = 0; r < CPU_PANEL_ROWS; r++) {
             const uint8_t *b = (const uint8_t *)src + (uint64_t)r * row_bytes + (uint64_t)i * 210;
             for (int e = 0; e < 128; e++)
-                out[32 * (e / 2) + 2 * r + e % 2] = (uint8_t)(q6_low(b, e) | q6_low(b, 128 + e) << 4);
+                out[CPU_PANEL_Q6_K_CHUNK(e / 2) + 2 * r + e % 2] = (uint8_t)(q6_low(b, e) | q6_low(b, 128 + e) << 4);
             for (int k = 0; k < 32; k++)
                 for (int t = 0; t < 2; t++) {
                     const int e = 4 * k + t;
-                    out[2048 + 32 * k + 2 * r + t] =
+                    out[CPU_PANEL_Q6_K_HIGH(k) + 2 * r + t] =
                         (uint8_t)(q6_high(b, e) | q6_high(b, 128 + e) << 2 | q6_high(b, e + 2) << 4 |
                                   q6_high(b, 130 + e) << 6);
                 }
-            for (int g = 0; g < 16; g++) out[3072 + 16 * g + r] = b[192 + g];
-            memcpy(out + 3328 + 2 * r, b + 208, 2);
+            for (int g = 0; g < 8; g++) {
+                out[CPU_PANEL_Q6_K_PAIR(g) + r] = b[192 + g];
+                out[CPU_PANEL_Q6_K_PAIR(g) + 16 + r] = b[192 + 8 + g];
+            }
+            memcpy(out + 2 * r, b + 208, 2);
         }
     }
 }
@@ -98,8 +101,8 @@ static void pack_q8_0(const void *src, uint64_t row_bytes, int64_t n_in, void *d
         for (int r = 0; r < CPU_PANEL_ROWS; r++) {
             const uint8_t *b = (const uint8_t *)src + (uint64_t)r * row_bytes + (uint64_t)i * 34;
             for (int c = 0; c < 16; c++)
-                for (int t = 0; t < 2; t++) out[32 * c + 2 * r + t] = b[2 + 2 * c + t];
-            memcpy(out + 512 + 2 * r, b, 2);
+                for (int t = 0; t < 2; t++) out[32 + 32 * c + 2 * r + t] = b[2 + 2 * c + t];
+            memcpy(out + 2 * r, b, 2);
         }
     }
 }
