@@ -348,6 +348,11 @@ brisk_status brisk_eval(brisk_context *c, const brisk_token *tokens, int32_t n, 
  * when that token's logits were not kept. */
 const float *brisk_logits(const brisk_context *c, int32_t i);
 
+/* The CPU kernels this process uses, e.g. "avx512vnni kernels, 16-row weight
+ * panels" (chosen at run time from the CPU; BRISK_ISA and BRISK_PANELS=0 in
+ * the environment override). */
+const char *brisk_cpu_kernels(void);
+
 /* ------------------------------------------------------------------------ */
 /* Sampling                                                                  */
 /* ------------------------------------------------------------------------ */

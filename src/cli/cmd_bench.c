@@ -322,6 +322,7 @@ static void bw_line(FILE *out, const membw_result *bw, double given) {
     else
         fprintf(out, "memory read bandwidth: %.1f GB/s (best of %d passes, median %.1f; %d threads, %zu MiB buffer)\n",
                 bw->gbps, bw->passes, bw->gbps_median, bw->threads, bw->bytes >> 20);
+    fprintf(out, "CPU: %s\n", brisk_cpu_kernels());
 }
 
 static void print_md(const bench_row *rows, int n, const membw_result *bw, double bw_gbps, double given) {
@@ -362,6 +363,7 @@ static json_t *json_membw(const membw_result *bw, double given) {
 static int print_json(const bench_row *rows, int n, const membw_result *bw, double given, bool membw_only) {
     json_t *root = json_object();
     json_object_set_new(root, "membw", json_membw(bw, given));
+    json_object_set_new(root, "cpu_kernels", json_string(brisk_cpu_kernels()));
     if (!membw_only) {
         json_t *arr = json_array();
         for (int i = 0; i < n; i++) {

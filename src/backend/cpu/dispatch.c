@@ -7,6 +7,8 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #endif
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -83,4 +85,22 @@ static void choose(void) {
 const cpu_kernels *cpu_kernels_best(void) {
     pthread_once(&best_once, choose);
     return &best;
+}
+
+static char kernels_desc[96];
+
+static void describe(void) {
+    const cpu_kernels *k = cpu_kernels_best();
+    const char *env = getenv("BRISK_PANELS");
+    bool panels = !(env && !strcmp(env, "0"));
+    bool has_panels = false;
+    for (int t = 0; t < BRISK_TYPE_COUNT; t++) has_panels = has_panels || k->panel_dot[t];
+    snprintf(kernels_desc, sizeof kernels_desc, "%s kernels%s", k->name,
+             panels && has_panels ? ", 16-row weight panels" : "");
+}
+
+const char *brisk_cpu_kernels(void) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, describe);
+    return kernels_desc;
 }
