@@ -6,8 +6,10 @@
  *
  * Same math as kernels_generic.c: weight quants (times their K-quant
  * sub-block scale) widened to 16 bits, dotted with the 16-bit activations
- * (kernels.h) in i32 lanes, scaled in f32 per block. Only the formats that
- * decide decode speed are here; the others come from the AVX2 table. */
+ * (kernels.h) in i32 lanes, scaled in f32 per block. Here: the row kernels
+ * that measured faster than the AVX2 ones (Q4_K, Q5_K: ~12% on Zen 4; the
+ * 32-element formats were not), the panel kernels of Q4_K, Q6_K and Q8_0,
+ * and the activation quantizers; the other row kernels come from AVX2. */
 #include "backend/cpu/kernels.h"
 
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && defined(__FMA__) && \
@@ -76,83 +78,14 @@ static void quant_q16_256(const float *x, void *dst, int64_t n) {
     }
 }
 
-/* ---- 32-element blocks: value = d * q + m ---------------------------------- */
-
-#define ACT32(c, i) ((const act_q16_32 *)((const char *)act + (c) * as) + (i))
-
-/* One block of 32 widened quants w into accs[c] (and m * s into accm[c]). */
-#define STEP32(accs, w, d, m, HASMIN, i)                                                              \
-    do {                                                                                              \
-        for (int c = 0; c < nc; c++) {                                                                \
-            const act_q16_32 *ab = ACT32(c, i);                                                       \
-            const __m512i p = madd_acc(_mm512_setzero_si512(), w, load_q(ab->q));                     \
-            accs[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_set1_ps((d) * ab->d), accs[c]);   \
-            if (HASMIN) accm[c] += (m) * ab->s;                                                       \
-        }                                                                                             \
-    } while (0)
-
-/* Nibble blocks: 16 bytes, element j < 16 in the low nibble of byte j, 16 + j
- * in the high nibble. -> 32 x i16 (0..15) in element order. */
-INLINE __m512i nibbles32(const uint8_t *p) {
-    const __m256i v = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)p));
-    const __m256i m4 = _mm256_set1_epi16(0x0F);
-    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(v, m4)), _mm256_srli_epi16(v, 4), 1);
-}
-
-/* Q5 high bits: bit j of the 32 bits -> 0x10 in i16 lane j. */
-INLINE __m512i bits_to_0x10(uint32_t bits) {
-    const __mmask32 k = (__mmask32)bits;
-    return _mm512_maskz_mov_epi16(k, _mm512_set1_epi16(0x10));
-}
-
-/* Blocks in pairs with two accumulator sets, to hide the FMA latency. */
-#define BODY32(name, BYTES, HASMIN, DECODE)                                                           \
-    INLINE void dec_##name(const uint8_t *b, __m512i *wq, float *dq, float *mq) {                      \
-        __m512i w;                                                                                    \
-        float d, m;                                                                                   \
-        DECODE;                                                                                       \
-        *wq = w; *dq = d; *mq = m;                                                                    \
-    }                                                                                                 \
-    INLINE void body_##name(int64_t n, const void *wrow, const void *act, size_t as, float *o, size_t os, const int nc) { \
-        __m512 acc0[4], acc1[4];                                                                      \
-        float accm[4] = {0, 0, 0, 0};                                                                 \
-        for (int c = 0; c < nc; c++) acc0[c] = acc1[c] = _mm512_setzero_ps();                         \
-        const uint8_t *b = wrow;                                                                      \
-        const int64_t nb = n / 32;                                                                    \
-        __m512i w;                                                                                    \
-        float d, m;                                                                                   \
-        int64_t i = 0;                                                                                \
-        for (; i + 2 <= nb; i += 2) {                                                                 \
-            dec_##name(b + i * BYTES, &w, &d, &m);                                                    \
-            STEP32(acc0, w, d, m, HASMIN, i);                                                         \
-            dec_##name(b + (i + 1) * BYTES, &w, &d, &m);                                              \
-            STEP32(acc1, w, d, m, HASMIN, i + 1);                                                     \
-        }                                                                                             \
-        if (i < nb) {                                                                                 \
-            dec_##name(b + i * BYTES, &w, &d, &m);                                                    \
-            STEP32(acc0, w, d, m, HASMIN, i);                                                         \
-        }                                                                                             \
-        for (int c = 0; c < nc; c++) o[c * os] = _mm512_reduce_add_ps(_mm512_add_ps(acc0[c], acc1[c])) + accm[c]; \
-    }                                                                                                 \
-    KC_SPECIALIZE_NC(dot_##name, body_##name)
-
-BODY32(q4_0, 18, 1, { d = f16(b); m = -8.0f * d; w = nibbles32(b + 2); })
-BODY32(q4_1, 20, 1, { d = f16(b); m = f16(b + 2); w = nibbles32(b + 4); })
-BODY32(q5_0, 22, 1, { d = f16(b); m = -16.0f * d; w = _mm512_or_si512(nibbles32(b + 6), bits_to_0x10(kc_u32(b + 2))); })
-BODY32(q5_1, 24, 1, { d = f16(b); m = f16(b + 2); w = _mm512_or_si512(nibbles32(b + 8), bits_to_0x10(kc_u32(b + 4))); })
-BODY32(q8_0, 34, 0, { d = f16(b); m = 0.0f; w = s8x32(b + 2); })
-
 /* ---- K-quants: 256-element super-blocks -------------------------------------
  * Per super-block and column, isum = sum(q * sc * a) in i32 lanes, then
  * acc += f32(isum) * d * d_a; mins from the activation group sums. i32 bounds
  * per lane (16 products per 256 elements, |a| <= 32767): Q4_K 16 x 945 x a,
- * Q5_K 16 x 1953 x a < 2^31; Q6_K is converted per 128 elements (8 x 4096 x a). */
+ * Q5_K 16 x 1953 x a < 2^31. */
 
+#define ACT32(c, i) ((const act_q16_32 *)((const char *)act + (c) * as) + (i))
 #define ACT256(c, i) ((const act_q16_256 *)((const char *)act + (c) * as) + (i))
-
-INLINE __m512i scale2(int s0, int s1) {
-    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi16((short)s0)), _mm256_set1_epi16((short)s1), 1);
-}
 
 /* Q4_K (hb = 0) and Q5_K (hb = 1): 32 bytes of qs per 64 elements: low
  * nibbles = sub-block 2k, high = 2k+1; Q5_K's fifth bit of element 32j + l is
@@ -206,40 +139,6 @@ INLINE void body_q5_k(int64_t n, const void *w, const void *a, size_t as, float 
 KC_SPECIALIZE_NC(dot_q4_k, body_q4_k)
 KC_SPECIALIZE_NC(dot_q5_k, body_q5_k)
 
-/* Q6_K: q = (ql nibble | qh 2 bits << 4) - 32, value = d * sc[g] * q.
- * Half h (128 elements), A = ql[64h..+31], B = ql[64h+32..+63], H = qh[32h..+31]:
- *   +0..31: A low | H bits 0-1;   +32..63: B low | bits 2-3;
- *   +64..95: A high | bits 4-5;   +96..127: B high | bits 6-7. */
-INLINE void body_q6_k(int64_t n, const void *wrow, const void *act, size_t as, float *o, size_t os, const int nc) {
-    __m512 acc[4];
-    for (int c = 0; c < nc; c++) acc[c] = _mm512_setzero_ps();
-    const uint8_t *b = wrow;
-    const __m512i m4 = _mm512_set1_epi16(0x0F), m2 = _mm512_set1_epi16(0x03), off = _mm512_set1_epi16(32);
-    for (int64_t i = 0; i < n / 256; i++, b += 210) {
-        const int8_t *sc = (const int8_t *)(b + 192);
-        const float d = f16(b + 208);
-        for (int h = 0; h < 2; h++) {
-            const __m512i A = u8x32(b + 64 * h), B = u8x32(b + 64 * h + 32), H = u8x32(b + 128 + 32 * h);
-            __m512i q[4];
-            q[0] = _mm512_or_si512(_mm512_and_si512(A, m4), _mm512_slli_epi16(_mm512_and_si512(H, m2), 4));
-            q[1] = _mm512_or_si512(_mm512_and_si512(B, m4), _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(H, 2), m2), 4));
-            q[2] = _mm512_or_si512(_mm512_srli_epi16(A, 4), _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(H, 4), m2), 4));
-            q[3] = _mm512_or_si512(_mm512_srli_epi16(B, 4), _mm512_slli_epi16(_mm512_srli_epi16(H, 6), 4));
-            __m512i isum[2][4]; /* two chains per column: vpdpwssd's latency */
-            for (int c = 0; c < nc; c++) isum[0][c] = isum[1][c] = _mm512_setzero_si512();
-            for (int k = 0; k < 4; k++) {
-                const int g = 8 * h + 2 * k; /* first 16-group of these 32 elements */
-                const __m512i w = _mm512_mullo_epi16(_mm512_sub_epi16(q[k], off), scale2(sc[g], sc[g + 1]));
-                for (int c = 0; c < nc; c++) isum[k & 1][c] = madd_acc(isum[k & 1][c], w, load_q(ACT256(c, i)->q + 16 * g));
-            }
-            for (int c = 0; c < nc; c++)
-                acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(isum[0][c], isum[1][c])),
-                                         _mm512_set1_ps(d * ACT256(c, i)->d), acc[c]);
-        }
-    }
-    for (int c = 0; c < nc; c++) o[c * os] = _mm512_reduce_add_ps(acc[c]);
-}
-KC_SPECIALIZE_NC(dot_q6_k, body_q6_k)
 
 /* ---- panels (panels.c): 16 rows at once, i32 / f32 lane r = row r ---------
  * A 32-byte chunk widened to 32 x i16 holds one element pair of each of the
@@ -396,11 +295,7 @@ static const cpu_kernels table = {
 #else
     .name = "avx512",
 #endif
-    .dot = {
-        [BRISK_TYPE_Q4_0] = dot_q4_0, [BRISK_TYPE_Q4_1] = dot_q4_1, [BRISK_TYPE_Q5_0] = dot_q5_0,
-        [BRISK_TYPE_Q5_1] = dot_q5_1, [BRISK_TYPE_Q8_0] = dot_q8_0,
-        [BRISK_TYPE_Q4_K] = dot_q4_k, [BRISK_TYPE_Q5_K] = dot_q5_k, [BRISK_TYPE_Q6_K] = dot_q6_k,
-    },
+    .dot = {[BRISK_TYPE_Q4_K] = dot_q4_k, [BRISK_TYPE_Q5_K] = dot_q5_k},
     .panel_dot = {
         [BRISK_TYPE_Q4_K] = panel_q4_k, [BRISK_TYPE_Q6_K] = panel_q6_k, [BRISK_TYPE_Q8_0] = panel_q8_0,
     },
