@@ -85,11 +85,14 @@ typedef enum cpu_isa {
 /* ---- weight panels (panels.c) ------------------------------------------------
  * 16 rows of a matrix repacked once at load time so that SIMD lane r works on
  * row r: out[c * out_stride + r] = row r . activation column c, r < 16, c < nc
- * (nc <= CPU_MAX_COLS). Types with a panel layout: Q4_K, Q6_K, Q8_0. */
+ * (nc <= CPU_MAX_COLS). Types with a panel layout: Q4_K, Q6_K, Q8_0, Q4_0,
+ * Q4_1, Q5_0, Q5_1. */
 #define CPU_PANEL_ROWS 16
 #define CPU_PANEL_Q4_K_BYTES 2368 /* per 256 elements of the 16 rows */
 #define CPU_PANEL_Q6_K_BYTES 3360 /* per 256 */
 #define CPU_PANEL_Q8_0_BYTES 544  /* per 32 */
+/* Q4_0, Q4_1, Q5_0, Q5_1, per 32: d, [m], [high bits], 8 chunks (panels.c) */
+#define CPU_PANEL_LEGACY_BYTES(q5, has_min) (32 + 32 * (has_min) + 64 * (q5) + 256)
 /* Offsets inside one block of a panel (layouts in panels.c). */
 #define CPU_PANEL_Q4_K_PAIR(j) (64 + 576 * (j))                           /* scales of sub-blocks j, 4+j */
 #define CPU_PANEL_Q4_K_CHUNK(ch) (CPU_PANEL_Q4_K_PAIR((ch) / 16) + 64 + 32 * ((ch) % 16))

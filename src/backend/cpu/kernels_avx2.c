@@ -608,6 +608,54 @@ INLINE void panel_body_q8_0(int64_t n, const void *panel, const void *act, size_
     }
 }
 
+/* Q4_0, Q4_1, Q5_0, Q5_1 panels (see kernels_avx512.c): value = d * q + m. */
+INLINE void panel_body_legacy(int64_t n, const void *panel, const void *act, size_t as, float *o, size_t os,
+                              const int nc, const int q5, const int has_min) {
+    __m256 acc[2][2];
+    for (int c = 0; c < nc; c++) acc[c][0] = acc[c][1] = _mm256_setzero_ps();
+    const uint8_t *p = panel;
+    const __m256i m4 = _mm256_set1_epi16(0x0F), one = _mm256_set1_epi16(1);
+    for (int64_t i = 0; i < n / 32; i++, p += CPU_PANEL_LEGACY_BYTES(q5, has_min)) {
+        const uint8_t *hi = p + 32 + 32 * has_min, *chunks = hi + 64 * q5;
+        for (int h = 0; h < 2; h++) {
+            const __m256 d = f16x8(p + 16 * h);
+            const __m256 m = has_min ? f16x8(p + 32 + 16 * h) : _mm256_mul_ps(d, _mm256_set1_ps(q5 ? -16.0f : -8.0f));
+            __m256i S[2];
+            for (int c = 0; c < nc; c++) S[c] = _mm256_setzero_si256();
+            for (int ch = 0; ch < 8; ch++) {
+                const __m256i v = u8x16(chunks + 32 * ch + 16 * h);
+                __m256i lo = _mm256_and_si256(v, m4), up = _mm256_srli_epi16(v, 4);
+                if (q5) {
+                    const __m256i hb = _mm256_srli_epi16(u8x16(hi + 32 * (ch / 4) + 16 * h), 2 * (ch % 4));
+                    lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(hb, one), 4));
+                    up = _mm256_or_si256(up, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 1), one), 4));
+                }
+                for (int c = 0; c < nc; c++) {
+                    const int16_t *q = ACT32(c, i)->q;
+                    S[c] = madd_add(madd_add(S[c], lo, pair(q + 2 * ch)), up, pair(q + 16 + 2 * ch));
+                }
+            }
+            for (int c = 0; c < nc; c++) {
+                const act_q16_32 *ab = ACT32(c, i);
+                acc[c][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(S[c]), _mm256_mul_ps(d, _mm256_set1_ps(ab->d)), acc[c][h]);
+                acc[c][h] = _mm256_fmadd_ps(m, _mm256_set1_ps(ab->s), acc[c][h]);
+            }
+        }
+    }
+    for (int c = 0; c < nc; c++) {
+        _mm256_storeu_ps(o + c * os, acc[c][0]);
+        _mm256_storeu_ps(o + c * os + 8, acc[c][1]);
+    }
+}
+#define LEGACY_PANEL(name, q5, has_min)                                                               \
+    INLINE void panel_body_##name(int64_t n, const void *w, const void *a, size_t as, float *o, size_t os, const int nc) { \
+        panel_body_legacy(n, w, a, as, o, os, nc, q5, has_min);                                       \
+    }
+LEGACY_PANEL(q4_0, 0, 0)
+LEGACY_PANEL(q4_1, 0, 1)
+LEGACY_PANEL(q5_0, 1, 0)
+LEGACY_PANEL(q5_1, 1, 1)
+
 /* A panel kernel over nc <= 4 columns, two at a time. */
 #define PANEL_COLS(name, body)                                                                        \
     static void name(int64_t n, const void *w, const void *a, size_t as, int nc, float *o, size_t os) { \
@@ -620,6 +668,10 @@ INLINE void panel_body_q8_0(int64_t n, const void *panel, const void *act, size_
 PANEL_COLS(panel_q4_k, panel_body_q4_k)
 PANEL_COLS(panel_q6_k, panel_body_q6_k)
 PANEL_COLS(panel_q8_0, panel_body_q8_0)
+PANEL_COLS(panel_q4_0, panel_body_q4_0)
+PANEL_COLS(panel_q4_1, panel_body_q4_1)
+PANEL_COLS(panel_q5_0, panel_body_q5_0)
+PANEL_COLS(panel_q5_1, panel_body_q5_1)
 
 static const cpu_kernels avx2 = {
     .name = "avx2",
@@ -634,6 +686,8 @@ static const cpu_kernels avx2 = {
     },
     .panel_dot = {
         [BRISK_TYPE_Q4_K] = panel_q4_k, [BRISK_TYPE_Q6_K] = panel_q6_k, [BRISK_TYPE_Q8_0] = panel_q8_0,
+        [BRISK_TYPE_Q4_0] = panel_q4_0, [BRISK_TYPE_Q4_1] = panel_q4_1, [BRISK_TYPE_Q5_0] = panel_q5_0,
+        [BRISK_TYPE_Q5_1] = panel_q5_1,
     },
     .quant_q16_32 = quant_q16_32,
     .quant_q16_256 = quant_q16_256,

@@ -289,6 +289,54 @@ INLINE void panel_body_q8_0(int64_t n, const void *panel, const void *act, size_
 }
 KC_SPECIALIZE_NC(panel_q8_0, panel_body_q8_0)
 
+/* Q4_0, Q4_1, Q5_0, Q5_1 panels: q unsigned (4 or 5 bits), value = d * q + m
+ * (m = -8d, -16d for the _0 types), so per block and column
+ * acc += f32(isum) * d * d_a + m * s_a. i32 bound: 16 x 31 x a per lane. */
+INLINE void panel_body_legacy(int64_t n, const void *panel, const void *act, size_t as, float *o, size_t os,
+                              const int nc, const int q5, const int has_min) {
+    __m512 acc[4];
+    for (int c = 0; c < nc; c++) acc[c] = _mm512_setzero_ps();
+    const uint8_t *p = panel;
+    const __m512i m4 = _mm512_set1_epi16(0x0F), one = _mm512_set1_epi16(1);
+    for (int64_t i = 0; i < n / 32; i++, p += CPU_PANEL_LEGACY_BYTES(q5, has_min)) {
+        const __m512 d = f16x16(p);
+        const __m512 m = has_min ? f16x16(p + 32) : _mm512_mul_ps(d, _mm512_set1_ps(q5 ? -16.0f : -8.0f));
+        const uint8_t *hi = p + 32 + 32 * has_min, *chunks = hi + 64 * q5;
+        __m512i S[2][4];
+        for (int c = 0; c < nc; c++) S[0][c] = S[1][c] = _mm512_setzero_si512();
+        for (int ch = 0; ch < 8; ch++) {
+            const __m512i v = u8x32(chunks + 32 * ch);
+            __m512i lo = _mm512_and_si512(v, m4), up = _mm512_srli_epi16(v, 4);
+            if (q5) {
+                const __m512i h = _mm512_srli_epi16(u8x32(hi + 32 * (ch / 4)), 2 * (ch % 4));
+                lo = _mm512_or_si512(lo, _mm512_slli_epi16(_mm512_and_si512(h, one), 4));
+                up = _mm512_or_si512(up, _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(h, 1), one), 4));
+            }
+            for (int c = 0; c < nc; c++) {
+                const int16_t *q = ACT32(c, i)->q;
+                S[0][c] = madd_acc(S[0][c], lo, pair(q + 2 * ch));
+                S[SET2][c] = madd_acc(S[SET2][c], up, pair(q + 16 + 2 * ch));
+            }
+        }
+        for (int c = 0; c < nc; c++) {
+            const act_q16_32 *ab = ACT32(c, i);
+            if (SET2) S[0][c] = _mm512_add_epi32(S[0][c], S[1][c]);
+            acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(S[0][c]), _mm512_mul_ps(d, _mm512_set1_ps(ab->d)), acc[c]);
+            acc[c] = _mm512_fmadd_ps(m, _mm512_set1_ps(ab->s), acc[c]);
+        }
+    }
+    for (int c = 0; c < nc; c++) _mm512_storeu_ps(o + c * os, acc[c]);
+}
+#define LEGACY_PANEL(name, q5, has_min)                                                               \
+    INLINE void panel_body_##name(int64_t n, const void *w, const void *a, size_t as, float *o, size_t os, const int nc) { \
+        panel_body_legacy(n, w, a, as, o, os, nc, q5, has_min);                                       \
+    }                                                                                                 \
+    KC_SPECIALIZE_NC(panel_##name, panel_body_##name)
+LEGACY_PANEL(q4_0, 0, 0)
+LEGACY_PANEL(q4_1, 0, 1)
+LEGACY_PANEL(q5_0, 1, 0)
+LEGACY_PANEL(q5_1, 1, 1)
+
 static const cpu_kernels table = {
 #if defined(BRISK_AVX512_VNNI)
     .name = "avx512vnni",
@@ -298,6 +346,8 @@ static const cpu_kernels table = {
     .dot = {[BRISK_TYPE_Q4_K] = dot_q4_k, [BRISK_TYPE_Q5_K] = dot_q5_k},
     .panel_dot = {
         [BRISK_TYPE_Q4_K] = panel_q4_k, [BRISK_TYPE_Q6_K] = panel_q6_k, [BRISK_TYPE_Q8_0] = panel_q8_0,
+        [BRISK_TYPE_Q4_0] = panel_q4_0, [BRISK_TYPE_Q4_1] = panel_q4_1, [BRISK_TYPE_Q5_0] = panel_q5_0,
+        [BRISK_TYPE_Q5_1] = panel_q5_1,
     },
     .quant_q16_32 = quant_q16_32,
     .quant_q16_256 = quant_q16_256,

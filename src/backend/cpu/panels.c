@@ -24,6 +24,13 @@
  *
  * Q8_0, per 32-element block, 544 bytes:
  *   [0, 32)      d[r] (f16), then 16 chunks: byte 2r+t = q[r][2c+t] (i8)
+ *
+ * Q4_0, Q4_1, Q5_0, Q5_1, per 32-element block (q unsigned, value = d * q + m,
+ * m = -8d / -16d for Q4_0 / Q5_0), 288 / 320 / 352 / 384 bytes:
+ *   d[r] (f16, 32 bytes); m[r] (f16, 32 bytes; Q4_1, Q5_1 only);
+ *   Q5 only, 2 x 32 bytes of fifth bits: block h, byte 2r+t, bits 2(c%4) and
+ *     2(c%4)+1 = bit 4 of q[r][2c+t] and q[r][16+2c+t], for chunks c = 4h..4h+3;
+ *   8 chunks: byte 2r+t = (q[r][2c+t] & 15) | (q[r][16+2c+t] & 15) << 4
  */
 #include <string.h>
 
@@ -107,11 +114,47 @@ static void pack_q8_0(const void *src, uint64_t row_bytes, int64_t n_in, void *d
     }
 }
 
+/* Q4_0 (d, qs[16]), Q4_1 (d, m, qs[16]), Q5_0 (d, qh[4], qs[16]), Q5_1 (d, m,
+ * qh[4], qs[16]): element j < 16 is the low nibble of qs[j], 16 + j the high
+ * one; Q5's fifth bit of element j is bit j of qh. */
+static void pack_legacy(const void *src, uint64_t row_bytes, int64_t n_in, void *dst, int q5, int has_min) {
+    const int block = 2 + 2 * has_min + 4 * q5 + 16;
+    uint8_t *out = dst;
+    for (int64_t i = 0; i < n_in / 32; i++, out += CPU_PANEL_LEGACY_BYTES(q5, has_min)) {
+        uint8_t *hi = out + 32 + 32 * has_min, *chunks = hi + 64 * q5;
+        for (int r = 0; r < CPU_PANEL_ROWS; r++) {
+            const uint8_t *b = (const uint8_t *)src + (uint64_t)r * row_bytes + (uint64_t)i * block;
+            const uint8_t *qs = b + block - 16;
+            const uint32_t qh = q5 ? kc_u32(b + 2 + 2 * has_min) : 0;
+            uint8_t q[32];
+            for (int j = 0; j < 16; j++) {
+                q[j] = (uint8_t)((qs[j] & 15) | ((qh >> j) & 1) << 4);
+                q[16 + j] = (uint8_t)((qs[j] >> 4) | ((qh >> (16 + j)) & 1) << 4);
+            }
+            for (int c = 0; c < 8; c++)
+                for (int t = 0; t < 2; t++) {
+                    chunks[32 * c + 2 * r + t] = (uint8_t)((q[2 * c + t] & 15) | (q[16 + 2 * c + t] & 15) << 4);
+                    if (q5) {
+                        uint8_t *h = &hi[32 * (c / 4) + 2 * r + t];
+                        if (c % 4 == 0) *h = 0;
+                        *h |= (uint8_t)((q[2 * c + t] >> 4) << (2 * (c % 4)) | (q[16 + 2 * c + t] >> 4) << (2 * (c % 4) + 1));
+                    }
+                }
+            memcpy(out + 2 * r, b, 2);
+            if (has_min) memcpy(out + 32 + 2 * r, b + 2, 2);
+        }
+    }
+}
+
 uint64_t cpu_panel_bytes(brisk_type type, int64_t n_in) {
     switch (type) {
     case BRISK_TYPE_Q4_K: return (uint64_t)(n_in / 256) * CPU_PANEL_Q4_K_BYTES;
     case BRISK_TYPE_Q6_K: return (uint64_t)(n_in / 256) * CPU_PANEL_Q6_K_BYTES;
     case BRISK_TYPE_Q8_0: return (uint64_t)(n_in / 32) * CPU_PANEL_Q8_0_BYTES;
+    case BRISK_TYPE_Q4_0: return (uint64_t)(n_in / 32) * CPU_PANEL_LEGACY_BYTES(0, 0);
+    case BRISK_TYPE_Q4_1: return (uint64_t)(n_in / 32) * CPU_PANEL_LEGACY_BYTES(0, 1);
+    case BRISK_TYPE_Q5_0: return (uint64_t)(n_in / 32) * CPU_PANEL_LEGACY_BYTES(1, 0);
+    case BRISK_TYPE_Q5_1: return (uint64_t)(n_in / 32) * CPU_PANEL_LEGACY_BYTES(1, 1);
     default: return 0;
     }
 }
@@ -121,6 +164,10 @@ void cpu_panel_pack(brisk_type type, const void *rows, uint64_t row_bytes, int64
     case BRISK_TYPE_Q4_K: pack_q4_k(rows, row_bytes, n_in, panel); break;
     case BRISK_TYPE_Q6_K: pack_q6_k(rows, row_bytes, n_in, panel); break;
     case BRISK_TYPE_Q8_0: pack_q8_0(rows, row_bytes, n_in, panel); break;
+    case BRISK_TYPE_Q4_0: pack_legacy(rows, row_bytes, n_in, panel, 0, 0); break;
+    case BRISK_TYPE_Q4_1: pack_legacy(rows, row_bytes, n_in, panel, 0, 1); break;
+    case BRISK_TYPE_Q5_0: pack_legacy(rows, row_bytes, n_in, panel, 1, 0); break;
+    case BRISK_TYPE_Q5_1: pack_legacy(rows, row_bytes, n_in, panel, 1, 1); break;
     default: break;
     }
 }
