@@ -213,6 +213,10 @@ static double float_mod(double x, double y) {
     return m;
 }
 
+static tval arith(tmpl_state *st, int op, tval a, tval b);
+
+tval tmpl_add(tmpl_state *st, tval a, tval b) { return arith(st, OP_ADD, a, b); }
+
 static tval arith(tmpl_state *st, int op, tval a, tval b) {
     if (tv_is_number(a) && tv_is_number(b)) {
         bool ints = is_intlike(a) && is_intlike(b);
@@ -521,6 +525,8 @@ static void assign(tmpl_state *st, tframe *f, const tnode *n, tval v) {
         tmpl_frame_set(st, f, n->names[0], v);
         return;
     }
+    if (v.t != TV_LIST && v.t != TV_STRING && v.t != TV_DICT && v.t != TV_UNDEFINED)
+        tmpl_fail(st, "cannot unpack non-iterable %s object", tv_type_name(v));
     tval items = tv_iterate(st, v);
     if (items.u.l->n != n->n_names)
         tmpl_fail(st, "%s values to unpack (expected %zu, got %zu)",
@@ -559,6 +565,7 @@ static void exec_for(tmpl_state *st, const tnode *n, tframe *f) {
     lp->items = items.u.l;
     tmpl_frame_set(st, lf, "loop", (tval){.t = TV_LOOP, .u.loop = lp});
     for (size_t i = 0; i < items.u.l->n; i++) {
+        step(st, n);
         lp->index = i;
         assign(st, lf, n, items.u.l->items[i]);
         tmpl_exec(st, n->list, lf);

@@ -323,15 +323,7 @@ static tval f_sum(tmpl_state *st, tval in, const targs *a) {
     tval items = tv_iterate(st, in);
     for (size_t i = 0; i < items.u.l->n; i++) {
         tval v = attribute.t != TV_NONE ? attr_path(st, items.u.l->items[i], attribute) : items.u.l->items[i];
-        if (!tv_is_number(v) || !tv_is_number(acc))
-            tmpl_fail(st, "unsupported operand type(s) for +: '%s' and '%s'", tv_type_name(acc), tv_type_name(v));
-        if (acc.t == TV_FLOAT || v.t == TV_FLOAT) acc = tv_float(tv_as_double(acc) + tv_as_double(v));
-        else {
-            int64_t r;
-            if (__builtin_add_overflow(acc.t == TV_BOOL ? acc.u.b : acc.u.i, v.t == TV_BOOL ? v.u.b : v.u.i, &r))
-                tmpl_fail(st, "integer overflow");
-            acc = tv_int(r);
-        }
+        acc = tmpl_add(st, acc, v);
     }
     return acc;
 }

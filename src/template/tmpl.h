@@ -22,7 +22,7 @@
 #define TMPL_MAX_NESTING 200             /* parser: nested expressions/blocks */
 #define TMPL_MAX_CALL_DEPTH 64           /* macro calls inside macro calls */
 #define TMPL_MAX_STEPS 20000000ull       /* evaluated nodes per render */
-#define TMPL_MAX_MEMORY (512ull << 20)   /* arena bytes per render */
+#define TMPL_MAX_MEMORY (256ull << 20)   /* arena bytes per render */
 #define TMPL_MAX_STRING (64ull << 20)    /* bytes of one string / the output */
 #define TMPL_MAX_RANGE 100000            /* range() length, as jinja2's sandbox */
 
@@ -221,6 +221,7 @@ _Noreturn void tmpl_fail_at(tmpl_state *st, int line, int col, const char *fmt, 
 void tmpl_exec(tmpl_state *st, tnodes body, tframe *frame);
 tval tmpl_eval(tmpl_state *st, const tnode *e, tframe *frame);
 tval tmpl_call(tmpl_state *st, tval callee, const targs *a);
+tval tmpl_add(tmpl_state *st, tval a, tval b); /* Python's a + b */
 tval tmpl_getattr(tmpl_state *st, tval obj, const char *name);
 tval tmpl_getitem(tmpl_state *st, tval obj, tval key);
 tframe *tmpl_frame_new(tmpl_state *st, tframe *parent);
