@@ -207,6 +207,7 @@ struct tmpl_state {
     uint64_t steps;
     int call_depth;
     int nesting;            /* parser depth */
+    int repr_depth;         /* tv_repr recursion */
     int loop_signal;        /* 0, 1 = break, 2 = continue */
     tbuf *out;              /* where output goes (macros capture into their own) */
     tframe *globals;

@@ -158,12 +158,21 @@ bool tv_truthy(tval v) {
     }
 }
 
-bool tv_equal(tval a, tval b) {
+/* Values built by a hostile template can nest deeply (set ns.x = [ns.x] in a
+ * loop); past this depth equality falls back to identity instead of recursing. */
+#define EQUAL_MAX_DEPTH 1000
+
+static bool equal_at(tval a, tval b, int depth);
+
+bool tv_equal(tval a, tval b) { return equal_at(a, b, 0); }
+
+static bool equal_at(tval a, tval b, int depth) {
     if (tv_is_number(a) && tv_is_number(b)) {
         if (a.t == TV_FLOAT || b.t == TV_FLOAT) return tv_as_double(a) == tv_as_double(b);
         return as_int(a) == as_int(b);
     }
     if (a.t != b.t) return false;
+    if (depth > EQUAL_MAX_DEPTH) return a.u.l == b.u.l;
     switch (a.t) {
     case TV_UNDEFINED: case TV_NONE: return true;
     case TV_STRING: return a.u.s->len == b.u.s->len && !memcmp(a.u.s->s, b.u.s->s, a.u.s->len);
@@ -171,13 +180,13 @@ bool tv_equal(tval a, tval b) {
         if (a.u.l->gen || b.u.l->gen) return a.u.l == b.u.l;
         if (a.u.l->n != b.u.l->n || a.u.l->tuple != b.u.l->tuple) return false;
         for (size_t i = 0; i < a.u.l->n; i++)
-            if (!tv_equal(a.u.l->items[i], b.u.l->items[i])) return false;
+            if (!equal_at(a.u.l->items[i], b.u.l->items[i], depth + 1)) return false;
         return true;
     case TV_DICT:
         if (a.u.d->n != b.u.d->n) return false;
         for (size_t i = 0; i < a.u.d->n; i++) {
             tval *v = tdict_find(b.u.d, a.u.d->keys[i]);
-            if (!v || !tv_equal(a.u.d->vals[i], *v)) return false;
+            if (!v || !equal_at(a.u.d->vals[i], *v, depth + 1)) return false;
         }
         return true;
     case TV_NAMESPACE: return a.u.d == b.u.d;
@@ -188,7 +197,12 @@ bool tv_equal(tval a, tval b) {
     }
 }
 
-int tv_compare(tmpl_state *st, tval a, tval b, const char *op) {
+static int compare_at(tmpl_state *st, tval a, tval b, const char *op, int depth);
+
+int tv_compare(tmpl_state *st, tval a, tval b, const char *op) { return compare_at(st, a, b, op, 0); }
+
+static int compare_at(tmpl_state *st, tval a, tval b, const char *op, int depth) {
+    if (depth > EQUAL_MAX_DEPTH) tmpl_fail(st, "values nest too deeply to compare");
     if (tv_is_number(a) && tv_is_number(b)) {
         if (a.t != TV_FLOAT && b.t != TV_FLOAT) return (as_int(a) > as_int(b)) - (as_int(a) < as_int(b));
         double x = tv_as_double(a), y = tv_as_double(b);
@@ -204,7 +218,7 @@ int tv_compare(tmpl_state *st, tval a, tval b, const char *op) {
         size_t n = a.u.l->n < b.u.l->n ? a.u.l->n : b.u.l->n;
         for (size_t i = 0; i < n; i++)
             if (!tv_equal(a.u.l->items[i], b.u.l->items[i]))
-                return tv_compare(st, a.u.l->items[i], b.u.l->items[i], op);
+                return compare_at(st, a.u.l->items[i], b.u.l->items[i], op, depth + 1);
         return (a.u.l->n > b.u.l->n) - (a.u.l->n < b.u.l->n);
     }
     if (a.t == TV_UNDEFINED) tv_require_defined(st, a);
@@ -259,7 +273,16 @@ static void str_into(tmpl_state *st, tval v, tbuf *b) {
     }
 }
 
+static void repr_inner(tmpl_state *st, tval v, tbuf *b);
+
 void tv_repr(tmpl_state *st, tval v, tbuf *b) {
+    /* a namespace can contain itself (set ns.me = ns): bound the depth */
+    if (++st->repr_depth > 500) tmpl_fail(st, "a value nests too deeply to print (or contains itself)");
+    repr_inner(st, v, b);
+    st->repr_depth--;
+}
+
+static void repr_inner(tmpl_state *st, tval v, tbuf *b) {
     switch (v.t) {
     case TV_STRING: repr_string(b, v.u.s); return;
     case TV_LIST: {

@@ -170,6 +170,12 @@ TEST(template_limits_stop_hostile_templates) {
     CHECK_ERROR("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}", NULL, "nest deeper");
     CHECK_ERROR("{% set ns = namespace(s='ab') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}", NULL, "MiB");
     CHECK_ERROR("{{ range(100001)|length }}", NULL, "Range too big");
+    CHECK_ERROR("{% set ns = namespace() %}{% set ns.me = ns %}{{ ns }}", NULL, "contains itself");
+    CHECK_RENDER("{% set ns = namespace(x=1) %}{% for i in range(5000) %}{% set ns.x = [ns.x] %}{% endfor %}"
+                 "{{ ns.x == ns.x }}{{ ns.x != [ns.x] }}", NULL, "TrueTrue");
+    CHECK_ERROR("{% set ns = namespace(x=1) %}{% for i in range(5000) %}{% set ns.x = [ns.x] %}{% endfor %}"
+                "{{ ns.x < [ns.x] }}", NULL, "too deeply");
+    CHECK_ERROR("{% set ns = namespace() %}{% set d = {'n': ns} %}{% set ns.d = d %}{{ d }}", NULL, "contains itself");
     char deep[4000];
     size_t k = 0;
     k += (size_t)snprintf(deep + k, sizeof deep - k, "{{ ");
