@@ -12,6 +12,7 @@ static const struct {
     const char *summary;
 } commands[] = {
     {"run", cmd_run, "generate text from a prompt"},
+    {"chat", cmd_chat, "chat with a model in the terminal (its chat template, line editing)"},
     {"inspect", cmd_inspect, "print a GGUF file's header, metadata, tensors and totals"},
     {"synth", cmd_synth, "write a random-weight model of a real architecture's shapes"},
     {"bench", cmd_bench, "measure prompt and decode speed, and the machine's memory bandwidth"},
