@@ -8,6 +8,7 @@ APT_PACKAGES=(
   build-essential cmake pkg-config  # the build
   libjansson-dev                    # JSON output (inspect --json, later the server)
   libpcre2-dev                      # pre-tokenizer regexes (Unicode classes)
+  libmicrohttpd-dev                 # brisk serve (HTTP)
   clang libclang-rt-14-dev          # libFuzzer + sanitizer runtimes for the fuzz target
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user  # NEON kernel tests (scripts/test_neon.sh)
 )
@@ -21,6 +22,9 @@ PIP_PACKAGES=(
   "tokenizers==0.23.3"
   "sentencepiece==0.2.3"
   "protobuf==7.36.2"
+  # brisk serve is tested with the official client SDKs
+  "openai==3.57.0"
+  "anthropic==2.13.0"
 )
 PYTHON=${PYTHON:-python3}
 

@@ -8,5 +8,8 @@ int cmd_run(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_fit(int argc, char **argv);
+#ifdef BRISK_HAVE_SERVER
+int cmd_serve(int argc, char **argv);
+#endif
 
 #endif
