@@ -17,36 +17,9 @@
 #include <math.h>
 #include <string.h>
 
+#include "backend/cpu/kernels.h"
 #include "base/fp16.h"
 #include "runtime/engine.h"
-
-/* ---- KV cache rows -------------------------------------------------------- */
-
-static void kv_store(const kv_cache *kv, void *dst, const float *src, int64_t n) {
-    if (kv->f32) { memcpy(dst, src, (size_t)n * 4); return; }
-    uint16_t *h = dst;
-    for (int64_t i = 0; i < n; i++) h[i] = brisk_f32_to_fp16(src[i]);
-}
-
-/* dot(q, row[0..n)) for a cache row of either element type. */
-static float kv_dot(const kv_cache *kv, const float *q, const void *row, int64_t n) {
-    if (kv->f32) return cpu_dot(q, row, n);
-    const uint16_t *h = row;
-    float acc = 0.0f;
-    for (int64_t i = 0; i < n; i++) acc += q[i] * brisk_fp16_to_f32(h[i]);
-    return acc;
-}
-
-/* out += w * row */
-static void kv_axpy(const kv_cache *kv, float *out, float w, const void *row, int64_t n) {
-    if (kv->f32) {
-        const float *r = row;
-        for (int64_t i = 0; i < n; i++) out[i] += w * r[i];
-        return;
-    }
-    const uint16_t *h = row;
-    for (int64_t i = 0; i < n; i++) out[i] += w * brisk_fp16_to_f32(h[i]);
-}
 
 /* ---- attention -------------------------------------------------------------- */
 
@@ -54,10 +27,21 @@ typedef struct attn_job {
     brisk_engine *e;
     const fwd_batch *b;
     int il;
+    cpu_dot_fn dot_k;   /* K row (the cache's type) . up to CPU_MAX_COLS f32 query heads */
 } attn_job;
 
-/* One (token, head) pair per work item: scores over the rows of its sequence
- * it can see, softmax, weighted sum of values. Output: e->attn [n, n_head * head_dim_v]. */
+/* out[0..n) = row[0..n) as f32, for a cache row of either element type */
+static const float *kv_row_f32(const kv_cache *kv, const void *row, int64_t n, float *tmp) {
+    if (kv->f32) return row;
+    const uint16_t *h = row;
+    for (int64_t i = 0; i < n; i++) tmp[i] = brisk_fp16_to_f32(h[i]);
+    return tmp;
+}
+
+/* One (token, KV head) pair per work item, for the `group` query heads that
+ * share that KV head: scores over the rows of its sequence it can see (a K row
+ * is read once for all of them), softmax, weighted sum of values (a V row is
+ * converted once). Output: e->attn [n, n_head * head_dim_v]. */
 static void attention_worker(void *p, int ith, int nth) {
     const attn_job *job = p;
     brisk_engine *e = job->e;
@@ -65,33 +49,52 @@ static void attention_worker(void *p, int ith, int nth) {
     const kv_cache *kv = &e->kv;
     const hparams *hp = &e->model->hp;
     const layer_weights *ly = &e->model->layers[job->il];
-    int group = hp->n_head / hp->n_head_kv;
-    size_t es = kv_elem_size(kv);
-    float *scores = e->scores + (int64_t)ith * e->n_ctx_seq;
+    const int group = hp->n_head / hp->n_head_kv, hd = hp->head_dim, hdv = hp->head_dim_v;
+    const size_t es = kv_elem_size(kv);
+    float *scores = e->scores + (int64_t)ith * group * e->n_ctx_seq; /* [group][n_ctx_seq] */
+    float *vtmp = e->scores_v + (int64_t)ith * hdv;
     long w0, w1;
-    threadpool_slice((long)b->n * hp->n_head, ith, nth, &w0, &w1);
+    threadpool_slice((long)b->n * hp->n_head_kv, ith, nth, &w0, &w1);
     for (long w = w0; w < w1; w++) {
-        int32_t t = (int32_t)(w / hp->n_head);
-        int h = (int)(w % hp->n_head), g = h / group;
+        int32_t t = (int32_t)(w / hp->n_head_kv);
+        int g = (int)(w % hp->n_head_kv);
         int32_t pos = b->pos[t];
         const int32_t *table = b->tables[t];
-        int32_t first = ly->sliding && pos - hp->n_swa + 1 > 0 ? pos - hp->n_swa + 1 : 0;
-        const float *q = e->q + (int64_t)t * hp->n_head * hp->head_dim + (int64_t)h * hp->head_dim;
+        int32_t first = ly->sliding && pos - hp->n_swa + 1 > 0 ? pos - hp->n_swa + 1 : 0, n_vis = pos - first + 1;
+        const float *q = e->q + (int64_t)t * hp->n_head * hd + (int64_t)g * group * hd; /* [group][hd] */
         for (int32_t j = first; j <= pos; j++) {
-            const uint8_t *krow = kv_k_row(kv, job->il, kv_pos_row(kv, table, j));
-            float s = kv_dot(kv, q, krow + (size_t)g * hp->head_dim * es, hp->head_dim) * hp->attn_scale;
-            if (hp->attn_softcap > 0) s = hp->attn_softcap * tanhf(s / hp->attn_softcap);
-            scores[j - first] = s;
+            const uint8_t *krow = (const uint8_t *)kv_k_row(kv, job->il, kv_pos_row(kv, table, j)) + (size_t)g * hd * es;
+            for (int c = 0; c < group; c += CPU_MAX_COLS) {
+                int nc = group - c < CPU_MAX_COLS ? group - c : CPU_MAX_COLS;
+                job->dot_k(hd, krow, q + (int64_t)c * hd, (size_t)hd * sizeof(float), nc,
+                           scores + (int64_t)c * e->n_ctx_seq + (j - first), (size_t)e->n_ctx_seq);
+            }
         }
-        int32_t n_vis = pos - first + 1;
-        cpu_softmax(scores, n_vis);
-        float *out = e->attn + (int64_t)t * hp->n_head * hp->head_dim_v + (int64_t)h * hp->head_dim_v;
-        memset(out, 0, (size_t)hp->head_dim_v * sizeof(float));
+        float *out = e->attn + (int64_t)t * hp->n_head * hdv + (int64_t)g * group * hdv; /* [group][hdv] */
+        for (int c = 0; c < group; c++) {
+            float *sc = scores + (int64_t)c * e->n_ctx_seq;
+            for (int32_t j = 0; j < n_vis; j++) {
+                sc[j] *= hp->attn_scale;
+                if (hp->attn_softcap > 0) sc[j] = hp->attn_softcap * tanhf(sc[j] / hp->attn_softcap);
+            }
+            cpu_softmax(sc, n_vis);
+        }
+        memset(out, 0, (size_t)group * hdv * sizeof(float));
         for (int32_t j = first; j <= pos; j++) {
-            const uint8_t *vrow = kv_v_row(kv, job->il, kv_pos_row(kv, table, j));
-            kv_axpy(kv, out, scores[j - first], vrow + (size_t)g * hp->head_dim_v * es, hp->head_dim_v);
+            const uint8_t *vrow = (const uint8_t *)kv_v_row(kv, job->il, kv_pos_row(kv, table, j)) + (size_t)g * hdv * es;
+            const float *v = kv_row_f32(kv, vrow, hdv, vtmp);
+            for (int c = 0; c < group; c++) {
+                float pj = scores[(int64_t)c * e->n_ctx_seq + (j - first)], *o = out + (int64_t)c * hdv;
+                for (int64_t i = 0; i < hdv; i++) o[i] += pj * v[i];
+            }
         }
     }
+}
+
+static void kv_store(const kv_cache *kv, void *dst, const float *src, int64_t n) {
+    if (kv->f32) { memcpy(dst, src, (size_t)n * 4); return; }
+    uint16_t *h = dst;
+    for (int64_t i = 0; i < n; i++) h[i] = brisk_f32_to_fp16(src[i]);
 }
 
 /* ---- the block ---------------------------------------------------------------- */
@@ -140,7 +143,7 @@ static void attention_block(brisk_engine *e, const fwd_batch *b, int il) {
         kv_store(kv, kv_k_row(kv, il, row), e->k + t * k_dim, k_dim);
         kv_store(kv, kv_v_row(kv, il, row), e->v + t * v_dim, v_dim);
     }
-    attn_job job = {e, b, il};
+    attn_job job = {e, b, il, cpu_kernels_best()->dot[kv->f32 ? BRISK_TYPE_F32 : BRISK_TYPE_F16]};
     threadpool_run(e->tp, attention_worker, &job);
     cpu_matmul(e->tp, &ly->wo, e->attn, e->o, n, e->scratch);
     if (ly->post_attn_norm) rmsnorm_rows(e->o, ly->post_attn_norm, e->o, n, hp->n_embd, hp->norm_eps);

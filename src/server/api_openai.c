@@ -53,7 +53,8 @@ static bool parse_generation(server *s, json_t *b, sched_request *r, stream_stat
         !field_number(b, "temperature", 0, 2, &temp, err) || !field_number(b, "top_p", 0, 1, &top_p, err) ||
         !field_number(b, "presence_penalty", -2, 2, &pp, err) || !field_number(b, "frequency_penalty", -2, 2, &fp, err) ||
         !field_int(b, "seed", LONG_MIN, LONG_MAX, &seed, &has_seed, err) || !field_int(b, "n", 1, 1, &n, NULL, err) ||
-        !field_stops(b, "stop", r, err) || !field_bool(b, "stream", stream, err))
+        !field_stops(b, "stop", r, err) || !field_bool(b, "stream", stream, err) ||
+        !field_bool(b, "ignore_eos", &r->ignore_eos, err)) /* an extension, for benchmarks */
         return false;
     json_t *so = json_object_get(b, "stream_options");
     if (so && !json_is_null(so)) {

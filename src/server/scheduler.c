@@ -262,7 +262,7 @@ static bool next_token(scheduler *s, slot *sl, const float *logits) {
         return true;
     }
     brisk_sampler_accept(sl->smp, t);
-    bool eog = brisk_vocab_is_eog(s->vocab, t);
+    bool eog = !r->ignore_eos && brisk_vocab_is_eog(s->vocab, t);
     sched_logprob lp;
     if (r->logprobs && !eog) fill_logprob(logits, s->n_vocab, t, r->top_logprobs, &lp);
     pthread_mutex_lock(&r->mu);

@@ -50,6 +50,7 @@ typedef struct sched_request {
     bool logprobs;
     int top_logprobs;          /* 0..SCHED_MAX_TOP_LOGPROBS */
     bool embed;                /* an embedding instead of a generation */
+    bool ignore_eos;           /* keep generating after end-of-generation tokens (benchmarks) */
 
     /* ---- output, under mu ---- */
     pthread_mutex_t mu;
