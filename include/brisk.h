@@ -493,6 +493,40 @@ brisk_status brisk_gguf_writer_add_tensor_deferred(brisk_gguf_writer *w, const c
 brisk_status brisk_gguf_writer_write_stream(brisk_gguf_writer *w, const char *path,
                                             brisk_gguf_fill_fn fill, void *user, brisk_error *err);
 
+/* ------------------------------------------------------------------------ */
+/* Chat templates (brisk's own Jinja2 engine, src/template)                  */
+/* ------------------------------------------------------------------------ */
+
+typedef struct brisk_chat_message {
+    const char *role;    /* "system", "user", "assistant", ... */
+    const char *content; /* UTF-8 text */
+} brisk_chat_message;
+
+/* Render a conversation with the model's tokenizer.chat_template (or tmpl when
+ * non-NULL; or brisk's fallback when the model has none, see below), the way
+ * Hugging Face's apply_chat_template does: variables messages, bos_token,
+ * eos_token (text of the vocab's BOS/EOS), add_generation_prompt; tools is
+ * undefined. add_generation_prompt appends the assistant turn's opening.
+ * *out is malloc'd text (free with free()). Tokenize it with
+ * BRISK_TOKENIZE_PARSE_SPECIAL and without ADD_SPECIAL: the template places
+ * BOS itself.
+ * Fallback (model without a template): ChatML, "<|im_start|>ROLE\nCONTENT<|im_end|>\n"
+ * per message and "<|im_start|>assistant\n" as the generation prompt, preceded
+ * by bos_token when the model's tokenizer.ggml.add_bos_token is true. */
+brisk_status brisk_chat_render(const brisk_model *m, const char *tmpl,
+                               const brisk_chat_message *msgs, size_t n_msgs,
+                               bool add_generation_prompt, char **out, brisk_error *err);
+/* True when the model's GGUF carries tokenizer.chat_template (else
+ * brisk_chat_render uses the fallback above). */
+bool brisk_chat_has_template(const brisk_model *m);
+
+/* Lower level: render any template with a JSON object as its variables, in
+ * Hugging Face's environment (trim_blocks, lstrip_blocks, loop controls,
+ * tojson, raise_exception, strftime_now). Errors name the template line and
+ * column. *out is malloc'd (free with free()). */
+brisk_status brisk_template_render_json(const char *tmpl, const char *vars_json,
+                                        char **out, brisk_error *err);
+
 #ifdef __cplusplus
 }
 #endif
