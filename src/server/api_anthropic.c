@@ -104,7 +104,7 @@ void api_messages(server *s, json_t *b, api_response *out, api_error *err) {
     r->sampling.top_p = (float)top_p;
     r->sampling.top_k = (int32_t)top_k;
     prompt = chat_prompt(s, cm, n, err);
-    if (!prompt || !prompt_tokens(s, prompt, BRISK_TOKENIZE_ADD_SPECIAL | BRISK_TOKENIZE_PARSE_SPECIAL, r, err) ||
+    if (!prompt || !prompt_tokens(s, prompt, CHAT_TOKENIZE_FLAGS, r, err) ||
         !submit(s, r, err))
         goto done;
     char id[64];

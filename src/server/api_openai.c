@@ -239,7 +239,7 @@ void api_chat_completions(server *s, json_t *b, api_response *out, api_error *er
         r->logprobs = opts.logprobs;
         r->top_logprobs = (int)top;
         char *prompt = err->status ? NULL : chat_prompt(s, msgs, n, err);
-        if (prompt && prompt_tokens(s, prompt, BRISK_TOKENIZE_ADD_SPECIAL | BRISK_TOKENIZE_PARSE_SPECIAL, r, err)) {
+        if (prompt && prompt_tokens(s, prompt, CHAT_TOKENIZE_FLAGS, r, err)) {
             make_id(s, "chatcmpl-", opts.id, sizeof opts.id);
             respond(s, r, stream, &opts, API_OPENAI, chat_stream, chat_body, out, err);
         }

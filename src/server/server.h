@@ -152,8 +152,10 @@ char *content_text(json_t *content, const char *param, api_error *err);
 void sse_data(sbuf *out, const char *event, json_t *data); /* steals data */
 
 /* ---- chat prompt (chat_prompt.c) ---- */
-typedef struct chat_msg { const char *role; const char *content; } chat_msg;
-/* The model's chat template applied to msgs (+ the assistant prompt); NULL with err. */
+typedef brisk_chat_message chat_msg;
+/* The model's chat template applied to msgs (+ the assistant prompt); NULL with
+ * err. Tokenize with CHAT_TOKENIZE_FLAGS: the template writes BOS itself. */
+#define CHAT_TOKENIZE_FLAGS BRISK_TOKENIZE_PARSE_SPECIAL
 char *chat_prompt(server *s, const chat_msg *msgs, size_t n, api_error *err);
 
 #endif
