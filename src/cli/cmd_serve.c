@@ -152,7 +152,7 @@ int cmd_serve(int argc, char **argv) {
     atomic_store(&srv.stopping, true);
     http_quiesce(http);
     sched_shutdown(srv.sched, o.cfg.shutdown_grace_s);
-    http_stop(http);
+    http_stop(&srv, http, 10.0);
     fprintf(stderr, "brisk serve: stopped\n");
     rc = 0;
 done:

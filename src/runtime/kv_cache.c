@@ -235,7 +235,7 @@ int32_t kv_seq_take_prefix(kv_cache *kv, kv_seq *seq, const brisk_token *tokens,
     }
     seq->n_table = seq->n_hashed = got;
     seq->n_past = got * bs;
-    memcpy(seq->tokens, tokens, (size_t)seq->n_past * sizeof *tokens);
+    if (got) memcpy(seq->tokens, tokens, (size_t)seq->n_past * sizeof *tokens);
     kv->prefix_hit_tokens += (uint64_t)seq->n_past;
     return seq->n_past;
 }

@@ -198,6 +198,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (!cs) {
         if (!(cs = calloc(1, sizeof *cs))) return MHD_NO;
         *con_cls = cs;
+        atomic_fetch_add(&s->in_flight, 1);
         /* a declared length over the limit is refused before reading the body */
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoull(cl, NULL, 10) > s->cfg.max_body) {
@@ -219,9 +220,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe) {
-    (void)cls; (void)c; (void)toe;
+    server *s = cls;
+    (void)c; (void)toe;
     conn_state *cs = *con_cls;
     if (!cs) return;
+    atomic_fetch_sub(&s->in_flight, 1);
     sbuf_free(&cs->body);
     free(cs);
     *con_cls = NULL;
@@ -258,4 +261,8 @@ void http_quiesce(struct MHD_Daemon *d) {
     if (fd != MHD_INVALID_SOCKET) close(fd);
 }
 
-void http_stop(struct MHD_Daemon *d) { MHD_stop_daemon(d); }
+void http_stop(server *s, struct MHD_Daemon *d, double wait_s) {
+    /* the requests' final events and bodies are still being written: give them time */
+    for (double t = 0; t < wait_s && atomic_load(&s->in_flight) > 0; t += 0.01) usleep(10000);
+    MHD_stop_daemon(d);
+}

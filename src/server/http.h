@@ -10,7 +10,8 @@ struct MHD_Daemon;
 struct MHD_Daemon *http_start(server *s, int *port_out, char *err, size_t err_size);
 /* Stop accepting connections (the ones open keep being served). */
 void http_quiesce(struct MHD_Daemon *d);
-/* Close every connection and join their threads. */
-void http_stop(struct MHD_Daemon *d);
+/* Wait (up to wait_s) for requests whose responses are being sent, then
+ * close every connection and join their threads. */
+void http_stop(server *s, struct MHD_Daemon *d, double wait_s);
 
 #endif

@@ -146,6 +146,7 @@ static void run_embedding(scheduler *s, sched_request *r) {
     }
     brisk_seq_close(s->engine, seq);
     pthread_mutex_lock(&s->mu);
+    s->n_running--;
     s->requests_done++;
     s->prompt_tokens += (uint64_t)r->n_prompt;
     pthread_mutex_unlock(&s->mu);
@@ -171,7 +172,6 @@ static void slot_start(scheduler *s, slot *sl, sched_request *r) {
     r->n_cached = sl->n_fed;
     pthread_mutex_unlock(&r->mu);
     pthread_mutex_lock(&s->mu);
-    s->n_running++;
     s->prompt_tokens += (uint64_t)r->n_prompt;
     s->cached_prompt_tokens += (uint64_t)sl->n_fed;
     pthread_mutex_unlock(&s->mu);
@@ -389,6 +389,7 @@ static void *sched_main(void *arg) {
             sched_request *head = s->queue[s->q_head];
             if (head->embed) {
                 queue_pop(s);
+                s->n_running++; /* counted while still under the lock: sched_submit sees it */
                 pthread_mutex_unlock(&s->mu);
                 run_embedding(s, head);
                 pthread_mutex_lock(&s->mu);
@@ -399,9 +400,13 @@ static void *sched_main(void *arg) {
                 if (!s->slots[i].r) free_slot = i;
             if (free_slot < 0) break;
             queue_pop(s);
+            s->n_running++;
             pthread_mutex_unlock(&s->mu);
             if (atomic_load(&head->cancel)) {
                 finish(head, FINISH_CANCELLED, NULL);
+                pthread_mutex_lock(&s->mu);
+                s->n_running--;
+                pthread_mutex_unlock(&s->mu);
                 sched_request_unref(head);
             } else {
                 slot_start(s, &s->slots[free_slot], head);

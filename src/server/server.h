@@ -34,6 +34,7 @@ typedef struct server {
     atomic_ullong requests_total[6]; /* by endpoint (api_endpoint) */
     atomic_ullong errors_total;
     atomic_ullong id_counter;
+    atomic_int in_flight;          /* HTTP requests not yet completed (responses being sent) */
 } server;
 
 typedef enum api_kind { API_OPENAI, API_ANTHROPIC } api_kind;

@@ -359,7 +359,9 @@ def test_graceful_shutdown_finishes_in_flight_requests(default_model, sig):
         body = {"model": s.model_id, "max_tokens": 40, "stream": True, "temperature": 0,
                 "messages": [{"role": "user", "content": "Tell me a long story."}]}
         with s.stream("/v1/chat/completions", body) as (status, lines):
-            next(lines)
+            seen = 0
+            while seen < 3:  # the role chunk and two tokens: running, not queued (queued ones are cancelled)
+                seen += next(lines).startswith("data: ")
             s.proc.send_signal(sig)
             rest = [line for line in lines if line.startswith("data: ")]
         assert rest[-1] == "data: [DONE]"
@@ -371,3 +373,21 @@ def test_graceful_shutdown_finishes_in_flight_requests(default_model, sig):
             s.request("GET", "/health", timeout=5)
     finally:
         s.kill()
+
+
+def test_chat_prompt_is_the_jinja2_rendered_template(srv, oai, default_model):
+    """usage.prompt_tokens of a multi-turn chat = the tokens of the GGUF's chat template rendered by jinja2."""
+    import gguf
+    from brisk_ffi import Vocab
+    from brisk_template_ffi import jinja_render
+    field = gguf.GGUFReader(default_model).fields["tokenizer.chat_template"]
+    template = bytes(field.parts[field.data[0]]).decode()
+    vocab = Vocab(default_model)
+    for msgs in ([{"role": "user", "content": "Hello there!"}],
+                 [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi."},
+                  {"role": "assistant", "content": "Hello."}, {"role": "user", "content": "How are you?"}]):
+        text = jinja_render(template, {"messages": msgs, "add_generation_prompt": True,
+                                       "bos_token": vocab.token_to_piece(vocab.bos).decode(),
+                                       "eos_token": vocab.token_to_piece(vocab.eos).decode()})
+        want = len(vocab.tokenize(text, add_special=False, parse_special=True))
+        assert chat(oai, srv, msgs, max_tokens=1).usage.prompt_tokens == want
