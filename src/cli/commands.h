@@ -9,5 +9,8 @@ int cmd_chat(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_fit(int argc, char **argv);
+#ifdef BRISK_HAVE_SERVER
+int cmd_serve(int argc, char **argv);
+#endif
 
 #endif

@@ -17,6 +17,9 @@ static const struct {
     {"synth", cmd_synth, "write a random-weight model of a real architecture's shapes"},
     {"bench", cmd_bench, "measure prompt and decode speed, and the machine's memory bandwidth"},
     {"fit", cmd_fit, "estimate memory and decode speed of a model on this machine"},
+#ifdef BRISK_HAVE_SERVER
+    {"serve", cmd_serve, "OpenAI- and Anthropic-compatible HTTP server (continuous batching)"},
+#endif
 };
 
 static void usage(FILE *out) {
