@@ -48,6 +48,13 @@ static inline uint16_t brisk_f32_to_fp16(float f) {
     return sign | (uint16_t)((r - 0x38000000u) >> 13);
 }
 
+/* An f16 stored at p (any alignment, little-endian) as f32. */
+static inline float brisk_load_fp16(const void *p) {
+    uint16_t h;
+    memcpy(&h, p, 2);
+    return brisk_fp16_to_f32(h);
+}
+
 static inline float brisk_bf16_to_f32(uint16_t h) { return brisk_f32_from_bits((uint32_t)h << 16); }
 
 /* As gguf-py: NaN becomes a quiet NaN, everything else rounds to nearest even. */

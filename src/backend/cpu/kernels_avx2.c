@@ -210,12 +210,12 @@ INLINE blk32 dec_q5_1(const uint8_t *b) {
 INLINE blk32 dec_q8_0(const uint8_t *b) { return (blk32){s8x16(b + 2), s8x16(b + 18), f16(b), 0.0f}; }
 INLINE blk32 dec_iq4_nl(const uint8_t *b) {
     blk32 r = {.d = f16(b)};
-    table_nibbles(b + 2, kc_kvalues_iq4nl, &r.lo, &r.hi);
+    table_nibbles(b + 2, qb_kvalues_iq4nl, &r.lo, &r.hi);
     return r;
 }
 INLINE blk32 dec_mxfp4(const uint8_t *b) {
-    blk32 r = {.d = kc_e8m0_half(b[0])};
-    table_nibbles(b + 1, kc_kvalues_mxfp4, &r.lo, &r.hi);
+    blk32 r = {.d = qb_e8m0_half(b[0])};
+    table_nibbles(b + 1, qb_kvalues_mxfp4, &r.lo, &r.hi);
     return r;
 }
 
@@ -458,7 +458,7 @@ INLINE void body_iq4_xs(int64_t n, const void *w, const void *act, size_t as, fl
         kc_scales_iq4_xs(b, ls);
         for (int s = 0; s < 8; s++) {
             __m256i lo, hi;
-            table_nibbles(b + 8 + 16 * s, kc_kvalues_iq4nl, &lo, &hi);
+            table_nibbles(b + 8 + 16 * s, qb_kvalues_iq4nl, &lo, &hi);
             GROUP(mul_scale(lo, ls[s]), 2 * s);
             GROUP(mul_scale(hi, ls[s]), 2 * s + 1);
             if (s == 3 || s == 7) { FLUSH(d); }

@@ -98,7 +98,7 @@ INLINE float32x4_t load4_bf16(const void *w, int64_t i) {
     return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16((const uint16_t *)w + i), 16));
 }
 INLINE float conv_f32(const void *w, int64_t j) { return ((const float *)w)[j]; }
-INLINE float conv_f16(const void *w, int64_t j) { return kc_f16((const uint8_t *)w + 2 * j); }
+INLINE float conv_f16(const void *w, int64_t j) { return brisk_load_fp16((const uint8_t *)w + 2 * j); }
 INLINE float conv_bf16(const void *w, int64_t j) {
     uint16_t h;
     memcpy(&h, (const uint8_t *)w + 2 * j, 2);
@@ -161,46 +161,46 @@ INLINE int8x16_t lut16(const int8_t *table, int8x16_t idx) {
 }
 
 INLINE blk32 dec_q4_0(const uint8_t *b) {
-    blk32 r = {.d = kc_f16(b)};
+    blk32 r = {.d = brisk_load_fp16(b)};
     nibbles(b + 2, &r.lo, &r.hi);
     r.lo = vsubq_s8(r.lo, vdupq_n_s8(8));
     r.hi = vsubq_s8(r.hi, vdupq_n_s8(8));
     return r;
 }
 INLINE blk32 dec_q4_1(const uint8_t *b) {
-    blk32 r = {.d = kc_f16(b), .m = kc_f16(b + 2)};
+    blk32 r = {.d = brisk_load_fp16(b), .m = brisk_load_fp16(b + 2)};
     nibbles(b + 4, &r.lo, &r.hi);
     return r;
 }
 INLINE blk32 dec_q5_0(const uint8_t *b) {
-    blk32 r = {.d = kc_f16(b)};
+    blk32 r = {.d = brisk_load_fp16(b)};
     nibbles(b + 6, &r.lo, &r.hi);
     r.lo = vsubq_s8(vorrq_s8(r.lo, bits16_to_0x10(b[2], b[3])), vdupq_n_s8(16));
     r.hi = vsubq_s8(vorrq_s8(r.hi, bits16_to_0x10(b[4], b[5])), vdupq_n_s8(16));
     return r;
 }
 INLINE blk32 dec_q5_1(const uint8_t *b) {
-    blk32 r = {.d = kc_f16(b), .m = kc_f16(b + 2)};
+    blk32 r = {.d = brisk_load_fp16(b), .m = brisk_load_fp16(b + 2)};
     nibbles(b + 8, &r.lo, &r.hi);
     r.lo = vorrq_s8(r.lo, bits16_to_0x10(b[4], b[5]));
     r.hi = vorrq_s8(r.hi, bits16_to_0x10(b[6], b[7]));
     return r;
 }
 INLINE blk32 dec_q8_0(const uint8_t *b) {
-    return (blk32){vld1q_s8((const int8_t *)b + 2), vld1q_s8((const int8_t *)b + 18), kc_f16(b), 0.0f};
+    return (blk32){vld1q_s8((const int8_t *)b + 2), vld1q_s8((const int8_t *)b + 18), brisk_load_fp16(b), 0.0f};
 }
 INLINE blk32 dec_iq4_nl(const uint8_t *b) {
-    blk32 r = {.d = kc_f16(b)};
+    blk32 r = {.d = brisk_load_fp16(b)};
     nibbles(b + 2, &r.lo, &r.hi);
-    r.lo = lut16(kc_kvalues_iq4nl, r.lo);
-    r.hi = lut16(kc_kvalues_iq4nl, r.hi);
+    r.lo = lut16(qb_kvalues_iq4nl, r.lo);
+    r.hi = lut16(qb_kvalues_iq4nl, r.hi);
     return r;
 }
 INLINE blk32 dec_mxfp4(const uint8_t *b) {
-    blk32 r = {.d = kc_e8m0_half(b[0])};
+    blk32 r = {.d = qb_e8m0_half(b[0])};
     nibbles(b + 1, &r.lo, &r.hi);
-    r.lo = lut16(kc_kvalues_mxfp4, r.lo);
-    r.hi = lut16(kc_kvalues_mxfp4, r.hi);
+    r.lo = lut16(qb_kvalues_mxfp4, r.lo);
+    r.hi = lut16(qb_kvalues_mxfp4, r.hi);
     return r;
 }
 
@@ -314,9 +314,9 @@ INLINE void body_q45_k(int64_t n, const void *w, const void *act, size_t as, flo
     K_PROLOGUE;
     const uint8x16_t m4 = vdupq_n_u8(0x0F), bit4 = vdupq_n_u8(0x10);
     for (int64_t i = 0; i < n / 256; i++, b += hb ? 176 : 144) {
-        const float d = kc_f16(b), dmin = kc_f16(b + 2);
+        const float d = brisk_load_fp16(b), dmin = brisk_load_fp16(b + 2);
         uint8_t sc[8], mn[8];
-        kc_scale_min_k4(b + 4, sc, mn);
+        qb_scale_min_k4(b + 4, sc, mn);
         const uint8_t *qs = b + (hb ? 48 : 16);
         for (int p = 0; p < 2; p++) {
             uint8x16_t qh = hb ? vld1q_u8(b + 16 + 16 * p) : vdupq_n_u8(0);
@@ -361,7 +361,7 @@ INLINE void body_q6_k(int64_t n, const void *w, const void *act, size_t as, floa
     const int8x16_t off = vdupq_n_s8(32);
     for (int64_t i = 0; i < n / 256; i++, b += 210) {
         const int8_t *sc = (const int8_t *)(b + 192);
-        const float d = kc_f16(b + 208);
+        const float d = brisk_load_fp16(b + 208);
         for (int h = 0; h < 2; h++) {
             for (int p = 0; p < 2; p++) {
                 const uint8x16_t A = vld1q_u8(b + 64 * h + 16 * p), B = vld1q_u8(b + 64 * h + 32 + 16 * p);
@@ -398,11 +398,11 @@ INLINE void body_q23_k(int64_t n, const void *w, const void *act, size_t as, flo
         float d, dmin = 0.0f;
         if (q3) {
             kc_scales_q3_k(b + 96, sc);
-            d = kc_f16(b + 108);
+            d = brisk_load_fp16(b + 108);
         } else {
             for (int g = 0; g < 16; g++) sc[g] = (int8_t)(b[g] & 15);
-            d = kc_f16(b + 80);
-            dmin = kc_f16(b + 82);
+            d = brisk_load_fp16(b + 80);
+            dmin = brisk_load_fp16(b + 82);
         }
         const uint8_t *qs = b + (q3 ? 32 : 16);
         for (int p = 0; p < 2; p++) {
@@ -459,15 +459,15 @@ KC_SPECIALIZE_NC(dot_q8_k, body_q8_k)
 INLINE void body_iq4_xs(int64_t n, const void *w, const void *act, size_t as, float *o, size_t os, const int nc) {
     K_PROLOGUE;
     for (int64_t i = 0; i < n / 256; i++, b += 136) {
-        const float d = kc_f16(b);
+        const float d = brisk_load_fp16(b);
         int8_t ls[8];
         kc_scales_iq4_xs(b, ls);
         for (int s = 0; s < 8; s++) {
             int8x16_t lo, hi;
             nibbles(b + 8 + 16 * s, &lo, &hi);
             int16x8_t wl[2], wh[2];
-            scaled_s8(lut16(kc_kvalues_iq4nl, lo), ls[s], wl);
-            scaled_s8(lut16(kc_kvalues_iq4nl, hi), ls[s], wh);
+            scaled_s8(lut16(qb_kvalues_iq4nl, lo), ls[s], wl);
+            scaled_s8(lut16(qb_kvalues_iq4nl, hi), ls[s], wh);
             GROUP(wl, 2 * s);
             GROUP(wh, 2 * s + 1);
             if (s == 3 || s == 7) { FLUSH(d); }

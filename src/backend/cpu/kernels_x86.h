@@ -6,7 +6,7 @@
 #include <immintrin.h>
 
 /* Q4_K / Q5_K: the eight 6-bit scales and mins of the 12-byte field at s
- * (the same unpacking as kc_scale_min_k4, in one register): bytes 0..7 of
+ * (the same unpacking as qb_scale_min_k4, in one register): bytes 0..7 of
  * the result are the scales, bytes 8..15 the mins. Reads 16 bytes at s
  * (the 4 after the field are the block's next bytes, unused). Words w0, w1,
  * w2 of the field: scales 0..3 = w0 & 0x3f.., mins 0..3 = w1 & 0x3f..,

@@ -52,7 +52,7 @@ static void pack_q4_k(const void *src, uint64_t row_bytes, int64_t n_in, void *d
                 out[CPU_PANEL_Q4_K_CHUNK(e / 2) + 2 * r + e % 2] = (uint8_t)(lo | hi << 4);
             }
             uint8_t sc[8], mn[8];
-            kc_scale_min_k4(b + 4, sc, mn);
+            qb_scale_min_k4(b + 4, sc, mn);
             for (int j = 0; j < 4; j++) {
                 uint8_t *o = out + CPU_PANEL_Q4_K_PAIR(j);
                 o[r] = sc[j];
