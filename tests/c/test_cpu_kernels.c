@@ -10,26 +10,6 @@
 #include "quant/quant.h"
 #include "test.h"
 
-/* Random weights for n elements: the reference quantizer on random normal
- * data where the type has one, else random bytes with a small positive f16
- * scale at byte 0 of every block (IQ4_NL, IQ4_XS). */
-static void kernel_random_weights(brisk_type type, uint8_t *bytes, int64_t n) {
-    const brisk_type_traits *t = brisk_type_traits_get(type);
-    if (t->quantize) {
-        float *src = malloc((size_t)n * sizeof *src);
-        for (int64_t i = 0; i < n; i++) src[i] = test_rand_normal() * 0.1f;
-        t->quantize(src, bytes, n);
-        free(src);
-        return;
-    }
-    uint64_t nbytes = brisk_type_row_bytes(type, n);
-    for (uint64_t i = 0; i < nbytes; i++) bytes[i] = (uint8_t)test_rand_u64();
-    for (uint64_t b = 0; b < nbytes; b += t->info.block_bytes) {
-        uint16_t h = (uint16_t)(0x2000 + (test_rand_u64() & 0x7ff));
-        memcpy(bytes + b, &h, 2);
-    }
-}
-
 /* Activations: normal, with a per-32 block scale that varies a lot, one
  * all-zero block (d = 0), and a few large outliers. */
 static void kernel_random_acts(float *x, int64_t n) {
@@ -146,7 +126,7 @@ TEST(cpu_kernels_match_generic) {
                 uint8_t *w = malloc(rb * n_rows);
                 float *wf = malloc(n * n_rows * sizeof *wf), *x = malloc(4 * n * sizeof *x), *av = malloc(n * sizeof *av);
                 uint8_t *act = malloc(4 * ab);
-                kernel_random_weights((brisk_type)type, w, n * n_rows);
+                test_random_weights(type, w, n * n_rows);
                 t->dequantize(w, wf, n * n_rows);
                 for (int c = 0; c < 4; c++) {
                     if (f == CPU_ACT_F32) for (int64_t i = 0; i < n; i++) x[c * n + i] = test_rand_normal();
@@ -192,7 +172,7 @@ TEST(cpu_generic_kernels_match_definition) {
         const size_t ab = cpu_act_row_bytes(f, n);
         uint8_t *w = malloc(rb), *act = malloc(ab);
         float *wf = malloc(n * sizeof *wf), *x = malloc(n * sizeof *x), *av = malloc(n * sizeof *av);
-        kernel_random_weights((brisk_type)type, w, n);
+        test_random_weights(type, w, n);
         t->dequantize(w, wf, n);
         kernel_random_acts(x, n);
         convert_acts(g, f, x, act, n);
@@ -309,7 +289,7 @@ TEST(cpu_panel_kernels_match_generic) {
                 }
                 for (int pi = -1; pi < (int)sizeof patterns; pi++) { /* -1: random weights */
                     if (pi < 0) {
-                        kernel_random_weights((brisk_type)type, w, n * R);
+                        test_random_weights(type, w, n * R);
                     } else {
                         memset(w, patterns[pi], rb * R);
                         int off[2];

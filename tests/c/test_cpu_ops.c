@@ -9,27 +9,6 @@
 #include "quant/quant.h"
 #include "test.h"
 
-/* Random bytes for every block, with finite random f16 scales where a type has
- * them at byte 0 (all 32-element types); K-quants get their blocks from the
- * reference quantizer of random normal data instead. */
-static void random_weight_bytes(brisk_type type, uint8_t *bytes, int64_t n_in, int64_t n_out) {
-    const brisk_type_traits *t = brisk_type_traits_get(type);
-    int64_t n = n_in * n_out;
-    if (t->quantize) {
-        float *src = malloc((size_t)n * sizeof *src);
-        for (int64_t i = 0; i < n; i++) src[i] = test_rand_normal() * 0.1f;
-        t->quantize(src, bytes, n);
-        free(src);
-        return;
-    }
-    uint64_t nbytes = brisk_type_row_bytes(type, n);
-    for (uint64_t i = 0; i < nbytes; i++) bytes[i] = (uint8_t)test_rand_u64();
-    for (uint64_t b = 0; b < nbytes; b += t->info.block_bytes) { /* IQ4_NL/IQ4_XS: f16 d at byte 0 */
-        uint16_t h = (uint16_t)(0x2000 + (test_rand_u64() & 0x7ff)); /* small positive finite */
-        memcpy(bytes + b, &h, 2);
-    }
-}
-
 /* cpu_matmul for every computable type and 1..4 threads against a double
  * loop over the dequantized matrix. Exact mode (f32 activations): within f32
  * rounding. Normal mode (16-bit activations for quantized weights): within the
@@ -63,7 +42,7 @@ TEST(cpu_matmul_matches_reference_all_types) {
         const brisk_type_traits *t = brisk_type_traits_get(type);
         if (!t || !t->dequantize) continue;
         n_types++;
-        random_weight_bytes(type, bytes, n_in, n_out);
+        test_random_weights(type, bytes, n_in * n_out);
         t->dequantize(bytes, w, n_in * n_out);
         const int quantized_acts = type != BRISK_TYPE_F32 && type != BRISK_TYPE_F16 && type != BRISK_TYPE_BF16;
         const float *hs = half_step + (t->info.block_size == 256 ? n_tok * n_in : 0);
