@@ -2,8 +2,9 @@
 //
 // attn_split: one block per (KV head, context split, query token). It serves
 // all the query heads of its KV head (GQA group), so each K and V row is read
-// once per group. The split's rows are walked in tiles of TILE positions with
-// an online softmax (running max m and sum l per head, accumulators rescaled
+// once per group. The split's rows are walked in tiles of TILE positions,
+// staged in shared memory with 16-byte loads (all of a tile's loads in
+// flight at once), with an online softmax (running max m and sum l per head, accumulators rescaled
 // by exp(m_old - m_new)). Scores: one warp per position, each lane holding
 // head_dim/32 elements of q for every head of the group, reduced by shuffles.
 // Values: each thread owns up to 2 output dims of every head.
@@ -18,7 +19,7 @@
 namespace {
 
 const int THREADS = 128, WARPS = THREADS / 32;
-const int TILE = 64;
+const int TILE = 32;            // context rows per step (one per lane in the softmax)
 const int MAX_GROUP = 8;        // query heads per KV head
 const int MAX_PAIRS = 4;        // head_dim / 64 (head_dim <= 256)
 const int MAX_DIMS = 2;         // head_dim_v / THREADS (head_dim_v <= 256)
@@ -47,6 +48,7 @@ attn_split(Shape s, const float *__restrict__ q, const half *__restrict__ kc,
     const int G = s.group, pairs = s.head_dim / 64;
     __shared__ float p_s[MAX_GROUP][TILE];
     __shared__ float alpha_s[MAX_GROUP], m_s[MAX_GROUP], l_s[MAX_GROUP];
+    __shared__ __align__(16) half k_s[TILE * 64 * MAX_PAIRS], v_s[TILE * THREADS * MAX_DIMS];
 
     int start, end;
     split_range(s, pos[qi], split, start, end);
@@ -75,15 +77,28 @@ attn_split(Shape s, const float *__restrict__ q, const half *__restrict__ kc,
 
     const int64_t k_stride = (int64_t)s.n_head_kv * s.head_dim;
     const int64_t v_stride = (int64_t)s.n_head_kv * s.head_dim_v;
+    const int k_vecs = s.head_dim / 8, v_vecs = s.head_dim_v / 8; // 16-byte vectors per row
     for (int t0 = start; t0 < end; t0 += TILE) {
-        // scores of positions t0 + jj, jj = warp, warp + WARPS, ...
+        const int n_t = end - t0 < TILE ? end - t0 : TILE;
+        // the tile's K and V rows into shared memory, every load in flight at once
+        for (int i = threadIdx.x; i < n_t * k_vecs; i += THREADS) {
+            const int row = i / k_vecs, col = i % k_vecs;
+            reinterpret_cast<uint4 *>(k_s)[row * k_vecs + col] = __ldg(
+                reinterpret_cast<const uint4 *>(kc + (t0 + row) * k_stride + (int64_t)kvh * s.head_dim) + col);
+        }
+        for (int i = threadIdx.x; i < n_t * v_vecs; i += THREADS) {
+            const int row = i / v_vecs, col = i % v_vecs;
+            reinterpret_cast<uint4 *>(v_s)[row * v_vecs + col] = __ldg(
+                reinterpret_cast<const uint4 *>(vc + (t0 + row) * v_stride + (int64_t)kvh * s.head_dim_v) + col);
+        }
+        __syncthreads();
+        // scores of rows jj = warp, warp + WARPS, ...
         for (int jj = warp; jj < TILE; jj += WARPS) {
-            const int j = t0 + jj;
             float sc[MAX_GROUP];
 #pragma unroll
             for (int h = 0; h < MAX_GROUP; h++) sc[h] = 0.0f;
-            if (j < end) {
-                const half2 *kr = reinterpret_cast<const half2 *>(kc + j * k_stride + (int64_t)kvh * s.head_dim);
+            if (jj < n_t) {
+                const half2 *kr = reinterpret_cast<const half2 *>(k_s + jj * s.head_dim);
 #pragma unroll
                 for (int i = 0; i < MAX_PAIRS; i++) {
                     if (i >= pairs) break;
@@ -94,26 +109,26 @@ attn_split(Shape s, const float *__restrict__ q, const half *__restrict__ kc,
             }
 #pragma unroll
             for (int h = 0; h < MAX_GROUP; h++) {
+                if (h >= G) break;
                 float v = sc[h];
                 for (int o = 16; o > 0; o /= 2) v += __shfl_xor_sync(0xffffffffu, v, o);
-                if (lane == 0 && h < G) {
+                if (lane == 0) {
                     v *= s.scale;
                     if (s.softcap > 0.0f) v = s.softcap * tanhf(v / s.softcap);
-                    p_s[h][jj] = j < end ? v : -INFINITY;
+                    p_s[h][jj] = jj < n_t ? v : -INFINITY;
                 }
             }
         }
         __syncthreads();
-        // online softmax update, one warp per head
+        // online softmax update, one warp per head, one row per lane
         for (int h = warp; h < G; h += WARPS) {
-            const float a = p_s[h][lane], b = p_s[h][lane + 32];
-            float mx = fmaxf(a, b);
+            const float a = p_s[h][lane];
+            float mx = a;
             for (int o = 16; o > 0; o /= 2) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, o));
             const float m_old = m_s[h], m_new = fmaxf(m_old, mx);
-            const float pa = expf(a - m_new), pb = expf(b - m_new);
+            const float pa = expf(a - m_new);
             p_s[h][lane] = pa;
-            p_s[h][lane + 32] = pb;
-            float sum = pa + pb;
+            float sum = pa;
             for (int o = 16; o > 0; o /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, o);
             if (lane == 0) {
                 const float alpha = expf(m_old - m_new); // 0 on the first tile
@@ -123,7 +138,6 @@ attn_split(Shape s, const float *__restrict__ q, const half *__restrict__ kc,
             }
         }
         __syncthreads();
-        const int n_t = end - t0 < TILE ? end - t0 : TILE;
 #pragma unroll
         for (int i = 0; i < MAX_DIMS; i++) {
             const int d = threadIdx.x + THREADS * i;
@@ -131,15 +145,14 @@ attn_split(Shape s, const float *__restrict__ q, const half *__restrict__ kc,
 #pragma unroll
             for (int h = 0; h < MAX_GROUP; h++)
                 if (h < G) acc[h][i] *= alpha_s[h];
-            const half *vp = vc + (int64_t)t0 * v_stride + (int64_t)kvh * s.head_dim_v + d;
             for (int jj = 0; jj < n_t; jj++) {
-                const float vv = __half2float(vp[jj * v_stride]);
+                const float vv = __half2float(v_s[jj * s.head_dim_v + d]);
 #pragma unroll
                 for (int h = 0; h < MAX_GROUP; h++)
                     if (h < G) acc[h][i] += p_s[h][jj] * vv;
             }
         }
-        __syncthreads(); // p_s and alpha_s are rewritten by the next tile
+        __syncthreads(); // the tile buffers, p_s and alpha_s are rewritten by the next tile
     }
     __syncthreads(); // m_s and l_s, also when the split is empty
 
@@ -214,11 +227,11 @@ extern "C" brisk_status brisk_cuda_attention(const brisk_cuda_attn_shape *s, con
                                              void *stream, brisk_error *err) {
     if (s->n_q < 0 || s->n_head_kv <= 0 || s->n_head % s->n_head_kv ||
         s->n_head / s->n_head_kv > MAX_GROUP || s->head_dim % 64 || s->head_dim > 64 * MAX_PAIRS ||
-        s->head_dim_v <= 0 || s->head_dim_v > THREADS * MAX_DIMS || n_splits < 1 || n_splits > 65535)
+        s->head_dim_v <= 0 || s->head_dim_v % 8 || s->head_dim_v > THREADS * MAX_DIMS || n_splits < 1 || n_splits > 65535)
         return brisk_fail(err, BRISK_ERR_UNSUPPORTED,
                           "CUDA attention: %d heads / %d KV heads, head_dim %d/%d, %d splits "
                           "(supported: group <= %d, head_dim a multiple of 64 up to %d, "
-                          "head_dim_v up to %d)",
+                          "head_dim_v a multiple of 8 up to %d)",
                           s->n_head, s->n_head_kv, s->head_dim, s->head_dim_v, n_splits, MAX_GROUP,
                           64 * MAX_PAIRS, THREADS * MAX_DIMS);
     if (s->n_q == 0) return BRISK_OK;

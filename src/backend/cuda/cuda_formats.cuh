@@ -100,15 +100,14 @@ struct FmtQ4_K {
     __device__ static int64_t run_start(int64_t ci, int run) {
         return (ci / 8) * 256 + 64 * ((ci % 8) / 2) + 16 * (ci % 2) + 32 * run;
     }
-    // 6-bit scale and min of sub-block j; the 12 scale bytes are header bytes 4..15.
+    // 6-bit scale and min of sub-block j. The 12 scale bytes are header bytes
+    // 4..15 (words y, z, w); sub-block j uses byte j % 4 of each word.
     __device__ static void scale_min(uint4 hdr, int j, int &sc, int &m) {
-        if (j < 4) {
-            sc = byte_at(hdr, 4 + j) & 63;
-            m = byte_at(hdr, 8 + j) & 63;
-        } else {
-            sc = (byte_at(hdr, 8 + j) & 0x0F) | ((byte_at(hdr, j) >> 2) & 0x30);
-            m = (byte_at(hdr, 8 + j) >> 4) | ((byte_at(hdr, 4 + j) >> 2) & 0x30);
-        }
+        const int sh = 8 * (j & 3);
+        const int a = (int)(hdr.y >> sh) & 0xFF, b = (int)(hdr.z >> sh) & 0xFF;
+        const int e = (int)(hdr.w >> sh) & 0xFF;
+        sc = j < 4 ? a & 63 : (e & 0x0F) | ((a >> 2) & 0x30);
+        m = j < 4 ? b & 63 : (e >> 4) | ((b >> 2) & 0x30);
     }
     __device__ static void decode(const Raw &r, half2 *out) {
         const float d = __half2float(__ushort_as_half((unsigned short)(r.hdr.x & 0xFFFF)));
