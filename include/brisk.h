@@ -326,6 +326,7 @@ typedef struct brisk_context_params {
     int32_t n_ctx;     /* KV cache length in tokens; 0 = the model's training context */
     int32_t n_threads; /* 0 = number of cores */
     bool exact;        /* reference mode: f32 activations everywhere (slower) */
+    int32_t n_gpu_layers; /* as in brisk_engine_params (default -1: as many as fit; 0 = CPU only) */
 } brisk_context_params;
 
 brisk_context_params brisk_context_default_params(void);
@@ -374,6 +375,8 @@ typedef struct brisk_engine_params {
     int32_t n_threads;    /* 0 = number of cores */
     bool exact;           /* reference mode: f32 activations and KV cache */
     bool prefix_cache;    /* register filled blocks for reuse by later sequences */
+    int32_t n_gpu_layers; /* CUDA builds: the first N layers run on the GPU; -1 = as many as fit
+                             (the default), 0 = CPU only. Exact mode is CPU only. */
 } brisk_engine_params;
 
 typedef enum brisk_output {

@@ -28,7 +28,8 @@ void cli_gen_usage(FILE *out) {
             "      --frequency-penalty F, --presence-penalty F   (default 0 = off)\n"
             "      --seed N            random seed (default: from the clock)\n"
             "      --stop TEXT         stop when TEXT is generated (repeatable)\n"
-            "      --exact             reference mode: f32 activations and KV cache\n");
+            "      --exact             reference mode: f32 activations and KV cache (CPU only)\n"
+            "      --gpu-layers N      layers on the GPU (CUDA builds; default: as many as fit; 0 = CPU only)\n");
 }
 
 int cli_gen_option(const char *cmd, int argc, char **argv, int *i, cli_gen_options *o) {
@@ -39,7 +40,7 @@ int cli_gen_option(const char *cmd, int argc, char **argv, int *i, cli_gen_optio
     }
     static const char *const with_value[] = {
         "-c", "--ctx-size", "-t", "--threads", "--temp", "--top-k", "--top-p", "--min-p", "--repeat-penalty",
-        "--repeat-last-n", "--frequency-penalty", "--presence-penalty", "--seed", "--stop", NULL,
+        "--repeat-last-n", "--frequency-penalty", "--presence-penalty", "--seed", "--stop", "--gpu-layers", NULL,
     };
     bool known = false;
     for (size_t k = 0; with_value[k] && !known; k++) known = !strcmp(a, with_value[k]);
@@ -54,6 +55,7 @@ int cli_gen_option(const char *cmd, int argc, char **argv, int *i, cli_gen_optio
     bool ok = true;
     if (!strcmp(a, "-c") || !strcmp(a, "--ctx-size")) { ok = cli_parse_long(cmd, a, v, 0, INT32_MAX, &n); o->ctx.n_ctx = (int32_t)n; }
     else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) { ok = cli_parse_long(cmd, a, v, 1, 1024, &n); o->ctx.n_threads = (int32_t)n; }
+    else if (!strcmp(a, "--gpu-layers")) { ok = cli_parse_long(cmd, a, v, -1, 1 << 16, &n); o->ctx.n_gpu_layers = (int32_t)n; }
     else if (!strcmp(a, "--temp")) ok = cli_parse_float(cmd, a, v, &s->temperature);
     else if (!strcmp(a, "--top-k")) { ok = cli_parse_long(cmd, a, v, 0, INT32_MAX, &n); s->top_k = (int32_t)n; }
     else if (!strcmp(a, "--top-p")) ok = cli_parse_float(cmd, a, v, &s->top_p);

@@ -19,6 +19,7 @@
 
 #include "backend/cpu/kernels.h"
 #include "base/fp16.h"
+#include "model/forward_cuda.h"
 #include "runtime/engine.h"
 
 /* ---- attention -------------------------------------------------------------- */
@@ -173,7 +174,7 @@ static void final_norm_rows(brisk_engine *e, const int32_t *rows, int32_t n_rows
                     hp->n_embd, hp->norm_eps);
 }
 
-void model_forward(brisk_engine *e, const fwd_batch *b) {
+brisk_status model_forward(brisk_engine *e, const fwd_batch *b, brisk_error *err) {
     const brisk_model *m = e->model;
     const hparams *hp = &m->hp;
     float scale = m->arch->embed_scale ? sqrtf((float)hp->n_embd) : 1.0f;
@@ -183,16 +184,24 @@ void model_forward(brisk_engine *e, const fwd_batch *b) {
         if (scale != 1.0f)
             for (int64_t i = 0; i < hp->n_embd; i++) row[i] *= scale;
     }
-    for (int il = 0; il < hp->n_layer; il++) {
+    int first_cpu_layer = 0;
+    if (e->gpu) { /* the first layers on the GPU (model/forward_cuda.c) */
+        brisk_status st = gpu_forward_layers(e, b, err);
+        if (st != BRISK_OK) return st;
+        first_cpu_layer = gpu_forward_n_layers(e->gpu);
+    }
+    for (int il = first_cpu_layer; il < hp->n_layer; il++) {
         attention_block(e, b, il);
         ffn_block(e, il, b->n);
     }
     if (b->n_hidden_rows > 0) final_norm_rows(e, b->hidden_rows, b->n_hidden_rows, b->hidden);
-    if (b->n_logit_rows == 0) return;
+    if (b->n_logit_rows == 0) return BRISK_OK;
+    if (gpu_forward_has_output(e->gpu)) return gpu_forward_logits(e, b, err);
     /* Only the rows whose logits are wanted go through the output matrix. */
     final_norm_rows(e, b->logit_rows, b->n_logit_rows, e->xn);
     cpu_matmul(e->tp, &m->output, e->xn, b->logits, b->n_logit_rows, e->scratch);
     if (hp->final_softcap > 0)
         for (int64_t i = 0; i < (int64_t)b->n_logit_rows * hp->n_vocab; i++)
             b->logits[i] = hp->final_softcap * tanhf(b->logits[i] / hp->final_softcap);
+    return BRISK_OK;
 }

@@ -11,7 +11,7 @@ struct brisk_context {
 };
 
 brisk_context_params brisk_context_default_params(void) {
-    return (brisk_context_params){.n_ctx = 0, .n_threads = 0, .exact = false};
+    return (brisk_context_params){.n_ctx = 0, .n_threads = 0, .exact = false, .n_gpu_layers = -1};
 }
 
 void brisk_context_free(brisk_context *c) {
@@ -31,6 +31,7 @@ brisk_context *brisk_context_create(const brisk_model *m, const brisk_context_pa
     ep.n_ctx_seq = params.n_ctx;
     ep.n_threads = params.n_threads;
     ep.exact = params.exact;
+    ep.n_gpu_layers = params.n_gpu_layers;
     ep.prefix_cache = false; /* one sequence: nothing to share */
     brisk_context *c = calloc(1, sizeof *c);
     if (!c) { brisk_fail(err, BRISK_ERR_NOMEM, "out of memory"); return NULL; }

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "base/error.h"
+#include "model/forward_cuda.h"
 #include "runtime/engine.h"
 
 #define DEFAULT_N_CTX 4096 /* when the caller asks for 0 and the model trained longer */
@@ -13,7 +14,7 @@
 #define DEFAULT_BLOCK 16
 
 brisk_engine_params brisk_engine_default_params(void) {
-    return (brisk_engine_params){.n_seq_max = 1, .block_size = DEFAULT_BLOCK, .prefix_cache = true};
+    return (brisk_engine_params){.n_seq_max = 1, .block_size = DEFAULT_BLOCK, .prefix_cache = true, .n_gpu_layers = -1};
 }
 
 static int default_threads(void) {
@@ -23,6 +24,7 @@ static int default_threads(void) {
 
 void brisk_engine_free(brisk_engine *e) {
     if (!e) return;
+    gpu_forward_free(e->gpu);
     if (e->seqs)
         for (int32_t s = 0; s < e->params.n_seq_max; s++) kv_seq_release(&e->kv, &e->seqs[s]);
     kv_cache_free(&e->kv);
@@ -45,8 +47,8 @@ static void *alloc_n(int64_t n, size_t size, bool *ok) {
 
 static bool check_params(brisk_engine_params *p, const hparams *hp, brisk_error *err) {
     if (p->n_ctx_seq < 0 || p->n_kv_tokens < 0 || p->n_seq_max < 0 || p->n_batch < 0 || p->block_size < 0 ||
-        p->n_threads < 0) {
-        brisk_fail(err, BRISK_ERR_ARG, "engine: sizes and counts must not be negative");
+        p->n_threads < 0 || p->n_gpu_layers < -1) {
+        brisk_fail(err, BRISK_ERR_ARG, "engine: sizes and counts must not be negative (n_gpu_layers: -1 = as many as fit)");
         return false;
     }
     if (p->n_ctx_seq == 0) p->n_ctx_seq = hp->n_ctx_train < DEFAULT_N_CTX ? hp->n_ctx_train : DEFAULT_N_CTX;
@@ -114,6 +116,10 @@ brisk_engine *brisk_engine_create(const brisk_model *m, const brisk_engine_param
                         (1 << 20);
         brisk_fail(err, BRISK_ERR_NOMEM, "out of memory creating an engine of %d KV tokens (KV cache %.1f MiB%s)",
                    p.n_kv_tokens, kv_mib, kv_ok ? "" : ", not allocated");
+        brisk_engine_free(e);
+        return NULL;
+    }
+    if (gpu_forward_create(e, p.n_gpu_layers, err) != BRISK_OK) { /* GPU offload (CUDA builds) */
         brisk_engine_free(e);
         return NULL;
     }
@@ -298,7 +304,8 @@ brisk_status brisk_engine_eval(brisk_engine *e, const brisk_batch_item *items, i
             b.n++;
             if (++tok == it->n_tokens) { item++; tok = 0; }
         }
-        model_forward(e, &b);
+        st = model_forward(e, &b, err);
+        if (st != BRISK_OK) return st;
         logit_row += b.n_logit_rows;
         hidden_row += b.n_hidden_rows;
     }

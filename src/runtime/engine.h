@@ -27,8 +27,11 @@ typedef struct fwd_batch {
     float *hidden;
 } fwd_batch;
 
+typedef struct gpu_forward gpu_forward; /* model/forward_cuda.h */
+
 struct brisk_engine {
     const brisk_model *model;
+    gpu_forward *gpu;      /* the layers on the GPU (CUDA builds), or NULL */
     brisk_engine_params params;
     threadpool *tp;
     int32_t n_ctx_seq, n_batch;
@@ -58,6 +61,6 @@ struct brisk_engine {
     size_t cap_embd;
 };
 
-void model_forward(brisk_engine *e, const fwd_batch *b);
+brisk_status model_forward(brisk_engine *e, const fwd_batch *b, brisk_error *err);
 
 #endif

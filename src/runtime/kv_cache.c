@@ -248,6 +248,7 @@ static void copy_block(kv_cache *kv, int32_t dst, int32_t src) {
         memcpy(kv_k_row(kv, il, (int64_t)dst * kv->block_size), kv_k_row(kv, il, (int64_t)src * kv->block_size), kb);
         memcpy(kv_v_row(kv, il, (int64_t)dst * kv->block_size), kv_v_row(kv, il, (int64_t)src * kv->block_size), vb);
     }
+    if (kv->copy_hook) kv->copy_hook(kv->copy_hook_user, dst, src);
 }
 
 bool kv_seq_truncate(kv_cache *kv, kv_seq *seq, int32_t pos) {

@@ -47,6 +47,10 @@ typedef struct kv_cache {
     uint32_t n_buckets;  /* power of two */
     int32_t n_registered;
     uint64_t prefix_hit_tokens; /* tokens taken from the cache so far */
+    /* Called after a block's rows are copied (copy-on-write), for caches kept
+     * elsewhere too (the GPU layers' device cache, model/forward_cuda.c). */
+    void (*copy_hook)(void *user, int32_t dst_block, int32_t src_block);
+    void *copy_hook_user;
 } kv_cache;
 
 /* A sequence's view of the cache. */

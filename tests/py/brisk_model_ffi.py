@@ -7,7 +7,8 @@ from brisk_ffi import BriskError, lib
 
 
 class ContextParams(ctypes.Structure):
-    _fields_ = [("n_ctx", ctypes.c_int32), ("n_threads", ctypes.c_int32), ("exact", ctypes.c_bool)]
+    _fields_ = [("n_ctx", ctypes.c_int32), ("n_threads", ctypes.c_int32), ("exact", ctypes.c_bool),
+                ("n_gpu_layers", ctypes.c_int32)]
 
 
 lib.brisk_model_load.restype = ctypes.c_void_p
@@ -43,11 +44,11 @@ class Model:
             lib.brisk_model_free(self.ptr)
             self.ptr = None
 
-    def logits(self, ids, exact=False, n_ctx=512, n_threads=2, chunks=None):
+    def logits(self, ids, exact=False, n_ctx=512, n_threads=2, chunks=None, gpu_layers=0):
         """Teacher-forced logits [len(ids), n_vocab] of one sequence, evaluated in
         one call, or in pieces of the sizes in `chunks` (same result expected)."""
         err = BriskError()
-        ctx = lib.brisk_context_create(self.ptr, ctypes.byref(ContextParams(n_ctx, n_threads, exact)),
+        ctx = lib.brisk_context_create(self.ptr, ctypes.byref(ContextParams(n_ctx, n_threads, exact, gpu_layers)),
                                        ctypes.byref(err))
         if not ctx:
             raise RuntimeError(err.msg.decode())

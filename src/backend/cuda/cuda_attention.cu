@@ -28,7 +28,15 @@ const int TARGET_BLOCKS = 264;  // about two blocks per SM on an H100
 struct Shape {
     int n_q, n_head, n_head_kv, head_dim, head_dim_v, window, group, n_splits;
     float scale, softcap;
+    // Paged cache: query qi's position p is at row tables[table_off[qi] + p / block_size]
+    // * block_size + p % block_size. tables == nullptr: row p.
+    const int32_t *tables, *table_off;
+    int block_size;
 };
+
+__device__ __forceinline__ int64_t cache_row(const Shape &s, const int32_t *table, int p) {
+    return table ? (int64_t)table[p / s.block_size] * s.block_size + p % s.block_size : p;
+}
 
 // The context rows [start, end) of this block's split for query position pos.
 __device__ void split_range(const Shape &s, int pos, int split, int &start, int &end) {
@@ -52,6 +60,7 @@ attn_split(Shape s, const float *__restrict__ q, const half *__restrict__ kc,
 
     int start, end;
     split_range(s, pos[qi], split, start, end);
+    const int32_t *table = s.tables ? s.tables + s.table_off[qi] : nullptr;
 
     // q of the group's heads, lane's pairs (2 * (lane + 32 i), +1), in registers.
     float2 qr[MAX_GROUP][MAX_PAIRS];
@@ -84,12 +93,12 @@ attn_split(Shape s, const float *__restrict__ q, const half *__restrict__ kc,
         for (int i = threadIdx.x; i < n_t * k_vecs; i += THREADS) {
             const int row = i / k_vecs, col = i % k_vecs;
             reinterpret_cast<uint4 *>(k_s)[row * k_vecs + col] = __ldg(
-                reinterpret_cast<const uint4 *>(kc + (t0 + row) * k_stride + (int64_t)kvh * s.head_dim) + col);
+                reinterpret_cast<const uint4 *>(kc + cache_row(s, table, t0 + row) * k_stride + (int64_t)kvh * s.head_dim) + col);
         }
         for (int i = threadIdx.x; i < n_t * v_vecs; i += THREADS) {
             const int row = i / v_vecs, col = i % v_vecs;
             reinterpret_cast<uint4 *>(v_s)[row * v_vecs + col] = __ldg(
-                reinterpret_cast<const uint4 *>(vc + (t0 + row) * v_stride + (int64_t)kvh * s.head_dim_v) + col);
+                reinterpret_cast<const uint4 *>(vc + cache_row(s, table, t0 + row) * v_stride + (int64_t)kvh * s.head_dim_v) + col);
         }
         __syncthreads();
         // scores of rows jj = warp, warp + WARPS, ...
@@ -225,6 +234,18 @@ extern "C" brisk_status brisk_cuda_attention(const brisk_cuda_attn_shape *s, con
                                              const void *d_k, const void *d_v, const int32_t *d_pos,
                                              float *d_out, int n_splits, void *d_scratch,
                                              void *stream, brisk_error *err) {
+    return brisk_cuda_attention_paged(s, d_q, d_k, d_v, d_pos, nullptr, nullptr, 0, d_out, n_splits,
+                                      d_scratch, stream, err);
+}
+
+extern "C" brisk_status brisk_cuda_attention_paged(const brisk_cuda_attn_shape *s, const float *d_q,
+                                                   const void *d_k, const void *d_v,
+                                                   const int32_t *d_pos, const int32_t *d_tables,
+                                                   const int32_t *d_table_off, int block_size,
+                                                   float *d_out, int n_splits, void *d_scratch,
+                                                   void *stream, brisk_error *err) {
+    if (d_tables && (block_size <= 0 || !d_table_off))
+        return brisk_fail(err, BRISK_ERR_ARG, "CUDA attention: a paged cache needs block_size > 0 and table offsets");
     if (s->n_q < 0 || s->n_head_kv <= 0 || s->n_head % s->n_head_kv ||
         s->n_head / s->n_head_kv > MAX_GROUP || s->head_dim % 64 || s->head_dim > 64 * MAX_PAIRS ||
         s->head_dim_v <= 0 || s->head_dim_v % 8 || s->head_dim_v > THREADS * MAX_DIMS || n_splits < 1 || n_splits > 65535)
@@ -238,7 +259,8 @@ extern "C" brisk_status brisk_cuda_attention(const brisk_cuda_attn_shape *s, con
     if (n_splits > 1 && !d_scratch)
         return brisk_fail(err, BRISK_ERR_ARG, "CUDA attention: %d splits need scratch", n_splits);
     Shape sh = {s->n_q,      s->n_head, s->n_head_kv, s->head_dim, s->head_dim_v,
-                s->window,   s->n_head / s->n_head_kv, n_splits, s->scale, s->softcap};
+                s->window,   s->n_head / s->n_head_kv, n_splits, s->scale, s->softcap,
+                d_tables,    d_table_off, block_size};
     cudaStream_t st = (cudaStream_t)stream;
     dim3 grid((unsigned)s->n_head_kv, (unsigned)n_splits, (unsigned)s->n_q);
     attn_split<<<grid, THREADS, 0, st>>>(sh, d_q, (const half *)d_k, (const half *)d_v, d_pos,

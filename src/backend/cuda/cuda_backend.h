@@ -38,6 +38,10 @@ void brisk_cuda_free(void *d_ptr);
 brisk_status brisk_cuda_upload(void *d_dst, const void *src, size_t bytes, brisk_error *err);
 brisk_status brisk_cuda_download(void *dst, const void *d_src, size_t bytes, brisk_error *err);
 brisk_status brisk_cuda_sync(brisk_error *err);
+/* Device-to-device copy (blocking). */
+brisk_status brisk_cuda_copy(void *d_dst, const void *d_src, size_t bytes, brisk_error *err);
+/* Free and total memory of the current device. */
+brisk_status brisk_cuda_mem_info(size_t *free_bytes, size_t *total_bytes, brisk_error *err);
 
 /* ---- weights ----------------------------------------------------------------- */
 
@@ -123,6 +127,18 @@ brisk_status brisk_cuda_add(float *d_x, const float *d_y, int64_t n, void *strea
 brisk_status brisk_cuda_f32_to_f16(const float *d_x, void *d_out16, int64_t n, void *stream,
                                    brisk_error *err);
 
+/* d_y[r, :] += d_b over n_rows rows of width elements. */
+brisk_status brisk_cuda_add_bias(float *d_y, const float *d_b, int n_rows, int width, void *stream,
+                                 brisk_error *err);
+
+/* Row r of d_src [n_rows, width] f32 to row d_rows[r] of d_cache16 [*, width] f16. */
+brisk_status brisk_cuda_kv_store(const float *d_src, void *d_cache16, const int32_t *d_rows, int n_rows,
+                                 int width, void *stream, brisk_error *err);
+
+/* d_dst[r, :] = d_src[d_rows[r], :] for r < n_rows (f32, width elements). */
+brisk_status brisk_cuda_gather_rows(const float *d_src, const int32_t *d_rows, float *d_dst, int n_rows,
+                                    int width, void *stream, brisk_error *err);
+
 /* ---- attention over an f16 KV cache ---------------------------------------------- */
 
 /* Softmax attention for n_q query tokens of one sequence, split over the
@@ -148,6 +164,14 @@ size_t brisk_cuda_attention_scratch_bytes(const brisk_cuda_attn_shape *s, int n_
 brisk_status brisk_cuda_attention(const brisk_cuda_attn_shape *s, const float *d_q, const void *d_k,
                                   const void *d_v, const int32_t *d_pos, float *d_out, int n_splits,
                                   void *d_scratch, void *stream, brisk_error *err);
+/* The same over a paged cache holding the queries of several sequences: query
+ * t's position p is at row d_tables[d_table_off[t] + p / block_size] *
+ * block_size + p % block_size of d_k / d_v (the engine's block tables, laid
+ * end to end in d_tables). */
+brisk_status brisk_cuda_attention_paged(const brisk_cuda_attn_shape *s, const float *d_q, const void *d_k,
+                                        const void *d_v, const int32_t *d_pos, const int32_t *d_tables,
+                                        const int32_t *d_table_off, int block_size, float *d_out,
+                                        int n_splits, void *d_scratch, void *stream, brisk_error *err);
 
 /* ---- tests ---------------------------------------------------------------------- */
 
