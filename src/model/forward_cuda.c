@@ -147,10 +147,10 @@ static size_t layer_bytes(const brisk_engine *e, int il) {
 /* Why this model cannot run on the GPU, or NULL. */
 static const char *unsupported_reason(const brisk_engine *e, char *buf, size_t size) {
     const hparams *hp = &e->model->hp;
-    if (hp->n_head_kv <= 0 || hp->n_head % hp->n_head_kv || hp->n_head / hp->n_head_kv > 8 || hp->head_dim % 64 ||
+    if (hp->n_head_kv <= 0 || hp->n_head % hp->n_head_kv || hp->n_head / hp->n_head_kv > 8 || hp->head_dim % 8 ||
         hp->head_dim > 256 || hp->head_dim_v % 8 || hp->head_dim_v > 256) {
         snprintf(buf, size, "attention of %d heads / %d KV heads, head_dim %d/%d (the CUDA kernel takes groups "
-                 "<= 8, head_dim a multiple of 64 up to 256)", hp->n_head, hp->n_head_kv, hp->head_dim, hp->head_dim_v);
+                 "<= 8, head_dim a multiple of 8 up to 256)", hp->n_head, hp->n_head_kv, hp->head_dim, hp->head_dim_v);
         return buf;
     }
     for (int il = 0; il < hp->n_layer; il++)

@@ -29,7 +29,7 @@ void gpu_test_errors(void) {
     st = brisk_cuda_attention(&s, NULL, NULL, NULL, NULL, NULL, 1, NULL, NULL, &err);
     gpu_check(st == BRISK_ERR_UNSUPPORTED, "attention 12 heads / 8 KV heads refused: %s", err.msg);
     s.n_head = 8;
-    s.head_dim = 80;
+    s.head_dim = 84;
     st = brisk_cuda_attention(&s, NULL, NULL, NULL, NULL, NULL, 1, NULL, NULL, &err);
-    gpu_check(st == BRISK_ERR_UNSUPPORTED, "attention head_dim 80 refused: %s", err.msg);
+    gpu_check(st == BRISK_ERR_UNSUPPORTED, "attention head_dim 84 refused: %s", err.msg);
 }

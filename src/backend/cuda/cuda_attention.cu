@@ -21,7 +21,7 @@ namespace {
 const int THREADS = 128, WARPS = THREADS / 32;
 const int TILE = 32;            // context rows per step (one per lane in the softmax)
 const int MAX_GROUP = 8;        // query heads per KV head
-const int MAX_PAIRS = 4;        // head_dim / 64 (head_dim <= 256)
+const int MAX_PAIRS = 4;        // ceil(head_dim / 64) (head_dim <= 256)
 const int MAX_DIMS = 2;         // head_dim_v / THREADS (head_dim_v <= 256)
 const int TARGET_BLOCKS = 264;  // about two blocks per SM on an H100
 
@@ -53,7 +53,7 @@ attn_split(Shape s, const float *__restrict__ q, const half *__restrict__ kc,
            float *__restrict__ part) {
     const int kvh = blockIdx.x, split = blockIdx.y, qi = blockIdx.z;
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-    const int G = s.group, pairs = s.head_dim / 64;
+    const int G = s.group, half_dim = s.head_dim / 2, pairs = (half_dim + 31) / 32;
     __shared__ float p_s[MAX_GROUP][TILE];
     __shared__ float alpha_s[MAX_GROUP], m_s[MAX_GROUP], l_s[MAX_GROUP];
     __shared__ __align__(16) half k_s[TILE * 64 * MAX_PAIRS], v_s[TILE * THREADS * MAX_DIMS];
@@ -69,7 +69,7 @@ attn_split(Shape s, const float *__restrict__ q, const half *__restrict__ kc,
 #pragma unroll
         for (int i = 0; i < MAX_PAIRS; i++) {
             qr[h][i] = make_float2(0.0f, 0.0f);
-            if (h < G && i < pairs) {
+            if (h < G && i < pairs && lane + 32 * i < half_dim) {
                 const float *qh = q + ((int64_t)qi * s.n_head + (int64_t)kvh * G + h) * s.head_dim;
                 qr[h][i] = *reinterpret_cast<const float2 *>(qh + 2 * (lane + 32 * i));
             }
@@ -110,7 +110,7 @@ attn_split(Shape s, const float *__restrict__ q, const half *__restrict__ kc,
                 const half2 *kr = reinterpret_cast<const half2 *>(k_s + jj * s.head_dim);
 #pragma unroll
                 for (int i = 0; i < MAX_PAIRS; i++) {
-                    if (i >= pairs) break;
+                    if (i >= pairs || lane + 32 * i >= half_dim) break;
                     const float2 kv = __half22float2(kr[lane + 32 * i]);
 #pragma unroll
                     for (int h = 0; h < MAX_GROUP; h++) sc[h] += qr[h][i].x * kv.x + qr[h][i].y * kv.y;
@@ -247,11 +247,11 @@ extern "C" brisk_status brisk_cuda_attention_paged(const brisk_cuda_attn_shape *
     if (d_tables && (block_size <= 0 || !d_table_off))
         return brisk_fail(err, BRISK_ERR_ARG, "CUDA attention: a paged cache needs block_size > 0 and table offsets");
     if (s->n_q < 0 || s->n_head_kv <= 0 || s->n_head % s->n_head_kv ||
-        s->n_head / s->n_head_kv > MAX_GROUP || s->head_dim % 64 || s->head_dim > 64 * MAX_PAIRS ||
+        s->n_head / s->n_head_kv > MAX_GROUP || s->head_dim <= 0 || s->head_dim % 8 || s->head_dim > 64 * MAX_PAIRS ||
         s->head_dim_v <= 0 || s->head_dim_v % 8 || s->head_dim_v > THREADS * MAX_DIMS || n_splits < 1 || n_splits > 65535)
         return brisk_fail(err, BRISK_ERR_UNSUPPORTED,
                           "CUDA attention: %d heads / %d KV heads, head_dim %d/%d, %d splits "
-                          "(supported: group <= %d, head_dim a multiple of 64 up to %d, "
+                          "(supported: group <= %d, head_dim a multiple of 8 up to %d, "
                           "head_dim_v a multiple of 8 up to %d)",
                           s->n_head, s->n_head_kv, s->head_dim, s->head_dim_v, n_splits, MAX_GROUP,
                           64 * MAX_PAIRS, THREADS * MAX_DIMS);
