@@ -335,6 +335,8 @@ brisk_context *brisk_context_create(const brisk_model *m, const brisk_context_pa
 void brisk_context_free(brisk_context *c);
 
 int32_t brisk_context_n_ctx(const brisk_context *c);
+/* Layers running on the GPU (0 without CUDA, or on the CPU only). */
+int32_t brisk_context_n_gpu_layers(const brisk_context *c);
 /* Tokens already in the KV cache. */
 int32_t brisk_context_n_past(const brisk_context *c);
 /* Forget the KV cache from position pos on (0 = everything). */
@@ -400,6 +402,8 @@ void brisk_engine_free(brisk_engine *e);
 const brisk_model *brisk_engine_model(const brisk_engine *e);
 int32_t brisk_engine_n_ctx_seq(const brisk_engine *e);
 int32_t brisk_engine_n_embd(const brisk_engine *e);
+/* Layers placed on the GPU (the first ones; 0 = CPU only). */
+int32_t brisk_engine_n_gpu_layers(const brisk_engine *e);
 
 /* Open an empty sequence: its id (>= 0), or -1 (err set) when n_seq_max are open. */
 int32_t brisk_seq_open(brisk_engine *e, brisk_error *err);

@@ -45,6 +45,7 @@ brisk_context *brisk_context_create(const brisk_model *m, const brisk_context_pa
 }
 
 int32_t brisk_context_n_ctx(const brisk_context *c) { return brisk_engine_n_ctx_seq(c->engine); }
+int32_t brisk_context_n_gpu_layers(const brisk_context *c) { return brisk_engine_n_gpu_layers(c->engine); }
 int32_t brisk_context_n_past(const brisk_context *c) { return brisk_seq_n_past(c->engine, c->seq); }
 
 void brisk_context_truncate(brisk_context *c, int32_t pos) {

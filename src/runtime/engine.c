@@ -129,6 +129,7 @@ brisk_engine *brisk_engine_create(const brisk_model *m, const brisk_engine_param
 const brisk_model *brisk_engine_model(const brisk_engine *e) { return e->model; }
 int32_t brisk_engine_n_ctx_seq(const brisk_engine *e) { return e->n_ctx_seq; }
 int32_t brisk_engine_n_embd(const brisk_engine *e) { return e->model->hp.n_embd; }
+int32_t brisk_engine_n_gpu_layers(const brisk_engine *e) { return gpu_forward_n_layers(e->gpu); }
 
 /* ---- sequences ------------------------------------------------------------------ */
 
