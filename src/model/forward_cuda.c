@@ -48,6 +48,7 @@ brisk_status gpu_forward_logits(brisk_engine *e, const fwd_batch *b, brisk_error
 #define MAX_DEVICE_ALLOCS 64
 #define RESERVE_BYTES ((size_t)768 << 20) /* left free for cuBLAS, the CUDA context and fragmentation */
 #define ATTN_SCRATCH_SLOTS 512             /* query tokens x context splits the attention scratch holds */
+#define MAX_SPLITS 64                      /* brisk_cuda_attention_splits' most */
 
 typedef struct gpu_layer {
     brisk_cuda_weight wq, wk, wv, wo, gate, up, down;
@@ -64,6 +65,9 @@ struct gpu_forward {
     float *output_norm;
     float *inv_freq_global, *inv_freq_local;
     brisk_cuda_blas *blas;
+    void *stream;                 /* every pass's work, in order */
+    bool use_graphs;              /* BRISK_CUDA_GRAPHS=0 turns them off */
+    void *graphs[BRISK_CUDA_GEMV_MAX_COLS + 1][MAX_SPLITS + 1]; /* the layers of an n-token pass, by split count */
     /* activations, [n_batch, width] */
     float *x, *q, *k, *v, *attn, *o, *gate, *up, *logits;
     void *h16;                    /* f16 input of the matrix products, [n_batch, max n_in] */
@@ -106,6 +110,9 @@ void gpu_forward_free(gpu_forward *g) {
     brisk_cuda_free(g->output_norm);
     for (int i = 0; i < g->n_allocs; i++) brisk_cuda_free(g->allocs[i]);
     brisk_cuda_blas_free(g->blas);
+    for (int n = 0; n <= BRISK_CUDA_GEMV_MAX_COLS; n++)
+        for (int s = 0; s <= MAX_SPLITS; s++) brisk_cuda_graph_free(g->graphs[n][s]);
+    brisk_cuda_stream_free(g->stream);
     free(g->h_rows);
     free(g->h_table_off);
     free(g->h_tables);
@@ -242,9 +249,12 @@ static brisk_status create_n(brisk_engine *e, int32_t n, gpu_forward **out, bris
     g->k_dim = e->kv.k_width;
     g->v_dim = e->kv.v_width;
     g->has_output = n == hp->n_layer;
+    const char *graphs = getenv("BRISK_CUDA_GRAPHS");
+    g->use_graphs = !graphs || strcmp(graphs, "0") != 0;
     g->layers = calloc((size_t)n, sizeof *g->layers);
     if (!g->layers) return brisk_fail(err, BRISK_ERR_NOMEM, "out of memory");
-    brisk_status st = brisk_cuda_blas_create(&g->blas, NULL, err);
+    brisk_status st = brisk_cuda_stream_create(&g->stream, err);
+    if (st == BRISK_OK) st = brisk_cuda_blas_create(&g->blas, g->stream, err);
     for (int32_t il = 0; il < n && st == BRISK_OK; il++) st = upload_layer(e, g, il, err);
     if (st == BRISK_OK && g->has_output) {
         g->n_vocab_pad = round16(hp->n_vocab);
@@ -304,6 +314,7 @@ static brisk_status create_n(brisk_engine *e, int32_t n, gpu_forward **out, bris
         st = dalloc(g, (void **)&g->inv_freq_local, (size_t)(half_rot > 0 ? half_rot : 1) * 4, "RoPE table", err);
     if (st == BRISK_OK && half_rot > 0)
         st = brisk_cuda_upload(g->inv_freq_local, e->rope_local.inv_freq, (size_t)half_rot * 4, err);
+    if (st == BRISK_OK) st = brisk_cuda_sync(err); /* the uploads are done before work on g->stream */
     return st;
 }
 
@@ -372,7 +383,7 @@ brisk_status gpu_forward_create(brisk_engine *e, int32_t requested, brisk_error 
 
 static brisk_status matmul(gpu_forward *g, const brisk_cuda_weight *w, const void *x16, float *y, int n,
                            brisk_error *err) {
-    if (n <= BRISK_CUDA_GEMV_MAX_COLS) return brisk_cuda_gemv(w, x16, y, n, NULL, err);
+    if (n <= BRISK_CUDA_GEMV_MAX_COLS) return brisk_cuda_gemv(w, x16, y, n, g->stream, err);
     return brisk_cuda_gemm(g->blas, w, x16, y, n, g->gemm_scratch, err);
 }
 
@@ -403,63 +414,69 @@ static brisk_status upload_batch(brisk_engine *e, gpu_forward *g, const fwd_batc
             g->h_table_off[t] = g->h_table_off[t - 1];
         }
     }
-    TRY(brisk_cuda_upload(g->d_pos, b->pos, (size_t)b->n * 4, err));
-    TRY(brisk_cuda_upload(g->d_rows, g->h_rows, (size_t)b->n * 4, err));
-    TRY(brisk_cuda_upload(g->d_table_off, g->h_table_off, (size_t)b->n * 4, err));
-    return brisk_cuda_upload(g->d_tables, g->h_tables, (size_t)n_tab * 4, err);
+    TRY(brisk_cuda_upload_async(g->d_pos, b->pos, (size_t)b->n * 4, g->stream, err));
+    TRY(brisk_cuda_upload_async(g->d_rows, g->h_rows, (size_t)b->n * 4, g->stream, err));
+    TRY(brisk_cuda_upload_async(g->d_table_off, g->h_table_off, (size_t)b->n * 4, g->stream, err));
+    return brisk_cuda_upload_async(g->d_tables, g->h_tables, (size_t)n_tab * 4, g->stream, err);
 }
 
-static brisk_status attention_block(brisk_engine *e, gpu_forward *g, int il, int n, int32_t max_len,
+static brisk_status attention_block(brisk_engine *e, gpu_forward *g, int il, int n, int splits,
                                     brisk_error *err) {
     const brisk_model *m = e->model;
     const hparams *hp = &m->hp;
     const layer_weights *ly = &m->layers[il];
     gpu_layer *l = &g->layers[il];
     int64_t q_dim = (int64_t)hp->n_head * hp->head_dim, o_dim = (int64_t)hp->n_head * hp->head_dim_v;
-    TRY(brisk_cuda_rmsnorm(g->x, l->attn_norm, NULL, g->h16, n, hp->n_embd, hp->norm_eps, NULL, err));
+    TRY(brisk_cuda_rmsnorm(g->x, l->attn_norm, NULL, g->h16, n, hp->n_embd, hp->norm_eps, g->stream, err));
     TRY(matmul(g, &l->wq, g->h16, g->q, n, err));
     TRY(matmul(g, &l->wk, g->h16, g->k, n, err));
     TRY(matmul(g, &l->wv, g->h16, g->v, n, err));
-    if (l->bq) TRY(brisk_cuda_add_bias(g->q, l->bq, n, (int)q_dim, NULL, err));
-    if (l->bk) TRY(brisk_cuda_add_bias(g->k, l->bk, n, (int)g->k_dim, NULL, err));
-    if (l->bv) TRY(brisk_cuda_add_bias(g->v, l->bv, n, (int)g->v_dim, NULL, err));
+    if (l->bq) TRY(brisk_cuda_add_bias(g->q, l->bq, n, (int)q_dim, g->stream, err));
+    if (l->bk) TRY(brisk_cuda_add_bias(g->k, l->bk, n, (int)g->k_dim, g->stream, err));
+    if (l->bv) TRY(brisk_cuda_add_bias(g->v, l->bv, n, (int)g->v_dim, g->stream, err));
     if (m->arch->qk_norm) {
-        TRY(brisk_cuda_rmsnorm(g->q, l->q_norm, g->q, NULL, n * hp->n_head, hp->head_dim, hp->norm_eps, NULL, err));
-        TRY(brisk_cuda_rmsnorm(g->k, l->k_norm, g->k, NULL, n * hp->n_head_kv, hp->head_dim, hp->norm_eps, NULL, err));
+        TRY(brisk_cuda_rmsnorm(g->q, l->q_norm, g->q, NULL, n * hp->n_head, hp->head_dim, hp->norm_eps, g->stream, err));
+        TRY(brisk_cuda_rmsnorm(g->k, l->k_norm, g->k, NULL, n * hp->n_head_kv, hp->head_dim, hp->norm_eps, g->stream, err));
     }
     const rope_table *rt = ly->sliding ? &e->rope_local : &e->rope_global;
     const float *inv_freq = ly->sliding ? g->inv_freq_local : g->inv_freq_global;
     bool neox = rt->style == ROPE_NEOX;
-    TRY(brisk_cuda_rope(g->q, g->d_pos, inv_freq, n, hp->n_head, hp->head_dim, rt->n_rot, neox, rt->mscale, NULL, err));
-    TRY(brisk_cuda_rope(g->k, g->d_pos, inv_freq, n, hp->n_head_kv, hp->head_dim, rt->n_rot, neox, rt->mscale, NULL, err));
-    TRY(brisk_cuda_kv_store(g->k, l->k, g->d_rows, n, (int)g->k_dim, NULL, err));
-    TRY(brisk_cuda_kv_store(g->v, l->v, g->d_rows, n, (int)g->v_dim, NULL, err));
+    TRY(brisk_cuda_rope(g->q, g->d_pos, inv_freq, n, hp->n_head, hp->head_dim, rt->n_rot, neox, rt->mscale, g->stream, err));
+    TRY(brisk_cuda_rope(g->k, g->d_pos, inv_freq, n, hp->n_head_kv, hp->head_dim, rt->n_rot, neox, rt->mscale, g->stream, err));
+    TRY(brisk_cuda_kv_store(g->k, l->k, g->d_rows, n, (int)g->k_dim, g->stream, err));
+    TRY(brisk_cuda_kv_store(g->v, l->v, g->d_rows, n, (int)g->v_dim, g->stream, err));
     brisk_cuda_attn_shape s = {.n_q = n, .n_head = hp->n_head, .n_head_kv = hp->n_head_kv, .head_dim = hp->head_dim,
                                .head_dim_v = hp->head_dim_v, .window = ly->sliding ? hp->n_swa : 0,
                                .scale = hp->attn_scale, .softcap = hp->attn_softcap};
-    int splits = brisk_cuda_attention_splits(&s, max_len);
-    if ((int64_t)splits * n > ATTN_SCRATCH_SLOTS) splits = n >= ATTN_SCRATCH_SLOTS ? 1 : ATTN_SCRATCH_SLOTS / n;
     TRY(brisk_cuda_attention_paged(&s, g->q, l->k, l->v, g->d_pos, g->d_tables, g->d_table_off, g->block_size,
-                                   g->attn, splits, g->attn_scratch, NULL, err));
-    TRY(brisk_cuda_f32_to_f16(g->attn, g->h16, n * o_dim, NULL, err));
+                                   g->attn, splits, g->attn_scratch, g->stream, err));
+    TRY(brisk_cuda_f32_to_f16(g->attn, g->h16, n * o_dim, g->stream, err));
     TRY(matmul(g, &l->wo, g->h16, g->o, n, err));
     if (l->post_attn_norm)
-        TRY(brisk_cuda_rmsnorm(g->o, l->post_attn_norm, g->o, NULL, n, hp->n_embd, hp->norm_eps, NULL, err));
-    return brisk_cuda_add(g->x, g->o, (int64_t)n * hp->n_embd, NULL, err);
+        TRY(brisk_cuda_rmsnorm(g->o, l->post_attn_norm, g->o, NULL, n, hp->n_embd, hp->norm_eps, g->stream, err));
+    return brisk_cuda_add(g->x, g->o, (int64_t)n * hp->n_embd, g->stream, err);
 }
 
 static brisk_status ffn_block(brisk_engine *e, gpu_forward *g, int il, int n, brisk_error *err) {
     const brisk_model *m = e->model;
     const hparams *hp = &m->hp;
     gpu_layer *l = &g->layers[il];
-    TRY(brisk_cuda_rmsnorm(g->x, l->ffn_norm, NULL, g->h16, n, hp->n_embd, hp->norm_eps, NULL, err));
+    TRY(brisk_cuda_rmsnorm(g->x, l->ffn_norm, NULL, g->h16, n, hp->n_embd, hp->norm_eps, g->stream, err));
     TRY(matmul(g, &l->gate, g->h16, g->gate, n, err));
     TRY(matmul(g, &l->up, g->h16, g->up, n, err));
-    TRY(brisk_cuda_act_mul(g->gate, g->up, g->h16, (int64_t)n * hp->n_ff, m->arch->act == ACT_GELU_TANH, NULL, err));
+    TRY(brisk_cuda_act_mul(g->gate, g->up, g->h16, (int64_t)n * hp->n_ff, m->arch->act == ACT_GELU_TANH, g->stream, err));
     TRY(matmul(g, &l->down, g->h16, g->o, n, err));
     if (l->post_ffn_norm)
-        TRY(brisk_cuda_rmsnorm(g->o, l->post_ffn_norm, g->o, NULL, n, hp->n_embd, hp->norm_eps, NULL, err));
-    return brisk_cuda_add(g->x, g->o, (int64_t)n * hp->n_embd, NULL, err);
+        TRY(brisk_cuda_rmsnorm(g->o, l->post_ffn_norm, g->o, NULL, n, hp->n_embd, hp->norm_eps, g->stream, err));
+    return brisk_cuda_add(g->x, g->o, (int64_t)n * hp->n_embd, g->stream, err);
+}
+
+static brisk_status run_layers(brisk_engine *e, gpu_forward *g, int n, int splits, brisk_error *err) {
+    for (int il = 0; il < g->n_layers; il++) {
+        TRY(attention_block(e, g, il, n, splits, err));
+        TRY(ffn_block(e, g, il, n, err));
+    }
+    return BRISK_OK;
 }
 
 brisk_status gpu_forward_layers(brisk_engine *e, const fwd_batch *b, brisk_error *err) {
@@ -469,31 +486,47 @@ brisk_status gpu_forward_layers(brisk_engine *e, const fwd_batch *b, brisk_error
         return brisk_fail(err, g->copy_err.status, "GPU KV block copy failed earlier: %s", g->copy_err.msg);
     int32_t max_len = 0;
     TRY(upload_batch(e, g, b, &max_len, err));
-    TRY(brisk_cuda_upload(g->x, e->x, (size_t)b->n * (size_t)hp->n_embd * 4, err));
-    for (int il = 0; il < g->n_layers; il++) {
-        TRY(attention_block(e, g, il, b->n, max_len, err));
-        TRY(ffn_block(e, g, il, b->n, err));
+    TRY(brisk_cuda_upload_async(g->x, e->x, (size_t)b->n * (size_t)hp->n_embd * 4, g->stream, err));
+    brisk_cuda_attn_shape s = {.n_q = b->n, .n_head = hp->n_head, .n_head_kv = hp->n_head_kv};
+    int splits = brisk_cuda_attention_splits(&s, max_len);
+    if ((int64_t)splits * b->n > ATTN_SCRATCH_SLOTS) splits = b->n >= ATTN_SCRATCH_SLOTS ? 1 : ATTN_SCRATCH_SLOTS / b->n;
+    if (g->use_graphs && b->n <= BRISK_CUDA_GEMV_MAX_COLS && splits <= MAX_SPLITS) {
+        /* decode: the layers as one graph replay (positions and tables are read on the device) */
+        void **graph = &g->graphs[b->n][splits];
+        if (!*graph) {
+            TRY(brisk_cuda_capture_begin(g->stream, err));
+            brisk_status st = run_layers(e, g, b->n, splits, err);
+            brisk_error end_err;
+            brisk_status st_end = brisk_cuda_capture_end(g->stream, st == BRISK_OK, graph, &end_err);
+            if (st != BRISK_OK) return st;
+            if (st_end != BRISK_OK) return brisk_fail(err, st_end, "%s", end_err.msg);
+        }
+        TRY(brisk_cuda_graph_launch(*graph, g->stream, err));
+    } else {
+        TRY(run_layers(e, g, b->n, splits, err));
     }
     if (!g->has_output || b->n_hidden_rows > 0)
-        return brisk_cuda_download(e->x, g->x, (size_t)b->n * (size_t)hp->n_embd * 4, err);
-    return brisk_cuda_sync(err);
+        TRY(brisk_cuda_download_async(e->x, g->x, (size_t)b->n * (size_t)hp->n_embd * 4, g->stream, err));
+    return brisk_cuda_stream_sync(g->stream, err);
 }
 
 brisk_status gpu_forward_logits(brisk_engine *e, const fwd_batch *b, brisk_error *err) {
     gpu_forward *g = e->gpu;
     const hparams *hp = &e->model->hp;
     int n = b->n_logit_rows;
-    TRY(brisk_cuda_upload(g->d_logit_rows, b->logit_rows, (size_t)n * 4, err));
-    TRY(brisk_cuda_gather_rows(g->x, g->d_logit_rows, g->o, n, hp->n_embd, NULL, err));
-    TRY(brisk_cuda_rmsnorm(g->o, g->output_norm, NULL, g->h16, n, hp->n_embd, hp->norm_eps, NULL, err));
+    TRY(brisk_cuda_upload_async(g->d_logit_rows, b->logit_rows, (size_t)n * 4, g->stream, err));
+    TRY(brisk_cuda_gather_rows(g->x, g->d_logit_rows, g->o, n, hp->n_embd, g->stream, err));
+    TRY(brisk_cuda_rmsnorm(g->o, g->output_norm, NULL, g->h16, n, hp->n_embd, hp->norm_eps, g->stream, err));
     TRY(matmul(g, &g->output, g->h16, g->logits, n, err));
     size_t row = (size_t)hp->n_vocab * 4;
     if (g->n_vocab_pad == hp->n_vocab) {
-        TRY(brisk_cuda_download(b->logits, g->logits, (size_t)n * row, err));
+        TRY(brisk_cuda_download_async(b->logits, g->logits, (size_t)n * row, g->stream, err));
     } else {
         for (int r = 0; r < n; r++)
-            TRY(brisk_cuda_download(b->logits + (size_t)r * hp->n_vocab, g->logits + (size_t)r * g->n_vocab_pad, row, err));
+            TRY(brisk_cuda_download_async(b->logits + (size_t)r * hp->n_vocab, g->logits + (size_t)r * g->n_vocab_pad,
+                                          row, g->stream, err));
     }
+    TRY(brisk_cuda_stream_sync(g->stream, err));
     if (hp->final_softcap > 0)
         for (int64_t i = 0; i < (int64_t)n * hp->n_vocab; i++)
             b->logits[i] = hp->final_softcap * tanhf(b->logits[i] / hp->final_softcap);

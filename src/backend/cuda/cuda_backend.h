@@ -40,6 +40,18 @@ brisk_status brisk_cuda_download(void *dst, const void *d_src, size_t bytes, bri
 brisk_status brisk_cuda_sync(brisk_error *err);
 /* Device-to-device copy (blocking). */
 brisk_status brisk_cuda_copy(void *d_dst, const void *d_src, size_t bytes, brisk_error *err);
+/* Streams (non-blocking with respect to the legacy stream), copies queued on
+ * them, and CUDA graphs captured from them: capture_begin, enqueue work,
+ * capture_end (keep = false drops it, e.g. after an error while capturing). */
+brisk_status brisk_cuda_stream_create(void **stream, brisk_error *err);
+void brisk_cuda_stream_free(void *stream);
+brisk_status brisk_cuda_stream_sync(void *stream, brisk_error *err);
+brisk_status brisk_cuda_upload_async(void *d_dst, const void *src, size_t bytes, void *stream, brisk_error *err);
+brisk_status brisk_cuda_download_async(void *dst, const void *d_src, size_t bytes, void *stream, brisk_error *err);
+brisk_status brisk_cuda_capture_begin(void *stream, brisk_error *err);
+brisk_status brisk_cuda_capture_end(void *stream, bool keep, void **graph_exec, brisk_error *err);
+brisk_status brisk_cuda_graph_launch(void *graph_exec, void *stream, brisk_error *err);
+void brisk_cuda_graph_free(void *graph_exec);
 /* Free and total memory of the current device. */
 brisk_status brisk_cuda_mem_info(size_t *free_bytes, size_t *total_bytes, brisk_error *err);
 

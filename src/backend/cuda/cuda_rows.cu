@@ -80,3 +80,64 @@ extern "C" brisk_status brisk_cuda_mem_info(size_t *free_bytes, size_t *total_by
     CUDA_TRY(err, cudaMemGetInfo(free_bytes, total_bytes));
     return BRISK_OK;
 }
+
+// ---- streams and graphs ------------------------------------------------------------
+
+extern "C" brisk_status brisk_cuda_stream_create(void **stream, brisk_error *err) {
+    cudaStream_t s = nullptr;
+    CUDA_TRY(err, cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+    *stream = s;
+    return BRISK_OK;
+}
+
+extern "C" void brisk_cuda_stream_free(void *stream) {
+    if (stream) cudaStreamDestroy((cudaStream_t)stream);
+}
+
+extern "C" brisk_status brisk_cuda_stream_sync(void *stream, brisk_error *err) {
+    CUDA_TRY(err, cudaStreamSynchronize((cudaStream_t)stream));
+    return BRISK_OK;
+}
+
+extern "C" brisk_status brisk_cuda_upload_async(void *d_dst, const void *src, size_t bytes, void *stream,
+                                                brisk_error *err) {
+    CUDA_TRY(err, cudaMemcpyAsync(d_dst, src, bytes, cudaMemcpyHostToDevice, (cudaStream_t)stream));
+    return BRISK_OK;
+}
+
+extern "C" brisk_status brisk_cuda_download_async(void *dst, const void *d_src, size_t bytes, void *stream,
+                                                  brisk_error *err) {
+    CUDA_TRY(err, cudaMemcpyAsync(dst, d_src, bytes, cudaMemcpyDeviceToHost, (cudaStream_t)stream));
+    return BRISK_OK;
+}
+
+extern "C" brisk_status brisk_cuda_capture_begin(void *stream, brisk_error *err) {
+    CUDA_TRY(err, cudaStreamBeginCapture((cudaStream_t)stream, cudaStreamCaptureModeThreadLocal));
+    return BRISK_OK;
+}
+
+extern "C" brisk_status brisk_cuda_capture_end(void *stream, bool keep, void **graph_exec, brisk_error *err) {
+    cudaGraph_t graph = nullptr;
+    *graph_exec = nullptr;
+    CUDA_TRY(err, cudaStreamEndCapture((cudaStream_t)stream, &graph));
+    if (!keep) {
+        cudaGraphDestroy(graph);
+        return BRISK_OK;
+    }
+    cudaGraphExec_t exec = nullptr;
+    cudaError_t e = cudaGraphInstantiate(&exec, graph, 0);
+    cudaGraphDestroy(graph);
+    if (e != cudaSuccess)
+        return brisk_fail(err, BRISK_ERR_IO, "CUDA: instantiating a graph failed: %s", cudaGetErrorString(e));
+    *graph_exec = exec;
+    return BRISK_OK;
+}
+
+extern "C" brisk_status brisk_cuda_graph_launch(void *graph_exec, void *stream, brisk_error *err) {
+    CUDA_TRY(err, cudaGraphLaunch((cudaGraphExec_t)graph_exec, (cudaStream_t)stream));
+    return BRISK_OK;
+}
+
+extern "C" void brisk_cuda_graph_free(void *graph_exec) {
+    if (graph_exec) cudaGraphExecDestroy((cudaGraphExec_t)graph_exec);
+}
