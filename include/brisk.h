@@ -411,6 +411,9 @@ int32_t brisk_seq_open(brisk_engine *e, brisk_error *err);
 void brisk_seq_close(brisk_engine *e, int32_t seq);
 /* Tokens in a sequence's KV cache; -1 for a sequence that is not open. */
 int32_t brisk_seq_n_past(const brisk_engine *e, int32_t seq);
+/* KV blocks a sequence still has to take from the free ones to append n_new
+ * tokens (0 when its blocks have room); -1 when seq is not open. */
+int32_t brisk_seq_blocks_needed(const brisk_engine *e, int32_t seq, int32_t n_new);
 /* For an empty sequence about to eval tokens[0..n): take the cached blocks of
  * its longest whole-block prefix (at least one token is left to eval). Returns
  * the tokens now in its cache; eval the rest, tokens[returned..n). */

@@ -160,6 +160,10 @@ int32_t brisk_seq_n_past(const brisk_engine *e, int32_t seq) {
     return seq_valid(e, seq) ? e->seqs[seq].n_past : -1;
 }
 
+int32_t brisk_seq_blocks_needed(const brisk_engine *e, int32_t seq, int32_t n_new) {
+    return seq_valid(e, seq) ? kv_seq_blocks_needed(&e->kv, &e->seqs[seq], n_new) : -1;
+}
+
 int32_t brisk_seq_reuse_prefix(brisk_engine *e, int32_t seq, const brisk_token *tokens, int32_t n) {
     if (!seq_valid(e, seq) || !tokens || n <= 0) return seq_valid(e, seq) ? e->seqs[seq].n_past : 0;
     if (n > e->n_ctx_seq) n = e->n_ctx_seq;

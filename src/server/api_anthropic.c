@@ -118,7 +118,7 @@ void api_messages(server *s, json_t *b, api_response *out, api_error *err) {
         out->stream = st;
         goto done;
     }
-    wait_done(r);
+    if (!wait_done(r, out->client_fd)) { fail_client_gone(err); goto done; }
     if (!finished_ok(r, err)) goto done;
     out->status = 200;
     out->body = json_pack("{s:s, s:s, s:s, s:s, s:[{s:s, s:s%}], s:s, s:o, s:{s:i, s:i}}", "id", id, "type",

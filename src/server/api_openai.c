@@ -207,7 +207,7 @@ static void respond(server *s, sched_request *r, bool stream, stream_state *opts
         out->stream = st;
         return;
     }
-    wait_done(r);
+    if (!wait_done(r, out->client_fd)) { fail_client_gone(err); return; }
     if (!finished_ok(r, err)) return;
     out->status = 200;
     out->body = build(s, opts, r);
@@ -312,6 +312,7 @@ static bool embedding_input(server *s, json_t *in, sched_request *r, api_error *
         api_fail(err, 400, ERR_INVALID, "input", "an input of %zu tokens (1 to %d allowed)", n, brisk_engine_n_ctx_seq(s->engine));
         return false;
     }
+    if (!prompt_fits_cache(s, (int64_t)n, "input", err)) return false;
     if (!(r->prompt = malloc(n * sizeof *r->prompt))) { api_fail(err, 500, ERR_SERVER, NULL, "out of memory"); return false; }
     json_array_foreach(in, i, t) {
         if (!json_is_integer(t) || json_integer_value(t) < 0 || json_integer_value(t) >= nv) {
@@ -357,8 +358,8 @@ void api_embeddings(server *s, json_t *b, api_response *out, api_error *err) {
     long tokens = 0;
     int d = brisk_engine_n_embd(s->engine);
     for (size_t i = 0; i < submitted; i++) {
-        wait_done(rs[i]);
-        if (err->status) continue;
+        if (err->status) { atomic_store(&rs[i]->cancel, true); continue; }
+        if (!wait_done(rs[i], out->client_fd)) { fail_client_gone(err); continue; }
         if (!rs[i]->embedding) { api_fail(err, 500, ERR_SERVER, NULL, "embedding failed: %s", rs[i]->error); continue; }
         tokens += rs[i]->n_prompt;
         json_t *emb;

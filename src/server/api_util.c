@@ -1,9 +1,12 @@
 /* Helpers shared by the API handlers: buffers, errors in each API's format,
  * typed field readers, prompt tokenizing and queueing, SSE framing. */
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
 
 #include "server/server.h"
 
@@ -189,6 +192,16 @@ bool check_model(server *s, json_t *body, api_error *err) {
     return true;
 }
 
+bool prompt_fits_cache(server *s, int64_t n, const char *param, api_error *err) {
+    brisk_kv_stats kv = sched_get_stats(s->sched).kv; /* the engine belongs to the scheduler thread */
+    int64_t kv_tokens = (int64_t)kv.n_blocks * kv.block_size;
+    if (n <= kv_tokens) return true;
+    api_fail(err, 400, ERR_INVALID, param,
+             "the prompt is %lld tokens, more than the whole KV cache holds (%lld tokens, --kv-size)", (long long)n,
+             (long long)kv_tokens);
+    return false;
+}
+
 bool prompt_tokens(server *s, const char *text, uint32_t flags, sched_request *r, api_error *err) {
     brisk_error e;
     size_t len = strlen(text);
@@ -203,6 +216,7 @@ bool prompt_tokens(server *s, const char *text, uint32_t flags, sched_request *r
                  "the prompt is %lld tokens, more than the context of %d tokens per sequence", (long long)n, n_ctx);
         return false;
     }
+    if (!prompt_fits_cache(s, n, "messages", err)) return false;
     if (n == 0) {
         api_fail(err, 400, ERR_INVALID, NULL, "the prompt is empty");
         return false;
@@ -235,10 +249,39 @@ bool submit(server *s, sched_request *r, api_error *err) {
     return true;
 }
 
-void wait_done(sched_request *r) {
+/* The client closed its end of the connection: readable with nothing to read
+ * (bytes of a pipelined request do not count). */
+static bool client_gone(int fd) {
+    if (fd < 0) return false;
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    if (poll(&p, 1, 0) <= 0) return false;
+    if (p.revents & (POLLHUP | POLLERR | POLLNVAL)) return true;
+    char c;
+    return (p.revents & POLLIN) && recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+}
+
+#define CLIENT_CHECK_MS 100
+
+bool wait_done(sched_request *r, int client_fd) {
     pthread_mutex_lock(&r->mu);
-    while (!r->done) pthread_cond_wait(&r->cv, &r->mu);
+    while (!r->done) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += CLIENT_CHECK_MS * 1000000L;
+        if (until.tv_nsec >= 1000000000L) { until.tv_sec++; until.tv_nsec -= 1000000000L; }
+        pthread_cond_timedwait(&r->cv, &r->mu, &until);
+        if (!r->done && client_gone(client_fd)) {
+            pthread_mutex_unlock(&r->mu);
+            atomic_store(&r->cancel, true); /* the scheduler ends it and frees its KV blocks */
+            return false;
+        }
+    }
     pthread_mutex_unlock(&r->mu);
+    return true;
+}
+
+void fail_client_gone(api_error *err) {
+    api_fail(err, 499, ERR_INVALID, NULL, "the client closed the connection before the answer was ready");
 }
 
 void make_id(server *s, const char *prefix, char *out, size_t n) {

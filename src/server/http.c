@@ -147,7 +147,8 @@ static enum MHD_Result dispatch(server *s, struct MHD_Connection *c, const char 
         api_fail(&err, 401, ERR_AUTH, NULL, "a valid API key is required (Authorization: Bearer KEY or x-api-key: KEY)");
         return send_error(s, c, api, &err);
     }
-    api_response out = {0};
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    api_response out = {.client_fd = ci ? (int)ci->connect_fd : -1};
     if (!strcmp(url, "/metrics") || ep == EP_MODELS) {
         if (!get) goto method;
         if (ep == EP_MODELS) api_models(s, &out);

@@ -77,6 +77,7 @@ static void finish(sched_request *r, sched_finish f, const char *error) {
 
 typedef struct slot {
     sched_request *r;    /* NULL: free */
+    uint64_t admitted;   /* admission order (the youngest is preempted first) */
     int32_t seq;
     int32_t n_fed;       /* prompt tokens in the KV cache (cached ones included) */
     bool decoding;       /* the prompt is in; `last` is the next token to feed */
@@ -93,6 +94,7 @@ struct scheduler {
     const brisk_vocab *vocab;
     int32_t n_vocab;
     sched_params p;
+    int32_t block_size; /* of the KV cache */
     pthread_t thread;
     bool thread_started;
     pthread_mutex_t mu;
@@ -101,6 +103,7 @@ struct scheduler {
     int q_head, q_len, q_cap;
     slot *slots;
     int n_running;
+    uint64_t n_admitted;
     bool stopping;
     double deadline;
     /* per step */
@@ -159,6 +162,7 @@ static void slot_start(scheduler *s, slot *sl, sched_request *r) {
     brisk_error err;
     memset(sl, 0, sizeof *sl);
     sl->r = r;
+    sl->admitted = ++s->n_admitted;
     sl->seq = brisk_seq_open(s->engine, &err);
     sl->smp = brisk_sampler_create(&r->sampling, s->n_vocab, &err);
     sl->stop = brisk_stop_create((const char *const *)r->stops, r->n_stops, &err);
@@ -297,9 +301,59 @@ static bool next_token(scheduler *s, slot *sl, const float *logits) {
     return f != FINISH_NONE;
 }
 
-/* One forward pass: a token of every decoding slot, then prompt chunks. */
+/* Tokens of seq's next chunk (at most `want`) whose KV blocks fit in `free`
+ * more blocks; *blocks: how many of them it takes. */
+static int32_t fit_chunk(scheduler *s, int32_t seq, int32_t want, int32_t free, int32_t *blocks) {
+    int32_t n = want, need = brisk_seq_blocks_needed(s->engine, seq, n);
+    if (need > free) { /* drop whole blocks' worth, then single tokens */
+        n -= (need - free) * s->block_size;
+        while (n > 0 && (need = brisk_seq_blocks_needed(s->engine, seq, n)) > free) n--;
+    }
+    if (n <= 0) { *blocks = 0; return 0; }
+    *blocks = need;
+    return n;
+}
+
+static void queue_push_front(scheduler *s, sched_request *r);
+
+/* Nothing could run because the KV cache is full: free the blocks of the
+ * youngest sequence. One still prefilling goes back to the front of the queue
+ * (it starts over when blocks are free again); one decoding ends as if its
+ * context were full (finish "length"). */
+static void preempt_youngest(scheduler *s) {
+    slot *victim = NULL;
+    for (int i = 0; i < s->p.n_parallel; i++)
+        if (s->slots[i].r && (!victim || s->slots[i].admitted > victim->admitted)) victim = &s->slots[i];
+    if (!victim) return;
+    sched_request *r = victim->r;
+    if (!victim->decoding) {
+        atomic_fetch_add(&r->refs, 1); /* the queue's reference; slot_release drops the slot's */
+        pthread_mutex_lock(&r->mu);
+        int32_t cached = r->n_cached;
+        r->n_cached = 0;
+        pthread_mutex_unlock(&r->mu);
+        slot_release(s, victim);
+        pthread_mutex_lock(&s->mu);
+        s->requests_done--; /* not done: waiting again, counted again when it restarts */
+        s->prompt_tokens -= (uint64_t)r->n_prompt;
+        s->cached_prompt_tokens -= (uint64_t)cached;
+        queue_push_front(s, r);
+        pthread_mutex_unlock(&s->mu);
+        return;
+    }
+    pthread_mutex_lock(&r->mu);
+    finish_locked(r, flush_text(victim) ? FINISH_STOP : FINISH_LENGTH, NULL);
+    if (r->finish == FINISH_STOP) r->stop_index = matched_stop(victim);
+    pthread_mutex_unlock(&r->mu);
+    slot_release(s, victim);
+}
+
+/* One forward pass: a token of every decoding slot, then prompt chunks, as
+ * far as the KV cache has free blocks for them (the others wait a step). */
 static void step(scheduler *s) {
-    int n = 0, budget = s->p.step_tokens;
+    int n = 0, budget = s->p.step_tokens, waiting = 0;
+    brisk_kv_stats kv = brisk_engine_kv_stats(s->engine);
+    int32_t free = kv.n_blocks - kv.used_blocks;
     for (int pass = 0; pass < 2; pass++)
         for (int i = 0; i < s->p.n_parallel; i++) {
             slot *sl = &s->slots[i];
@@ -310,19 +364,26 @@ static void step(scheduler *s) {
                 continue;
             }
             brisk_batch_item *it = &s->items[n];
+            int32_t left = sl->decoding ? 1 : sl->r->n_prompt - sl->n_fed, blocks;
+            int32_t chunk = fit_chunk(s, sl->seq, left < budget ? left : budget, free, &blocks);
+            if (chunk <= 0) {
+                waiting++;
+                continue;
+            }
             if (sl->decoding) {
                 *it = (brisk_batch_item){sl->seq, &sl->last, 1, BRISK_OUTPUT_LAST};
-                budget--;
             } else {
-                int32_t left = sl->r->n_prompt - sl->n_fed, chunk = left < budget ? left : budget;
-                if (chunk <= 0) continue;
                 *it = (brisk_batch_item){sl->seq, sl->r->prompt + sl->n_fed, chunk,
                                          chunk == left ? BRISK_OUTPUT_LAST : BRISK_OUTPUT_NONE};
-                budget -= chunk;
             }
+            budget -= chunk;
+            free -= blocks;
             s->item_slot[n++] = i;
         }
-    if (n == 0) return;
+    if (n == 0) {
+        if (waiting) preempt_youngest(s);
+        return;
+    }
     brisk_error err;
     if (brisk_engine_eval(s->engine, s->items, n, &err) != BRISK_OK) {
         for (int k = 0; k < n; k++) {
@@ -363,6 +424,26 @@ static sched_request *queue_pop(scheduler *s) {
     return r;
 }
 
+/* Under s->mu; the queue has room: a preempted request was counted running. */
+static void queue_push_front(scheduler *s, sched_request *r) {
+    s->q_head = (s->q_head + s->q_cap - 1) % s->q_cap;
+    s->q_len++;
+    s->queue[s->q_head] = r;
+}
+
+/* KV blocks a request needs to start (its prompt and its first generated
+ * token), beyond what the sequences still prefilling will take (under s->mu
+ * or on the scheduler thread). */
+static bool blocks_for(scheduler *s, const sched_request *r) {
+    brisk_kv_stats kv = brisk_engine_kv_stats(s->engine);
+    int64_t free = kv.n_blocks - kv.used_blocks;
+    for (int i = 0; i < s->p.n_parallel; i++) {
+        const slot *sl = &s->slots[i];
+        if (sl->r && !sl->decoding) free -= brisk_seq_blocks_needed(s->engine, sl->seq, sl->r->n_prompt - sl->n_fed + 1);
+    }
+    return (int64_t)r->n_prompt + 1 <= free * s->block_size;
+}
+
 static void *sched_main(void *arg) {
     scheduler *s = arg;
     for (;;) {
@@ -387,6 +468,15 @@ static void *sched_main(void *arg) {
         /* admit queued requests into free slots (embeddings run at once) */
         while (s->q_len) {
             sched_request *head = s->queue[s->q_head];
+            /* the head waits until the KV cache has blocks for its prompt (alone it always fits:
+             * submitters check that a prompt fits the whole cache) */
+            if (s->n_running > 0 && !atomic_load(&head->cancel) && !blocks_for(s, head)) break;
+            if (head->embed && atomic_load(&head->cancel)) {
+                queue_pop(s);
+                finish(head, FINISH_CANCELLED, NULL);
+                sched_request_unref(head);
+                continue;
+            }
             if (head->embed) {
                 queue_pop(s);
                 s->n_running++; /* counted while still under the lock: sched_submit sees it */
@@ -437,6 +527,7 @@ scheduler *sched_create(brisk_engine *e, const sched_params *p, brisk_error *err
     pthread_cond_init(&s->cv, NULL);
     s->window_start = sched_now();
     s->kv = brisk_engine_kv_stats(e);
+    s->block_size = s->kv.block_size;
     if (!s->queue || !s->slots || !s->items || !s->item_slot || pthread_create(&s->thread, NULL, sched_main, s)) {
         snprintf(err->msg, sizeof err->msg, "cannot start the scheduler (out of memory or threads)");
         sched_free(s);

@@ -1,13 +1,16 @@
 /* The scheduler: one thread owns the engine and runs continuous batching.
  *
  * Requests queue; between forward passes queued ones join the running batch
- * (up to n_parallel sequences). Every step holds one token of each decoding
+ * (up to n_parallel sequences) in order, once the KV cache has free blocks for
+ * the head's prompt beyond what running prefills still need. Every step holds one token of each decoding
  * sequence plus chunks of prompts still being prefilled (at most step_tokens
  * tokens in all), so a long prompt is prefilled over several steps while the
  * other sequences keep decoding. Each sequence samples with its own sampler,
  * stops at an end-of-generation token, a stop string, max_tokens or a full
  * context, and can be cancelled at any time (its KV blocks are freed at the
- * next step). Output goes into the request, guarded by its mutex; readers wait
+ * next step). A step takes only the tokens whose KV blocks are free (the rest
+ * wait); when nothing fits, the youngest sequence gives its blocks back: back
+ * to the queue while prefilling, finished as "length" while generating. Output goes into the request, guarded by its mutex; readers wait
  * on its condition variable. */
 #ifndef BRISK_SERVER_SCHEDULER_H
 #define BRISK_SERVER_SCHEDULER_H

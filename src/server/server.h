@@ -106,6 +106,7 @@ struct stream_state {
 };
 
 typedef struct api_response {
+    int client_fd;          /* in: the client's socket, watched while waiting (-1: unknown) */
     int status;
     json_t *body;           /* JSON answer (status), or */
     stream_state *stream;   /* an SSE stream (200) */
@@ -134,10 +135,16 @@ bool field_stops(json_t *o, const char *key, sched_request *r, api_error *err);
 bool check_model(server *s, json_t *body, api_error *err);
 /* Tokenize a prompt into r->prompt and check it fits the context. */
 bool prompt_tokens(server *s, const char *text, uint32_t flags, sched_request *r, api_error *err);
+/* A prompt of n tokens fits the whole KV cache (400 otherwise: it would wait
+ * for free blocks for ever). */
+bool prompt_fits_cache(server *s, int64_t n, const char *param, api_error *err);
 /* Queue r (429 when full, 503 when shutting down). */
 bool submit(server *s, sched_request *r, api_error *err);
-/* Wait until r is done (non-streaming). */
-void wait_done(sched_request *r);
+/* Wait until r is done (non-streaming): true. When the client closes the
+ * connection (client_fd, -1: not watched) first, r is cancelled and false. */
+bool wait_done(sched_request *r, int client_fd);
+/* The error of a request whose client left while it waited (nobody reads it). */
+void fail_client_gone(api_error *err);
 /* A new response id with a prefix ("chatcmpl-"). */
 void make_id(server *s, const char *prefix, char *out, size_t n);
 /* A stream over r; takes a reference to r. */

@@ -249,6 +249,29 @@ def anthropic_error(r, status, type_):
     return j["error"]
 
 
+@pytest.mark.parametrize("path", ["/v1/completions", "/v1/chat/completions"])
+def test_disconnect_while_waiting_for_a_plain_answer_frees_the_sequence(srv, path):
+    """A non-streaming request whose client hangs up is cancelled too: it stops long before max_tokens."""
+    max_tokens = 450
+    body = {"model": srv.model_id, "max_tokens": max_tokens, "temperature": 0, "ignore_eos": True}
+    if path == "/v1/completions":
+        body["prompt"] = "Once upon a time"
+    else:
+        body["messages"] = [{"role": "user", "content": "Tell me a very long story about dragons."}]
+    before = srv.metrics()["brisk_generated_tokens_total"]
+    c = srv.connect()
+    c.request("POST", path, body=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    assert srv.wait_metric("brisk_generated_tokens_total", lambda v: v > before + 2) > before + 2
+    assert srv.metrics()["brisk_kv_cache_used_blocks"] > 0
+    c.close()  # without reading the answer
+    assert srv.wait_metric("brisk_kv_cache_used_blocks", lambda v: v == 0) == 0
+    assert srv.wait_metric("brisk_running_requests", lambda v: v == 0) == 0
+    generated = srv.metrics()["brisk_generated_tokens_total"]
+    assert generated - before < max_tokens // 2  # cancelled, not run to the end
+    time.sleep(0.5)
+    assert srv.metrics()["brisk_generated_tokens_total"] == generated  # nothing runs any more
+
+
 def test_bad_input_openai(srv, oai):
     msgs = [{"role": "user", "content": "hi"}]
     good = {"model": srv.model_id, "messages": msgs, "max_tokens": 2}
@@ -326,6 +349,53 @@ def test_too_many_concurrent_requests(default_model):
         # the first one is gone: room again
         s.wait_metric("brisk_running_requests", lambda v: v == 0)
         assert post(s, "/v1/chat/completions", {**body, "stream": False, "max_tokens": 2})[0] == 200
+    finally:
+        assert s.stop() == 0
+
+
+def test_requests_wait_for_kv_blocks_and_oversize_prompts_get_400(default_model):
+    """A KV cache of 8 blocks (128 tokens) and 2 slots: two requests of ~110 tokens each cannot run together, so
+    the second waits in the queue (not a failed step) and both answer as they do alone; a prompt longer than the
+    whole cache (but within the context) gets a 400 in each API's format."""
+    s = Server(default_model, "--parallel", 2, "-c", 256, "--kv-size", 128, "-t", 2)
+    try:
+        def body_of(word, max_tokens=24):
+            prompt = f"The history of the {word} and the castle, told " + "again and " * 30 + "at length:"
+            return {"model": s.model_id, "prompt": prompt, "max_tokens": max_tokens, "temperature": 0,
+                    "ignore_eos": True}
+
+        words = ["river", "forest", "harbor"]  # distinct prompts: no shared prefix blocks
+        alone = []
+        for w in words:
+            status, out = post(s, "/v1/completions", body_of(w))
+            assert status == 200, out
+            alone.append(out)
+        n_prompt = alone[0]["usage"]["prompt_tokens"]
+        assert 64 < n_prompt and n_prompt + 24 <= 128 < 2 * (n_prompt + 1), n_prompt  # one fits, two do not
+        with concurrent.futures.ThreadPoolExecutor(3) as ex:
+            futs = [ex.submit(post, s, "/v1/completions", body_of(w)) for w in words]
+            results = [f.result(timeout=TIMEOUT) for f in futs]
+        for (status, out), ref in zip(results, alone):
+            assert status == 200, out
+            assert out["choices"][0]["text"] == ref["choices"][0]["text"]
+            assert out["usage"]["completion_tokens"] == 24
+        body = body_of("river")
+        assert s.wait_metric("brisk_kv_cache_used_blocks", lambda v: v == 0) == 0
+        # a generation that outgrows the whole cache ends as "length", and the server goes on
+        status, out = post(s, "/v1/completions", {**body, "max_tokens": 200})
+        assert status == 200 and out["choices"][0]["finish_reason"] == "length", out
+        # every cache row is used: the last token sampled is the one that found no row left
+        assert n_prompt + out["usage"]["completion_tokens"] == 128 + 1
+        long_prompt = "river castle " * 100  # > 128 tokens, < 256
+        e = openai_error(post(s, "/v1/completions", {**body, "prompt": long_prompt}), 400)
+        assert "KV cache" in e["message"]
+        anthropic_error(post(s, "/v1/messages", {"model": s.model_id, "max_tokens": 4,
+                                                  "messages": [{"role": "user", "content": long_prompt}]}),
+                        400, "invalid_request_error")
+        e = openai_error(post(s, "/v1/embeddings", {"model": s.model_id, "input": [[1] * 200]}), 400)
+        assert "KV cache" in e["message"]
+        status, out = post(s, "/v1/completions", {**body, "max_tokens": 2})
+        assert status == 200, out
     finally:
         assert s.stop() == 0
 
