@@ -276,13 +276,13 @@ INLINE void panel_body_q8_0(int64_t n, const void *panel, const void *act, size_
             for (int c = 0; c < nc; c++) {
                 const int16_t *q = ACT32(c, i)->q;
                 S[0][c] = madd_acc(S[0][c], w0, pair(q + 2 * ch));
-                S[SET2][c] = madd_acc(S[SET2][c], w1, pair(q + 2 * ch + 2));
+                S[1][c] = madd_acc(S[1][c], w1, pair(q + 2 * ch + 2));
             }
         }
         const __m512 d = f16x16(p);
         for (int c = 0; c < nc; c++) {
-            if (SET2) S[0][c] = _mm512_add_epi32(S[0][c], S[1][c]);
-            acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(S[0][c]), _mm512_mul_ps(d, _mm512_set1_ps(ACT32(c, i)->d)), acc[c]);
+            acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(S[0][c], S[1][c])),
+                                     _mm512_mul_ps(d, _mm512_set1_ps(ACT32(c, i)->d)), acc[c]);
         }
     }
     for (int c = 0; c < nc; c++) _mm512_storeu_ps(o + c * os, acc[c]);
@@ -315,13 +315,13 @@ INLINE void panel_body_legacy(int64_t n, const void *panel, const void *act, siz
             for (int c = 0; c < nc; c++) {
                 const int16_t *q = ACT32(c, i)->q;
                 S[0][c] = madd_acc(S[0][c], lo, pair(q + 2 * ch));
-                S[SET2][c] = madd_acc(S[SET2][c], up, pair(q + 16 + 2 * ch));
+                S[1][c] = madd_acc(S[1][c], up, pair(q + 16 + 2 * ch));
             }
         }
         for (int c = 0; c < nc; c++) {
             const act_q16_32 *ab = ACT32(c, i);
-            if (SET2) S[0][c] = _mm512_add_epi32(S[0][c], S[1][c]);
-            acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(S[0][c]), _mm512_mul_ps(d, _mm512_set1_ps(ab->d)), acc[c]);
+            acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(S[0][c], S[1][c])),
+                                     _mm512_mul_ps(d, _mm512_set1_ps(ab->d)), acc[c]);
             acc[c] = _mm512_fmadd_ps(m, _mm512_set1_ps(ab->s), acc[c]);
         }
     }
