@@ -8,5 +8,8 @@ int cmd_run(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_fit(int argc, char **argv);
+int cmd_quantize(int argc, char **argv);
+int cmd_imatrix(int argc, char **argv);
+int cmd_perplexity(int argc, char **argv);
 
 #endif

@@ -16,6 +16,9 @@ static const struct {
     {"synth", cmd_synth, "write a random-weight model of a real architecture's shapes"},
     {"bench", cmd_bench, "measure prompt and decode speed, and the machine's memory bandwidth"},
     {"fit", cmd_fit, "estimate memory and decode speed of a model on this machine"},
+    {"quantize", cmd_quantize, "quantize a model (Q4_K_M and other mixes, importance matrix, target size)"},
+    {"imatrix", cmd_imatrix, "collect an importance matrix (activation statistics) from a text"},
+    {"perplexity", cmd_perplexity, "perplexity of a model on a text; KL divergence against a base model"},
 };
 
 static void usage(FILE *out) {

@@ -11,6 +11,7 @@
  *     h = rmsnorm(x) ; f = (act(h Wgate) * h Wup) Wdown ; [post-norm] ; x = x + f
  *   logits = rmsnorm(x) Wout [softcap]                                          */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "base/fp16.h"
@@ -98,6 +99,16 @@ static void attention_worker(void *p, int ith, int nth) {
 
 /* ---- the block ---------------------------------------------------------------- */
 
+/* Show the input rows x[n, width] of weight "blk.<il>.<what>.weight" (il < 0:
+ * "<what>.weight") to the context's observer, if it has one. */
+static void observe(brisk_context *c, int il, const char *what, const float *x, int32_t n, int64_t width) {
+    if (!c->observer) return;
+    char name[96];
+    if (il >= 0) snprintf(name, sizeof name, "blk.%d.%s.weight", il, what);
+    else snprintf(name, sizeof name, "%s.weight", what);
+    c->observer(c->observer_user, name, x, n, width);
+}
+
 static void add_bias(float *y, const float *b, int32_t n_tokens, int64_t width) {
     if (!b) return;
     for (int32_t t = 0; t < n_tokens; t++)
@@ -121,6 +132,9 @@ static void attention_block(brisk_context *c, int il, int32_t n) {
     int64_t v_dim = (int64_t)hp->n_head_kv * hp->head_dim_v;
 
     rmsnorm_rows(c->x, ly->attn_norm, c->xn, n, hp->n_embd, hp->norm_eps);
+    observe(c, il, "attn_q", c->xn, n, hp->n_embd);
+    observe(c, il, "attn_k", c->xn, n, hp->n_embd);
+    observe(c, il, "attn_v", c->xn, n, hp->n_embd);
     cpu_matmul(c->tp, &ly->wq, c->xn, c->q, n, c->scratch);
     cpu_matmul(c->tp, &ly->wk, c->xn, c->k, n, c->scratch);
     cpu_matmul(c->tp, &ly->wv, c->xn, c->v, n, c->scratch);
@@ -141,6 +155,7 @@ static void attention_block(brisk_context *c, int il, int32_t n) {
     }
     attn_job job = {c, il, n};
     threadpool_run(c->tp, attention_worker, &job);
+    observe(c, il, "attn_output", c->attn, n, (int64_t)hp->n_head * hp->head_dim_v);
     cpu_matmul(c->tp, &ly->wo, c->attn, c->o, n, c->scratch);
     if (ly->post_attn_norm) rmsnorm_rows(c->o, ly->post_attn_norm, c->o, n, hp->n_embd, hp->norm_eps);
     add_rows(c->x, c->o, n, hp->n_embd);
@@ -151,11 +166,14 @@ static void ffn_block(brisk_context *c, int il, int32_t n) {
     const hparams *hp = &m->hp;
     const layer_weights *ly = &m->layers[il];
     rmsnorm_rows(c->x, ly->ffn_norm, c->xn, n, hp->n_embd, hp->norm_eps);
+    observe(c, il, "ffn_gate", c->xn, n, hp->n_embd);
+    observe(c, il, "ffn_up", c->xn, n, hp->n_embd);
     cpu_matmul(c->tp, &ly->w_gate, c->xn, c->gate, n, c->scratch);
     cpu_matmul(c->tp, &ly->w_up, c->xn, c->up, n, c->scratch);
     int64_t ff = (int64_t)n * hp->n_ff;
     if (m->arch->act == ACT_GELU_TANH) cpu_gelu_tanh_mul(c->gate, c->up, c->gate, ff);
     else cpu_silu_mul(c->gate, c->up, c->gate, ff);
+    observe(c, il, "ffn_down", c->gate, n, hp->n_ff);
     cpu_matmul(c->tp, &ly->w_down, c->gate, c->o, n, c->scratch);
     if (ly->post_ffn_norm) rmsnorm_rows(c->o, ly->post_ffn_norm, c->o, n, hp->n_embd, hp->norm_eps);
     add_rows(c->x, c->o, n, hp->n_embd);
@@ -179,6 +197,7 @@ void model_forward(brisk_context *c, const brisk_token *tokens, int32_t n, bool 
     /* Only the rows whose logits are wanted go through the output matrix. */
     int32_t first = all_logits ? 0 : n - 1, n_out = n - first;
     rmsnorm_rows(c->x + (int64_t)first * hp->n_embd, m->output_norm, c->xn, n_out, hp->n_embd, hp->norm_eps);
+    observe(c, -1, m->output.data == m->tok_embd.data ? "token_embd" : "output", c->xn, n_out, hp->n_embd);
     cpu_matmul(c->tp, &m->output, c->xn, out, n_out, c->scratch);
     if (hp->final_softcap > 0)
         for (int64_t i = 0; i < (int64_t)n_out * hp->n_vocab; i++)

@@ -89,6 +89,11 @@ brisk_context *brisk_context_create(const brisk_model *m, const brisk_context_pa
     return c;
 }
 
+void brisk_context_set_observer(brisk_context *c, brisk_matmul_observer fn, void *user) {
+    c->observer = fn;
+    c->observer_user = user;
+}
+
 int32_t brisk_context_n_ctx(const brisk_context *c) { return c->n_ctx; }
 int32_t brisk_context_n_past(const brisk_context *c) { return c->n_past; }
 

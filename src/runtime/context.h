@@ -28,6 +28,8 @@ struct brisk_context {
     int32_t n_logits, cap_logits;
     int32_t last_n_tokens; /* tokens in the last eval */
     bool last_all_logits;
+    brisk_matmul_observer observer; /* optional: sees each matmul's input (forward.c) */
+    void *observer_user;
 };
 
 /* Run the forward pass on n <= n_batch tokens at positions n_past.. and store
