@@ -34,8 +34,9 @@ static void usage(FILE *out) {
             "  --pure           every matrix in TYPE's base type (no mix rules)\n"
             "  --target-size S  choose a type per tensor to fit S bytes of tensors (suffix K, M, G: 1000s)\n"
             "  --target-bpw B   the same, as bits per weight of the matrices\n"
-            "  --calib FILE     text for measuring sensitivity (--target-*; default: the imatrix's if any)\n"
-            "  --calib-tokens N tokens of it to use (default 256)\n"
+            "  --calib FILE     text on which --target-* measures sensitivity (needed by them)\n"
+            "  --calib-tokens N tokens of it to use (default 256, in windows of 64)\n"
+            "  --sensitivity F  cache of the measured sensitivities: read when F exists, else written\n"
             "  -t, --threads N  threads (default: all cores)\n"
             "  --progress       progress bar even when stderr is not a terminal\n"
             "  -q, --quiet      no progress or summary\n",
@@ -137,7 +138,7 @@ static brisk_status copy_metadata(brisk_gguf_writer *w, const brisk_gguf *g, con
 }
 
 int cmd_quantize(int argc, char **argv) {
-    const char *pos[3] = {NULL, NULL, NULL}, *imatrix_path = NULL, *calib_path = NULL;
+    const char *pos[3] = {NULL, NULL, NULL}, *imatrix_path = NULL, *calib_path = NULL, *sens_path = NULL;
     int n_pos = 0;
     bool pure = false, quiet = false, force_progress = false;
     long threads = sysconf(_SC_NPROCESSORS_ONLN), calib_tokens = 256;
@@ -159,6 +160,7 @@ int cmd_quantize(int argc, char **argv) {
         bool ok = true;
         if (!strcmp(a, "--imatrix")) imatrix_path = v;
         else if (!strcmp(a, "--calib")) calib_path = v;
+        else if (!strcmp(a, "--sensitivity")) sens_path = v;
         else if (!strcmp(a, "--calib-tokens")) ok = cli_parse_long("brisk quantize", a, v, 16, 1 << 20, &calib_tokens);
         else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) ok = cli_parse_long("brisk quantize", a, v, 1, 64, &threads);
         else if (!strcmp(a, "--target-size")) {
@@ -213,7 +215,7 @@ int cmd_quantize(int argc, char **argv) {
     }
     if (target_size > 0 || target_bpw > 0) {
         quant_target_params tpar = {.target_bytes = target_size, .target_bpw = target_bpw, .model_path = pos[0],
-                                    .calib_path = calib_path, .calib_tokens = (int)calib_tokens,
+                                    .calib_path = calib_path, .sens_path = sens_path, .calib_tokens = (int)calib_tokens,
                                     .n_threads = (int)threads, .quiet = quiet, .force_progress = force_progress};
         if (quant_target_choose(&plan, &tpar, &err)) { fprintf(stderr, "brisk quantize: %s\n", err.msg); goto done; }
     }

@@ -10,6 +10,7 @@ typedef struct quant_target_params {
     double target_bpw;      /* bits per weight of the matrices */
     const char *model_path; /* the input model (run to measure sensitivity) */
     const char *calib_path; /* calibration text */
+    const char *sens_path;  /* optional cache of the measured sensitivities: read if it exists, else written */
     int calib_tokens;
     int n_threads;
     bool quiet, force_progress;
