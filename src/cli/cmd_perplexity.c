@@ -209,7 +209,7 @@ int cmd_perplexity(int argc, char **argv) {
                ppl, ppl_err, (long long)nll.n, tw.n_windows, n_ctx, secs);
         if (comparing)
             printf(", \"kl_mean\": %.8f, \"kl_err\": %.8f, \"kl_median\": %.8f, \"kl_p99\": %.8f, \"kl_max\": %.8f, "
-                   "\"top1\": %.6f, \"top1_err\": %.6f, \"base_ppl\": %.6f, \"dppl_pct\": %.6f, \"dppl_pct_err\": %.6f",
+                   "\"top1\": %.9f, \"top1_err\": %.9f, \"base_ppl\": %.6f, \"dppl_pct\": %.6f, \"dppl_pct_err\": %.6f",
                    mean(&kl), sem(&kl), kl_med, kl_p99, kl_max, agree, agree_err, base_ppl, dppl, dppl_err);
         printf("}\n");
     }
