@@ -111,8 +111,10 @@ brisk_status brisk_quantize(brisk_type type, const float *src, void *dst, int64_
                             brisk_error *err);
 /* The same, with importance weights importance[n] (one per value, >= 0; e.g.
  * the mean square of the activation each weight column meets): the K-quants
- * (Q2_K..Q6_K) then minimize sum importance_i (x_i - q_i)^2 instead of the
- * plain squared error. Other types, or importance NULL: brisk_quantize. */
+ * (Q2_K..Q6_K) and Q4_0, Q4_1, Q5_0, Q5_1 then minimize
+ * sum importance_i (x_i - q_i)^2 instead of the plain squared error (for the
+ * legacy types by a scale search instead of gguf's max-based rule). Other
+ * types, or importance NULL: brisk_quantize. */
 brisk_status brisk_quantize_weighted(brisk_type type, const float *src, void *dst, int64_t n,
                                      const float *importance, brisk_error *err);
 /* True when brisk_quantize_weighted uses the importance for this type. */

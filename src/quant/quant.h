@@ -39,12 +39,16 @@ void brisk_quantize_bf16(const float *src, void *dst, int64_t n);
 /* legacy.c: 32-element blocks with one (or two) scales */
 void brisk_dequantize_q4_0(const void *src, float *dst, int64_t n);
 void brisk_quantize_q4_0(const float *src, void *dst, int64_t n);
+void brisk_quantize_q4_0_imp(const float *src, void *dst, int64_t n, const float *imp); /* legacy_imp.c */
 void brisk_dequantize_q4_1(const void *src, float *dst, int64_t n);
 void brisk_quantize_q4_1(const float *src, void *dst, int64_t n);
+void brisk_quantize_q4_1_imp(const float *src, void *dst, int64_t n, const float *imp); /* legacy_imp.c */
 void brisk_dequantize_q5_0(const void *src, float *dst, int64_t n);
 void brisk_quantize_q5_0(const float *src, void *dst, int64_t n);
+void brisk_quantize_q5_0_imp(const float *src, void *dst, int64_t n, const float *imp); /* legacy_imp.c */
 void brisk_dequantize_q5_1(const void *src, float *dst, int64_t n);
 void brisk_quantize_q5_1(const float *src, void *dst, int64_t n);
+void brisk_quantize_q5_1_imp(const float *src, void *dst, int64_t n, const float *imp); /* legacy_imp.c */
 void brisk_dequantize_q8_0(const void *src, float *dst, int64_t n);
 void brisk_quantize_q8_0(const float *src, void *dst, int64_t n);
 /* kquant_dequant.c and kquant_quantize.c: 256-element super-blocks */

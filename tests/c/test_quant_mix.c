@@ -4,7 +4,9 @@
  * layer for a 32-layer model, so a change to any rule fails here. The
  * importance checks use random rows with a few heavily weighted columns: the
  * importance-weighted search must give a smaller weighted error than the
- * plain one, and uniform importance must give the plain search's bytes. */
+ * plain one (K-quants and Q4_0..Q5_1), uniform importance must give the K-quant
+ * search's bytes, and the legacy types' search with uniform importance must
+ * not be worse than gguf's max-based rule. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,7 +130,8 @@ static double weighted_err(brisk_type t, const float *x, const float *imp, const
 
 TEST(importance_lowers_weighted_error) {
     static const brisk_type types[] = {BRISK_TYPE_Q2_K, BRISK_TYPE_Q3_K, BRISK_TYPE_Q4_K, BRISK_TYPE_Q5_K,
-                                       BRISK_TYPE_Q6_K};
+                                       BRISK_TYPE_Q6_K, BRISK_TYPE_Q4_0, BRISK_TYPE_Q4_1, BRISK_TYPE_Q5_0,
+                                       BRISK_TYPE_Q5_1};
     float *x = malloc(sizeof(float) * IMP_N), *imp = malloc(sizeof(float) * IMP_N);
     test_seed(0x1A7u);
     for (int i = 0; i < IMP_N; i++) {
@@ -142,7 +145,7 @@ TEST(importance_lowers_weighted_error) {
         CHECK_MSG(weighted < 0.8 * plain, "%s: weighted error %.4g not below 0.8 x plain %.4g",
                   brisk_type_get(types[k])->name, weighted, plain);
     }
-    CHECK(!brisk_type_takes_importance(BRISK_TYPE_Q4_0));
+    CHECK(!brisk_type_takes_importance(BRISK_TYPE_Q8_0));
     free(x);
     free(imp);
 }
@@ -164,4 +167,17 @@ TEST(importance_uniform_equals_plain) {
     free(ones);
     free(a);
     free(b);
+}
+
+TEST(importance_legacy_uniform_not_worse) {
+    static const brisk_type types[] = {BRISK_TYPE_Q4_0, BRISK_TYPE_Q4_1, BRISK_TYPE_Q5_0, BRISK_TYPE_Q5_1};
+    float *x = malloc(sizeof(float) * IMP_N), *ones = malloc(sizeof(float) * IMP_N);
+    test_seed(0x1A9u);
+    for (int i = 0; i < IMP_N; i++) x[i] = test_rand_normal(), ones[i] = 1.0f;
+    for (size_t k = 0; k < sizeof types / sizeof types[0]; k++) {
+        double plain = weighted_err(types[k], x, ones, NULL), searched = weighted_err(types[k], x, ones, ones);
+        CHECK_MSG(searched <= plain, "%s: searched %.4g > plain %.4g", brisk_type_get(types[k])->name, searched, plain);
+    }
+    free(x);
+    free(ones);
 }

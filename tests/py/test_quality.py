@@ -11,6 +11,7 @@ import json
 import pathlib
 import re
 import subprocess
+import sys
 
 import gguf
 import numpy as np
@@ -294,7 +295,7 @@ def test_imatrix_sums_and_quantize(default_model, smol_f16, tmp_path):
     x = emb / np.sqrt(np.mean(emb.astype(np.float64) ** 2, axis=1, keepdims=True) + 1e-5)
     x = x * np.asarray(mt["blk.0.attn_norm.weight"].data)
     np.testing.assert_allclose(t["blk.0.attn_q.weight.in_sum2"], np.sum(x ** 2, axis=0), rtol=2e-3, atol=1e-3)
-    # quantize with it: importance changes the K-quant matrices only
+    # quantize with it: importance changes the K-quant and Q4_0..Q5_1 matrices, not Q8_0
     plain, weighted = tmp_path / "plain.gguf", tmp_path / "weighted.gguf"
     ok("quantize", "-q", smol_f16, plain, "Q4_K_M")
     r = ok("quantize", smol_f16, weighted, "Q4_K_M", "--imatrix", im)
@@ -302,7 +303,10 @@ def test_imatrix_sums_and_quantize(default_model, smol_f16, tmp_path):
     a, b = tensors(plain), tensors(weighted)
     assert a["blk.3.ffn_down.weight"].tensor_type == Q.Q4_K
     assert not np.array_equal(a["blk.3.ffn_down.weight"].data, b["blk.3.ffn_down.weight"].data)
-    assert np.array_equal(a["blk.3.attn_q.weight"].data, b["blk.3.attn_q.weight"].data)  # Q5_0: no importance
+    assert a["blk.3.attn_q.weight"].tensor_type == Q.Q5_0
+    assert not np.array_equal(a["blk.3.attn_q.weight"].data, b["blk.3.attn_q.weight"].data)
+    assert a["blk.0.attn_v.weight"].tensor_type == Q.Q8_0
+    assert np.array_equal(a["blk.0.attn_v.weight"].data, b["blk.0.attn_v.weight"].data)
     r = brisk("imatrix", "-m", default_model, "-f", CORPUS)
     assert r.returncode == 2 and "-o OUT" in r.stderr
 
@@ -329,3 +333,15 @@ def test_target_bpw_fits_and_caches(tiny_f32, tmp_path):
     sens.write_text("blk.0.attn_q.weight Q2_K 0.5\n")
     r = brisk("quantize", tiny_f32, tmp_path / "t3.gguf", "Q4_K_M", *args)
     assert r.returncode == 1 and "no sensitivity for" in r.stderr
+
+
+def test_quality_table_quick_smoke(tmp_path):
+    """The table script end to end on a tiny random model (the real table: docs/QUALITY.md)."""
+    out = tmp_path / "q.md"
+    r = subprocess.run([sys.executable, str(ROOT / "bench" / "quality_table.py"), "--quick", "--out", str(out),
+                        "-t", "2"], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    md = out.read_text()
+    for label in ("F16 (base)", "Q8_0", "Q4_K_M + imatrix", "target = Q4_K_M size"):
+        assert f"| {label} |" in md
+    assert re.search(r"target = Q4_K_M size: KL \S+ at \S+ MB (beats|does NOT beat)", md)
