@@ -169,6 +169,24 @@ def markdown(results, quick):
     return "\n".join(out)
 
 
+def make_corpus():
+    """tests/data/kjv_luke_john.txt from Debian's bible-kjv (apt-get install bible-kjv): one paragraph
+    per chapter, verse numbers dropped."""
+    chapters, cur = [], None
+    for ref in ("Luke 1:1-24:53", "John 1:1-21:25"):
+        out = subprocess.run(["bible", "-f", ref], capture_output=True, text=True, check=True).stdout
+        for line in out.splitlines():
+            m = re.match(r"^(\w+?)(\d+):(\d+) (.*)$", line)
+            if m:
+                if (m.group(1), m.group(2)) != cur:
+                    cur = (m.group(1), m.group(2))
+                    chapters.append([])
+                chapters[-1].append(m.group(4))
+            elif line.strip() and chapters:
+                chapters[-1][-1] += " " + line.strip()
+    CORPUS.write_text("\n\n".join(" ".join(c) for c in chapters) + "\n")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="smoke run on a tiny random model")
@@ -176,7 +194,10 @@ def main():
     ap.add_argument("--out", default=str(ROOT / "docs" / "QUALITY.md"))
     ap.add_argument("--json", help="also write the raw results here")
     ap.add_argument("-t", "--threads", default=str(os.cpu_count() or 2))
+    ap.add_argument("--make-corpus", action="store_true", help="rewrite tests/data/kjv_luke_john.txt and exit")
     args = ap.parse_args()
+    if args.make_corpus:
+        return make_corpus()
     log = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
     results = []
     with tempfile.TemporaryDirectory(prefix="brisk-quality-") as tmp:
