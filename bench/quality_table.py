@@ -3,7 +3,7 @@
 mean KL divergence and top-1 agreement of every `brisk quantize` type, the
 importance-matrix variants and --target-size, for real models.
 
-    bench/quality_table.py                    # the table in docs/QUALITY.md (~40 min on 2 cores)
+    bench/quality_table.py                    # the table in docs/QUALITY.md (~1 h on 2 busy cores)
     bench/quality_table.py --quick --out F    # smoke version on a tiny random model (CI)
 
 Method (all with build/brisk):
@@ -35,9 +35,10 @@ ALL_TYPES = ["Q8_0", "Q6_K", "Q5_K_M", "Q5_K_S", "Q5_1", "Q5_0", "Q4_K_M", "Q4_K
              "Q3_K_M", "Q3_K_S", "Q2_K"]
 MODELS = {
     # name: (types, ctx, chunks, calibration tokens for --target-size, target sizes as "same as" types)
-    "smollm2-135m": (ALL_TYPES, 512, 4, 128, ["Q4_K_M", "Q3_K_M"]),
-    "qwen2.5-coder-0.5b": (["Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_K_S", "Q4_0", "Q3_K_M", "Q2_K"],
-                           256, 4, 64, ["Q4_K_M", "Q3_K_M"]),
+    # (kept small: the table is made on 2 shared cores at 10-40 tokens/s)
+    "smollm2-135m": (ALL_TYPES, 256, 4, 64, ["Q4_K_M", "Q3_K_M"]),
+    "qwen2.5-coder-0.5b": (["Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_0", "Q3_K_M", "Q2_K"], 128, 4, 64,
+                           ["Q4_K_M", "Q3_K_M"]),
 }
 IMATRIX_TYPES = ["Q4_K_M", "Q3_K_M", "Q2_K"]
 TINY = ["--n-embd", "256", "--n-layer", "4", "--n-head", "4", "--n-head-kv", "2", "--n-ff", "512",

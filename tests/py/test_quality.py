@@ -114,9 +114,12 @@ def test_quantize_follows_recipe(tiny_f32, tmp_path, mix):
         assert err < rel[t.tensor_type], (name, t.tensor_type.name, err)
 
 
-def test_quantize_pure_and_errors(tiny_f32, tmp_path):
+def test_quantize_pure_progress_and_errors(tiny_f32, tmp_path):
     out = tmp_path / "pure.gguf"
-    ok("quantize", "-q", "--pure", tiny_f32, out, "Q4_K_M")
+    r = ok("quantize", "--pure", tiny_f32, out, "Q4_K_M")
+    assert "quantize [" not in r.stderr  # stderr is not a terminal: no bar unless asked
+    r = ok("quantize", "--pure", "--progress", tiny_f32, out, "Q4_K_M")
+    assert re.search(r"quantize \[#+\] 100%", r.stderr), r.stderr
     assert {t.tensor_type for t in tensors(out).values() if len(t.shape) == 2} == {Q.Q4_K}
     r = brisk("quantize", tiny_f32, tmp_path / "x.gguf", "Q4_K_X")
     assert r.returncode == 2 and "unknown type 'Q4_K_X'" in r.stderr
