@@ -113,8 +113,9 @@ brisk_status brisk_quantize(brisk_type type, const float *src, void *dst, int64_
  * the mean square of the activation each weight column meets): the K-quants
  * (Q2_K..Q6_K) and Q4_0, Q4_1, Q5_0, Q5_1 then minimize
  * sum importance_i (x_i - q_i)^2 instead of the plain squared error (for the
- * legacy types by a scale search instead of gguf's max-based rule). Other
- * types, or importance NULL: brisk_quantize. */
+ * legacy types by a scale search instead of gguf's max-based rule); per block
+ * the plain quantizer's result is kept when its weighted error is smaller.
+ * Other types, or importance NULL: brisk_quantize. */
 brisk_status brisk_quantize_weighted(brisk_type type, const float *src, void *dst, int64_t n,
                                      const float *importance, brisk_error *err);
 /* True when brisk_quantize_weighted uses the importance for this type. */

@@ -11,7 +11,8 @@
  *  - with a minimum (Q4_1, Q5_1: value = d*L + m, L in 0..nmax): a fan of
  *    grid steps over [min, max], each refitted for (d, m);
  * then d (and m) are rounded to fp16 and the levels re-chosen against the
- * rounded values, which is what the dequantizer computes. */
+ * rounded values, which is what the dequantizer computes. (brisk_quantize_weighted
+ * then also tries gguf's max-based block and keeps the better: traits.c.) */
 #include <math.h>
 #include <string.h>
 

@@ -105,12 +105,43 @@ brisk_status brisk_quantize(brisk_type type, const float *src, void *dst, int64_
     return brisk_quantize_weighted(type, src, dst, n, NULL, err);
 }
 
+/* Weighted squared error of one quantized block against x. */
+static double block_error(const brisk_type_traits *t, const float *x, const float *imp, const void *blk, float *y) {
+    const int bs = (int)t->info.block_size;
+    t->dequantize(blk, y, bs);
+    double mean = 0, e = 0;
+    for (int i = 0; i < bs; i++) mean += imp[i] > 0 ? imp[i] : 0;
+    mean = mean / bs * 0.01;
+    for (int i = 0; i < bs; i++) {
+        double d = (double)y[i] - x[i];
+        e += ((imp[i] > 0 ? imp[i] : 0) + mean) * d * d;
+    }
+    return e;
+}
+
+/* With importance, block by block: the importance-weighted search's block,
+ * unless the plain quantizer's has a smaller weighted error. So the result is
+ * never worse than the plain one under the importance weights, and a grid the
+ * input already lies on (a model dequantized from this type) is kept when the
+ * plain rule re-finds it. */
+static void quantize_best(const brisk_type_traits *t, const float *src, uint8_t *dst, int64_t n, const float *imp) {
+    const int64_t bs = t->info.block_size, bb = t->info.block_bytes;
+    uint8_t alt[512];
+    float y[QK_K];
+    for (int64_t i = 0; i < n; i += bs, dst += bb) {
+        t->quantize_imp(src + i, dst, bs, imp + i);
+        t->quantize(src + i, alt, bs);
+        if (block_error(t, src + i, imp + i, alt, y) < block_error(t, src + i, imp + i, dst, y))
+            memcpy(dst, alt, (size_t)bb);
+    }
+}
+
 brisk_status brisk_quantize_weighted(brisk_type type, const float *src, void *dst, int64_t n,
                                      const float *importance, brisk_error *err) {
     const brisk_type_traits *t = brisk_type_traits_get(type);
     brisk_status s = check_call(t, type, n, src, dst, true, err);
     if (s != BRISK_OK || n == 0) return s;
-    if (importance && t->quantize_imp) t->quantize_imp(src, dst, n, importance);
+    if (importance && t->quantize_imp) quantize_best(t, src, dst, n, importance);
     else t->quantize(src, dst, n);
     return s;
 }
