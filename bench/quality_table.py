@@ -14,7 +14,7 @@ Method (all with build/brisk):
   nothing is measured on the text it was tuned on;
 - `brisk perplexity --kl-base` saves the base's predictions once; each variant
   is compared with them (KL over the base's top-32 tokens + the rest,
-  src/quant/klbase.h).
+  src/quality/klbase.h).
 """
 import argparse
 import datetime
@@ -137,11 +137,11 @@ def markdown(results, quick):
            "- **Perplexity**: non-overlapping windows, second half of each scored (`brisk perplexity`); ± is "
            "one standard error. **Δ ppl** is paired over the same tokens. **KL** is the mean "
            "KL(base || variant) per token over the base's top-32 tokens plus the rest "
-           "(a lower bound of the full KL, src/quant/klbase.h), ± one standard error. **top-1**: how often "
+           "(a lower bound of the full KL, src/quality/klbase.h), ± one standard error. **top-1**: how often "
            "the variant's most likely token is the base's.",
            "- **Size** is the bytes of all tensors (metadata excluded); **bpw** = 8 x size / parameters.",
            "- **target = X size**: `brisk quantize --target-size` with X's size as the budget "
-           "(per-matrix types from measured sensitivity, src/quant/target.c).", ""]
+           "(per-matrix types from measured sensitivity, src/quality/target.c).", ""]
     for res in results:
         out += [f"## {res['model']}", "",
                 f"ctx {res['ctx']}, {res['chunks']} windows ({res['rows'][0]['n_scored']} scored tokens); "

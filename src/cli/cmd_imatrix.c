@@ -3,7 +3,7 @@
  * Runs the model over the text in windows of --ctx tokens (every token, all
  * logits, so the output matrix sees every row too) and, through the context's
  * matmul observer, sums the squares of each weight's input columns. The file
- * (src/quant/imatrix.h) feeds `brisk quantize --imatrix`. */
+ * (src/quality/imatrix.h) feeds `brisk quantize --imatrix`. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,8 +12,8 @@
 #include "brisk.h"
 #include "cli/cli_util.h"
 #include "cli/commands.h"
-#include "quant/imatrix.h"
-#include "quant/textscore.h"
+#include "quality/imatrix.h"
+#include "quality/textscore.h"
 
 static void usage(FILE *out) {
     fprintf(out, "usage: brisk imatrix -m MODEL.gguf -f TEXT -o OUT.gguf [options]\n"

@@ -1,12 +1,12 @@
 /* brisk perplexity -m MODEL -f TEXT [--ctx 512] [--chunks N] [--kl-base FILE]
  *
  * Perplexity over non-overlapping windows of --ctx tokens, scoring the second
- * half of each window (src/quant/textscore.h), with the standard error of the
+ * half of each window (src/quality/textscore.h), with the standard error of the
  * mean log-likelihood as the ± (ppl * se, to first order).
  *
  * --kl-base FILE: when FILE does not exist, the run saves this model's
  * predictions there (top-k log-probabilities per scored token:
- * src/quant/klbase.h); when it exists, the run compares this model with them
+ * src/quality/klbase.h); when it exists, the run compares this model with them
  * and reports the mean KL divergence KL(base || this), top-1 agreement and
  * the change in perplexity (paired over the same tokens, with its ±). */
 #include <math.h>
@@ -18,8 +18,8 @@
 #include "brisk.h"
 #include "cli/cli_util.h"
 #include "cli/commands.h"
-#include "quant/klbase.h"
-#include "quant/textscore.h"
+#include "quality/klbase.h"
+#include "quality/textscore.h"
 
 static void usage(FILE *out) {
     fprintf(out, "usage: brisk perplexity -m MODEL.gguf -f TEXT [options]\n"

@@ -2,7 +2,7 @@
  *
  * Re-writes a model with its matrices in the types a recipe gives them
  * (src/quant/mix.h: Q4_K_M and friends), or, with --target-size/--target-bpw,
- * in per-tensor types chosen from measured sensitivity (src/quant/target.h).
+ * in per-tensor types chosen from measured sensitivity (src/quality/target.h).
  * Every metadata key is copied; general.file_type and
  * general.quantization_version are set. 1-D tensors (norms, biases) are kept
  * as they are. Input tensors are dequantized row by row (any type brisk can
@@ -20,9 +20,9 @@
 #include "brisk.h"
 #include "cli/cli_util.h"
 #include "cli/commands.h"
-#include "quant/imatrix.h"
+#include "quality/imatrix.h"
 #include "quant/mix.h"
-#include "quant/target.h"
+#include "quality/target.h"
 
 static void usage(FILE *out) {
     fprintf(out,

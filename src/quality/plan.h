@@ -1,15 +1,15 @@
 /* A quantization plan: for each tensor of an input GGUF file, the type it
  * gets in the output and the importance vector its quantizer uses. Built
  * from a recipe (src/quant/mix.h); `--target-size` then changes the types
- * (src/quant/target.h). Used by `brisk quantize`. */
-#ifndef BRISK_QUANT_PLAN_H
-#define BRISK_QUANT_PLAN_H
+ * (src/quality/target.h). Used by `brisk quantize`. */
+#ifndef BRISK_QUALITY_PLAN_H
+#define BRISK_QUALITY_PLAN_H
 
 #include <stdbool.h>
 #include <stdio.h>
 
 #include "brisk.h"
-#include "quant/imatrix.h"
+#include "quality/imatrix.h"
 #include "quant/mix.h"
 
 typedef struct quant_tensor {

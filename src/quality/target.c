@@ -22,7 +22,7 @@
  * The estimates assume the matrices' contributions add up, which holds for
  * small perturbations; the quality table (docs/QUALITY.md) checks the result
  * against the uniform mixes with real KL measurements. */
-#include "quant/target.h"
+#include "quality/target.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -30,7 +30,7 @@
 
 #include "base/error.h"
 #include "model/model.h"
-#include "quant/textscore.h"
+#include "quality/textscore.h"
 
 #define CALIB_CTX 64
 #define ROW_SAMPLE 16 /* E_t uses every ROW_SAMPLE-th row */

@@ -1,5 +1,5 @@
 /* KL-divergence base files (format and method in klbase.h). */
-#include "quant/klbase.h"
+#include "quality/klbase.h"
 
 #include <errno.h>
 #include <math.h>

@@ -1,5 +1,5 @@
 /* Quantization plans (see plan.h). */
-#include "quant/plan.h"
+#include "quality/plan.h"
 
 #include <stdlib.h>
 #include <string.h>

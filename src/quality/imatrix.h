@@ -8,8 +8,8 @@
  *   "W.counts"   [1]       number of rows summed
  * plus imatrix.chunk_count (u32), imatrix.chunk_size (u32) and
  * imatrix.datasets (array of strings: the text files it was computed on). */
-#ifndef BRISK_QUANT_IMATRIX_H
-#define BRISK_QUANT_IMATRIX_H
+#ifndef BRISK_QUALITY_IMATRIX_H
+#define BRISK_QUALITY_IMATRIX_H
 
 #include <stdint.h>
 

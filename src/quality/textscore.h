@@ -5,8 +5,8 @@
  * logits at positions first..n_ctx-2 (first = n_ctx / 2, the customary
  * "second half") are scored against the next token, so each logit has at
  * least n_ctx/2 tokens of context. */
-#ifndef BRISK_QUANT_TEXTSCORE_H
-#define BRISK_QUANT_TEXTSCORE_H
+#ifndef BRISK_QUALITY_TEXTSCORE_H
+#define BRISK_QUALITY_TEXTSCORE_H
 
 #include <stddef.h>
 

@@ -1,5 +1,5 @@
 /* Text windows for scoring (see textscore.h). */
-#include "quant/textscore.h"
+#include "quality/textscore.h"
 
 #include <errno.h>
 #include <math.h>

@@ -22,13 +22,13 @@
  *   end u64 FNV-1a hash of every byte before it
  * A file is accepted only if it has exactly this size, the hash matches, the
  * ids are in range and the values finite (log-probabilities <= 0). */
-#ifndef BRISK_QUANT_KLBASE_H
-#define BRISK_QUANT_KLBASE_H
+#ifndef BRISK_QUALITY_KLBASE_H
+#define BRISK_QUALITY_KLBASE_H
 
 #include <stdio.h>
 
 #include "brisk.h"
-#include "quant/textscore.h"
+#include "quality/textscore.h"
 
 typedef struct klbase {
     uint32_t n_vocab, n_ctx, n_windows, first, top_k;

@@ -1,9 +1,9 @@
 /* --target-size / --target-bpw: per-tensor types chosen from measured
  * sensitivity (see target.c for the method). */
-#ifndef BRISK_QUANT_TARGET_H
-#define BRISK_QUANT_TARGET_H
+#ifndef BRISK_QUALITY_TARGET_H
+#define BRISK_QUALITY_TARGET_H
 
-#include "quant/plan.h"
+#include "quality/plan.h"
 
 typedef struct quant_target_params {
     double target_bytes;    /* of all output tensors; 0 = use target_bpw */

@@ -1,5 +1,5 @@
 /* Importance matrices: collection, GGUF file write and read (format in imatrix.h). */
-#include "quant/imatrix.h"
+#include "quality/imatrix.h"
 
 #include <math.h>
 #include <stdio.h>
