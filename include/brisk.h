@@ -109,6 +109,17 @@ brisk_status brisk_dequantize(brisk_type type, const void *src, float *dst, int6
  * brisk_type_row_bytes(type, n) bytes. */
 brisk_status brisk_quantize(brisk_type type, const float *src, void *dst, int64_t n,
                             brisk_error *err);
+/* The same, with importance weights importance[n] (one per value, >= 0; e.g.
+ * the mean square of the activation each weight column meets): the K-quants
+ * (Q2_K..Q6_K) and Q4_0, Q4_1, Q5_0, Q5_1 then minimize
+ * sum importance_i (x_i - q_i)^2 instead of the plain squared error (for the
+ * legacy types by a scale search instead of gguf's max-based rule); per block
+ * the plain quantizer's result is kept when its weighted error is smaller.
+ * Other types, or importance NULL: brisk_quantize. */
+brisk_status brisk_quantize_weighted(brisk_type type, const float *src, void *dst, int64_t n,
+                                     const float *importance, brisk_error *err);
+/* True when brisk_quantize_weighted uses the importance for this type. */
+bool brisk_type_takes_importance(brisk_type type);
 
 /* ------------------------------------------------------------------------ */
 /* GGUF files: reading                                                       */
@@ -347,6 +358,16 @@ void brisk_context_truncate(brisk_context *c, int32_t pos);
  * Fails (without changing the cache) when the tokens would not fit. */
 brisk_status brisk_eval(brisk_context *c, const brisk_token *tokens, int32_t n, bool all_logits,
                         brisk_error *err);
+/* Sees the input of every matrix multiplication of the forward pass: the rows
+ * x[n_rows, n_cols] that meet the weight named weight_name (its GGUF name,
+ * "blk.3.ffn_down.weight"; the output matrix of a tied model is
+ * "token_embd.weight"). x is valid during the call only. For activation
+ * statistics (brisk imatrix). */
+typedef void (*brisk_matmul_observer)(void *user, const char *weight_name, const float *x, int32_t n_rows,
+                                      int64_t n_cols);
+/* Install (fn NULL: remove) the context's observer. */
+void brisk_context_set_observer(brisk_context *c, brisk_matmul_observer fn, void *user);
+
 /* Logits [n_vocab] of token i of the last eval (i = -1: its last token); NULL
  * when that token's logits were not kept. */
 const float *brisk_logits(const brisk_context *c, int32_t i);

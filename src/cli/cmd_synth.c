@@ -46,7 +46,7 @@ static void synth_usage(FILE *out) {
             "A single type applies to every matrix (token_embd and output included); norms and biases are F32.\n"
             "Mixes follow llama.cpp's recipes: output Q6_K, token_embd the base type; Q4_K_M and Q5_K_M put\n"
             "attn_v and ffn_down in Q6_K in about half the layers (i < n/8, i >= 7n/8, (i - n/8) %% 3 == 2);\n"
-            "Q3_K_M/L and Q4_K_S raise attn_v, ffn_down and attn_output as in llama.cpp (src/cli/shapes.h).\n",
+            "Q3_K_M/L and Q4_K_S raise attn_v, ffn_down and attn_output as in llama.cpp (src/quant/mix.h).\n",
             synth_recipe_list());
 }
 

@@ -12,5 +12,8 @@ int cmd_fit(int argc, char **argv);
 #ifdef BRISK_HAVE_SERVER
 int cmd_serve(int argc, char **argv);
 #endif
+int cmd_quantize(int argc, char **argv);
+int cmd_imatrix(int argc, char **argv);
+int cmd_perplexity(int argc, char **argv);
 
 #endif

@@ -20,6 +20,9 @@ static const struct {
 #ifdef BRISK_HAVE_SERVER
     {"serve", cmd_serve, "OpenAI- and Anthropic-compatible HTTP server (continuous batching)"},
 #endif
+    {"quantize", cmd_quantize, "quantize a model (Q4_K_M and other mixes, importance matrix, target size)"},
+    {"imatrix", cmd_imatrix, "collect an importance matrix (activation statistics) from a text"},
+    {"perplexity", cmd_perplexity, "perplexity of a model on a text; KL divergence against a base model"},
 };
 
 static void usage(FILE *out) {

@@ -1,4 +1,4 @@
-/* Architecture shapes and quantization recipes (see shapes.h for the rules). */
+/* Architecture shapes (see shapes.h); the recipes are src/quant/mix.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,83 +53,7 @@ const char *synth_shape_check(const synth_shape *s) {
     return "";
 }
 
-/* ---- recipes -------------------------------------------------------------- */
-
-static const struct {
-    const char *name;
-    brisk_type base;
-    synth_mix mix;
-    int ftype;
-} RECIPES[] = {
-    {"F32", BRISK_TYPE_F32, MIX_NONE, 0},       {"F16", BRISK_TYPE_F16, MIX_NONE, 1},
-    {"BF16", BRISK_TYPE_BF16, MIX_NONE, 32},    {"Q4_0", BRISK_TYPE_Q4_0, MIX_NONE, 2},
-    {"Q4_1", BRISK_TYPE_Q4_1, MIX_NONE, 3},     {"Q5_0", BRISK_TYPE_Q5_0, MIX_NONE, 8},
-    {"Q5_1", BRISK_TYPE_Q5_1, MIX_NONE, 9},     {"Q8_0", BRISK_TYPE_Q8_0, MIX_NONE, 7},
-    {"Q2_K", BRISK_TYPE_Q2_K, MIX_NONE, 10},    {"Q3_K", BRISK_TYPE_Q3_K, MIX_NONE, 11},
-    {"Q4_K", BRISK_TYPE_Q4_K, MIX_NONE, 14},    {"Q5_K", BRISK_TYPE_Q5_K, MIX_NONE, 16},
-    {"Q6_K", BRISK_TYPE_Q6_K, MIX_NONE, 18},    {"MXFP4", BRISK_TYPE_MXFP4, MIX_NONE, 38},
-    {"Q3_K_S", BRISK_TYPE_Q3_K, MIX_Q3_K_S, 11}, {"Q3_K_M", BRISK_TYPE_Q3_K, MIX_Q3_K_M, 12},
-    {"Q3_K_L", BRISK_TYPE_Q3_K, MIX_Q3_K_L, 13}, {"Q4_K_S", BRISK_TYPE_Q4_K, MIX_Q4_K_S, 14},
-    {"Q4_K_M", BRISK_TYPE_Q4_K, MIX_Q4_K_M, 15}, {"Q5_K_S", BRISK_TYPE_Q5_K, MIX_Q5_K_S, 16},
-    {"Q5_K_M", BRISK_TYPE_Q5_K, MIX_Q5_K_M, 17},
-};
-
-bool synth_recipe_find(const char *name, synth_recipe *out) {
-    for (size_t i = 0; i < sizeof RECIPES / sizeof RECIPES[0]; i++)
-        if (!strcasecmp(RECIPES[i].name, name)) {
-            *out = (synth_recipe){RECIPES[i].name, RECIPES[i].base, RECIPES[i].mix, RECIPES[i].ftype};
-            return true;
-        }
-    return false;
-}
-
-const char *synth_recipe_list(void) {
-    return "F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, MXFP4, "
-           "Q3_K_S, Q3_K_M, Q3_K_L, Q4_K_S, Q4_K_M, Q5_K_S, Q5_K_M";
-}
-
-static bool more_bits(int i, int n) { return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2; }
-
-/* The type a recipe gives a matrix (before the row-length fallback). */
-static brisk_type mix_type(const synth_recipe *r, synth_role role, int il, int n_layer) {
-    brisk_type t = r->base;
-    if (r->mix == MIX_NONE) return t;
-    switch (role) {
-    case ROLE_OUTPUT: return BRISK_TYPE_Q6_K;
-    case ROLE_V:
-        if (r->mix == MIX_Q3_K_M) return il < 2 ? BRISK_TYPE_Q5_K : BRISK_TYPE_Q4_K;
-        if (r->mix == MIX_Q3_K_L) return BRISK_TYPE_Q5_K;
-        if (r->mix == MIX_Q4_K_S && il < 4) return BRISK_TYPE_Q5_K;
-        if ((r->mix == MIX_Q4_K_M || r->mix == MIX_Q5_K_M) && more_bits(il, n_layer)) return BRISK_TYPE_Q6_K;
-        return t;
-    case ROLE_DOWN:
-        if (r->mix == MIX_Q3_K_M) return il < n_layer / 16 ? BRISK_TYPE_Q5_K : BRISK_TYPE_Q4_K;
-        if (r->mix == MIX_Q3_K_L) return BRISK_TYPE_Q5_K;
-        if (r->mix == MIX_Q4_K_S && il < n_layer / 8) return BRISK_TYPE_Q5_K;
-        if ((r->mix == MIX_Q4_K_M || r->mix == MIX_Q5_K_M) && more_bits(il, n_layer)) return BRISK_TYPE_Q6_K;
-        return t;
-    case ROLE_O:
-        if (r->mix == MIX_Q3_K_M) return BRISK_TYPE_Q4_K;
-        if (r->mix == MIX_Q3_K_L) return BRISK_TYPE_Q5_K;
-        return t;
-    default: return t;
-    }
-}
-
-/* A type whose block does not divide the row length is replaced (see shapes.h). */
-static brisk_type fit_row(brisk_type t, int64_t ne0) {
-    const brisk_type_info *ti = brisk_type_get(t);
-    if (ne0 % ti->block_size == 0) return t;
-    switch (t) {
-    case BRISK_TYPE_Q2_K: case BRISK_TYPE_Q3_K: case BRISK_TYPE_Q4_K: t = BRISK_TYPE_Q5_0; break;
-    case BRISK_TYPE_Q5_K: t = BRISK_TYPE_Q5_1; break;
-    case BRISK_TYPE_Q6_K: t = BRISK_TYPE_Q8_0; break;
-    default: t = BRISK_TYPE_F16;
-    }
-    return ne0 % brisk_type_get(t)->block_size == 0 ? t : BRISK_TYPE_F16;
-}
-
-static void add(synth_tensor *out, int max, int *n, const char *name, synth_role role, int layer, brisk_type type,
+static void add(synth_tensor *out, int max, int *n, const char *name, tensor_role role, int layer, brisk_type type,
                 int64_t ne0, int64_t ne1) {
     if (out && *n < max) {
         synth_tensor *t = &out[*n];
@@ -149,7 +73,8 @@ int synth_tensors(const synth_shape *s, const synth_recipe *r, synth_tensor *out
     int n = 0;
     int64_t hd = synth_head_dim(s), q_dim = (int64_t)s->n_head * hd, kv_dim = (int64_t)s->n_head_kv * hd;
     char name[64];
-#define MAT(nm, role, il, ne0, ne1) add(out, max, &n, nm, role, il, fit_row(mix_type(r, role, il, s->n_layer), ne0), ne0, ne1)
+    const quant_model_info info = {.n_layer = s->n_layer, .n_gqa = s->n_head / s->n_head_kv, .has_output = true};
+#define MAT(nm, role, il, ne0, ne1) add(out, max, &n, nm, role, il, quant_mix_type(r, &info, role, il, ne0), ne0, ne1)
 #define VEC(nm, role, il, ne0) add(out, max, &n, nm, role, il, BRISK_TYPE_F32, ne0, 0)
     MAT("token_embd.weight", ROLE_EMBD, -1, s->n_embd, s->n_vocab);
     VEC("output_norm.weight", ROLE_NORM, -1, s->n_embd);

@@ -15,6 +15,7 @@
  * its position and its sequence's KV block table, so the weights are read once
  * per pass for all of them while attention stays within each sequence.        */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "backend/cpu/kernels.h"
@@ -100,6 +101,16 @@ static void kv_store(const kv_cache *kv, void *dst, const float *src, int64_t n)
 
 /* ---- the block ---------------------------------------------------------------- */
 
+/* Show the input rows x[n, width] of weight "blk.<il>.<what>.weight" (il < 0:
+ * "<what>.weight") to the engine's observer, if it has one (brisk imatrix). */
+static void observe(brisk_engine *e, int il, const char *what, const float *x, int32_t n, int64_t width) {
+    if (!e->observer) return;
+    char name[96];
+    if (il >= 0) snprintf(name, sizeof name, "blk.%d.%s.weight", il, what);
+    else snprintf(name, sizeof name, "%s.weight", what);
+    e->observer(e->observer_user, name, x, n, width);
+}
+
 static void add_bias(float *y, const float *b, int32_t n_tokens, int64_t width) {
     if (!b) return;
     for (int32_t t = 0; t < n_tokens; t++)
@@ -125,6 +136,9 @@ static void attention_block(brisk_engine *e, const fwd_batch *b, int il) {
     int64_t v_dim = (int64_t)hp->n_head_kv * hp->head_dim_v;
 
     rmsnorm_rows(e->x, ly->attn_norm, e->xn, n, hp->n_embd, hp->norm_eps);
+    observe(e, il, "attn_q", e->xn, n, hp->n_embd);
+    observe(e, il, "attn_k", e->xn, n, hp->n_embd);
+    observe(e, il, "attn_v", e->xn, n, hp->n_embd);
     cpu_matmul(e->tp, &ly->wq, e->xn, e->q, n, e->scratch);
     cpu_matmul(e->tp, &ly->wk, e->xn, e->k, n, e->scratch);
     cpu_matmul(e->tp, &ly->wv, e->xn, e->v, n, e->scratch);
@@ -146,6 +160,7 @@ static void attention_block(brisk_engine *e, const fwd_batch *b, int il) {
     }
     attn_job job = {e, b, il, cpu_kernels_best()->dot[kv->f32 ? BRISK_TYPE_F32 : BRISK_TYPE_F16]};
     threadpool_run(e->tp, attention_worker, &job);
+    observe(e, il, "attn_output", e->attn, n, (int64_t)hp->n_head * hp->head_dim_v);
     cpu_matmul(e->tp, &ly->wo, e->attn, e->o, n, e->scratch);
     if (ly->post_attn_norm) rmsnorm_rows(e->o, ly->post_attn_norm, e->o, n, hp->n_embd, hp->norm_eps);
     add_rows(e->x, e->o, n, hp->n_embd);
@@ -156,11 +171,14 @@ static void ffn_block(brisk_engine *e, int il, int32_t n) {
     const hparams *hp = &m->hp;
     const layer_weights *ly = &m->layers[il];
     rmsnorm_rows(e->x, ly->ffn_norm, e->xn, n, hp->n_embd, hp->norm_eps);
+    observe(e, il, "ffn_gate", e->xn, n, hp->n_embd);
+    observe(e, il, "ffn_up", e->xn, n, hp->n_embd);
     cpu_matmul(e->tp, &ly->w_gate, e->xn, e->gate, n, e->scratch);
     cpu_matmul(e->tp, &ly->w_up, e->xn, e->up, n, e->scratch);
     int64_t ff = (int64_t)n * hp->n_ff;
     if (m->arch->act == ACT_GELU_TANH) cpu_gelu_tanh_mul(e->gate, e->up, e->gate, ff);
     else cpu_silu_mul(e->gate, e->up, e->gate, ff);
+    observe(e, il, "ffn_down", e->gate, n, hp->n_ff);
     cpu_matmul(e->tp, &ly->w_down, e->gate, e->o, n, e->scratch);
     if (ly->post_ffn_norm) rmsnorm_rows(e->o, ly->post_ffn_norm, e->o, n, hp->n_embd, hp->norm_eps);
     add_rows(e->x, e->o, n, hp->n_embd);
@@ -199,6 +217,7 @@ brisk_status model_forward(brisk_engine *e, const fwd_batch *b, brisk_error *err
     if (gpu_forward_has_output(e->gpu)) return gpu_forward_logits(e, b, err);
     /* Only the rows whose logits are wanted go through the output matrix. */
     final_norm_rows(e, b->logit_rows, b->n_logit_rows, e->xn);
+    observe(e, -1, m->output.data == m->tok_embd.data ? "token_embd" : "output", e->xn, b->n_logit_rows, hp->n_embd);
     cpu_matmul(e->tp, &m->output, e->xn, b->logits, b->n_logit_rows, e->scratch);
     if (hp->final_softcap > 0)
         for (int64_t i = 0; i < (int64_t)b->n_logit_rows * hp->n_vocab; i++)

@@ -31,9 +31,13 @@
  * super-block scales are clamped to the largest finite half. Super-blocks
  * are quantized independently of each other.
  *
- * The weights are uniform (w = 1): the objective is then exactly the squared
- * error of the round trip. The fitting helpers take a weight vector so that
- * importance weights can be plugged in later. */
+ * Without importance the weights are uniform (w = 1): the objective is then
+ * exactly the squared error of the round trip. With an importance vector
+ * (brisk imatrix: the mean square of the activation that meets each column,
+ * so that sum_i imp_i (x_i - q_i)^2 is the expected squared error of the
+ * matmul's output when the activations are uncorrelated) the weights are
+ * imp_i plus 1% of the super-block's mean importance, so that columns that
+ * were never active still get a sensible fit. */
 #include <math.h>
 #include <string.h>
 
@@ -333,12 +337,27 @@ static void place_scale_min(const float *x, const float *w, int nsub, int len, i
     }
 }
 
+/* The fit weights of one super-block (see the top of the file). */
+static void block_weights(const float *imp, float *w) {
+    double mean = 0;
+    if (imp) {
+        for (int i = 0; i < QK_K; i++) mean += imp[i] > 0 && isfinite(imp[i]) ? imp[i] : 0;
+        mean /= QK_K;
+    }
+    if (!(mean > 0) || !isfinite(mean)) {
+        for (int i = 0; i < QK_K; i++) w[i] = 1.0f;
+        return;
+    }
+    const float floor = (float)(0.01 * mean);
+    for (int i = 0; i < QK_K; i++) w[i] = (imp[i] > 0 && isfinite(imp[i]) ? imp[i] : 0.0f) + floor;
+}
+
 /* One super-block of an unsigned type: nsub sub-blocks of len values, levels
  * 0..nmax, integer scales and mins 0..nsc. */
-static void quantize_scale_min_block(const float *x, int nsub, int len, int nmax, int nsc,
-                                     asym_block *out) {
+static void quantize_scale_min_block(const float *x, const float *imp, int nsub, int len, int nmax,
+                                     int nsc, asym_block *out) {
     float w[QK_K];
-    for (int i = 0; i < QK_K; i++) w[i] = 1.0f;
+    block_weights(imp, w);
     /* The integer mins are unsigned, but dmin is a signed fp16: when the
      * whole super-block is positive, a negative dmin lets every sub-block
      * grid start above zero instead of wasting levels below it. */
@@ -393,10 +412,10 @@ static void place_scale_signed(const float *x, const float *w, int nsub, int len
 
 /* One super-block of a signed type: levels -nmax..nmax-1, integer scales
  * -nsc..nsc-1. */
-static void quantize_signed_block(const float *x, int nsub, int len, int nmax, int nsc,
-                                  sym_block *out) {
+static void quantize_signed_block(const float *x, const float *imp, int nsub, int len, int nmax,
+                                  int nsc, sym_block *out) {
     float w[QK_K];
-    for (int i = 0; i < QK_K; i++) w[i] = 1.0f;
+    block_weights(imp, w);
     float s[16];
     float sm = 0; /* sub-block scale of largest magnitude, signed */
     for (int j = 0; j < nsub; j++) {
@@ -429,11 +448,13 @@ static void pack_scale_min_k4(uint8_t *p, const uint8_t sc[8], const uint8_t m[8
  * nibble: 4-bit min, per 16 values), u8 qs[64] (2-bit quants; element
  * 128h+32k+l in bits 2k..2k+1 of qs[32h+l]), f16 d, f16 dmin.
  * value = d*scale*q - dmin*min. */
-void brisk_quantize_q2_k(const float *src, void *dst, int64_t n) {
+void brisk_quantize_q2_k(const float *src, void *dst, int64_t n) { brisk_quantize_q2_k_imp(src, dst, n, NULL); }
+
+void brisk_quantize_q2_k_imp(const float *src, void *dst, int64_t n, const float *imp) {
     uint8_t *b = dst;
     asym_block q;
     for (int64_t i = 0; i < n / QK_K; i++, src += QK_K, b += 84) {
-        quantize_scale_min_block(src, 16, 16, 3, 15, &q);
+        quantize_scale_min_block(src, imp ? imp + i * QK_K : NULL, 16, 16, 3, 15, &q);
         for (int j = 0; j < 16; j++) b[j] = (uint8_t)(q.sc[j] | (q.mn[j] << 4));
         uint8_t *qs = b + 16;
         memset(qs, 0, 64);
@@ -450,11 +471,13 @@ void brisk_quantize_q2_k(const float *src, void *dst, int64_t n) {
  * of bytes 0..7, scale j in byte j%8, high nibble for j >= 8; high 2 bits in
  * bytes 8..11, scale j at bits 2*(j/4) of byte 8 + j%4), f16 d.
  * value = d*(scale-32)*q, q in -4..3. */
-void brisk_quantize_q3_k(const float *src, void *dst, int64_t n) {
+void brisk_quantize_q3_k(const float *src, void *dst, int64_t n) { brisk_quantize_q3_k_imp(src, dst, n, NULL); }
+
+void brisk_quantize_q3_k_imp(const float *src, void *dst, int64_t n, const float *imp) {
     uint8_t *b = dst;
     sym_block q;
     for (int64_t i = 0; i < n / QK_K; i++, src += QK_K, b += 110) {
-        quantize_signed_block(src, 16, 16, 4, 32, &q);
+        quantize_signed_block(src, imp ? imp + i * QK_K : NULL, 16, 16, 4, 32, &q);
         uint8_t *hmask = b, *qs = b + 32, *sc = b + 96;
         memset(b, 0, 108);
         for (int e = 0; e < QK_K; e++) {
@@ -474,11 +497,13 @@ void brisk_quantize_q3_k(const float *src, void *dst, int64_t n) {
 /* Q4_K super-block (144 bytes): f16 d, f16 dmin, u8 scales[12] (8 6-bit
  * scales + 8 6-bit mins, packed), u8 qs[128] (4-bit quants; element
  * 64c+32s+l in nibble s of qs[32c+l]). value = d*sc*q - dmin*m. */
-void brisk_quantize_q4_k(const float *src, void *dst, int64_t n) {
+void brisk_quantize_q4_k(const float *src, void *dst, int64_t n) { brisk_quantize_q4_k_imp(src, dst, n, NULL); }
+
+void brisk_quantize_q4_k_imp(const float *src, void *dst, int64_t n, const float *imp) {
     uint8_t *b = dst;
     asym_block q;
     for (int64_t i = 0; i < n / QK_K; i++, src += QK_K, b += 144) {
-        quantize_scale_min_block(src, 8, 32, 15, 63, &q);
+        quantize_scale_min_block(src, imp ? imp + i * QK_K : NULL, 8, 32, 15, 63, &q);
         store_u16(b, q.d);
         store_u16(b + 2, q.dmin);
         pack_scale_min_k4(b + 4, q.sc, q.mn);
@@ -492,11 +517,13 @@ void brisk_quantize_q4_k(const float *src, void *dst, int64_t n) {
 /* Q5_K super-block (176 bytes): f16 d, f16 dmin, u8 scales[12] (as Q4_K),
  * u8 qh[32] (bit j of qh[l]: 5th bit of element 32j+l), u8 qs[128] (low 4
  * bits, as Q4_K). value = d*sc*q - dmin*m, q in 0..31. */
-void brisk_quantize_q5_k(const float *src, void *dst, int64_t n) {
+void brisk_quantize_q5_k(const float *src, void *dst, int64_t n) { brisk_quantize_q5_k_imp(src, dst, n, NULL); }
+
+void brisk_quantize_q5_k_imp(const float *src, void *dst, int64_t n, const float *imp) {
     uint8_t *b = dst;
     asym_block q;
     for (int64_t i = 0; i < n / QK_K; i++, src += QK_K, b += 176) {
-        quantize_scale_min_block(src, 8, 32, 31, 63, &q);
+        quantize_scale_min_block(src, imp ? imp + i * QK_K : NULL, 8, 32, 31, 63, &q);
         store_u16(b, q.d);
         store_u16(b + 2, q.dmin);
         pack_scale_min_k4(b + 4, q.sc, q.mn);
@@ -514,11 +541,13 @@ void brisk_quantize_q5_k(const float *src, void *dst, int64_t n) {
  * in nibble s of ql[64h+l]), u8 qh[64] (high 2 bits; element 128h+32k+l in
  * bits 2k..2k+1 of qh[32h+l]), i8 scales[16], f16 d.
  * value = d*scale*(q-32), q in 0..63. */
-void brisk_quantize_q6_k(const float *src, void *dst, int64_t n) {
+void brisk_quantize_q6_k(const float *src, void *dst, int64_t n) { brisk_quantize_q6_k_imp(src, dst, n, NULL); }
+
+void brisk_quantize_q6_k_imp(const float *src, void *dst, int64_t n, const float *imp) {
     uint8_t *b = dst;
     sym_block q;
     for (int64_t i = 0; i < n / QK_K; i++, src += QK_K, b += 210) {
-        quantize_signed_block(src, 16, 16, 32, 128, &q);
+        quantize_signed_block(src, imp ? imp + i * QK_K : NULL, 16, 16, 32, 128, &q);
         uint8_t *ql = b, *qh = b + 128;
         memset(b, 0, 192);
         for (int e = 0; e < QK_K; e++) {

@@ -15,11 +15,14 @@
 
 typedef void (*brisk_dequantize_fn)(const void *src, float *dst, int64_t n);
 typedef void (*brisk_quantize_fn)(const float *src, void *dst, int64_t n);
+/* Quantize with importance weights imp[n] (one per element of src), NULL = uniform. */
+typedef void (*brisk_quantize_imp_fn)(const float *src, void *dst, int64_t n, const float *imp);
 
 typedef struct brisk_type_traits {
     brisk_type_info info;         /* public part: name, block size, bytes per block */
     brisk_dequantize_fn dequantize; /* NULL if brisk cannot read this type's values */
     brisk_quantize_fn quantize;     /* NULL if brisk cannot produce this type */
+    brisk_quantize_imp_fn quantize_imp; /* NULL when the type's search takes no importance */
 } brisk_type_traits;
 
 /* NULL for ids brisk does not know. */
@@ -36,25 +39,34 @@ void brisk_quantize_bf16(const float *src, void *dst, int64_t n);
 /* legacy.c: 32-element blocks with one (or two) scales */
 void brisk_dequantize_q4_0(const void *src, float *dst, int64_t n);
 void brisk_quantize_q4_0(const float *src, void *dst, int64_t n);
+void brisk_quantize_q4_0_imp(const float *src, void *dst, int64_t n, const float *imp); /* legacy_imp.c */
 void brisk_dequantize_q4_1(const void *src, float *dst, int64_t n);
 void brisk_quantize_q4_1(const float *src, void *dst, int64_t n);
+void brisk_quantize_q4_1_imp(const float *src, void *dst, int64_t n, const float *imp); /* legacy_imp.c */
 void brisk_dequantize_q5_0(const void *src, float *dst, int64_t n);
 void brisk_quantize_q5_0(const float *src, void *dst, int64_t n);
+void brisk_quantize_q5_0_imp(const float *src, void *dst, int64_t n, const float *imp); /* legacy_imp.c */
 void brisk_dequantize_q5_1(const void *src, float *dst, int64_t n);
 void brisk_quantize_q5_1(const float *src, void *dst, int64_t n);
+void brisk_quantize_q5_1_imp(const float *src, void *dst, int64_t n, const float *imp); /* legacy_imp.c */
 void brisk_dequantize_q8_0(const void *src, float *dst, int64_t n);
 void brisk_quantize_q8_0(const float *src, void *dst, int64_t n);
 /* kquant_dequant.c and kquant_quantize.c: 256-element super-blocks */
 void brisk_dequantize_q2_k(const void *src, float *dst, int64_t n);
 void brisk_quantize_q2_k(const float *src, void *dst, int64_t n);
+void brisk_quantize_q2_k_imp(const float *src, void *dst, int64_t n, const float *imp);
 void brisk_dequantize_q3_k(const void *src, float *dst, int64_t n);
 void brisk_quantize_q3_k(const float *src, void *dst, int64_t n);
+void brisk_quantize_q3_k_imp(const float *src, void *dst, int64_t n, const float *imp);
 void brisk_dequantize_q4_k(const void *src, float *dst, int64_t n);
 void brisk_quantize_q4_k(const float *src, void *dst, int64_t n);
+void brisk_quantize_q4_k_imp(const float *src, void *dst, int64_t n, const float *imp);
 void brisk_dequantize_q5_k(const void *src, float *dst, int64_t n);
 void brisk_quantize_q5_k(const float *src, void *dst, int64_t n);
+void brisk_quantize_q5_k_imp(const float *src, void *dst, int64_t n, const float *imp);
 void brisk_dequantize_q6_k(const void *src, float *dst, int64_t n);
 void brisk_quantize_q6_k(const float *src, void *dst, int64_t n);
+void brisk_quantize_q6_k_imp(const float *src, void *dst, int64_t n, const float *imp);
 void brisk_dequantize_q8_k(const void *src, float *dst, int64_t n);
 void brisk_quantize_q8_k(const float *src, void *dst, int64_t n);
 /* nonlinear.c: non-linear 4-bit codebooks (dequantization only) and MXFP4 */

@@ -8,26 +8,28 @@
 #include "quant/quant.h"
 
 /* A row per type: both directions, dequantization only, or sizes only. */
-#define ROW(id, nm, bs, bb, deq, qnt) [id] = {{nm, bs, bb, true, true}, deq, qnt}
-#define ROW_DEQ(id, nm, bs, bb, deq) [id] = {{nm, bs, bb, true, false}, deq, NULL}
-#define ROW_SIZE(id, nm, bs, bb) [id] = {{nm, bs, bb, false, false}, NULL, NULL}
+#define ROW(id, nm, bs, bb, deq, qnt) [id] = {{nm, bs, bb, true, true}, deq, qnt, NULL}
+/* ... whose quantizer also takes importance weights */
+#define ROW_IMP(id, nm, bs, bb, deq, qnt) [id] = {{nm, bs, bb, true, true}, deq, qnt, qnt##_imp}
+#define ROW_DEQ(id, nm, bs, bb, deq) [id] = {{nm, bs, bb, true, false}, deq, NULL, NULL}
+#define ROW_SIZE(id, nm, bs, bb) [id] = {{nm, bs, bb, false, false}, NULL, NULL, NULL}
 
 static const brisk_type_traits traits[BRISK_TYPE_COUNT] = {
     ROW(BRISK_TYPE_F32, "F32", 1, 4, brisk_dequantize_f32, brisk_quantize_f32),
     ROW(BRISK_TYPE_F16, "F16", 1, 2, brisk_dequantize_f16, brisk_quantize_f16),
     ROW(BRISK_TYPE_BF16, "BF16", 1, 2, brisk_dequantize_bf16, brisk_quantize_bf16),
-    ROW(BRISK_TYPE_Q4_0, "Q4_0", 32, 18, brisk_dequantize_q4_0, brisk_quantize_q4_0),
-    ROW(BRISK_TYPE_Q4_1, "Q4_1", 32, 20, brisk_dequantize_q4_1, brisk_quantize_q4_1),
-    ROW(BRISK_TYPE_Q5_0, "Q5_0", 32, 22, brisk_dequantize_q5_0, brisk_quantize_q5_0),
-    ROW(BRISK_TYPE_Q5_1, "Q5_1", 32, 24, brisk_dequantize_q5_1, brisk_quantize_q5_1),
+    ROW_IMP(BRISK_TYPE_Q4_0, "Q4_0", 32, 18, brisk_dequantize_q4_0, brisk_quantize_q4_0),
+    ROW_IMP(BRISK_TYPE_Q4_1, "Q4_1", 32, 20, brisk_dequantize_q4_1, brisk_quantize_q4_1),
+    ROW_IMP(BRISK_TYPE_Q5_0, "Q5_0", 32, 22, brisk_dequantize_q5_0, brisk_quantize_q5_0),
+    ROW_IMP(BRISK_TYPE_Q5_1, "Q5_1", 32, 24, brisk_dequantize_q5_1, brisk_quantize_q5_1),
     ROW(BRISK_TYPE_Q8_0, "Q8_0", 32, 34, brisk_dequantize_q8_0, brisk_quantize_q8_0),
     /* ggml stores Q8_1 as two halves + 32 bytes (gguf-py lists 40, from an older layout). */
     ROW_SIZE(BRISK_TYPE_Q8_1, "Q8_1", 32, 36),
-    ROW(BRISK_TYPE_Q2_K, "Q2_K", 256, 84, brisk_dequantize_q2_k, brisk_quantize_q2_k),
-    ROW(BRISK_TYPE_Q3_K, "Q3_K", 256, 110, brisk_dequantize_q3_k, brisk_quantize_q3_k),
-    ROW(BRISK_TYPE_Q4_K, "Q4_K", 256, 144, brisk_dequantize_q4_k, brisk_quantize_q4_k),
-    ROW(BRISK_TYPE_Q5_K, "Q5_K", 256, 176, brisk_dequantize_q5_k, brisk_quantize_q5_k),
-    ROW(BRISK_TYPE_Q6_K, "Q6_K", 256, 210, brisk_dequantize_q6_k, brisk_quantize_q6_k),
+    ROW_IMP(BRISK_TYPE_Q2_K, "Q2_K", 256, 84, brisk_dequantize_q2_k, brisk_quantize_q2_k),
+    ROW_IMP(BRISK_TYPE_Q3_K, "Q3_K", 256, 110, brisk_dequantize_q3_k, brisk_quantize_q3_k),
+    ROW_IMP(BRISK_TYPE_Q4_K, "Q4_K", 256, 144, brisk_dequantize_q4_k, brisk_quantize_q4_k),
+    ROW_IMP(BRISK_TYPE_Q5_K, "Q5_K", 256, 176, brisk_dequantize_q5_k, brisk_quantize_q5_k),
+    ROW_IMP(BRISK_TYPE_Q6_K, "Q6_K", 256, 210, brisk_dequantize_q6_k, brisk_quantize_q6_k),
     ROW(BRISK_TYPE_Q8_K, "Q8_K", 256, 292, brisk_dequantize_q8_k, brisk_quantize_q8_k),
     ROW_SIZE(BRISK_TYPE_IQ2_XXS, "IQ2_XXS", 256, 66),
     ROW_SIZE(BRISK_TYPE_IQ2_XS, "IQ2_XS", 256, 74),
@@ -100,8 +102,51 @@ brisk_status brisk_dequantize(brisk_type type, const void *src, float *dst, int6
 
 brisk_status brisk_quantize(brisk_type type, const float *src, void *dst, int64_t n,
                             brisk_error *err) {
+    return brisk_quantize_weighted(type, src, dst, n, NULL, err);
+}
+
+/* Weighted squared error of one quantized block against x. */
+static double block_error(const brisk_type_traits *t, const float *x, const float *imp, const void *blk, float *y) {
+    const int bs = (int)t->info.block_size;
+    t->dequantize(blk, y, bs);
+    double mean = 0, e = 0;
+    for (int i = 0; i < bs; i++) mean += imp[i] > 0 ? imp[i] : 0;
+    mean = mean / bs * 0.01;
+    for (int i = 0; i < bs; i++) {
+        double d = (double)y[i] - x[i];
+        e += ((imp[i] > 0 ? imp[i] : 0) + mean) * d * d;
+    }
+    return e;
+}
+
+/* With importance, block by block: the importance-weighted search's block,
+ * unless the plain quantizer's has a smaller weighted error. So the result is
+ * never worse than the plain one under the importance weights, and a grid the
+ * input already lies on (a model dequantized from this type) is kept when the
+ * plain rule re-finds it. */
+static void quantize_best(const brisk_type_traits *t, const float *src, uint8_t *dst, int64_t n, const float *imp) {
+    const int64_t bs = t->info.block_size, bb = t->info.block_bytes;
+    uint8_t alt[512];
+    float y[QK_K];
+    for (int64_t i = 0; i < n; i += bs, dst += bb) {
+        t->quantize_imp(src + i, dst, bs, imp + i);
+        t->quantize(src + i, alt, bs);
+        if (block_error(t, src + i, imp + i, alt, y) < block_error(t, src + i, imp + i, dst, y))
+            memcpy(dst, alt, (size_t)bb);
+    }
+}
+
+brisk_status brisk_quantize_weighted(brisk_type type, const float *src, void *dst, int64_t n,
+                                     const float *importance, brisk_error *err) {
     const brisk_type_traits *t = brisk_type_traits_get(type);
     brisk_status s = check_call(t, type, n, src, dst, true, err);
-    if (s == BRISK_OK && n > 0) t->quantize(src, dst, n);
+    if (s != BRISK_OK || n == 0) return s;
+    if (importance && t->quantize_imp) quantize_best(t, src, dst, n, importance);
+    else t->quantize(src, dst, n);
     return s;
+}
+
+bool brisk_type_takes_importance(brisk_type type) {
+    const brisk_type_traits *t = brisk_type_traits_get(type);
+    return t && t->quantize_imp;
 }

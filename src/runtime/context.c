@@ -48,6 +48,11 @@ int32_t brisk_context_n_ctx(const brisk_context *c) { return brisk_engine_n_ctx_
 int32_t brisk_context_n_gpu_layers(const brisk_context *c) { return brisk_engine_n_gpu_layers(c->engine); }
 int32_t brisk_context_n_past(const brisk_context *c) { return brisk_seq_n_past(c->engine, c->seq); }
 
+void brisk_context_set_observer(brisk_context *c, brisk_matmul_observer fn, void *user) {
+    c->engine->observer = fn;
+    c->engine->observer_user = user;
+}
+
 void brisk_context_truncate(brisk_context *c, int32_t pos) {
     /* cannot fail: nothing is shared in a one-sequence engine */
     brisk_seq_truncate(c->engine, c->seq, pos, NULL);

@@ -59,6 +59,8 @@ struct brisk_engine {
     size_t cap_hidden;
     float *embd;           /* [items with EMBED, n_embd] */
     size_t cap_embd;
+    brisk_matmul_observer observer; /* optional: sees each matmul's input (forward.c; brisk imatrix) */
+    void *observer_user;
 };
 
 brisk_status model_forward(brisk_engine *e, const fwd_batch *b, brisk_error *err);
