@@ -220,22 +220,25 @@ INLINE void panel_body_q6_k(int64_t n, const void *panel, const void *act, size_
     __m512 acc[4];
     for (int c = 0; c < nc; c++) acc[c] = _mm512_setzero_ps();
     const uint8_t *p = panel;
-    const __m512i m4 = _mm512_set1_epi16(0x0F), m2 = _mm512_set1_epi16(0x03);
     for (int64_t i = 0; i < n / 256; i++, p += CPU_PANEL_Q6_K_BYTES) {
         const __m512 d = f16x16(p);
         for (int g = 0; g < 8; g++) {
             __m512i L[2][4], H[2][4];
             for (int c = 0; c < nc; c++) L[0][c] = L[1][c] = H[0][c] = H[1][c] = _mm512_setzero_si512();
             for (int k = 4 * g; k < 4 * g + 4; k++) { /* qh block k: chunks 2k, 2k+1 */
-                const __m512i hb = u8x32(p + CPU_PANEL_Q6_K_HIGH(k));
+                /* 6-bit quants assembled as bytes (256-bit ops), then widened */
                 const int ch = 2 * k;
-                const __m512i v0 = u8x32(p + CPU_PANEL_Q6_K_CHUNK(ch)), v1 = u8x32(p + CPU_PANEL_Q6_K_CHUNK(ch + 1));
-                const __m512i l0 = _mm512_or_si512(_mm512_and_si512(v0, m4), _mm512_slli_epi16(_mm512_and_si512(hb, m2), 4));
-                const __m512i h0 = _mm512_or_si512(_mm512_srli_epi16(v0, 4),
-                                                   _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(hb, 2), m2), 4));
-                const __m512i l1 = _mm512_or_si512(_mm512_and_si512(v1, m4),
-                                                   _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(hb, 4), m2), 4));
-                const __m512i h1 = _mm512_or_si512(_mm512_srli_epi16(v1, 4), _mm512_slli_epi16(_mm512_srli_epi16(hb, 6), 4));
+                const __m256i hb = _mm256_loadu_si256((const __m256i *)(p + CPU_PANEL_Q6_K_HIGH(k)));
+                const __m256i v0 = _mm256_loadu_si256((const __m256i *)(p + CPU_PANEL_Q6_K_CHUNK(ch)));
+                const __m256i v1 = _mm256_loadu_si256((const __m256i *)(p + CPU_PANEL_Q6_K_CHUNK(ch + 1)));
+                const __m256i b4 = _mm256_set1_epi8(0x0F), b30 = _mm256_set1_epi8(0x30);
+                const __m512i l0 = _mm512_cvtepu8_epi16(_mm256_or_si256(
+                    _mm256_and_si256(v0, b4), _mm256_and_si256(_mm256_slli_epi16(hb, 4), b30)));
+                const __m512i h0 = _mm512_cvtepu8_epi16(_mm256_or_si256(
+                    _mm256_and_si256(_mm256_srli_epi16(v0, 4), b4), _mm256_and_si256(_mm256_slli_epi16(hb, 2), b30)));
+                const __m512i l1 = _mm512_cvtepu8_epi16(_mm256_or_si256(_mm256_and_si256(v1, b4), _mm256_and_si256(hb, b30)));
+                const __m512i h1 = _mm512_cvtepu8_epi16(_mm256_or_si256(
+                    _mm256_and_si256(_mm256_srli_epi16(v1, 4), b4), _mm256_and_si256(_mm256_srli_epi16(hb, 2), b30)));
                 for (int c = 0; c < nc; c++) {
                     const int16_t *q = ACT256(c, i)->q;
                     L[0][c] = madd_acc(L[0][c], l0, pair(q + 2 * ch));

@@ -9,10 +9,6 @@
  *     each block decoded once per CPU_MAX_COLS tokens.
  *   exact mode (threadpool_exact): activations stay f32; quantized rows are
  *     dequantized to f32 (scratch) and dotted in f32 (SIMD where available). */
-#include <stdlib.h>
-#include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "backend/cpu/kernels.h"
 #include "backend/cpu/ops.h"
@@ -100,59 +96,4 @@ void cpu_matmul(threadpool *tp, const cpu_weight *w, const float *x, float *y, i
         }
     }
     threadpool_run(tp, matmul_worker, &job);
-}
-
-typedef struct pack_job {
-    const cpu_weight *w;
-    uint8_t *panels;
-    int64_t n_panels;
-} pack_job;
-
-static void pack_worker(void *p, int ith, int nth) {
-    const pack_job *job = p;
-    const cpu_weight *w = job->w;
-    long p0, p1;
-    threadpool_slice((long)job->n_panels, ith, nth, &p0, &p1);
-    for (long pi = p0; pi < p1; pi++)
-        cpu_panel_pack(w->type, (const uint8_t *)w->data + (uint64_t)(pi * CPU_PANEL_ROWS) * w->row_bytes, w->row_bytes,
-                       w->n_in, job->panels + (uint64_t)pi * w->panel_bytes);
-}
-
-static size_t panels_size(const cpu_weight *w) {
-    return (size_t)(w->panel_bytes * (uint64_t)(w->n_out / CPU_PANEL_ROWS));
-}
-
-bool cpu_weight_make_panels(cpu_weight *w, threadpool *tp, bool drop_source) {
-    const char *env = getenv("BRISK_PANELS");
-    const uint64_t bytes = cpu_panel_bytes(w->type, w->n_in);
-    if (w->panels || (env && !strcmp(env, "0")) || !bytes || w->n_out < CPU_PANEL_ROWS ||
-        !cpu_kernels_best()->panel_dot[w->type])
-        return true;
-    w->panel_bytes = bytes;
-    /* Anonymous memory in huge pages where the kernel allows (fewer TLB misses
-     * while the kernels stream through it). */
-    const size_t size = panels_size(w);
-    void *panels = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (panels == MAP_FAILED) { w->panel_bytes = 0; return false; }
-#ifdef MADV_HUGEPAGE
-    madvise(panels, size, MADV_HUGEPAGE);
-#endif
-    pack_job job = {w, panels, w->n_out / CPU_PANEL_ROWS};
-    if (tp) threadpool_run(tp, pack_worker, &job);
-    else pack_worker(&job, 0, 1);
-    w->panels = panels;
-    /* The packed rows of a mapped file are not read again by the kernels:
-     * drop them from this process (they stay in the page cache and fault back
-     * in if anything else reads them: tied embeddings, exact mode). */
-    const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-    const uintptr_t lo = ((uintptr_t)w->data + page - 1) / page * page;
-    const uintptr_t hi = ((uintptr_t)w->data + (uintptr_t)(job.n_panels * CPU_PANEL_ROWS) * w->row_bytes) / page * page;
-    if (drop_source && hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
-    return true;
-}
-
-void cpu_weight_free_panels(cpu_weight *w) {
-    if (w->panels) munmap(w->panels, panels_size(w));
-    w->panels = NULL;
-    w->panel_bytes = 0;
 }

@@ -17,8 +17,9 @@ typedef struct cpu_weight {
     const void *data;
     int64_t n_in, n_out;
     uint64_t row_bytes;
-    void *panels;          /* [n_out / 16] panels of panel_bytes, owned; or NULL */
+    void *panels;          /* [n_out / 16] panels of panel_bytes, or NULL */
     uint64_t panel_bytes;
+    bool panels_owned;     /* made by cpu_weight_make_panels (else in a caller's arena) */
 } cpu_weight;
 
 /* Repack w into panels when this CPU's kernels have a panel kernel for its
@@ -31,6 +32,13 @@ typedef struct cpu_weight {
  * memory. */
 bool cpu_weight_make_panels(cpu_weight *w, threadpool *tp, bool drop_source);
 void cpu_weight_free_panels(cpu_weight *w);
+/* The same in two steps, for many weights in one arena: the bytes w's panels
+ * need (0: w gets none), then packing them into dst (64-byte aligned). */
+uint64_t cpu_weight_panels_bytes(const cpu_weight *w);
+void cpu_weight_pack_panels(cpu_weight *w, void *dst, threadpool *tp, bool drop_source);
+/* Anonymous memory in 2 MiB-aligned huge pages where the kernel allows. */
+void *cpu_huge_alloc(size_t bytes);
+void cpu_huge_free(void *p, size_t bytes);
 
 /* y[t, :] = W x[t, :] for t < n_tokens.  x: [n_tokens, n_in], y: [n_tokens, n_out].
  * scratch: n_threads * n_in floats (one dequantized row per thread). */
