@@ -56,6 +56,7 @@ typedef struct bench_row {
     uint64_t file_bytes, model_bytes, n_params;
     int32_t threads, n_prompt, n_gen, depth, reps;
     stat3 pp_tps, tg_tps, ttft_ms;
+    stat3 near_bw; /* read bandwidth measured right before each decode run (GB/s), when measured */
     double decode_gbps, bw_pct;
     uint64_t peak_rss;
 } bench_row;
@@ -203,11 +204,15 @@ static bool eval_or_report(brisk_context *ctx, const brisk_token *toks, int32_t 
     return false;
 }
 
-/* One row: warm-up, then reps of prompt processing and of decoding. */
-static bool measure(brisk_context *ctx, const brisk_token *toks, bench_row *r, const char *path) {
+/* One row: warm-up, then reps of prompt processing and of decoding. With
+ * near_bw_mib > 0, the read bandwidth is measured again right before each
+ * decode run (the machine's bandwidth can change by 2x within minutes on a
+ * shared host), and bw_pct is the median of the per-run shares. */
+static bool measure(brisk_context *ctx, const brisk_token *toks, bench_row *r, const char *path, long near_bw_mib) {
     double *pp = calloc((size_t)r->reps, sizeof *pp), *tg = calloc((size_t)r->reps, sizeof *tg);
-    double *ttft = calloc((size_t)r->reps, sizeof *ttft);
-    bool ok = pp && tg && ttft;
+    double *ttft = calloc((size_t)r->reps, sizeof *ttft), *bw = calloc((size_t)r->reps, sizeof *bw);
+    double *share = calloc((size_t)r->reps, sizeof *share);
+    bool ok = pp && tg && ttft && bw && share;
     if (!ok) fprintf(stderr, "brisk bench: out of memory\n");
     /* warm-up: fault in every weight page and the buffers */
     if (ok) {
@@ -228,9 +233,15 @@ static bool measure(brisk_context *ctx, const brisk_token *toks, bench_row *r, c
     for (int k = 0; ok && k < r->reps && r->n_gen > 0; k++) {
         brisk_context_truncate(ctx, 0);
         if (r->depth > 0) ok = eval_or_report(ctx, toks, r->depth, path);
+        membw_result near;
+        if (ok && near_bw_mib > 0) {
+            ok = membw_measure((size_t)near_bw_mib << 20, r->threads, 3, &near);
+            bw[k] = near.gbps;
+        }
         double t0 = cli_now();
         for (int32_t i = 0; ok && i < r->n_gen; i++) ok = eval_or_report(ctx, toks + r->depth + i, 1, path);
         tg[k] = r->n_gen / (cli_now() - t0);
+        if (near_bw_mib > 0) share[k] = 100.0 * (double)r->model_bytes * tg[k] / 1e9 / bw[k];
     }
     if (ok) {
         if (r->n_prompt > 0) {
@@ -238,10 +249,16 @@ static bool measure(brisk_context *ctx, const brisk_token *toks, bench_row *r, c
             r->ttft_ms = stats(ttft, r->reps);
         }
         if (r->n_gen > 0) r->tg_tps = stats(tg, r->reps);
+        if (r->n_gen > 0 && near_bw_mib > 0) {
+            r->near_bw = stats(bw, r->reps);
+            r->bw_pct = stats(share, r->reps).median;
+        }
     }
     free(pp);
     free(tg);
     free(ttft);
+    free(bw);
+    free(share);
     return ok;
 }
 
@@ -296,9 +313,9 @@ static int bench_model(const bench_options *o, const char *path, double bw, benc
                     snprintf(r->name, sizeof r->name, "%s", base_name(path));
                     fprintf(stderr, "brisk bench: %s, %d threads, prompt %d, decode %d after %d ...\n", r->name,
                             r->threads, r->n_prompt, r->n_gen, r->depth);
-                    ok = measure(ctx, toks, r, path);
+                    ok = measure(ctx, toks, r, path, o->bw_given > 0 ? 0 : o->membw_mib);
                     r->decode_gbps = (double)r->model_bytes * r->tg_tps.median / 1e9;
-                    r->bw_pct = bw > 0 ? 100.0 * r->decode_gbps / bw : 0;
+                    if (o->bw_given > 0) r->bw_pct = bw > 0 ? 100.0 * r->decode_gbps / bw : 0;
                     if (ok) added++;
                 }
         brisk_context_free(ctx);
@@ -331,11 +348,16 @@ static void bw_line(FILE *out, const membw_result *bw, double given) {
 
 static void print_md(const bench_row *rows, int n, const membw_result *bw, double bw_gbps, double given) {
     bw_line(stdout, bw, given);
-    printf("medians of %d runs after a warm-up, [min-max]; decode GB/s = bytes of weights per token x decode tok/s\n\n",
+    printf("medians of %d runs after a warm-up, [min-max]; decode GB/s = bytes of weights per token x decode tok/s\n",
            n ? rows[0].reps : 0);
-    printf("| model | size | threads | prompt | decode | depth | prompt tok/s | decode tok/s | TTFT ms | decode GB/s | %% of %.1f GB/s |\n",
-           bw_gbps);
-    printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
+    if (given > 0)
+        printf("%% of read bw: decode GB/s / %.1f GB/s\n\n", given);
+    else
+        printf("%% of read bw: median over the decode runs of decode GB/s / the read bandwidth measured right\n"
+               "before that run (read GB/s: those measurements; a shared host's bandwidth moves)\n\n");
+    printf("| model | size | threads | prompt | decode | depth | prompt tok/s | decode tok/s | TTFT ms | decode GB/s | "
+           "%% of read bw | read GB/s |\n");
+    printf("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (int i = 0; i < n; i++) {
         const bench_row *r = &rows[i];
         char pp[128], tg[128], tt[128];
@@ -347,8 +369,11 @@ static void print_md(const bench_row *rows, int n, const membw_result *bw, doubl
         else snprintf(size, sizeof size, "%.1f MB", r->file_bytes / 1e6);
         printf("| %s | %s | %d | %d | %d | %d | %s | %s | %s |", r->name, size, r->threads, r->n_prompt, r->n_gen,
                r->depth, pp, tg, tt);
-        if (r->n_gen > 0) printf(" %.1f | %.0f%% |\n", r->decode_gbps, r->bw_pct);
-        else printf(" - | - |\n");
+        char near[128];
+        if (given > 0) snprintf(near, sizeof near, "%.1f", given);
+        else md_cell(near, sizeof near, r->near_bw, r->n_gen > 0, "%.1f");
+        if (r->n_gen > 0) printf(" %.1f | %.0f%% | %s |\n", r->decode_gbps, r->bw_pct, near);
+        else printf(" - | - | - |\n");
     }
 }
 
@@ -382,6 +407,7 @@ static int print_json(const bench_row *rows, int n, const membw_result *bw, doub
             json_object_set_new(o, "decode_tps", json_stat(r->tg_tps, r->n_gen > 0));
             json_object_set_new(o, "decode_gbps", r->n_gen > 0 ? json_real(r->decode_gbps) : json_null());
             json_object_set_new(o, "bw_pct", r->n_gen > 0 ? json_real(r->bw_pct) : json_null());
+            json_object_set_new(o, "read_gbps", given > 0 ? json_null() : json_stat(r->near_bw, r->n_gen > 0));
             json_object_set_new(o, "peak_rss_bytes", json_integer((json_int_t)r->peak_rss));
             json_array_append_new(arr, o);
         }
@@ -419,7 +445,7 @@ static void print_csv(const bench_row *rows, int n, double bw_gbps, bool membw_o
             if (act[k]) printf(",%.3f,%.3f,%.3f", s[k]->median, s[k]->min, s[k]->max);
             else printf(",,,");
         }
-        if (r->n_gen > 0) printf(",%.3f,%.3f,%.2f", r->decode_gbps, bw_gbps, r->bw_pct);
+        if (r->n_gen > 0) printf(",%.3f,%.3f,%.2f", r->decode_gbps, r->near_bw.median > 0 ? r->near_bw.median : bw_gbps, r->bw_pct);
         else printf(",,%.3f,", bw_gbps);
         printf(",%llu\n", (unsigned long long)r->peak_rss);
     }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include "cli/cli_util.h"
@@ -91,11 +92,16 @@ bool membw_measure(size_t bytes, int threads, int passes, membw_result *out) {
     size_t per = bytes / (size_t)threads / 128 * 128;
     if (per == 0) per = 128;
     bytes = per * (size_t)threads;
-    uint8_t *buf = aligned_alloc(4096, (bytes + 4095) / 4096 * 4096);
+    uint8_t *buf = aligned_alloc(2u << 20, (bytes + (2u << 20) - 1) / (2u << 20) * (2u << 20));
     if (!buf) {
         fprintf(stderr, "brisk: cannot allocate %zu MiB for the bandwidth measurement\n", bytes >> 20);
         return false;
     }
+#ifdef MADV_HUGEPAGE
+    /* the same kind of memory the CPU kernels stream weights from (repacked
+     * panels are in huge pages where the kernel allows) */
+    madvise(buf, (bytes + (2u << 20) - 1) / (2u << 20) * (2u << 20), MADV_HUGEPAGE);
+#endif
     slice sl[MAX_THREADS];
     for (int i = 0; i < threads; i++) sl[i] = (slice){buf + per * (size_t)i, per, true};
     bool ok = run_pass(sl, threads);
