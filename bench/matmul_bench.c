@@ -103,7 +103,7 @@ static double time_matmul(threadpool *tp, const cpu_weight *w, const float *x, f
 }
 
 int main(int argc, char **argv) {
-    const char *threads_arg = "1,2", *types_arg = "Q4_K,Q8_0,Q4_1,F16";
+    const char *threads_arg = "1,2", *types_arg = "Q4_K,Q8_0,Q4_1,F16", *rows_arg = "4096,14336";
     int batch = 128;
     double seconds = 1.0;
     for (int i = 1; i + 1 < argc; i += 2) {
@@ -111,10 +111,27 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "-T")) types_arg = argv[i + 1];
         else if (!strcmp(argv[i], "-b")) batch = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "-s")) seconds = atof(argv[i + 1]);
-        else { fprintf(stderr, "usage: %s [-t 1,2] [-T Q4_K,Q8_0] [-b 128] [-s 1.0]\n", argv[0]); return 2; }
+        else if (!strcmp(argv[i], "-r")) rows_arg = argv[i + 1];
+        else {
+            fprintf(stderr, "usage: %s [-t 1,2] [-T Q4_K,Q8_0] [-b 128] [-s 1.0] [-r 4096,14336]\n"
+                            "  -r: weight rows (x 4096 columns) per shape; a few hundred rows stay in the\n"
+                            "      cache and show a kernel's compute rate instead of memory bandwidth\n", argv[0]);
+            return 2;
+        }
     }
-    const int64_t n_in = 4096, shapes[2] = {4096, 14336};
-    const int64_t max_out = 14336;
+    const int64_t n_in = 4096;
+    int64_t shapes[8];
+    int n_shapes = 0;
+    for (const char *p = rows_arg; *p && n_shapes < 8;) {
+        shapes[n_shapes++] = atoll(p);
+        while (*p && *p != ',') p++;
+        if (*p == ',') p++;
+    }
+    int64_t max_out = 64;
+    for (int si = 0; si < n_shapes; si++) {
+        if (shapes[si] < 1) { fprintf(stderr, "-r: rows must be positive\n"); return 2; }
+        if (shapes[si] > max_out) max_out = shapes[si];
+    }
     const int64_t max_tok = batch > 1 ? batch : 1; /* decode runs use one token */
     float *x = malloc((size_t)max_tok * n_in * sizeof *x), *y = malloc((size_t)max_tok * max_out * sizeof *y);
     float *scratch = malloc(64 * (size_t)n_in * sizeof *scratch);
@@ -148,8 +165,10 @@ int main(int argc, char **argv) {
         for (int64_t r = 64; r < max_out; r++) memcpy(wbytes + r * row_bytes, wbytes + (r % 64) * row_bytes, row_bytes);
         for (int ti = 0; ti < n_thread_list; ti++) {
             threadpool *tp = threadpool_create(thread_list[ti]);
-            for (int si = 0; si < 2; si++) {
-                cpu_weight w = {(brisk_type)type, wbytes, n_in, shapes[si], row_bytes};
+            for (int si = 0; si < n_shapes; si++) {
+                cpu_weight w = {.type = (brisk_type)type, .data = wbytes, .n_in = n_in, .n_out = shapes[si],
+                                .row_bytes = row_bytes};
+                if (!cpu_weight_make_panels(&w, tp, false)) { fprintf(stderr, "out of memory\n"); return 1; }
                 double t = time_matmul(tp, &w, x, y, 1, scratch, seconds);
                 double gbs = (double)row_bytes * (double)shapes[si] / t / 1e9;
                 char shape[32];
@@ -162,6 +181,7 @@ int main(int argc, char **argv) {
                     printf("%-6s %7d %-12s %10.3f %10.1f\n", tn, thread_list[ti], shape, t * 1e3, gbs);
                 }
                 fflush(stdout);
+                cpu_weight_free_panels(&w);
             }
             threadpool_free(tp);
         }

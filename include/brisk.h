@@ -337,6 +337,7 @@ typedef struct brisk_context_params {
     int32_t n_ctx;     /* KV cache length in tokens; 0 = the model's training context */
     int32_t n_threads; /* 0 = number of cores */
     bool exact;        /* reference mode: f32 activations everywhere (slower) */
+    int32_t n_gpu_layers; /* as in brisk_engine_params (default -1: as many as fit; 0 = CPU only) */
 } brisk_context_params;
 
 brisk_context_params brisk_context_default_params(void);
@@ -345,6 +346,8 @@ brisk_context *brisk_context_create(const brisk_model *m, const brisk_context_pa
 void brisk_context_free(brisk_context *c);
 
 int32_t brisk_context_n_ctx(const brisk_context *c);
+/* Layers running on the GPU (0 without CUDA, or on the CPU only). */
+int32_t brisk_context_n_gpu_layers(const brisk_context *c);
 /* Tokens already in the KV cache. */
 int32_t brisk_context_n_past(const brisk_context *c);
 /* Forget the KV cache from position pos on (0 = everything). */
@@ -368,6 +371,98 @@ void brisk_context_set_observer(brisk_context *c, brisk_matmul_observer fn, void
 /* Logits [n_vocab] of token i of the last eval (i = -1: its last token); NULL
  * when that token's logits were not kept. */
 const float *brisk_logits(const brisk_context *c, int32_t i);
+
+/* The CPU kernels this process uses, e.g. "avx512vnni kernels, 16-row weight
+ * panels" (chosen at run time from the CPU; BRISK_ISA and BRISK_PANELS=0 in
+ * the environment override). */
+const char *brisk_cpu_kernels(void);
+
+/* ------------------------------------------------------------------------ */
+/* Many sequences at once (continuous batching)                              */
+/* ------------------------------------------------------------------------ */
+
+/* An engine runs many sequences through shared forward passes (the weights are
+ * read once per pass for every sequence in it) over one paged KV cache:
+ * fixed-size blocks, a block table per sequence, and prefix caching (a new
+ * sequence whose prompt starts with whole blocks another sequence computed
+ * takes those blocks instead of recomputing them). One thread uses an engine
+ * at a time. brisk_context is an engine with one sequence. */
+typedef struct brisk_engine brisk_engine;
+
+typedef struct brisk_engine_params {
+    int32_t n_ctx_seq;    /* most tokens one sequence holds; 0 = the model's training context, at most 4096 */
+    int32_t n_kv_tokens;  /* KV cache rows shared by all sequences (rounded up to blocks); 0 = n_ctx_seq */
+    int32_t n_seq_max;    /* sequences open at once; 0 = 1 */
+    int32_t n_batch;      /* tokens per forward pass (longer evals are split); 0 = 512 */
+    int32_t block_size;   /* tokens per KV block; 0 = 16 */
+    int32_t n_threads;    /* 0 = number of cores */
+    bool exact;           /* reference mode: f32 activations and KV cache */
+    bool prefix_cache;    /* register filled blocks for reuse by later sequences */
+    int32_t n_gpu_layers; /* CUDA builds: the first N layers run on the GPU; -1 = as many as fit
+                             (the default), 0 = CPU only. Exact mode is CPU only. */
+} brisk_engine_params;
+
+typedef enum brisk_output {
+    BRISK_OUTPUT_NONE = 0, /* only fill the KV cache */
+    BRISK_OUTPUT_LAST,     /* logits of the item's last token */
+    BRISK_OUTPUT_ALL,      /* logits of every token of the item */
+    BRISK_OUTPUT_EMBED,    /* mean over the item's tokens of the final-normed hidden state, L2-normalized */
+} brisk_output;
+
+/* Tokens appended to one open sequence by brisk_engine_eval. */
+typedef struct brisk_batch_item {
+    int32_t seq;
+    const brisk_token *tokens;
+    int32_t n_tokens;
+    brisk_output output;
+} brisk_batch_item;
+
+brisk_engine_params brisk_engine_default_params(void);
+brisk_engine *brisk_engine_create(const brisk_model *m, const brisk_engine_params *p, brisk_error *err);
+void brisk_engine_free(brisk_engine *e);
+const brisk_model *brisk_engine_model(const brisk_engine *e);
+int32_t brisk_engine_n_ctx_seq(const brisk_engine *e);
+int32_t brisk_engine_n_embd(const brisk_engine *e);
+/* Layers placed on the GPU (the first ones; 0 = CPU only). */
+int32_t brisk_engine_n_gpu_layers(const brisk_engine *e);
+
+/* Open an empty sequence: its id (>= 0), or -1 (err set) when n_seq_max are open. */
+int32_t brisk_seq_open(brisk_engine *e, brisk_error *err);
+/* Close a sequence and release its KV blocks (registered ones stay cached). */
+void brisk_seq_close(brisk_engine *e, int32_t seq);
+/* Tokens in a sequence's KV cache; -1 for a sequence that is not open. */
+int32_t brisk_seq_n_past(const brisk_engine *e, int32_t seq);
+/* KV blocks a sequence still has to take from the free ones to append n_new
+ * tokens (0 when its blocks have room); -1 when seq is not open. */
+int32_t brisk_seq_blocks_needed(const brisk_engine *e, int32_t seq, int32_t n_new);
+/* For an empty sequence about to eval tokens[0..n): take the cached blocks of
+ * its longest whole-block prefix (at least one token is left to eval). Returns
+ * the tokens now in its cache; eval the rest, tokens[returned..n). */
+int32_t brisk_seq_reuse_prefix(brisk_engine *e, int32_t seq, const brisk_token *tokens, int32_t n);
+/* Forget a sequence's cache from position pos on. Fails when a shared block
+ * must be copied and no block is free. */
+brisk_status brisk_seq_truncate(brisk_engine *e, int32_t seq, int32_t pos, brisk_error *err);
+
+/* Append each item's tokens to its sequence, all in shared forward passes.
+ * Fails without changing any sequence when an item is invalid (closed
+ * sequence, the same sequence twice, token outside the vocabulary, more than
+ * n_ctx_seq tokens) or the KV cache has too few free blocks. */
+brisk_status brisk_engine_eval(brisk_engine *e, const brisk_batch_item *items, int32_t n_items,
+                               brisk_error *err);
+/* After brisk_engine_eval: logits [n_vocab] of token i of item `item` (i = -1:
+ * its last token), or its embedding [n_embd] (BRISK_OUTPUT_EMBED); NULL when
+ * that output was not asked for. Valid until the next eval. */
+const float *brisk_engine_logits(const brisk_engine *e, int32_t item, int32_t i);
+const float *brisk_engine_embedding(const brisk_engine *e, int32_t item);
+
+typedef struct brisk_kv_stats {
+    int32_t n_blocks, block_size;
+    int32_t used_blocks;      /* held by open sequences */
+    int32_t cached_blocks;    /* free but still holding a reusable prefix */
+    int32_t open_seqs;
+    uint64_t prefix_hit_tokens; /* tokens taken from the prefix cache so far */
+} brisk_kv_stats;
+brisk_kv_stats brisk_engine_kv_stats(const brisk_engine *e);
 
 /* ------------------------------------------------------------------------ */
 /* Sampling                                                                  */
@@ -433,6 +528,40 @@ brisk_status brisk_gguf_writer_add_tensor_deferred(brisk_gguf_writer *w, const c
  * order with one reused buffer: memory stays at the largest deferred tensor. */
 brisk_status brisk_gguf_writer_write_stream(brisk_gguf_writer *w, const char *path,
                                             brisk_gguf_fill_fn fill, void *user, brisk_error *err);
+
+/* ------------------------------------------------------------------------ */
+/* Chat templates (brisk's own Jinja2 engine, src/template)                  */
+/* ------------------------------------------------------------------------ */
+
+typedef struct brisk_chat_message {
+    const char *role;    /* "system", "user", "assistant", ... */
+    const char *content; /* UTF-8 text */
+} brisk_chat_message;
+
+/* Render a conversation with the model's tokenizer.chat_template (or tmpl when
+ * non-NULL; or brisk's fallback when the model has none, see below), the way
+ * Hugging Face's apply_chat_template does: variables messages, bos_token,
+ * eos_token (text of the vocab's BOS/EOS), add_generation_prompt; tools is
+ * undefined. add_generation_prompt appends the assistant turn's opening.
+ * *out is malloc'd text (free with free()). Tokenize it with
+ * BRISK_TOKENIZE_PARSE_SPECIAL and without ADD_SPECIAL: the template places
+ * BOS itself.
+ * Fallback (model without a template): ChatML, "<|im_start|>ROLE\nCONTENT<|im_end|>\n"
+ * per message and "<|im_start|>assistant\n" as the generation prompt, preceded
+ * by bos_token when the model's tokenizer.ggml.add_bos_token is true. */
+brisk_status brisk_chat_render(const brisk_model *m, const char *tmpl,
+                               const brisk_chat_message *msgs, size_t n_msgs,
+                               bool add_generation_prompt, char **out, brisk_error *err);
+/* True when the model's GGUF carries tokenizer.chat_template (else
+ * brisk_chat_render uses the fallback above). */
+bool brisk_chat_has_template(const brisk_model *m);
+
+/* Lower level: render any template with a JSON object as its variables, in
+ * Hugging Face's environment (trim_blocks, lstrip_blocks, loop controls,
+ * tojson, raise_exception, strftime_now). Errors name the template line and
+ * column. *out is malloc'd (free with free()). */
+brisk_status brisk_template_render_json(const char *tmpl, const char *vars_json,
+                                        char **out, brisk_error *err);
 
 #ifdef __cplusplus
 }

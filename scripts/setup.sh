@@ -8,6 +8,8 @@ APT_PACKAGES=(
   build-essential cmake pkg-config  # the build
   libjansson-dev                    # JSON output (inspect --json, later the server)
   libpcre2-dev                      # pre-tokenizer regexes (Unicode classes)
+  libedit-dev                       # line editing and history in `brisk chat`
+  libmicrohttpd-dev                 # brisk serve (HTTP)
   clang libclang-rt-14-dev          # libFuzzer + sanitizer runtimes for the fuzz target
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user  # NEON kernel tests (scripts/test_neon.sh)
 )
@@ -21,6 +23,10 @@ PIP_PACKAGES=(
   "tokenizers==0.23.3"
   "sentencepiece==0.2.3"
   "protobuf==7.36.2"
+  "jinja2==3.1.6"  # chat-template reference (rendered as Hugging Face renders them)
+  # brisk serve is tested with the official client SDKs
+  "openai==3.57.0"
+  "anthropic==2.13.0"
 )
 PYTHON=${PYTHON:-python3}
 

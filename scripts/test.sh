@@ -42,6 +42,14 @@ if [ -z "${FUZZ_ONLY:-}" ]; then
   echo "== build (release, -Werror)"
   if build build -DBRISK_WERROR=ON; then
     run_c_tests build release
+    # cpu_matmul takes the best kernel table of this CPU: run its test once per
+    # lower x86 table too (the kernel tests themselves cover every table).
+    for isa in avx2 avx512; do
+      log=$(mktemp)
+      BRISK_ISA=$isa build/brisk_tests cpu_matmul >"$log" 2>&1; count_c "$log"
+      grep -q ' 0 failed$' "$log" || { cat "$log"; broken+=("cpu_matmul with BRISK_ISA=$isa"); }
+      rm -f "$log"
+    done
   else
     broken+=("release build"); failed=$((failed + 1))
   fi

@@ -13,7 +13,11 @@ CC=${CC_AARCH64:-aarch64-linux-gnu-gcc}
 command -v "$CC" >/dev/null || { echo "test_neon: $CC not found (scripts/setup.sh installs gcc-aarch64-linux-gnu)"; echo "0 passed, 1 failed"; exit 1; }
 command -v qemu-aarch64 >/dev/null || { echo "test_neon: qemu-aarch64 not found (qemu-user)"; echo "0 passed, 1 failed"; exit 1; }
 mkdir -p "$out"
-flags=(-std=gnu11 -Wall -Wextra -Wshadow -Wno-unused-parameter -Werror -Iinclude -Isrc)
+# -ffp-contract=off: the generic reference kernels in ISO C float semantics,
+# as on x86 (GCC contracts a * b - c into an FMA on aarch64 by default, and
+# the reference's rounding noise then shows in cancelling sums, e.g. Q2_K
+# with scale * q == min, where the SIMD kernels give the exact 0).
+flags=(-std=gnu11 -ffp-contract=off -Wall -Wextra -Wshadow -Wno-unused-parameter -Werror -Iinclude -Isrc)
 lib=(src/quant/*.c src/backend/cpu/*.c src/base/threadpool.c src/base/error.c)
 tests=(tests/c/test_main.c tests/c/test_cpu_kernels.c tests/c/test_cpu_ops.c)
 # The tests at -O1: GCC 12's aarch64 vectorizer crashes (ICE in

@@ -9,19 +9,15 @@
 static inline uint32_t brisk_f32_bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
 static inline float brisk_f32_from_bits(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
 
+/* Without branches, so that loops over rows vectorize: the 15 exponent and
+ * mantissa bits moved to f32's places are the value times 2^-112 (exactly,
+ * subnormals included), and an all-ones half exponent (inf / nan, payload
+ * kept) sets every f32 exponent bit. */
 static inline float brisk_fp16_to_f32(uint16_t h) {
-    uint32_t sign = (uint32_t)(h & 0x8000) << 16;
-    uint32_t exp = (h >> 10) & 0x1f;
-    uint32_t man = h & 0x3ff;
-    if (exp == 0x1f) /* inf / nan: keep the payload */
-        return brisk_f32_from_bits(sign | 0x7f800000u | (man << 13));
-    if (exp == 0) {
-        if (man == 0) return brisk_f32_from_bits(sign);
-        /* subnormal: man * 2^-24, exact in f32 */
-        float f = (float)man * (1.0f / 16777216.0f);
-        return sign ? -f : f;
-    }
-    return brisk_f32_from_bits(sign | ((exp + 112) << 23) | (man << 13));
+    uint32_t em = h & 0x7fffu;
+    uint32_t bits = brisk_f32_bits(brisk_f32_from_bits(em << 13) * 0x1p112f);
+    bits |= em >= 0x7c00u ? 0x7f800000u : 0u;
+    return brisk_f32_from_bits(bits | (uint32_t)(h & 0x8000u) << 16);
 }
 
 static inline uint16_t brisk_f32_to_fp16(float f) {
@@ -46,6 +42,13 @@ static inline uint16_t brisk_f32_to_fp16(float f) {
     /* normal: rebias and round the low 13 bits to nearest even */
     uint32_t r = ax + 0x0fff + ((ax >> 13) & 1);
     return sign | (uint16_t)((r - 0x38000000u) >> 13);
+}
+
+/* An f16 stored at p (any alignment, little-endian) as f32. */
+static inline float brisk_load_fp16(const void *p) {
+    uint16_t h;
+    memcpy(&h, p, 2);
+    return brisk_fp16_to_f32(h);
 }
 
 static inline float brisk_bf16_to_f32(uint16_t h) { return brisk_f32_from_bits((uint32_t)h << 16); }

@@ -43,6 +43,7 @@ typedef struct bench_options {
     double bw_given;    /* --bw: use this instead of measuring */
     long membw_mib;
     uint64_t seed;
+    int32_t gpu_layers; /* --gpu-layers (CUDA builds): -1 = as many as fit */
 } bench_options;
 
 typedef struct stat3 {
@@ -74,6 +75,7 @@ static void bench_usage(FILE *out) {
             "      --membw-mib N  bandwidth buffer size (default 1024)\n"
             "      --bw GBPS      take the bandwidth as given instead of measuring it\n"
             "      --seed N       seed of the random tokens (default 1)\n"
+            "      --gpu-layers N layers on the GPU (CUDA builds; default: as many as fit; 0 = CPU only)\n"
             "-p, -n, -d and -t take comma-separated lists and can be repeated; each combination is one row.\n");
 }
 
@@ -120,6 +122,7 @@ static int parse_args(int argc, char **argv, bench_options *o) {
         else if (!strcmp(a, "-r") || !strcmp(a, "--reps")) { ok = cli_parse_long("brisk bench", a, v, 1, MAX_REPS, &x); o->reps = (int)x; }
         else if (!strcmp(a, "--membw-mib")) ok = cli_parse_long("brisk bench", a, v, 1, 1 << 20, &o->membw_mib);
         else if (!strcmp(a, "--seed")) { ok = cli_parse_long("brisk bench", a, v, 0, INT32_MAX, &x); o->seed = (uint64_t)x; }
+        else if (!strcmp(a, "--gpu-layers")) { ok = cli_parse_long("brisk bench", a, v, -1, 1 << 16, &x); o->gpu_layers = (int32_t)x; }
         else if (!strcmp(a, "--bw")) {
             char *end;
             o->bw_given = strtod(v, &end);
@@ -275,6 +278,7 @@ static int bench_model(const bench_options *o, const char *path, double bw, benc
         brisk_context_params cp = brisk_context_default_params();
         cp.n_ctx = n_ctx;
         cp.n_threads = o->t.v[it];
+        cp.n_gpu_layers = o->gpu_layers;
         brisk_context *ctx = brisk_context_create(m, &cp, &err);
         if (!ctx) {
             fprintf(stderr, "brisk bench: %s: %s\n", path, err.msg);
@@ -322,6 +326,7 @@ static void bw_line(FILE *out, const membw_result *bw, double given) {
     else
         fprintf(out, "memory read bandwidth: %.1f GB/s (best of %d passes, median %.1f; %d threads, %zu MiB buffer)\n",
                 bw->gbps, bw->passes, bw->gbps_median, bw->threads, bw->bytes >> 20);
+    fprintf(out, "CPU: %s\n", brisk_cpu_kernels());
 }
 
 static void print_md(const bench_row *rows, int n, const membw_result *bw, double bw_gbps, double given) {
@@ -362,6 +367,7 @@ static json_t *json_membw(const membw_result *bw, double given) {
 static int print_json(const bench_row *rows, int n, const membw_result *bw, double given, bool membw_only) {
     json_t *root = json_object();
     json_object_set_new(root, "membw", json_membw(bw, given));
+    json_object_set_new(root, "cpu_kernels", json_string(brisk_cpu_kernels()));
     if (!membw_only) {
         json_t *arr = json_array();
         for (int i = 0; i < n; i++) {
@@ -420,7 +426,7 @@ static void print_csv(const bench_row *rows, int n, double bw_gbps, bool membw_o
 }
 
 int cmd_bench(int argc, char **argv) {
-    bench_options o = {.reps = 5, .format = "md", .membw_mib = 1024, .seed = 1};
+    bench_options o = {.reps = 5, .format = "md", .membw_mib = 1024, .seed = 1, .gpu_layers = -1};
     int rc = parse_args(argc, argv, &o);
     if (rc) return rc < 0 ? 0 : rc;
 

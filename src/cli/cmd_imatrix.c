@@ -76,6 +76,7 @@ int cmd_imatrix(int argc, char **argv) {
         goto done;
     }
     brisk_context_params cp = brisk_context_default_params();
+    cp.n_gpu_layers = 0; /* the observer sees the matmuls of CPU layers only */
     cp.n_ctx = (int32_t)n_ctx;
     cp.n_threads = (int32_t)threads;
     if (!(c = brisk_context_create(m, &cp, &err))) { fprintf(stderr, "brisk imatrix: %s\n", err.msg); goto done; }

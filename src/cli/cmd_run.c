@@ -11,17 +11,13 @@
 #include "brisk.h"
 #include "cli/commands.h"
 #include "cli/default_model.h"
-
-#define MAX_STOPS 16
+#include "cli/gen_options.h"
 
 typedef struct run_options {
     const char *model;
     const char *prompt;
     int32_t n_predict;
-    brisk_context_params ctx;
-    brisk_sampler_params sampling;
-    const char *stops[MAX_STOPS];
-    int n_stops;
+    cli_gen_options gen; /* context, sampling, stop strings */
     bool show_special;
 } run_options;
 
@@ -31,20 +27,9 @@ static void run_usage(FILE *out) {
             "  -m, --model FILE        model (default: %s)\n"
             "  -p, --prompt TEXT       the prompt (control-token text such as <|im_start|> is parsed)\n"
             "  -n, --n-predict N       tokens to generate at most (default 128; -1 = until the context is full)\n"
-            "  -c, --ctx-size N        context length (default: the model's, at most 4096)\n"
-            "  -t, --threads N         threads (default: all cores)\n"
-            "      --temp T            temperature (default 0.8; 0 = greedy)\n"
-            "      --top-k K           (default 40; 0 = off)\n"
-            "      --top-p P           (default 0.95; 1 = off)\n"
-            "      --min-p P           (default 0.05; 0 = off)\n"
-            "      --repeat-penalty F  (default 1.0 = off)\n"
-            "      --repeat-last-n N   tokens the penalties look back over (default 64; -1 = all)\n"
-            "      --frequency-penalty F, --presence-penalty F   (default 0 = off)\n"
-            "      --seed N            random seed (default: from the clock)\n"
-            "      --stop TEXT         stop when TEXT is generated (repeatable)\n"
-            "      --special           print control tokens too\n"
-            "      --exact             reference mode: f32 activations and KV cache\n",
+            "      --special           print control tokens too\n",
             BRISK_DEFAULT_MODEL_NAME);
+    cli_gen_usage(out);
 }
 
 /* Returns 0 on success, 2 on a usage error, -1 after --help. */
@@ -53,7 +38,9 @@ static int parse_args(int argc, char **argv, run_options *o) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { run_usage(stdout); return -1; }
         if (!strcmp(a, "--special")) { o->show_special = true; continue; }
-        if (!strcmp(a, "--exact")) { o->ctx.exact = true; continue; }
+        int shared = cli_gen_option("brisk run", argc, argv, &i, &o->gen);
+        if (shared < 0) return 2;
+        if (shared > 0) continue;
         if (i + 1 >= argc) {
             fprintf(stderr, "brisk run: %s needs a value (or is unknown)\n", a);
             return 2;
@@ -64,21 +51,7 @@ static int parse_args(int argc, char **argv, run_options *o) {
         if (!strcmp(a, "-m") || !strcmp(a, "--model")) o->model = v;
         else if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) o->prompt = v;
         else if (!strcmp(a, "-n") || !strcmp(a, "--n-predict")) { ok = cli_parse_long("brisk run", a, v, -1, INT32_MAX, &n); o->n_predict = (int32_t)n; }
-        else if (!strcmp(a, "-c") || !strcmp(a, "--ctx-size")) { ok = cli_parse_long("brisk run", a, v, 0, INT32_MAX, &n); o->ctx.n_ctx = (int32_t)n; }
-        else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) { ok = cli_parse_long("brisk run", a, v, 1, 1024, &n); o->ctx.n_threads = (int32_t)n; }
-        else if (!strcmp(a, "--temp")) ok = cli_parse_float("brisk run", a, v, &o->sampling.temperature);
-        else if (!strcmp(a, "--top-k")) { ok = cli_parse_long("brisk run", a, v, 0, INT32_MAX, &n); o->sampling.top_k = (int32_t)n; }
-        else if (!strcmp(a, "--top-p")) ok = cli_parse_float("brisk run", a, v, &o->sampling.top_p);
-        else if (!strcmp(a, "--min-p")) ok = cli_parse_float("brisk run", a, v, &o->sampling.min_p);
-        else if (!strcmp(a, "--repeat-penalty")) ok = cli_parse_float("brisk run", a, v, &o->sampling.repeat_penalty);
-        else if (!strcmp(a, "--repeat-last-n")) { ok = cli_parse_long("brisk run", a, v, -1, INT32_MAX, &n); o->sampling.penalty_last_n = (int32_t)n; }
-        else if (!strcmp(a, "--frequency-penalty")) ok = cli_parse_float("brisk run", a, v, &o->sampling.frequency_penalty);
-        else if (!strcmp(a, "--presence-penalty")) ok = cli_parse_float("brisk run", a, v, &o->sampling.presence_penalty);
-        else if (!strcmp(a, "--seed")) { ok = cli_parse_long("brisk run", a, v, 0, INT32_MAX, &n); o->sampling.seed = (uint64_t)n; }
-        else if (!strcmp(a, "--stop")) {
-            if (o->n_stops == MAX_STOPS) { fprintf(stderr, "brisk run: at most %d --stop strings\n", MAX_STOPS); return 2; }
-            o->stops[o->n_stops++] = v;
-        } else {
+        else {
             fprintf(stderr, "brisk run: unknown option '%s'\n", a);
             run_usage(stderr);
             return 2;
@@ -158,11 +131,10 @@ static int32_t generate(brisk_context *ctx, const brisk_vocab *vocab, brisk_samp
 }
 
 int cmd_run(int argc, char **argv) {
-    run_options o = {.n_predict = 128, .ctx = brisk_context_default_params(),
-                     .sampling = brisk_sampler_default_params()};
+    run_options o = {.n_predict = 128, .gen = cli_gen_options_default()};
     int rc = parse_args(argc, argv, &o);
     if (rc) return rc < 0 ? 0 : rc;
-    if (o.sampling.seed == 0) o.sampling.seed = (uint64_t)time(NULL);
+    cli_gen_seed(&o.gen);
 
     char default_path[4096];
     if (!o.model) {
@@ -176,9 +148,9 @@ int cmd_run(int argc, char **argv) {
         return 1;
     }
     const brisk_vocab *vocab = brisk_model_vocab(model);
-    brisk_context *ctx = brisk_context_create(model, &o.ctx, &err);
-    brisk_sampler *smp = ctx ? brisk_sampler_create(&o.sampling, brisk_model_n_vocab(model), &err) : NULL;
-    brisk_stop *stop = smp ? brisk_stop_create(o.stops, o.n_stops, &err) : NULL;
+    brisk_context *ctx = brisk_context_create(model, &o.gen.ctx, &err);
+    brisk_sampler *smp = ctx ? brisk_sampler_create(&o.gen.sampling, brisk_model_n_vocab(model), &err) : NULL;
+    brisk_stop *stop = smp ? brisk_stop_create(o.gen.stops, o.gen.n_stops, &err) : NULL;
     brisk_detok *detok = stop ? brisk_detok_create(vocab, o.show_special) : NULL;
     int64_t n_prompt = 0;
     brisk_token *prompt = detok ? tokenize_prompt(vocab, o.prompt, &n_prompt) : NULL;

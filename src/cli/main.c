@@ -12,10 +12,14 @@ static const struct {
     const char *summary;
 } commands[] = {
     {"run", cmd_run, "generate text from a prompt"},
+    {"chat", cmd_chat, "chat with a model in the terminal (its chat template, line editing)"},
     {"inspect", cmd_inspect, "print a GGUF file's header, metadata, tensors and totals"},
     {"synth", cmd_synth, "write a random-weight model of a real architecture's shapes"},
     {"bench", cmd_bench, "measure prompt and decode speed, and the machine's memory bandwidth"},
     {"fit", cmd_fit, "estimate memory and decode speed of a model on this machine"},
+#ifdef BRISK_HAVE_SERVER
+    {"serve", cmd_serve, "OpenAI- and Anthropic-compatible HTTP server (continuous batching)"},
+#endif
     {"quantize", cmd_quantize, "quantize a model (Q4_K_M and other mixes, importance matrix, target size)"},
     {"imatrix", cmd_imatrix, "collect an importance matrix (activation statistics) from a text"},
     {"perplexity", cmd_perplexity, "perplexity of a model on a text; KL divergence against a base model"},

@@ -9,104 +9,106 @@
  *     a = softmax(q k^T * scale + causal/sliding mask) v ; o = a Wo ; [post-norm]
  *     x = x + o
  *     h = rmsnorm(x) ; f = (act(h Wgate) * h Wup) Wdown ; [post-norm] ; x = x + f
- *   logits = rmsnorm(x) Wout [softcap]                                          */
+ *   logits = rmsnorm(x) Wout [softcap]
+ *
+ * A pass holds tokens of several sequences (brisk_engine): each token carries
+ * its position and its sequence's KV block table, so the weights are read once
+ * per pass for all of them while attention stays within each sequence.        */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "backend/cpu/kernels.h"
 #include "base/fp16.h"
-#include "runtime/context.h"
-
-/* ---- KV cache rows -------------------------------------------------------- */
-
-static size_t kv_elem_size(const brisk_context *c) { return c->kv_f32 ? 4 : 2; }
-
-/* Address of row `pos` of layer `il` in a cache whose rows are `width` wide. */
-static void *kv_row(const brisk_context *c, void *cache, int il, int32_t pos, int64_t width) {
-    size_t row = (size_t)width * kv_elem_size(c);
-    return (uint8_t *)cache + ((size_t)il * (size_t)c->n_ctx + (size_t)pos) * row;
-}
-
-static void kv_store(const brisk_context *c, void *dst, const float *src, int64_t n) {
-    if (c->kv_f32) { memcpy(dst, src, (size_t)n * 4); return; }
-    uint16_t *h = dst;
-    for (int64_t i = 0; i < n; i++) h[i] = brisk_f32_to_fp16(src[i]);
-}
-
-/* dot(q, row[0..n)) for a cache row of either element type. */
-static float kv_dot(const brisk_context *c, const float *q, const void *row, int64_t n) {
-    if (c->kv_f32) return cpu_dot(q, row, n);
-    const uint16_t *h = row;
-    float acc = 0.0f;
-    for (int64_t i = 0; i < n; i++) acc += q[i] * brisk_fp16_to_f32(h[i]);
-    return acc;
-}
-
-/* out += w * row */
-static void kv_axpy(const brisk_context *c, float *out, float w, const void *row, int64_t n) {
-    if (c->kv_f32) {
-        const float *r = row;
-        for (int64_t i = 0; i < n; i++) out[i] += w * r[i];
-        return;
-    }
-    const uint16_t *h = row;
-    for (int64_t i = 0; i < n; i++) out[i] += w * brisk_fp16_to_f32(h[i]);
-}
+#include "model/forward_cuda.h"
+#include "runtime/engine.h"
 
 /* ---- attention -------------------------------------------------------------- */
 
 typedef struct attn_job {
-    brisk_context *c;
+    brisk_engine *e;
+    const fwd_batch *b;
     int il;
-    int32_t n_tokens;
+    cpu_dot_fn dot_k;   /* K row (the cache's type) . up to CPU_MAX_COLS f32 query heads */
 } attn_job;
 
-/* One (token, head) pair per work item: scores over the visible cache rows,
- * softmax, weighted sum of values. Output: c->attn [n_tokens, n_head * head_dim_v]. */
+/* out[0..n) = row[0..n) as f32, for a cache row of either element type */
+static const float *kv_row_f32(const kv_cache *kv, const void *row, int64_t n, float *tmp) {
+    if (kv->f32) return row;
+    const uint16_t *h = row;
+    for (int64_t i = 0; i < n; i++) tmp[i] = brisk_fp16_to_f32(h[i]);
+    return tmp;
+}
+
+/* One (token, KV head) pair per work item, for the `group` query heads that
+ * share that KV head: scores over the rows of its sequence it can see (a K row
+ * is read once for all of them), softmax, weighted sum of values (a V row is
+ * converted once). Output: e->attn [n, n_head * head_dim_v]. */
 static void attention_worker(void *p, int ith, int nth) {
     const attn_job *job = p;
-    brisk_context *c = job->c;
-    const hparams *hp = &c->model->hp;
-    const layer_weights *ly = &c->model->layers[job->il];
-    int group = hp->n_head / hp->n_head_kv;
-    int64_t k_width = (int64_t)hp->n_head_kv * hp->head_dim, v_width = (int64_t)hp->n_head_kv * hp->head_dim_v;
-    float *scores = c->scores + (int64_t)ith * c->n_ctx;
+    brisk_engine *e = job->e;
+    const fwd_batch *b = job->b;
+    const kv_cache *kv = &e->kv;
+    const hparams *hp = &e->model->hp;
+    const layer_weights *ly = &e->model->layers[job->il];
+    const int group = hp->n_head / hp->n_head_kv, hd = hp->head_dim, hdv = hp->head_dim_v;
+    const size_t es = kv_elem_size(kv);
+    float *scores = e->scores + (int64_t)ith * group * e->n_ctx_seq; /* [group][n_ctx_seq] */
+    float *vtmp = e->scores_v + (int64_t)ith * hdv;
     long w0, w1;
-    threadpool_slice((long)job->n_tokens * hp->n_head, ith, nth, &w0, &w1);
+    threadpool_slice((long)b->n * hp->n_head_kv, ith, nth, &w0, &w1);
     for (long w = w0; w < w1; w++) {
-        int32_t t = (int32_t)(w / hp->n_head);
-        int h = (int)(w % hp->n_head), g = h / group;
-        int32_t pos = c->n_past + t;
-        int32_t first = ly->sliding && pos - hp->n_swa + 1 > 0 ? pos - hp->n_swa + 1 : 0;
-        const float *q = c->q + (int64_t)t * hp->n_head * hp->head_dim + (int64_t)h * hp->head_dim;
+        int32_t t = (int32_t)(w / hp->n_head_kv);
+        int g = (int)(w % hp->n_head_kv);
+        int32_t pos = b->pos[t];
+        const int32_t *table = b->tables[t];
+        int32_t first = ly->sliding && pos - hp->n_swa + 1 > 0 ? pos - hp->n_swa + 1 : 0, n_vis = pos - first + 1;
+        const float *q = e->q + (int64_t)t * hp->n_head * hd + (int64_t)g * group * hd; /* [group][hd] */
         for (int32_t j = first; j <= pos; j++) {
-            const float *krow = (const float *)kv_row(c, c->k_cache, job->il, j, k_width);
-            const void *kh = (const uint8_t *)krow + (size_t)g * hp->head_dim * kv_elem_size(c);
-            float s = kv_dot(c, q, kh, hp->head_dim) * hp->attn_scale;
-            if (hp->attn_softcap > 0) s = hp->attn_softcap * tanhf(s / hp->attn_softcap);
-            scores[j - first] = s;
+            const uint8_t *krow = (const uint8_t *)kv_k_row(kv, job->il, kv_pos_row(kv, table, j)) + (size_t)g * hd * es;
+            for (int c = 0; c < group; c += CPU_MAX_COLS) {
+                int nc = group - c < CPU_MAX_COLS ? group - c : CPU_MAX_COLS;
+                job->dot_k(hd, krow, q + (int64_t)c * hd, (size_t)hd * sizeof(float), nc,
+                           scores + (int64_t)c * e->n_ctx_seq + (j - first), (size_t)e->n_ctx_seq);
+            }
         }
-        int32_t n_vis = pos - first + 1;
-        cpu_softmax(scores, n_vis);
-        float *out = c->attn + (int64_t)t * hp->n_head * hp->head_dim_v + (int64_t)h * hp->head_dim_v;
-        memset(out, 0, (size_t)hp->head_dim_v * sizeof(float));
+        float *out = e->attn + (int64_t)t * hp->n_head * hdv + (int64_t)g * group * hdv; /* [group][hdv] */
+        for (int c = 0; c < group; c++) {
+            float *sc = scores + (int64_t)c * e->n_ctx_seq;
+            for (int32_t j = 0; j < n_vis; j++) {
+                sc[j] *= hp->attn_scale;
+                if (hp->attn_softcap > 0) sc[j] = hp->attn_softcap * tanhf(sc[j] / hp->attn_softcap);
+            }
+            cpu_softmax(sc, n_vis);
+        }
+        memset(out, 0, (size_t)group * hdv * sizeof(float));
         for (int32_t j = first; j <= pos; j++) {
-            const uint8_t *vrow = kv_row(c, c->v_cache, job->il, j, v_width);
-            kv_axpy(c, out, scores[j - first], vrow + (size_t)g * hp->head_dim_v * kv_elem_size(c), hp->head_dim_v);
+            const uint8_t *vrow = (const uint8_t *)kv_v_row(kv, job->il, kv_pos_row(kv, table, j)) + (size_t)g * hdv * es;
+            const float *v = kv_row_f32(kv, vrow, hdv, vtmp);
+            for (int c = 0; c < group; c++) {
+                float pj = scores[(int64_t)c * e->n_ctx_seq + (j - first)], *o = out + (int64_t)c * hdv;
+                for (int64_t i = 0; i < hdv; i++) o[i] += pj * v[i];
+            }
         }
     }
+}
+
+static void kv_store(const kv_cache *kv, void *dst, const float *src, int64_t n) {
+    if (kv->f32) { memcpy(dst, src, (size_t)n * 4); return; }
+    uint16_t *h = dst;
+    for (int64_t i = 0; i < n; i++) h[i] = brisk_f32_to_fp16(src[i]);
 }
 
 /* ---- the block ---------------------------------------------------------------- */
 
 /* Show the input rows x[n, width] of weight "blk.<il>.<what>.weight" (il < 0:
- * "<what>.weight") to the context's observer, if it has one. */
-static void observe(brisk_context *c, int il, const char *what, const float *x, int32_t n, int64_t width) {
-    if (!c->observer) return;
+ * "<what>.weight") to the engine's observer, if it has one (brisk imatrix). */
+static void observe(brisk_engine *e, int il, const char *what, const float *x, int32_t n, int64_t width) {
+    if (!e->observer) return;
     char name[96];
     if (il >= 0) snprintf(name, sizeof name, "blk.%d.%s.weight", il, what);
     else snprintf(name, sizeof name, "%s.weight", what);
-    c->observer(c->observer_user, name, x, n, width);
+    e->observer(e->observer_user, name, x, n, width);
 }
 
 static void add_bias(float *y, const float *b, int32_t n_tokens, int64_t width) {
@@ -124,82 +126,101 @@ static void add_rows(float *x, const float *y, int32_t n_tokens, int64_t width) 
     for (int64_t i = 0; i < (int64_t)n_tokens * width; i++) x[i] += y[i];
 }
 
-static void attention_block(brisk_context *c, int il, int32_t n) {
-    const brisk_model *m = c->model;
+static void attention_block(brisk_engine *e, const fwd_batch *b, int il) {
+    const brisk_model *m = e->model;
     const hparams *hp = &m->hp;
     const layer_weights *ly = &m->layers[il];
+    kv_cache *kv = &e->kv;
+    int32_t n = b->n;
     int64_t q_dim = (int64_t)hp->n_head * hp->head_dim, k_dim = (int64_t)hp->n_head_kv * hp->head_dim;
     int64_t v_dim = (int64_t)hp->n_head_kv * hp->head_dim_v;
 
-    rmsnorm_rows(c->x, ly->attn_norm, c->xn, n, hp->n_embd, hp->norm_eps);
-    observe(c, il, "attn_q", c->xn, n, hp->n_embd);
-    observe(c, il, "attn_k", c->xn, n, hp->n_embd);
-    observe(c, il, "attn_v", c->xn, n, hp->n_embd);
-    cpu_matmul(c->tp, &ly->wq, c->xn, c->q, n, c->scratch);
-    cpu_matmul(c->tp, &ly->wk, c->xn, c->k, n, c->scratch);
-    cpu_matmul(c->tp, &ly->wv, c->xn, c->v, n, c->scratch);
-    add_bias(c->q, ly->bq, n, q_dim);
-    add_bias(c->k, ly->bk, n, k_dim);
-    add_bias(c->v, ly->bv, n, v_dim);
+    rmsnorm_rows(e->x, ly->attn_norm, e->xn, n, hp->n_embd, hp->norm_eps);
+    observe(e, il, "attn_q", e->xn, n, hp->n_embd);
+    observe(e, il, "attn_k", e->xn, n, hp->n_embd);
+    observe(e, il, "attn_v", e->xn, n, hp->n_embd);
+    cpu_matmul(e->tp, &ly->wq, e->xn, e->q, n, e->scratch);
+    cpu_matmul(e->tp, &ly->wk, e->xn, e->k, n, e->scratch);
+    cpu_matmul(e->tp, &ly->wv, e->xn, e->v, n, e->scratch);
+    add_bias(e->q, ly->bq, n, q_dim);
+    add_bias(e->k, ly->bk, n, k_dim);
+    add_bias(e->v, ly->bv, n, v_dim);
     if (m->arch->qk_norm) {
-        rmsnorm_rows(c->q, ly->q_norm, c->q, n * hp->n_head, hp->head_dim, hp->norm_eps);
-        rmsnorm_rows(c->k, ly->k_norm, c->k, n * hp->n_head_kv, hp->head_dim, hp->norm_eps);
+        rmsnorm_rows(e->q, ly->q_norm, e->q, n * hp->n_head, hp->head_dim, hp->norm_eps);
+        rmsnorm_rows(e->k, ly->k_norm, e->k, n * hp->n_head_kv, hp->head_dim, hp->norm_eps);
     }
-    const rope_table *rt = ly->sliding ? &c->rope_local : &c->rope_global;
+    const rope_table *rt = ly->sliding ? &e->rope_local : &e->rope_global;
     for (int32_t t = 0; t < n; t++) {
-        int32_t pos = c->n_past + t;
-        for (int h = 0; h < hp->n_head; h++) rope_apply(rt, c->q + t * q_dim + (int64_t)h * hp->head_dim, pos);
-        for (int h = 0; h < hp->n_head_kv; h++) rope_apply(rt, c->k + t * k_dim + (int64_t)h * hp->head_dim, pos);
-        kv_store(c, kv_row(c, c->k_cache, il, pos, k_dim), c->k + t * k_dim, k_dim);
-        kv_store(c, kv_row(c, c->v_cache, il, pos, v_dim), c->v + t * v_dim, v_dim);
+        int32_t pos = b->pos[t];
+        int64_t row = kv_pos_row(kv, b->tables[t], pos);
+        for (int h = 0; h < hp->n_head; h++) rope_apply(rt, e->q + t * q_dim + (int64_t)h * hp->head_dim, pos);
+        for (int h = 0; h < hp->n_head_kv; h++) rope_apply(rt, e->k + t * k_dim + (int64_t)h * hp->head_dim, pos);
+        kv_store(kv, kv_k_row(kv, il, row), e->k + t * k_dim, k_dim);
+        kv_store(kv, kv_v_row(kv, il, row), e->v + t * v_dim, v_dim);
     }
-    attn_job job = {c, il, n};
-    threadpool_run(c->tp, attention_worker, &job);
-    observe(c, il, "attn_output", c->attn, n, (int64_t)hp->n_head * hp->head_dim_v);
-    cpu_matmul(c->tp, &ly->wo, c->attn, c->o, n, c->scratch);
-    if (ly->post_attn_norm) rmsnorm_rows(c->o, ly->post_attn_norm, c->o, n, hp->n_embd, hp->norm_eps);
-    add_rows(c->x, c->o, n, hp->n_embd);
+    attn_job job = {e, b, il, cpu_kernels_best()->dot[kv->f32 ? BRISK_TYPE_F32 : BRISK_TYPE_F16]};
+    threadpool_run(e->tp, attention_worker, &job);
+    observe(e, il, "attn_output", e->attn, n, (int64_t)hp->n_head * hp->head_dim_v);
+    cpu_matmul(e->tp, &ly->wo, e->attn, e->o, n, e->scratch);
+    if (ly->post_attn_norm) rmsnorm_rows(e->o, ly->post_attn_norm, e->o, n, hp->n_embd, hp->norm_eps);
+    add_rows(e->x, e->o, n, hp->n_embd);
 }
 
-static void ffn_block(brisk_context *c, int il, int32_t n) {
-    const brisk_model *m = c->model;
+static void ffn_block(brisk_engine *e, int il, int32_t n) {
+    const brisk_model *m = e->model;
     const hparams *hp = &m->hp;
     const layer_weights *ly = &m->layers[il];
-    rmsnorm_rows(c->x, ly->ffn_norm, c->xn, n, hp->n_embd, hp->norm_eps);
-    observe(c, il, "ffn_gate", c->xn, n, hp->n_embd);
-    observe(c, il, "ffn_up", c->xn, n, hp->n_embd);
-    cpu_matmul(c->tp, &ly->w_gate, c->xn, c->gate, n, c->scratch);
-    cpu_matmul(c->tp, &ly->w_up, c->xn, c->up, n, c->scratch);
+    rmsnorm_rows(e->x, ly->ffn_norm, e->xn, n, hp->n_embd, hp->norm_eps);
+    observe(e, il, "ffn_gate", e->xn, n, hp->n_embd);
+    observe(e, il, "ffn_up", e->xn, n, hp->n_embd);
+    cpu_matmul(e->tp, &ly->w_gate, e->xn, e->gate, n, e->scratch);
+    cpu_matmul(e->tp, &ly->w_up, e->xn, e->up, n, e->scratch);
     int64_t ff = (int64_t)n * hp->n_ff;
-    if (m->arch->act == ACT_GELU_TANH) cpu_gelu_tanh_mul(c->gate, c->up, c->gate, ff);
-    else cpu_silu_mul(c->gate, c->up, c->gate, ff);
-    observe(c, il, "ffn_down", c->gate, n, hp->n_ff);
-    cpu_matmul(c->tp, &ly->w_down, c->gate, c->o, n, c->scratch);
-    if (ly->post_ffn_norm) rmsnorm_rows(c->o, ly->post_ffn_norm, c->o, n, hp->n_embd, hp->norm_eps);
-    add_rows(c->x, c->o, n, hp->n_embd);
+    if (m->arch->act == ACT_GELU_TANH) cpu_gelu_tanh_mul(e->gate, e->up, e->gate, ff);
+    else cpu_silu_mul(e->gate, e->up, e->gate, ff);
+    observe(e, il, "ffn_down", e->gate, n, hp->n_ff);
+    cpu_matmul(e->tp, &ly->w_down, e->gate, e->o, n, e->scratch);
+    if (ly->post_ffn_norm) rmsnorm_rows(e->o, ly->post_ffn_norm, e->o, n, hp->n_embd, hp->norm_eps);
+    add_rows(e->x, e->o, n, hp->n_embd);
 }
 
-void model_forward(brisk_context *c, const brisk_token *tokens, int32_t n, bool all_logits, float *out) {
-    const brisk_model *m = c->model;
+/* out[r] = rmsnorm(x[rows[r]]) for r < n_rows */
+static void final_norm_rows(brisk_engine *e, const int32_t *rows, int32_t n_rows, float *out) {
+    const hparams *hp = &e->model->hp;
+    for (int32_t r = 0; r < n_rows; r++)
+        cpu_rmsnorm(e->x + (int64_t)rows[r] * hp->n_embd, e->model->output_norm, out + (int64_t)r * hp->n_embd,
+                    hp->n_embd, hp->norm_eps);
+}
+
+brisk_status model_forward(brisk_engine *e, const fwd_batch *b, brisk_error *err) {
+    const brisk_model *m = e->model;
     const hparams *hp = &m->hp;
     float scale = m->arch->embed_scale ? sqrtf((float)hp->n_embd) : 1.0f;
-    for (int32_t t = 0; t < n; t++) {
-        float *row = c->x + (int64_t)t * hp->n_embd;
-        cpu_weight_row(&m->tok_embd, tokens[t], row);
+    for (int32_t t = 0; t < b->n; t++) {
+        float *row = e->x + (int64_t)t * hp->n_embd;
+        cpu_weight_row(&m->tok_embd, b->tokens[t], row);
         if (scale != 1.0f)
             for (int64_t i = 0; i < hp->n_embd; i++) row[i] *= scale;
     }
-    for (int il = 0; il < hp->n_layer; il++) {
-        attention_block(c, il, n);
-        ffn_block(c, il, n);
+    int first_cpu_layer = 0;
+    if (e->gpu) { /* the first layers on the GPU (model/forward_cuda.c) */
+        brisk_status st = gpu_forward_layers(e, b, err);
+        if (st != BRISK_OK) return st;
+        first_cpu_layer = gpu_forward_n_layers(e->gpu);
     }
-    if (!out) return;
+    for (int il = first_cpu_layer; il < hp->n_layer; il++) {
+        attention_block(e, b, il);
+        ffn_block(e, il, b->n);
+    }
+    if (b->n_hidden_rows > 0) final_norm_rows(e, b->hidden_rows, b->n_hidden_rows, b->hidden);
+    if (b->n_logit_rows == 0) return BRISK_OK;
+    if (gpu_forward_has_output(e->gpu)) return gpu_forward_logits(e, b, err);
     /* Only the rows whose logits are wanted go through the output matrix. */
-    int32_t first = all_logits ? 0 : n - 1, n_out = n - first;
-    rmsnorm_rows(c->x + (int64_t)first * hp->n_embd, m->output_norm, c->xn, n_out, hp->n_embd, hp->norm_eps);
-    observe(c, -1, m->output.data == m->tok_embd.data ? "token_embd" : "output", c->xn, n_out, hp->n_embd);
-    cpu_matmul(c->tp, &m->output, c->xn, out, n_out, c->scratch);
+    final_norm_rows(e, b->logit_rows, b->n_logit_rows, e->xn);
+    observe(e, -1, m->output.data == m->tok_embd.data ? "token_embd" : "output", e->xn, b->n_logit_rows, hp->n_embd);
+    cpu_matmul(e->tp, &m->output, e->xn, b->logits, b->n_logit_rows, e->scratch);
     if (hp->final_softcap > 0)
-        for (int64_t i = 0; i < (int64_t)n_out * hp->n_vocab; i++)
-            out[i] = hp->final_softcap * tanhf(out[i] / hp->final_softcap);
+        for (int64_t i = 0; i < (int64_t)b->n_logit_rows * hp->n_vocab; i++)
+            b->logits[i] = hp->final_softcap * tanhf(b->logits[i] / hp->final_softcap);
+    return BRISK_OK;
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/error.h"
 #include "model/model.h"
@@ -163,7 +164,8 @@ static bool bind_matrix(loader *L, const char *name, int64_t n_in, int64_t n_out
     const brisk_gguf_tensor *t = find_tensor(L, name, required);
     if (!t) return !required;
     if (!check_shape(L, name, t, n_in, n_out)) return false;
-    *w = (cpu_weight){t->type, t->data, n_in, n_out, brisk_type_row_bytes(t->type, n_in)};
+    *w = (cpu_weight){.type = t->type, .data = t->data, .n_in = n_in, .n_out = n_out,
+                      .row_bytes = brisk_type_row_bytes(t->type, n_in)};
     L->m->n_params += t->n_elements;
     L->m->n_bytes += t->n_bytes;
     return true;
@@ -257,6 +259,47 @@ static bool bind_weights(loader *L) {
     return true;
 }
 
+/* Every matrix the forward pass multiplies with: not the embedding table,
+ * which is only read by rows (the output matrix is a copy of it when tied).
+ * out: room for 1 + 7 * n_layer. Returns how many. */
+static int matmul_weights(brisk_model *m, cpu_weight **out) {
+    int n = 0;
+    out[n++] = &m->output;
+    for (int il = 0; il < m->hp.n_layer && m->layers; il++) {
+        layer_weights *ly = &m->layers[il];
+        cpu_weight *lw[7] = {&ly->wq, &ly->wk, &ly->wv, &ly->wo, &ly->w_gate, &ly->w_up, &ly->w_down};
+        for (int i = 0; i < 7; i++) out[n++] = lw[i];
+    }
+    return n;
+}
+
+/* Repack the matrices the CPU kernels have panel kernels for into one arena of
+ * huge pages (kernels.h). Returns false only when out of memory. */
+static bool make_panels(brisk_model *m) {
+    cpu_weight **ws = malloc((size_t)(1 + 7 * m->hp.n_layer) * sizeof *ws);
+    if (!ws) return false;
+    const int n = matmul_weights(m, ws);
+    uint64_t total = 0;
+    for (int i = 0; i < n; i++) total += (cpu_weight_panels_bytes(ws[i]) + 63) / 64 * 64;
+    bool ok = true;
+    if (total > 0) {
+        m->panel_arena = cpu_huge_alloc((size_t)total);
+        ok = m->panel_arena != NULL;
+        m->panel_arena_bytes = ok ? (size_t)total : 0;
+    }
+    threadpool *tp = ok && total > 0 ? threadpool_create((int)sysconf(_SC_NPROCESSORS_ONLN)) : NULL;
+    uint8_t *at = m->panel_arena;
+    for (int i = 0; i < n && ok && total > 0; i++) {
+        const uint64_t bytes = cpu_weight_panels_bytes(ws[i]);
+        if (!bytes) continue;
+        cpu_weight_pack_panels(ws[i], at, tp, true); /* the GGUF is a file mapping */
+        at += (bytes + 63) / 64 * 64;
+    }
+    threadpool_free(tp);
+    free(ws);
+    return ok;
+}
+
 brisk_model *brisk_model_load(const char *path, brisk_error *err) {
     brisk_error_clear(err);
     brisk_model *m = calloc(1, sizeof *m);
@@ -281,6 +324,10 @@ brisk_model *brisk_model_load(const char *path, brisk_error *err) {
     m->vocab = brisk_vocab_load(m->gguf, err);
     if (!m->vocab) goto fail;
     if (!bind_weights(&L)) goto fail;
+    if (!make_panels(m)) {
+        brisk_fail(err, BRISK_ERR_NOMEM, "%s: out of memory repacking the weights for the CPU kernels", path);
+        goto fail;
+    }
     return m;
 fail:
     brisk_model_free(m);
@@ -291,6 +338,7 @@ void brisk_model_free(brisk_model *m) {
     if (!m) return;
     for (int i = 0; i < m->n_owned; i++) free(m->owned[i]);
     free(m->owned);
+    cpu_huge_free(m->panel_arena, m->panel_arena_bytes);
     free(m->layers);
     brisk_vocab_free(m->vocab);
     brisk_gguf_close(m->gguf);

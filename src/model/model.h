@@ -87,6 +87,8 @@ struct brisk_model {
     const float *output_norm;  /* [n_embd] */
     const float *rope_freq_factors; /* optional [n_rot/2] (llama3-style scaling) */
     layer_weights *layers;     /* [n_layer] */
+    void *panel_arena;         /* the matrices' CPU panels (backend/cpu/kernels.h), or NULL */
+    size_t panel_arena_bytes;
     float **owned;             /* f32 copies of small vectors */
     int n_owned, cap_owned;
     uint64_t n_params, n_bytes;

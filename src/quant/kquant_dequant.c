@@ -16,13 +16,8 @@
 #include <string.h>
 
 #include "base/fp16.h"
+#include "quant/block_fields.h"
 #include "quant/quant.h"
-
-static inline float load_f16(const uint8_t *p) {
-    uint16_t h;
-    memcpy(&h, p, 2);
-    return brisk_fp16_to_f32(h);
-}
 
 static inline float load_f32(const uint8_t *p) {
     float f;
@@ -30,19 +25,7 @@ static inline float load_f32(const uint8_t *p) {
     return f;
 }
 
-/* The 12-byte scale field shared by Q4_K and Q5_K: eight 6-bit scales sc[j]
- * and eight 6-bit mins m[j], one pair per 32-element sub-block.
- *   bytes 0..3 : sc[0..3] in bits 0-5, bits 6-7 = bits 4-5 of sc[4..7]
- *   bytes 4..7 : m[0..3]  in bits 0-5, bits 6-7 = bits 4-5 of m[4..7]
- *   bytes 8..11: low nibble = bits 0-3 of sc[4..7], high nibble = bits 0-3 of m[4..7] */
-static inline void unpack_scale_min_k4(const uint8_t *s, uint8_t sc[8], uint8_t m[8]) {
-    for (int j = 0; j < 4; j++) {
-        sc[j] = s[j] & 63;
-        m[j] = s[j + 4] & 63;
-        sc[j + 4] = (uint8_t)((s[j + 8] & 0x0F) | ((s[j] >> 2) & 0x30));
-        m[j + 4] = (uint8_t)((s[j + 8] >> 4) | ((s[j + 4] >> 2) & 0x30));
-    }
-}
+
 
 /* Q2_K super-block (84 bytes): u8 scales[16], u8 qs[64], f16 d, f16 dmin.
  *   scales[j]: low nibble = 4-bit scale, high nibble = 4-bit min of the j-th
@@ -54,7 +37,7 @@ void brisk_dequantize_q2_k(const void *src, float *dst, int64_t n) {
     const uint8_t *b = src;
     for (int64_t i = 0; i < n / QK_K; i++, b += 84, dst += QK_K) {
         const uint8_t *scales = b, *qs = b + 16;
-        const float d = load_f16(b + 80), dmin = load_f16(b + 82);
+        const float d = brisk_load_fp16(b + 80), dmin = brisk_load_fp16(b + 82);
         for (int e = 0; e < QK_K; e++) {
             const int h = e / 128, k = (e / 32) % 4, l = e % 32;
             const uint8_t sc = scales[e / 16];
@@ -80,7 +63,7 @@ void brisk_dequantize_q3_k(const void *src, float *dst, int64_t n) {
     const uint8_t *b = src;
     for (int64_t i = 0; i < n / QK_K; i++, b += 110, dst += QK_K) {
         const uint8_t *hmask = b, *qs = b + 32, *s = b + 96;
-        const float d = load_f16(b + 108);
+        const float d = brisk_load_fp16(b + 108);
         float dl[16];
         for (int j = 0; j < 16; j++) {
             const int lo = (j < 8 ? s[j] : s[j - 8] >> 4) & 0x0F;
@@ -97,17 +80,17 @@ void brisk_dequantize_q3_k(const void *src, float *dst, int64_t n) {
 }
 
 /* Q4_K super-block (144 bytes): f16 d, f16 dmin, u8 scales[12] (8 6-bit
- * scales + 8 6-bit mins, packed as in unpack_scale_min_k4), u8 qs[128].
+ * scales + 8 6-bit mins, packed as in qb_scale_min_k4), u8 qs[128].
  *   qs: 4-bit quants; element 64*c + 32*s + l is nibble s (0 = low) of
  *       qs[32*c + l]. Sub-block j (32 elements) = elements 32*j .. 32*j+31.
  *   value = (d * sc[j]) * q - (dmin * m[j]). */
 void brisk_dequantize_q4_k(const void *src, float *dst, int64_t n) {
     const uint8_t *b = src;
     for (int64_t i = 0; i < n / QK_K; i++, b += 144, dst += QK_K) {
-        const float d = load_f16(b), dmin = load_f16(b + 2);
+        const float d = brisk_load_fp16(b), dmin = brisk_load_fp16(b + 2);
         const uint8_t *qs = b + 16;
         uint8_t sc[8], m[8];
-        unpack_scale_min_k4(b + 4, sc, m);
+        qb_scale_min_k4(b + 4, sc, m);
         for (int j = 0; j < 8; j++) {
             const float dl = d * (float)sc[j], ml = dmin * (float)m[j];
             const int c = j / 2, sh = 4 * (j % 2);
@@ -125,10 +108,10 @@ void brisk_dequantize_q4_k(const void *src, float *dst, int64_t n) {
 void brisk_dequantize_q5_k(const void *src, float *dst, int64_t n) {
     const uint8_t *b = src;
     for (int64_t i = 0; i < n / QK_K; i++, b += 176, dst += QK_K) {
-        const float d = load_f16(b), dmin = load_f16(b + 2);
+        const float d = brisk_load_fp16(b), dmin = brisk_load_fp16(b + 2);
         const uint8_t *qh = b + 16, *qs = b + 48;
         uint8_t sc[8], m[8];
-        unpack_scale_min_k4(b + 4, sc, m);
+        qb_scale_min_k4(b + 4, sc, m);
         for (int j = 0; j < 8; j++) {
             const float dl = d * (float)sc[j], ml = dmin * (float)m[j];
             const int c = j / 2, sh = 4 * (j % 2);
@@ -152,7 +135,7 @@ void brisk_dequantize_q6_k(const void *src, float *dst, int64_t n) {
     for (int64_t i = 0; i < n / QK_K; i++, b += 210, dst += QK_K) {
         const uint8_t *ql = b, *qh = b + 128;
         const int8_t *scales = (const int8_t *)(b + 192);
-        const float d = load_f16(b + 208);
+        const float d = brisk_load_fp16(b + 208);
         for (int e = 0; e < QK_K; e++) {
             const int h = e / 128, r = e % 128;
             const int low = (ql[64 * h + r % 64] >> (4 * (r / 64))) & 0x0F;

@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "base/fp16.h"
+#include "quant/block_fields.h"
 #include "quant/quant.h"
 
 /* Multiply-then-add must round twice, as numpy does: keep the compiler from
@@ -40,12 +41,6 @@
 #endif
 
 #define QK QK_LEGACY
-
-static inline float load_f16(const uint8_t *p) {
-    uint16_t h;
-    memcpy(&h, p, 2);
-    return brisk_fp16_to_f32(h);
-}
 
 static inline void store_f16(uint8_t *p, float f) {
     uint16_t h = brisk_f32_to_fp16(f);
@@ -124,11 +119,6 @@ static void pack_high_bits(const uint8_t q[QK], uint8_t qh[4]) {
     for (int j = 0; j < QK; j++) qh[j / 8] |= (uint8_t)(((q[j] >> 4) & 1) << (j % 8));
 }
 
-/* Element j of a 4-bit block payload (see the nibble order above). */
-static inline int nibble(const uint8_t *qs, int j) {
-    return j < QK / 2 ? (qs[j] & 0x0F) : (qs[j - QK / 2] >> 4);
-}
-
 /* Bit j of qh as a little-endian u32, moved to bit 4. */
 static inline int high_bit(const uint8_t *qh, int j) { return ((qh[j / 8] >> (j % 8)) & 1) << 4; }
 
@@ -139,8 +129,8 @@ static inline int high_bit(const uint8_t *qh, int j) { return ((qh[j / 8] >> (j 
 void brisk_dequantize_q4_0(const void *src, float *dst, int64_t n) {
     const uint8_t *b = src;
     for (int64_t i = 0; i < n / QK; i++, b += 18, dst += QK) {
-        const float d = load_f16(b);
-        for (int j = 0; j < QK; j++) dst[j] = d * (float)(nibble(b + 2, j) - 8);
+        const float d = brisk_load_fp16(b);
+        for (int j = 0; j < QK; j++) dst[j] = d * (float)(qb_nibble(b + 2, j) - 8);
     }
 }
 
@@ -167,9 +157,9 @@ void brisk_quantize_q4_0(const float *src, void *dst, int64_t n) {
 void brisk_dequantize_q4_1(const void *src, float *dst, int64_t n) {
     const uint8_t *b = src;
     for (int64_t i = 0; i < n / QK; i++, b += 20, dst += QK) {
-        const float d = load_f16(b), m = load_f16(b + 2);
+        const float d = brisk_load_fp16(b), m = brisk_load_fp16(b + 2);
         /* d * q is exact (11 x 4 significant bits), so one rounding, FMA or not */
-        for (int j = 0; j < QK; j++) dst[j] = d * (float)nibble(b + 4, j) + m;
+        for (int j = 0; j < QK; j++) dst[j] = d * (float)qb_nibble(b + 4, j) + m;
     }
 }
 
@@ -197,9 +187,9 @@ void brisk_quantize_q4_1(const float *src, void *dst, int64_t n) {
 void brisk_dequantize_q5_0(const void *src, float *dst, int64_t n) {
     const uint8_t *b = src;
     for (int64_t i = 0; i < n / QK; i++, b += 22, dst += QK) {
-        const float d = load_f16(b);
+        const float d = brisk_load_fp16(b);
         const uint8_t *qh = b + 2, *qs = b + 6;
-        for (int j = 0; j < QK; j++) dst[j] = d * (float)((nibble(qs, j) | high_bit(qh, j)) - 16);
+        for (int j = 0; j < QK; j++) dst[j] = d * (float)((qb_nibble(qs, j) | high_bit(qh, j)) - 16);
     }
 }
 
@@ -225,10 +215,10 @@ void brisk_quantize_q5_0(const float *src, void *dst, int64_t n) {
 void brisk_dequantize_q5_1(const void *src, float *dst, int64_t n) {
     const uint8_t *b = src;
     for (int64_t i = 0; i < n / QK; i++, b += 24, dst += QK) {
-        const float d = load_f16(b), m = load_f16(b + 2);
+        const float d = brisk_load_fp16(b), m = brisk_load_fp16(b + 2);
         const uint8_t *qh = b + 4, *qs = b + 8;
         /* d * q is exact (11 x 5 significant bits): one rounding, FMA or not */
-        for (int j = 0; j < QK; j++) dst[j] = d * (float)(nibble(qs, j) | high_bit(qh, j)) + m;
+        for (int j = 0; j < QK; j++) dst[j] = d * (float)(qb_nibble(qs, j) | high_bit(qh, j)) + m;
     }
 }
 
@@ -257,7 +247,7 @@ void brisk_quantize_q5_1(const float *src, void *dst, int64_t n) {
 void brisk_dequantize_q8_0(const void *src, float *dst, int64_t n) {
     const uint8_t *b = src;
     for (int64_t i = 0; i < n / QK; i++, b += 34, dst += QK) {
-        const float d = load_f16(b);
+        const float d = brisk_load_fp16(b);
         for (int j = 0; j < QK; j++) dst[j] = d * (float)(int8_t)b[2 + j];
     }
 }

@@ -7,15 +7,15 @@
  * read with memcpy since blocks are not aligned):
  *
  *   IQ4_NL (18 B, 32 elements):  f16 d; u8 qs[16]
- *       x[j] = d * kvalues_iq4nl[q[j]]
+ *       x[j] = d * qb_kvalues_iq4nl[q[j]]
  *   IQ4_XS (136 B, 256 elements = 8 sub-blocks of 32):
  *       f16 d; u16 scales_h; u8 scales_l[4]; u8 qs[128]
  *       sub-block s: 6-bit scale ls = (low nibble s of scales_l
  *           | bits 2s..2s+1 of scales_h << 4), signed as ls - 32;
  *       codes in qs[16 s .. 16 s + 15];
- *       x[32 s + j] = (d * (ls - 32)) * kvalues_iq4nl[q[j]]
+ *       x[32 s + j] = (d * (ls - 32)) * qb_kvalues_iq4nl[q[j]]
  *   MXFP4  (17 B, 32 elements):  u8 e; u8 qs[16]
- *       x[j] = 2^(e - 128) * kvalues_mxfp4[q[j]]
+ *       x[j] = 2^(e - 128) * qb_kvalues_mxfp4[q[j]]
  *       (the table holds the E2M1 values doubled, hence the scale halved)
  *
  * Nibble order, as in the legacy formats: the low nibble of qs[i] is element
@@ -30,31 +30,10 @@
 #include <string.h>
 
 #include "base/fp16.h"
+#include "quant/block_fields.h"
 #include "quant/quant.h"
 
 #define QK QK_LEGACY
-
-/* IQ4_NL / IQ4_XS levels. */
-static const int8_t kvalues_iq4nl[16] = {
-    -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113,
-};
-
-/* E2M1 values times two: codes 0..7 are +0, 0.5, 1, 1.5, 2, 3, 4, 6 and codes
- * 8..15 the same with the sign bit set (code 8 is -0, stored here as 0). */
-static const int8_t kvalues_mxfp4[16] = {
-    0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12,
-};
-
-static inline float load_f16(const uint8_t *p) {
-    uint16_t h;
-    memcpy(&h, p, 2);
-    return brisk_fp16_to_f32(h);
-}
-
-/* Element j of 16 bytes of 4-bit codes (low nibbles 0..15, high 16..31). */
-static inline int nibble(const uint8_t *qs, int j) {
-    return j < 16 ? (qs[j] & 0x0F) : (qs[j - 16] >> 4);
-}
 
 /* ------------------------------------------------------------------------ */
 /* IQ4_NL                                                                    */
@@ -63,8 +42,8 @@ static inline int nibble(const uint8_t *qs, int j) {
 void brisk_dequantize_iq4_nl(const void *src, float *dst, int64_t n) {
     const uint8_t *b = src;
     for (int64_t i = 0; i < n / QK; i++, b += 18, dst += QK) {
-        const float d = load_f16(b);
-        for (int j = 0; j < QK; j++) dst[j] = d * (float)kvalues_iq4nl[nibble(b + 2, j)];
+        const float d = brisk_load_fp16(b);
+        for (int j = 0; j < QK; j++) dst[j] = d * (float)qb_kvalues_iq4nl[qb_nibble(b + 2, j)];
     }
 }
 
@@ -75,14 +54,14 @@ void brisk_dequantize_iq4_nl(const void *src, float *dst, int64_t n) {
 void brisk_dequantize_iq4_xs(const void *src, float *dst, int64_t n) {
     const uint8_t *b = src;
     for (int64_t i = 0; i < n / QK_K; i++, b += 136) {
-        const float d = load_f16(b);
+        const float d = brisk_load_fp16(b);
         const unsigned scales_h = (unsigned)b[2] | (unsigned)b[3] << 8;
         const uint8_t *scales_l = b + 4, *qs = b + 8;
         for (int s = 0; s < QK_K / 32; s++, dst += 32) {
             const int lo = (scales_l[s / 2] >> (4 * (s % 2))) & 0x0F;
             const int hi = (scales_h >> (2 * s)) & 0x03;
             const float dl = d * (float)((lo | hi << 4) - 32);
-            for (int j = 0; j < 32; j++) dst[j] = dl * (float)kvalues_iq4nl[nibble(qs + 16 * s, j)];
+            for (int j = 0; j < 32; j++) dst[j] = dl * (float)qb_kvalues_iq4nl[qb_nibble(qs + 16 * s, j)];
         }
     }
 }
@@ -91,19 +70,11 @@ void brisk_dequantize_iq4_xs(const void *src, float *dst, int64_t n) {
 /* MXFP4                                                                     */
 /* ------------------------------------------------------------------------ */
 
-/* Half of the E8M0 scale 2^(e - 127), i.e. 2^(e - 128), built from its bits:
- * a normal float for e >= 2, the subnormals 2^-128 and 2^-127 for e = 0, 1.
- * e = 255 (NaN in E8M0) is read as 2^127, as ggml and gguf-py do. */
-static inline float e8m0_to_f32_half(uint8_t e) {
-    uint32_t bits = e < 2 ? 0x00200000u << e : (uint32_t)(e - 1) << 23;
-    return brisk_f32_from_bits(bits);
-}
-
 void brisk_dequantize_mxfp4(const void *src, float *dst, int64_t n) {
     const uint8_t *b = src;
     for (int64_t i = 0; i < n / QK; i++, b += 17, dst += QK) {
-        const float d = e8m0_to_f32_half(b[0]);
-        for (int j = 0; j < QK; j++) dst[j] = d * (float)kvalues_mxfp4[nibble(b + 1, j)];
+        const float d = qb_e8m0_half(b[0]);
+        for (int j = 0; j < QK; j++) dst[j] = d * (float)qb_kvalues_mxfp4[qb_nibble(b + 1, j)];
     }
 }
 
@@ -144,7 +115,7 @@ void brisk_quantize_mxfp4(const float *src, void *dst, int64_t n) {
             if (a > amax) amax = a;
         }
         const uint8_t e = amax > 0.0f ? np_f32_to_u8(floor_log2_f32(amax) - 2.0f + 127.0f) : 0;
-        const float d = e8m0_to_f32_half(e);
+        const float d = qb_e8m0_half(e);
 
         /* d * kvalue is exact, so the error is the exact difference rounded
          * once to float32, as in numpy. Errors are NaN only when x[j] is NaN,
@@ -152,9 +123,9 @@ void brisk_quantize_mxfp4(const float *src, void *dst, int64_t n) {
         uint8_t q[QK];
         for (int j = 0; j < QK; j++) {
             int best = 0;
-            float best_err = fabsf(d * (float)kvalues_mxfp4[0] - src[j]);
+            float best_err = fabsf(d * (float)qb_kvalues_mxfp4[0] - src[j]);
             for (int k = 1; k < 16; k++) {
-                const float err = fabsf(d * (float)kvalues_mxfp4[k] - src[j]);
+                const float err = fabsf(d * (float)qb_kvalues_mxfp4[k] - src[j]);
                 if (err < best_err) { /* strict: the first of equal errors wins */
                     best = k;
                     best_err = err;

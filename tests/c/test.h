@@ -19,6 +19,10 @@ uint64_t test_rand_u64(void);
 float test_rand_uniform(void);           /* [0, 1) */
 float test_rand_normal(void);            /* N(0, 1) */
 void test_seed(uint64_t seed);
+/* Random weights of n elements of a tensor type (brisk_type) into bytes: the
+ * reference quantizer of N(0, 0.1^2) data where the type has one, else random
+ * bytes with a small positive finite f16 scale at byte 0 of every block. */
+void test_random_weights(uint32_t type, uint8_t *bytes, int64_t n);
 
 #define TEST(name)                                                          \
     static void test_##name(void);                                          \

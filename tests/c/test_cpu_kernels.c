@@ -10,26 +10,6 @@
 #include "quant/quant.h"
 #include "test.h"
 
-/* Random weights for n elements: the reference quantizer on random normal
- * data where the type has one, else random bytes with a small positive f16
- * scale at byte 0 of every block (IQ4_NL, IQ4_XS). */
-static void kernel_random_weights(brisk_type type, uint8_t *bytes, int64_t n) {
-    const brisk_type_traits *t = brisk_type_traits_get(type);
-    if (t->quantize) {
-        float *src = malloc((size_t)n * sizeof *src);
-        for (int64_t i = 0; i < n; i++) src[i] = test_rand_normal() * 0.1f;
-        t->quantize(src, bytes, n);
-        free(src);
-        return;
-    }
-    uint64_t nbytes = brisk_type_row_bytes(type, n);
-    for (uint64_t i = 0; i < nbytes; i++) bytes[i] = (uint8_t)test_rand_u64();
-    for (uint64_t b = 0; b < nbytes; b += t->info.block_bytes) {
-        uint16_t h = (uint16_t)(0x2000 + (test_rand_u64() & 0x7ff));
-        memcpy(bytes + b, &h, 2);
-    }
-}
-
 /* Activations: normal, with a per-32 block scale that varies a lot, one
  * all-zero block (d = 0), and a few large outliers. */
 static void kernel_random_acts(float *x, int64_t n) {
@@ -43,53 +23,51 @@ static void kernel_random_acts(float *x, int64_t n) {
 
 static void convert_acts(const cpu_kernels *k, cpu_act_format f, const float *x, void *dst, int64_t n) {
     if (f == CPU_ACT_F32) memcpy(dst, x, (size_t)n * sizeof *x);
-    else if (f == CPU_ACT_Q8_32) k->quant_q8_32(x, dst, n);
-    else k->quant_q8_256(x, dst, n);
+    else if (f == CPU_ACT_Q16_32) k->quant_q16_32(x, dst, n);
+    else k->quant_q16_256(x, dst, n);
 }
 
 /* The f32 values an activation row stands for. */
 static void act_values(cpu_act_format f, const void *act, float *out, int64_t n) {
     if (f == CPU_ACT_F32) { memcpy(out, act, (size_t)n * sizeof *out); return; }
-    const float R = (float)CPU_ACT_RES;
-    if (f == CPU_ACT_Q8_32) {
-        const act_q8_32 *b = act;
-        for (int64_t i = 0; i < n; i++) out[i] = b[i / 32].d * (b[i / 32].qs[i % 32] + b[i / 32].qr[i % 32] / R);
+    if (f == CPU_ACT_Q16_32) {
+        const act_q16_32 *b = act;
+        for (int64_t i = 0; i < n; i++) out[i] = b[i / 32].d * (float)b[i / 32].q[i % 32];
     } else {
-        const act_q8_256 *b = act;
-        for (int64_t i = 0; i < n; i++) out[i] = b[i / 256].d * (b[i / 256].qs[i % 256] + b[i / 256].qr[i % 256] / R);
+        const act_q16_256 *b = act;
+        for (int64_t i = 0; i < n; i++) out[i] = b[i / 256].d * (float)b[i / 256].q[i % 256];
     }
 }
 
-/* x ~= d * (qs + qr / R) within d / (2R) (+ f32 rounding of x / d). */
+/* x ~= d * q within d / 2 (+ f32 rounding of x / d), |q| <= CPU_ACT_QMAX. */
 TEST(cpu_act_quant_reference_definition) {
     const int64_t n = 1024;
-    const float R = (float)CPU_ACT_RES;
     float *x = malloc(n * sizeof *x);
-    act_q8_32 *a = malloc(n / 32 * sizeof *a);
-    act_q8_256 *k = malloc(n / 256 * sizeof *k);
+    act_q16_32 *a = malloc(n / 32 * sizeof *a);
+    act_q16_256 *k = malloc(n / 256 * sizeof *k);
     kernel_random_acts(x, n);
-    cpu_quant_act_q8_32_ref(x, a, n);
-    cpu_quant_act_q8_256_ref(x, k, n);
+    cpu_quant_act_q16_32_ref(x, a, n);
+    cpu_quant_act_q16_256_ref(x, k, n);
     for (int64_t b = 0; b < n / 32; b++) {
         float amax = 0;
         int sum = 0;
-        for (int j = 0; j < 32; j++) { amax = fmaxf(amax, fabsf(x[32 * b + j])); sum += CPU_ACT_RES * a[b].qs[j] + a[b].qr[j]; }
-        CHECK(a[b].d == amax / 127.0f);
-        CHECK(a[b].s == a[b].d * (float)sum / R);
+        for (int j = 0; j < 32; j++) { amax = fmaxf(amax, fabsf(x[32 * b + j])); sum += a[b].q[j]; }
+        CHECK(a[b].d == amax / (float)CPU_ACT_QMAX);
+        CHECK(a[b].s == a[b].d * (float)sum);
         for (int j = 0; j < 32; j++) {
-            const float v = x[32 * b + j], q = a[b].d * (a[b].qs[j] + a[b].qr[j] / R);
-            CHECK(a[b].qs[j] >= -127 && a[b].qs[j] <= 127 && a[b].qr[j] >= -127 && a[b].qr[j] <= 127);
-            CHECK_MSG(fabsf(v - q) <= a[b].d * (0.5f / R + 1e-6f), "block %lld: %g vs %g (d %g)", (long long)b, v, q, a[b].d);
+            const float v = x[32 * b + j], q = a[b].d * (float)a[b].q[j];
+            CHECK(a[b].q[j] >= -CPU_ACT_QMAX && a[b].q[j] <= CPU_ACT_QMAX);
+            CHECK_MSG(fabsf(v - q) <= a[b].d * (0.5f + 1e-3f), "block %lld: %g vs %g (d %g)", (long long)b, v, q, a[b].d);
         }
     }
     for (int64_t b = 0; b < n / 256; b++) {
         for (int g = 0; g < 16; g++) {
             int sum = 0;
-            for (int l = 0; l < 16; l++) sum += CPU_ACT_RES * k[b].qs[16 * g + l] + k[b].qr[16 * g + l];
-            CHECK_EQ_INT(k[b].bsum[g], sum);
+            for (int l = 0; l < 16; l++) sum += k[b].q[16 * g + l];
+            CHECK(k[b].ssum[g] == k[b].d * (float)sum);
         }
         for (int j = 0; j < 256; j++)
-            CHECK(fabsf(x[256 * b + j] - k[b].d * (k[b].qs[j] + k[b].qr[j] / R)) <= k[b].d * (0.5f / R + 1e-6f));
+            CHECK(fabsf(x[256 * b + j] - k[b].d * (float)k[b].q[j]) <= k[b].d * (0.5f + 1e-3f));
     }
     free(x); free(a); free(k);
 }
@@ -106,13 +84,17 @@ TEST(cpu_act_quant_simd_matches_reference) {
         for (int rep = 0; rep < 4; rep++) {
             kernel_random_acts(x, n);
             memset(want, 0, n * 3); memset(got, 0, n * 3);
-            cpu_quant_act_q8_32_ref(x, want, n);
-            k->quant_q8_32(x, got, n);
-            CHECK_MSG(!memcmp(want, got, cpu_act_row_bytes(CPU_ACT_Q8_32, n)), "%s: q8_32 differs", k->name);
+            if (k->quant_q16_32) {
+                cpu_quant_act_q16_32_ref(x, want, n);
+                k->quant_q16_32(x, got, n);
+                CHECK_MSG(!memcmp(want, got, cpu_act_row_bytes(CPU_ACT_Q16_32, n)), "%s: q16_32 differs", k->name);
+            }
             memset(want, 0, n * 3); memset(got, 0, n * 3);
-            cpu_quant_act_q8_256_ref(x, want, n);
-            k->quant_q8_256(x, got, n);
-            CHECK_MSG(!memcmp(want, got, cpu_act_row_bytes(CPU_ACT_Q8_256, n)), "%s: q8_256 differs", k->name);
+            if (k->quant_q16_256) {
+                cpu_quant_act_q16_256_ref(x, want, n);
+                k->quant_q16_256(x, got, n);
+                CHECK_MSG(!memcmp(want, got, cpu_act_row_bytes(CPU_ACT_Q16_256, n)), "%s: q16_256 differs", k->name);
+            }
         }
     }
     printf("  act quant: %d SIMD ISA(s) checked\n", n_isas);
@@ -135,8 +117,8 @@ TEST(cpu_kernels_match_generic) {
             if (!k->dot[type]) continue;
             cpu_act_format f = cpu_act_format_of((brisk_type)type);
             const brisk_type_traits *t = brisk_type_traits_get(type);
-            const int64_t *lens = f == CPU_ACT_F32 ? lens1 : f == CPU_ACT_Q8_32 ? lens32 : lens256;
-            int n_lens = f == CPU_ACT_F32 ? 5 : f == CPU_ACT_Q8_32 ? 4 : 3;
+            const int64_t *lens = f == CPU_ACT_F32 ? lens1 : f == CPU_ACT_Q16_32 ? lens32 : lens256;
+            int n_lens = f == CPU_ACT_F32 ? 5 : f == CPU_ACT_Q16_32 ? 4 : 3;
             for (int li = 0; li < n_lens; li++) {
                 const int64_t n = lens[li];
                 const uint64_t rb = brisk_type_row_bytes((brisk_type)type, n);
@@ -144,7 +126,7 @@ TEST(cpu_kernels_match_generic) {
                 uint8_t *w = malloc(rb * n_rows);
                 float *wf = malloc(n * n_rows * sizeof *wf), *x = malloc(4 * n * sizeof *x), *av = malloc(n * sizeof *av);
                 uint8_t *act = malloc(4 * ab);
-                kernel_random_weights((brisk_type)type, w, n * n_rows);
+                test_random_weights(type, w, n * n_rows);
                 t->dequantize(w, wf, n * n_rows);
                 for (int c = 0; c < 4; c++) {
                     if (f == CPU_ACT_F32) for (int64_t i = 0; i < n; i++) x[c * n + i] = test_rand_normal();
@@ -190,7 +172,7 @@ TEST(cpu_generic_kernels_match_definition) {
         const size_t ab = cpu_act_row_bytes(f, n);
         uint8_t *w = malloc(rb), *act = malloc(ab);
         float *wf = malloc(n * sizeof *wf), *x = malloc(n * sizeof *x), *av = malloc(n * sizeof *av);
-        kernel_random_weights((brisk_type)type, w, n);
+        test_random_weights(type, w, n);
         t->dequantize(w, wf, n);
         kernel_random_acts(x, n);
         convert_acts(g, f, x, act, n);
@@ -204,4 +186,143 @@ TEST(cpu_generic_kernels_match_definition) {
         free(w); free(act); free(wf); free(x); free(av);
     }
     CHECK_MSG(n_types >= 17, "only %d types have generic kernels", n_types);
+}
+
+/* Offsets of a block's f16 scale fields (set to 1.0 by the extreme-value
+ * test so that only the quants and integer sub-scales are extreme). */
+static int scale_fields(brisk_type type, int off[2]) {
+    switch (type) {
+    case BRISK_TYPE_Q4_1: case BRISK_TYPE_Q5_1: case BRISK_TYPE_Q4_K: case BRISK_TYPE_Q5_K:
+        off[0] = 0; off[1] = 2; return 2;
+    case BRISK_TYPE_Q2_K: off[0] = 80; off[1] = 82; return 2;
+    case BRISK_TYPE_Q3_K: off[0] = 108; return 1;
+    case BRISK_TYPE_Q6_K: off[0] = 208; return 1;
+    default: off[0] = 0; return 1;
+    }
+}
+
+/* The i32 sums of every kernel at their bounds: weight blocks of repeated
+ * byte patterns (all quants and sub-block scales at an extreme, e.g. Q6_K
+ * q = -32 with scale -128) against activations of all +max or alternating
+ * signs, each at |q| = CPU_ACT_QMAX. An overflow would show as a mismatch
+ * with the generic kernel (whose per-group i32 sums cannot overflow). */
+TEST(cpu_kernels_extreme_values) {
+    const uint8_t patterns[] = {0x00, 0xFF, 0x80, 0x7F, 0x88, 0x77, 0xAA, 0x55};
+    const int64_t n = 2048;
+    const cpu_kernels *g = cpu_kernels_generic();
+    int n_checked = 0;
+    float *x = malloc(4 * n * sizeof *x);
+    for (int64_t i = 0; i < n; i++) {
+        x[i] = 1.0f;                       /* column 0: all +max */
+        x[n + i] = (i & 1) ? -1.0f : 1.0f; /* column 1: alternating */
+        x[2 * n + i] = -1.0f;
+        x[3 * n + i] = (i & 16) ? -1.0f : 1.0f;
+    }
+    for (int isa = 1; isa < CPU_ISA_COUNT; isa++) {
+        const cpu_kernels *k = cpu_kernels_for((cpu_isa)isa);
+        if (!k) continue;
+        for (uint32_t type = 0; type < BRISK_TYPE_COUNT; type++) {
+            cpu_act_format f = cpu_act_format_of((brisk_type)type);
+            if (!k->dot[type] || f == CPU_ACT_F32) continue;
+            const brisk_type_traits *t = brisk_type_traits_get(type);
+            const uint64_t rb = brisk_type_row_bytes((brisk_type)type, n);
+            const size_t ab = cpu_act_row_bytes(f, n);
+            uint8_t *w = malloc(rb), *act = malloc(4 * ab);
+            float *wf = malloc(n * sizeof *wf), *av = malloc(n * sizeof *av);
+            for (int c = 0; c < 4; c++) convert_acts(g, f, x + c * n, act + c * ab, n);
+            for (size_t pi = 0; pi < sizeof patterns; pi++) {
+                memset(w, patterns[pi], rb);
+                int off[2];
+                const int n_off = scale_fields((brisk_type)type, off);
+                for (uint64_t b = 0; b < rb; b += t->info.block_bytes) {
+                    if (type == BRISK_TYPE_Q8_K) { const float one = 1.0f; memcpy(w + b, &one, 4); continue; }
+                    if (type == BRISK_TYPE_MXFP4) { w[b] = 127; continue; }
+                    for (int j = 0; j < n_off; j++) { const uint16_t one = 0x3C00; memcpy(w + b + off[j], &one, 2); }
+                }
+                float want[4], got[4];
+                g->dot[type](n, w, act, ab, 4, want, 1);
+                k->dot[type](n, w, act, ab, 4, got, 1);
+                t->dequantize(w, wf, n);
+                for (int c = 0; c < 4; c++) {
+                    act_values(f, act + c * ab, av, n);
+                    double mag = 0;
+                    for (int64_t i = 0; i < n; i++) mag += fabs((double)wf[i] * av[i]);
+                    const double tol = 2e-6 * mag;
+                    CHECK_MSG(fabs((double)got[c] - want[c]) <= tol, "%s %s pattern 0x%02x col %d: %.9g vs %.9g",
+                              k->name, t->info.name, patterns[pi], c, got[c], want[c]);
+                }
+                n_checked++;
+            }
+            free(w); free(act); free(wf); free(av);
+        }
+    }
+    printf("  %d (ISA, type, pattern) extreme cases checked\n", n_checked);
+    free(x);
+}
+
+/* Every panel kernel (16 rows repacked) against the generic row kernel of its
+ * type, row by row: random data over several lengths and 1..4 columns, and
+ * the extreme byte patterns of cpu_kernels_extreme_values. */
+TEST(cpu_panel_kernels_match_generic) {
+    const int64_t lens32[] = {32, 96, 4096}, lens256[] = {256, 768, 4096};
+    const uint8_t patterns[] = {0x00, 0xFF, 0x80, 0x7F, 0x88, 0x55};
+    const cpu_kernels *g = cpu_kernels_generic();
+    const int R = CPU_PANEL_ROWS;
+    int n_checked = 0;
+    for (int isa = 1; isa < CPU_ISA_COUNT; isa++) {
+        const cpu_kernels *k = cpu_kernels_for((cpu_isa)isa);
+        if (!k) continue;
+        for (uint32_t type = 0; type < BRISK_TYPE_COUNT; type++) {
+            if (!k->panel_dot[type]) continue;
+            const cpu_act_format f = cpu_act_format_of((brisk_type)type);
+            const brisk_type_traits *t = brisk_type_traits_get(type);
+            for (int li = 0; li < 3; li++) {
+                const int64_t n = f == CPU_ACT_Q16_32 ? lens32[li] : lens256[li];
+                const uint64_t rb = brisk_type_row_bytes((brisk_type)type, n);
+                const size_t ab = cpu_act_row_bytes(f, n);
+                CHECK(cpu_panel_bytes((brisk_type)type, n) > 0);
+                uint8_t *w = malloc(rb * R), *panel = malloc(cpu_panel_bytes((brisk_type)type, n)), *act = malloc(4 * ab);
+                float *x = malloc(4 * n * sizeof *x), *wf = malloc(n * R * sizeof *wf), *av = malloc(n * sizeof *av);
+                for (int c = 0; c < 4; c++) {
+                    kernel_random_acts(x + c * n, n);
+                    convert_acts(g, f, x + c * n, act + c * ab, n);
+                }
+                for (int pi = -1; pi < (int)sizeof patterns; pi++) { /* -1: random weights */
+                    if (pi < 0) {
+                        test_random_weights(type, w, n * R);
+                    } else {
+                        memset(w, patterns[pi], rb * R);
+                        int off[2];
+                        const int n_off = scale_fields((brisk_type)type, off);
+                        for (uint64_t b = 0; b < rb * R; b += t->info.block_bytes)
+                            for (int j = 0; j < n_off; j++) { const uint16_t one = 0x3C00; memcpy(w + b + off[j], &one, 2); }
+                    }
+                    t->dequantize(w, wf, n * R);
+                    cpu_panel_pack((brisk_type)type, w, rb, n, panel);
+                    for (int nc = 1; nc <= 4; nc++) {
+                        float got[4 * 24];
+                        memset(got, 0xff, sizeof got);
+                        k->panel_dot[type](n, panel, act, ab, nc, got, 24); /* column stride 24 > 16 rows */
+                        for (int c = 0; c < 4; c++) {
+                            act_values(f, act + c * ab, av, n);
+                            for (int r = 0; r < R; r++) {
+                                if (c >= nc) { CHECK(isnan(got[24 * c + r])); continue; }
+                                float want;
+                                g->dot[type](n, w + r * rb, act + c * ab, ab, 1, &want, 1);
+                                double mag = 0;
+                                for (int64_t i = 0; i < n; i++) mag += fabs((double)wf[r * n + i] * av[i]);
+                                CHECK_MSG(fabs((double)got[24 * c + r] - want) <= 2e-6 * mag + 1e-30,
+                                          "%s %s panel n=%lld pattern %d row %d col %d/%d: %.9g vs %.9g", k->name,
+                                          t->info.name, (long long)n, pi, r, c, nc, got[24 * c + r], want);
+                            }
+                            for (int r = R; r < 24; r++) CHECK(isnan(got[24 * c + r]));
+                        }
+                        n_checked++;
+                    }
+                }
+                free(w); free(panel); free(act); free(x); free(wf); free(av);
+            }
+        }
+    }
+    printf("  %d (ISA, type, length, data, columns) panel cases checked\n", n_checked);
 }

@@ -9,32 +9,11 @@
 #include "quant/quant.h"
 #include "test.h"
 
-/* Random bytes for every block, with finite random f16 scales where a type has
- * them at byte 0 (all 32-element types); K-quants get their blocks from the
- * reference quantizer of random normal data instead. */
-static void random_weight_bytes(brisk_type type, uint8_t *bytes, int64_t n_in, int64_t n_out) {
-    const brisk_type_traits *t = brisk_type_traits_get(type);
-    int64_t n = n_in * n_out;
-    if (t->quantize) {
-        float *src = malloc((size_t)n * sizeof *src);
-        for (int64_t i = 0; i < n; i++) src[i] = test_rand_normal() * 0.1f;
-        t->quantize(src, bytes, n);
-        free(src);
-        return;
-    }
-    uint64_t nbytes = brisk_type_row_bytes(type, n);
-    for (uint64_t i = 0; i < nbytes; i++) bytes[i] = (uint8_t)test_rand_u64();
-    for (uint64_t b = 0; b < nbytes; b += t->info.block_bytes) { /* IQ4_NL/IQ4_XS: f16 d at byte 0 */
-        uint16_t h = (uint16_t)(0x2000 + (test_rand_u64() & 0x7ff)); /* small positive finite */
-        memcpy(bytes + b, &h, 2);
-    }
-}
-
 /* cpu_matmul for every computable type and 1..4 threads against a double
  * loop over the dequantized matrix. Exact mode (f32 activations): within f32
- * rounding. Normal mode (8-bit activations for quantized weights): within the
- * activation quantization bound sum_i |w_i| * d_i / (2 R) (d_i: the scale
- * of x_i's block, R = CPU_ACT_RES), and bit-identical for every thread count. Odd row count,
+ * rounding. Normal mode (16-bit activations for quantized weights): within the
+ * activation quantization bound sum_i |w_i| * d_i / 2 (d_i: the scale of
+ * x_i's block, max|x| / CPU_ACT_QMAX), and bit-identical for every thread count. Odd row count,
  * several tokens (more than one pass of CPU_MAX_COLS, with a remainder). */
 TEST(cpu_matmul_matches_reference_all_types) {
     const int64_t n_in = 512, n_out = 37;
@@ -56,14 +35,14 @@ TEST(cpu_matmul_matches_reference_all_types) {
         for (int64_t i = 0; i < n_tok * n_in; i += bs) {
             float amax = 0;
             for (int j = 0; j < bs; j++) amax = fmaxf(amax, fabsf(x[i + j]));
-            for (int j = 0; j < bs; j++) half_step[k * n_tok * n_in + i + j] = amax / 127.0f / (2.0f * CPU_ACT_RES);
+            for (int j = 0; j < bs; j++) half_step[k * n_tok * n_in + i + j] = amax / (float)CPU_ACT_QMAX / 2.0f;
         }
-    int n_types = 0;
+    int n_types = 0, n_panel_types = 0;
     for (uint32_t type = 0; type < BRISK_TYPE_COUNT; type++) {
         const brisk_type_traits *t = brisk_type_traits_get(type);
         if (!t || !t->dequantize) continue;
         n_types++;
-        random_weight_bytes(type, bytes, n_in, n_out);
+        test_random_weights(type, bytes, n_in * n_out);
         t->dequantize(bytes, w, n_in * n_out);
         const int quantized_acts = type != BRISK_TYPE_F32 && type != BRISK_TYPE_F16 && type != BRISK_TYPE_BF16;
         const float *hs = half_step + (t->info.block_size == 256 ? n_tok * n_in : 0);
@@ -79,26 +58,37 @@ TEST(cpu_matmul_matches_reference_all_types) {
                 scale[tk * n_out + r] = mag;
                 qbound[tk * n_out + r] = quantized_acts ? qb * 1.001 : 0.0;
             }
-        cpu_weight cw = {type, bytes, n_in, n_out, brisk_type_row_bytes(type, n_in)};
-        for (int exact = 0; exact <= 1; exact++)
-            for (int nth = 1; nth <= 4; nth++) {
-                threadpool *tp = threadpool_create(nth);
-                threadpool_set_exact(tp, exact);
-                memset(got, 0xff, n_tok * n_out * sizeof *got); /* NaN: unwritten outputs show */
-                cpu_matmul(tp, &cw, x, got, n_tok, scratch);
-                threadpool_free(tp);
-                double worst = 0;
-                for (int64_t i = 0; i < n_tok * n_out; i++) {
-                    double allowed = 1e-5 * scale[i] + (exact ? 0.0 : qbound[i]);
-                    double err = fabs((double)got[i] - want[i]) / (1e-30 + allowed);
-                    if (!(err <= worst)) worst = isnan(err) ? INFINITY : err;
-                }
-                CHECK_MSG(worst <= 1.0, "%s with %d threads (%s): worst error %.3g of the allowed", t->info.name, nth,
-                          exact ? "exact" : "normal", worst);
-                if (nth == 1) memcpy(got1, got, n_tok * n_out * sizeof *got);
-                else CHECK_MSG(!memcmp(got, got1, n_tok * n_out * sizeof *got), "%s: %d threads differ from 1", t->info.name, nth);
+        /* rows only, then (where this CPU's kernels have them) 2 panels + 5 rows */
+        for (int panels = 0; panels <= 1; panels++) {
+            cpu_weight cw = {.type = type, .data = bytes, .n_in = n_in, .n_out = n_out,
+                             .row_bytes = brisk_type_row_bytes(type, n_in)};
+            if (panels) {
+                CHECK(cpu_weight_make_panels(&cw, NULL, false));
+                if (!cw.panels) continue;
+                n_panel_types++;
             }
+            for (int exact = 0; exact <= 1; exact++)
+                for (int nth = 1; nth <= 4; nth++) {
+                    threadpool *tp = threadpool_create(nth);
+                    threadpool_set_exact(tp, exact);
+                    memset(got, 0xff, n_tok * n_out * sizeof *got); /* NaN: unwritten outputs show */
+                    cpu_matmul(tp, &cw, x, got, n_tok, scratch);
+                    threadpool_free(tp);
+                    double worst = 0;
+                    for (int64_t i = 0; i < n_tok * n_out; i++) {
+                        double allowed = 1e-5 * scale[i] + (exact ? 0.0 : qbound[i]);
+                        double err = fabs((double)got[i] - want[i]) / (1e-30 + allowed);
+                        if (!(err <= worst)) worst = isnan(err) ? INFINITY : err;
+                    }
+                    CHECK_MSG(worst <= 1.0, "%s%s with %d threads (%s): worst error %.3g of the allowed", t->info.name,
+                              panels ? " (panels)" : "", nth, exact ? "exact" : "normal", worst);
+                    if (nth == 1) memcpy(got1, got, n_tok * n_out * sizeof *got);
+                    else CHECK_MSG(!memcmp(got, got1, n_tok * n_out * sizeof *got), "%s: %d threads differ from 1", t->info.name, nth);
+                }
+            cpu_weight_free_panels(&cw);
+        }
     }
+    printf("  %d types also through panels\n", n_panel_types);
     CHECK_MSG(n_types >= 17, "only %d computable types", n_types);
     free(x); free(w); free(want); free(got); free(got1); free(scale); free(qbound); free(half_step); free(scratch); free(bytes);
 }

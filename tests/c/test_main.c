@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "quant/quant.h"
+
 #define MAX_TESTS 1024
 
 static struct { const char *name; test_fn fn; } tests[MAX_TESTS];
@@ -73,4 +75,21 @@ int main(int argc, char **argv) {
     }
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
+}
+
+void test_random_weights(uint32_t type, uint8_t *bytes, int64_t n) {
+    const brisk_type_traits *t = brisk_type_traits_get(type);
+    if (t->quantize) {
+        float *src = malloc((size_t)n * sizeof *src);
+        for (int64_t i = 0; i < n; i++) src[i] = test_rand_normal() * 0.1f;
+        t->quantize(src, bytes, n);
+        free(src);
+        return;
+    }
+    const uint64_t nbytes = brisk_type_row_bytes((brisk_type)type, n);
+    for (uint64_t i = 0; i < nbytes; i++) bytes[i] = (uint8_t)test_rand_u64();
+    for (uint64_t b = 0; b < nbytes; b += t->info.block_bytes) { /* IQ4_NL/IQ4_XS: f16 d at byte 0 */
+        const uint16_t h = (uint16_t)(0x2000 + (test_rand_u64() & 0x7ff));
+        memcpy(bytes + b, &h, 2);
+    }
 }

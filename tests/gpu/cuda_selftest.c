@@ -1,47 +1,84 @@
 /* GPU kernels against the CPU reference on random data. Runs on a machine
- * with an NVIDIA GPU (tests/gpu/run.sh); prints "N passed, N failed". */
+ * with an NVIDIA GPU (tests/gpu/run.sh); prints "N passed, N failed".
+ * Optional argument: run only the groups whose name contains it. */
+#include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend/cuda/cuda_backend.h"
+#include "gpu_test.h"
+#include "base/fp16.h"
+
+static int n_passed, n_failed;
+
+void gpu_check(bool ok, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    printf("%s ", ok ? "ok  " : "FAIL");
+    vprintf(fmt, ap);
+    printf("\n");
+    va_end(ap);
+    fflush(stdout);
+    if (ok) n_passed++;
+    else n_failed++;
+}
 
 static uint64_t rng = 88172645463325252ull;
-static uint32_t next_u32(void) {
+uint32_t gpu_rand_u32(void) {
     rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
     return (uint32_t)(rng >> 16);
 }
 
-/* Random blocks of `type` whose CPU dequantization is finite: random bytes,
- * then for F16 / Q8_0 scales a random finite half. */
-static void fill_random(brisk_type type, uint8_t *buf, size_t bytes) {
-    for (size_t i = 0; i < bytes; i++) buf[i] = (uint8_t)next_u32();
-    size_t stride = type == BRISK_TYPE_F16 ? 2 : 34;
-    for (size_t i = 0; i + 2 <= bytes; i += stride) {
-        uint16_t h = (uint16_t)(next_u32() & 0x3bff); /* exponent < 15: finite, |x| < 1 */
-        memcpy(buf + i, &h, 2);
+float gpu_rand_uniform(float lo, float hi) {
+    return lo + (hi - lo) * (float)(gpu_rand_u32() & 0xFFFFFF) / 16777216.0f;
+}
+
+uint16_t gpu_rand_half(int lo_exp, int hi_exp) {
+    int e = lo_exp + (int)(gpu_rand_u32() % (uint32_t)(hi_exp - lo_exp));
+    uint16_t h = (uint16_t)(((e + 15) << 10) | (gpu_rand_u32() & 0x3FF));
+    return (uint16_t)(h | (gpu_rand_u32() & 1 ? 0x8000 : 0));
+}
+
+double gpu_rel_err(const float *a, const double *ref, int64_t n) {
+    double num = 0, den = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double d = (double)a[i] - ref[i];
+        num += d * d;
+        den += ref[i] * ref[i];
+    }
+    double r = sqrt(num / den);
+    return isnan(r) ? INFINITY : r;
+}
+
+void *gpu_upload_copy(const void *host, size_t bytes) {
+    void *d = NULL;
+    brisk_error err;
+    if (brisk_cuda_alloc(&d, bytes, "test buffer", &err) != BRISK_OK ||
+        brisk_cuda_upload(d, host, bytes, &err) != BRISK_OK) {
+        printf("FAIL setup: %s\n", err.msg);
+        exit(1);
+    }
+    return d;
+}
+
+void *gpu_alloc_poisoned(size_t bytes) {
+    void *h = malloc(bytes);
+    memset(h, 0xFF, bytes);
+    void *d = gpu_upload_copy(h, bytes);
+    free(h);
+    return d;
+}
+
+void gpu_download(void *host, const void *dev, size_t bytes) {
+    brisk_error err;
+    if (brisk_cuda_sync(&err) != BRISK_OK || brisk_cuda_download(host, dev, bytes, &err) != BRISK_OK) {
+        printf("FAIL download: %s\n", err.msg);
+        exit(1);
     }
 }
 
-static int check_type(brisk_type type, int64_t n) {
-    const brisk_type_info *ti = brisk_type_get(type);
-    size_t bytes = brisk_type_row_bytes(type, n);
-    uint8_t *src = malloc(bytes);
-    float *cpu = malloc((size_t)n * sizeof(float)), *gpu = malloc((size_t)n * sizeof(float));
-    fill_random(type, src, bytes);
-    brisk_error err;
-    int ok = brisk_dequantize(type, src, cpu, n, &err) == BRISK_OK &&
-             brisk_cuda_dequantize(type, src, gpu, n, &err) == BRISK_OK;
-    if (!ok) printf("FAIL dequantize %s: %s\n", ti->name, err.msg);
-    int64_t bad = 0;
-    for (int64_t i = 0; ok && i < n; i++) bad += memcmp(&cpu[i], &gpu[i], 4) != 0;
-    if (ok && bad) printf("FAIL dequantize %s: %lld of %lld values differ\n", ti->name, (long long)bad, (long long)n);
-    else if (ok) printf("ok   dequantize %s (%lld values, bit-exact)\n", ti->name, (long long)n);
-    free(src); free(cpu); free(gpu);
-    return ok && !bad;
-}
-
-int main(void) {
+int main(int argc, char **argv) {
     int n_dev = brisk_cuda_device_count();
     if (n_dev == 0) {
         printf("no CUDA device\n0 passed, 1 failed\n");
@@ -52,11 +89,12 @@ int main(void) {
     for (int d = 0; d < n_dev; d++)
         if (brisk_cuda_device_describe(d, desc, sizeof desc, &err) == BRISK_OK)
             printf("device %d: %s\n", d, desc);
-    int passed = 0, failed = 0;
-    const brisk_type types[] = {BRISK_TYPE_F16, BRISK_TYPE_Q8_0};
-    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
-        if (check_type(types[i], 32 * 100003)) passed++; else failed++;
-    }
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed != 0;
+    const struct { const char *name; void (*fn)(void); } groups[] = {
+        {"dequant", gpu_test_dequant}, {"matmul", gpu_test_matmul}, {"ops", gpu_test_ops},
+        {"attention", gpu_test_attention}, {"errors", gpu_test_errors},
+    };
+    for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++)
+        if (argc < 2 || strstr(groups[i].name, argv[1])) groups[i].fn();
+    printf("%d passed, %d failed\n", n_passed, n_failed);
+    return n_failed != 0;
 }

@@ -1,10 +1,29 @@
 #!/usr/bin/env bash
-# GPU tests: build with the CUDA backend and check every CUDA kernel against the
-# CPU reference. Run on a machine with an NVIDIA GPU (not part of `make test`,
-# which has no GPU in CI; the CUDA code is still compiled there).
-set -euo pipefail
+# GPU tests, on a machine with an NVIDIA GPU (not part of `make test`: CI has no
+# GPU; the CUDA code is still compiled there).
+#  1. Every CUDA kernel against the CPU reference: builds the backend
+#     standalone (tests/gpu/CMakeLists.txt: no PCRE2/jansson needed) into
+#     $BUILD (default build-gpu) unless BRISK_GPU_NO_BUILD=1 (then $BUILD must
+#     hold a brisk_cuda_selftest already). Extra arguments go to
+#     brisk_cuda_selftest (a group name filter).
+#  2. The logit checks with 0, some and all layers on the GPU
+#     (tests/gpu/test_gpu_logits.py) and out of device memory
+#     (tests/gpu/test_gpu_memory.py): need libbrisk.so of a full build with the
+#     CUDA backend in $BRISK_BUILD_DIR (default build); a machine without the
+#     -dev packages can run one built elsewhere (same CUDA major version).
+set -uo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build-gpu}
-cmake -S . -B "$BUILD" -DBRISK_CUDA=ON -DBRISK_WERROR=ON >/dev/null
-cmake --build "$BUILD" -j "$(nproc)" --target brisk_cuda_selftest >/dev/null
-"$BUILD/brisk_cuda_selftest"
+if [ "${BRISK_GPU_NO_BUILD:-0}" != 1 ]; then
+  { cmake -S tests/gpu -B "$BUILD" -DBRISK_WERROR=ON >/dev/null && cmake --build "$BUILD" -j "$(nproc)" >/dev/null; } || exit 1
+fi
+status=0
+"$BUILD/brisk_cuda_selftest" "$@" || status=1
+LIB_DIR=${BRISK_BUILD_DIR:-build}
+if [ -f "$LIB_DIR/libbrisk.so" ]; then
+  BRISK_BUILD_DIR=$LIB_DIR python3 -m pytest -q -rs -p no:cacheprovider tests/gpu/test_gpu_logits.py tests/gpu/test_gpu_memory.py || status=1
+else
+  echo "tests/gpu/run.sh: no $LIB_DIR/libbrisk.so: logit checks skipped (build brisk with CUDA first)"
+  status=1
+fi
+exit $status

@@ -7,7 +7,8 @@ from brisk_ffi import BriskError, lib
 
 
 class ContextParams(ctypes.Structure):
-    _fields_ = [("n_ctx", ctypes.c_int32), ("n_threads", ctypes.c_int32), ("exact", ctypes.c_bool)]
+    _fields_ = [("n_ctx", ctypes.c_int32), ("n_threads", ctypes.c_int32), ("exact", ctypes.c_bool),
+                ("n_gpu_layers", ctypes.c_int32)]
 
 
 lib.brisk_model_load.restype = ctypes.c_void_p
@@ -25,6 +26,8 @@ lib.brisk_context_n_past.argtypes = [ctypes.c_void_p]
 lib.brisk_eval.restype = ctypes.c_int
 lib.brisk_eval.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_int32), ctypes.c_int32, ctypes.c_bool,
                            ctypes.POINTER(BriskError)]
+lib.brisk_context_n_gpu_layers.restype = ctypes.c_int32
+lib.brisk_context_n_gpu_layers.argtypes = [ctypes.c_void_p]
 lib.brisk_logits.restype = ctypes.POINTER(ctypes.c_float)
 lib.brisk_logits.argtypes = [ctypes.c_void_p, ctypes.c_int32]
 
@@ -43,14 +46,17 @@ class Model:
             lib.brisk_model_free(self.ptr)
             self.ptr = None
 
-    def logits(self, ids, exact=False, n_ctx=512, n_threads=2, chunks=None):
+    def logits(self, ids, exact=False, n_ctx=512, n_threads=2, chunks=None, gpu_layers=0):
         """Teacher-forced logits [len(ids), n_vocab] of one sequence, evaluated in
-        one call, or in pieces of the sizes in `chunks` (same result expected)."""
+        one call, or in pieces of the sizes in `chunks` (same result expected).
+        gpu_layers: layers on the GPU (CUDA builds; -1 = as many as fit); the
+        number placed is left in self.last_gpu_layers."""
         err = BriskError()
-        ctx = lib.brisk_context_create(self.ptr, ctypes.byref(ContextParams(n_ctx, n_threads, exact)),
+        ctx = lib.brisk_context_create(self.ptr, ctypes.byref(ContextParams(n_ctx, n_threads, exact, gpu_layers)),
                                        ctypes.byref(err))
         if not ctx:
             raise RuntimeError(err.msg.decode())
+        self.last_gpu_layers = lib.brisk_context_n_gpu_layers(ctx)
         try:
             out, start = [], 0
             for size in chunks or [len(ids)]:

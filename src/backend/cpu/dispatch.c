@@ -7,6 +7,8 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #endif
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,6 +25,11 @@ static int cpu_has(cpu_isa isa) {
             unsigned a, b, c, d;
             return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
         }
+    case CPU_ISA_AVX512:
+        return cpu_has(CPU_ISA_AVX2) && __builtin_cpu_supports("avx512f") &&
+               __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+    case CPU_ISA_AVX512VNNI:
+        return cpu_has(CPU_ISA_AVX512) && __builtin_cpu_supports("avx512vnni");
 #endif
 #if defined(__aarch64__)
     case CPU_ISA_NEON: return 1; /* Advanced SIMD is mandatory on aarch64 */
@@ -37,6 +44,8 @@ const cpu_kernels *cpu_kernels_for(cpu_isa isa) {
     case CPU_ISA_GENERIC: k = cpu_kernels_generic(); break;
     case CPU_ISA_AVX2: k = cpu_kernels_avx2(); break;
     case CPU_ISA_NEON: k = cpu_kernels_neon(); break;
+    case CPU_ISA_AVX512: k = cpu_kernels_avx512(); break;
+    case CPU_ISA_AVX512VNNI: k = cpu_kernels_avx512vnni(); break;
     default: break;
     }
     return k && cpu_has(isa) ? k : NULL;
@@ -45,25 +54,53 @@ const cpu_kernels *cpu_kernels_for(cpu_isa isa) {
 static cpu_kernels best;
 static pthread_once_t best_once = PTHREAD_ONCE_INIT;
 
-static void choose(void) {
-    static const char *names[CPU_ISA_COUNT] = {"generic", "avx2", "neon"};
-    const char *want = getenv("BRISK_ISA");
-    const cpu_kernels *k = NULL;
-    for (int isa = CPU_ISA_COUNT - 1; isa >= 0 && !k; isa--) {
-        if (want && *want && strcmp(want, names[isa]) != 0) continue;
-        k = cpu_kernels_for((cpu_isa)isa);
+/* Entries `into` lacks, taken from `from`. */
+static void fill(cpu_kernels *into, const cpu_kernels *from) {
+    for (int t = 0; t < BRISK_TYPE_COUNT; t++) {
+        if (!into->dot[t]) into->dot[t] = from->dot[t];
+        if (!into->panel_dot[t]) into->panel_dot[t] = from->panel_dot[t];
     }
-    const cpu_kernels *g = cpu_kernels_generic();
-    if (!k) k = g; /* unknown or unavailable BRISK_ISA */
-    best = *k;
-    for (int t = 0; t < BRISK_TYPE_COUNT; t++)
-        if (!best.dot[t]) best.dot[t] = g->dot[t];
-    if (!best.quant_q8_32) best.quant_q8_32 = g->quant_q8_32;
-    if (!best.quant_q8_256) best.quant_q8_256 = g->quant_q8_256;
-    if (!best.dot_f32) best.dot_f32 = g->dot_f32;
+    if (!into->quant_q16_32) into->quant_q16_32 = from->quant_q16_32;
+    if (!into->quant_q16_256) into->quant_q16_256 = from->quant_q16_256;
+    if (!into->dot_f32) into->dot_f32 = from->dot_f32;
+}
+
+static void choose(void) {
+    static const char *names[CPU_ISA_COUNT] = {"generic", "neon", "avx2", "avx512", "avx512vnni"};
+    const char *want = getenv("BRISK_ISA");
+    int chosen = -1;
+    for (int isa = CPU_ISA_COUNT - 1; isa >= 0 && chosen < 0; isa--) {
+        if (want && *want && strcmp(want, names[isa]) != 0) continue;
+        if (cpu_kernels_for((cpu_isa)isa)) chosen = isa;
+    }
+    if (chosen < 0) chosen = CPU_ISA_GENERIC; /* unknown or unavailable BRISK_ISA */
+    best = *cpu_kernels_for((cpu_isa)chosen);
+    /* every ISA below the chosen one that this CPU runs, best first */
+    for (int isa = chosen - 1; isa >= 0; isa--) {
+        const cpu_kernels *k = cpu_kernels_for((cpu_isa)isa);
+        if (k) fill(&best, k);
+    }
 }
 
 const cpu_kernels *cpu_kernels_best(void) {
     pthread_once(&best_once, choose);
     return &best;
+}
+
+static char kernels_desc[96];
+
+static void describe(void) {
+    const cpu_kernels *k = cpu_kernels_best();
+    const char *env = getenv("BRISK_PANELS");
+    bool panels = !(env && !strcmp(env, "0"));
+    bool has_panels = false;
+    for (int t = 0; t < BRISK_TYPE_COUNT; t++) has_panels = has_panels || k->panel_dot[t];
+    snprintf(kernels_desc, sizeof kernels_desc, "%s kernels%s", k->name,
+             panels && has_panels ? ", 16-row weight panels" : "");
+}
+
+const char *brisk_cpu_kernels(void) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, describe);
+    return kernels_desc;
 }

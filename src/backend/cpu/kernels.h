@@ -3,16 +3,17 @@
  * A matmul y = W x runs in two steps:
  *   1. the activations x [n_tokens, n_in] are converted once per call into
  *      the format the weight type's kernel reads (cpu_act_format_of):
- *        CPU_ACT_F32   f32 as they are   (F32, F16, BF16 weights; exact mode)
- *        CPU_ACT_Q8_32  act_q8_32 blocks (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0,
- *                                         IQ4_NL, MXFP4)
- *        CPU_ACT_Q8_256 act_q8_256 blocks (Q2_K..Q6_K, Q8_K, IQ4_XS)
+ *        CPU_ACT_F32     f32 as they are   (F32, F16, BF16 weights; exact mode)
+ *        CPU_ACT_Q16_32  act_q16_32 blocks (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0,
+ *                                           IQ4_NL, MXFP4)
+ *        CPU_ACT_Q16_256 act_q16_256 blocks (Q2_K..Q6_K, Q8_K, IQ4_XS)
  *   2. per weight row, a dot kernel against 1..CPU_MAX_COLS activation rows
  *      (tokens) at once, so a weight block is decoded once for several tokens.
  *
  * Every table entry of the generic table is the reference its SIMD variants
  * are tested against (tests/c/test_cpu_kernels.c); an ISA table may leave a
- * type NULL, and dispatch then falls back to the generic kernel. */
+ * type NULL, and dispatch then takes the next ISA's kernel (avx512 -> avx2 ->
+ * generic). */
 #ifndef BRISK_CPU_KERNELS_H
 #define BRISK_CPU_KERNELS_H
 
@@ -26,38 +27,34 @@
 typedef enum cpu_act_format {
     CPU_ACT_NONE = 0, /* the type has no kernel (cannot be computed with) */
     CPU_ACT_F32,
-    CPU_ACT_Q8_32,
-    CPU_ACT_Q8_256,
+    CPU_ACT_Q16_32,
+    CPU_ACT_Q16_256,
 } cpu_act_format;
 
-/* Activations are quantized in two 8-bit levels, a coarse quant and a
- * residual, so the integer kernels keep ~15 bits of precision (plain 8-bit
+/* Activations are quantized to 16-bit integers per block (plain 8-bit
  * activations failed the logit bars: mean KL 0.02 on Gemma 3 270M, top-1
  * flips on the random-weight fixtures):
- *   t = x / d (d = max|x| / 127 over the block), qs = round(t) in -127..127,
- *   qr = round((t - qs) * CPU_ACT_RES) in -127..127,
- *   x ~= d * (qs + qr / CPU_ACT_RES), error <= d / (2 * CPU_ACT_RES).
- * A kernel computes isum = CPU_ACT_RES * sum(w qs) + sum(w qr) in integers
- * and scales it by d_w * d / CPU_ACT_RES. */
-#define CPU_ACT_RES 254
+ *   d = max|x| / CPU_ACT_QMAX over the block, q = round(x / d),
+ *   x ~= d * q, error <= d / 2.
+ * Kernels widen the weight quants (and K-quant sub-block scales) to 16 bits
+ * and use 16 x 16 -> 32-bit multiply-adds (vpmaddwd / vpdpwssd / smlal). */
+#define CPU_ACT_QMAX 32767
 
-/* 32 activations; s = d * (CPU_ACT_RES * sum(qs) + sum(qr)) / CPU_ACT_RES,
- * for weight formats with an offset or minimum.  72 bytes. */
-typedef struct act_q8_32 {
+/* 32 activations; s = d * sum(q), for weight formats with an offset or
+ * minimum.  72 bytes. */
+typedef struct act_q16_32 {
+    int16_t q[32];
     float d;
     float s;
-    int8_t qs[32];
-    int8_t qr[32];
-} act_q8_32;
+} act_q16_32;
 
-/* 256 activations; bsum[j] = CPU_ACT_RES * sum(qs) + sum(qr) over elements
- * 16j .. 16j+15 (K-quant mins/offsets are per 16 or 32 elements).  580 bytes. */
-typedef struct act_q8_256 {
+/* 256 activations; ssum[g] = d * sum(q) over elements 16g .. 16g+15 (for
+ * K-quant mins, which are per 16 or 32 elements).  580 bytes. */
+typedef struct act_q16_256 {
+    int16_t q[256];
     float d;
-    int32_t bsum[16];
-    int8_t qs[256];
-    int8_t qr[256];
-} act_q8_256;
+    float ssum[16];
+} act_q16_256;
 
 /* Bytes of one converted activation row of n elements (n a multiple of the
  * format's block size). */
@@ -75,17 +72,48 @@ typedef void (*cpu_dot_fn)(int64_t n, const void *w_row, const void *act, size_t
 /* Convert n f32 activations (n a multiple of 32 / 256) to blocks. */
 typedef void (*cpu_quant_act_fn)(const float *x, void *dst, int64_t n);
 
+/* In order of preference (a later ISA is preferred where the CPU has it). */
 typedef enum cpu_isa {
     CPU_ISA_GENERIC = 0,
-    CPU_ISA_AVX2,   /* AVX2 + FMA + F16C */
-    CPU_ISA_NEON,   /* aarch64 Advanced SIMD (+ dotprod not assumed) */
+    CPU_ISA_NEON,       /* aarch64 Advanced SIMD (+ dotprod not assumed) */
+    CPU_ISA_AVX2,       /* AVX2 + FMA + F16C */
+    CPU_ISA_AVX512,     /* + AVX-512 F, BW, VL */
+    CPU_ISA_AVX512VNNI, /* + AVX-512 VNNI */
     CPU_ISA_COUNT,
 } cpu_isa;
 
+/* ---- weight panels (panels.c) ------------------------------------------------
+ * 16 rows of a matrix repacked once at load time so that SIMD lane r works on
+ * row r: out[c * out_stride + r] = row r . activation column c, r < 16, c < nc
+ * (nc <= CPU_MAX_COLS). Types with a panel layout: Q4_K, Q6_K, Q8_0, Q4_0,
+ * Q4_1, Q5_0, Q5_1. */
+#define CPU_PANEL_ROWS 16
+#define CPU_PANEL_Q4_K_BYTES 2368 /* per 256 elements of the 16 rows */
+#define CPU_PANEL_Q6_K_BYTES 3360 /* per 256 */
+#define CPU_PANEL_Q8_0_BYTES 544  /* per 32 */
+/* Q4_0, Q4_1, Q5_0, Q5_1, per 32: d, [m], [high bits], 8 chunks (panels.c) */
+#define CPU_PANEL_LEGACY_BYTES(q5, has_min) (32 + 32 * (has_min) + 64 * (q5) + 256)
+/* Offsets inside one block of a panel (layouts in panels.c). */
+#define CPU_PANEL_Q4_K_PAIR(j) (64 + 576 * (j))                           /* scales of sub-blocks j, 4+j */
+#define CPU_PANEL_Q4_K_CHUNK(ch) (CPU_PANEL_Q4_K_PAIR((ch) / 16) + 64 + 32 * ((ch) % 16))
+#define CPU_PANEL_Q6_K_PAIR(g) (32 + 416 * (g))                           /* scales of groups g, 8+g */
+#define CPU_PANEL_Q6_K_HIGH(k) (CPU_PANEL_Q6_K_PAIR((k) / 4) + 32 + 96 * ((k) % 4)) /* chunks 2k, 2k+1 */
+#define CPU_PANEL_Q6_K_CHUNK(ch) (CPU_PANEL_Q6_K_HIGH((ch) / 2) + 32 + 32 * ((ch) % 2))
+#define CPU_PANEL_Q8_0_CHUNK(c) (32 + 32 * (c))
+
+typedef void (*cpu_panel_dot_fn)(int64_t n, const void *panel, const void *act, size_t act_stride, int nc,
+                                 float *out, size_t out_stride);
+
+/* Bytes of one panel of rows of n elements (0: the type has no panel layout). */
+uint64_t cpu_panel_bytes(brisk_type type, int64_t n);
+/* Repack 16 rows (row r at rows + r * row_bytes) of n elements into a panel. */
+void cpu_panel_pack(brisk_type type, const void *rows, uint64_t row_bytes, int64_t n, void *panel);
+
 typedef struct cpu_kernels {
     const char *name;
-    cpu_dot_fn dot[BRISK_TYPE_COUNT]; /* NULL: use the generic kernel */
-    cpu_quant_act_fn quant_q8_32, quant_q8_256;
+    cpu_dot_fn dot[BRISK_TYPE_COUNT]; /* NULL: the next ISA down has it */
+    cpu_panel_dot_fn panel_dot[BRISK_TYPE_COUNT]; /* NULL: no panel kernel */
+    cpu_quant_act_fn quant_q16_32, quant_q16_256;
     float (*dot_f32)(const float *a, const float *b, int64_t n); /* exact mode */
 } cpu_kernels;
 
@@ -93,17 +121,20 @@ typedef struct cpu_kernels {
 const cpu_kernels *cpu_kernels_generic(void);
 const cpu_kernels *cpu_kernels_avx2(void);
 const cpu_kernels *cpu_kernels_neon(void);
+const cpu_kernels *cpu_kernels_avx512(void);
+const cpu_kernels *cpu_kernels_avx512vnni(void);
 
 /* The table for an ISA if this build has it AND this CPU runs it, else NULL. */
 const cpu_kernels *cpu_kernels_for(cpu_isa isa);
 
-/* The best table for this CPU, with every NULL entry filled from the generic
- * table. Chosen once (thread-safe); BRISK_ISA=generic|avx2|neon in the
- * environment forces one (for tests and benchmarks). */
+/* The best table for this CPU, with every NULL entry filled from the next
+ * ISA down (and finally the generic table). Chosen once (thread-safe);
+ * BRISK_ISA=generic|neon|avx2|avx512|avx512vnni in the environment forces one
+ * (for tests and benchmarks). */
 const cpu_kernels *cpu_kernels_best(void);
 
 /* Reference activation quantizers (also the generic table's). */
-void cpu_quant_act_q8_32_ref(const float *x, void *dst, int64_t n);
-void cpu_quant_act_q8_256_ref(const float *x, void *dst, int64_t n);
+void cpu_quant_act_q16_32_ref(const float *x, void *dst, int64_t n);
+void cpu_quant_act_q16_256_ref(const float *x, void *dst, int64_t n);
 
 #endif

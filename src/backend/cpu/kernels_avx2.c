@@ -1,38 +1,21 @@
 /* AVX2 + FMA + F16C kernels (compiled with -mavx2 -mfma -mf16c; chosen at run
  * time only when the CPU has all three). Same math as kernels_generic.c:
- * integer dot products of decoded weight blocks with 8-bit activations
- * (vpmaddubsw: unsigned 8-bit x signed 8-bit pairs -> 16-bit, then vpmaddwd
- * -> 32-bit), scaled in f32; float weights in f32 FMAs.
+ * weight quants (times their K-quant group scale) widened to 16 bits and
+ * dotted with the 16-bit activations (kernels.h) by vpmaddwd into i32 lanes,
+ * scaled in f32 per block; float weights in f32 FMAs.
  *
  * Every kernel is written once as an always_inline body over `nc` columns
- * (tokens) and instantiated for nc = 1..4, so the weight block is decoded
- * once per nc tokens and the compiler keeps the nc accumulators in registers. */
+ * (tokens) and instantiated for nc = 1..4 (KC_SPECIALIZE_NC), so a weight
+ * block is decoded once per nc tokens. */
 #include "backend/cpu/kernels.h"
-/* Activation quantization must round x * id before subtracting (bit-identical
- * across ISAs): no implicit FMA contraction in this file. */
-#if defined(__clang__)
-#pragma STDC FP_CONTRACT OFF
-#elif defined(__GNUC__)
-#pragma GCC optimize("fp-contract=off")
-#endif
 
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 #include <immintrin.h>
 
 #include "backend/cpu/kernels_common.h"
+#include "backend/cpu/kernels_x86.h"
 
 #define INLINE static inline __attribute__((always_inline))
-
-/* Instantiate body(..., NC) for nc = 1..4 as function `name`. */
-#define SPECIALIZE_NC(name, body)                                                                    \
-    static void name(int64_t n, const void *w, const void *a, size_t as, int nc, float *o, size_t os) { \
-        switch (nc) {                                                                                  \
-        case 1: body(n, w, a, as, o, os, 1); break;                                                    \
-        case 2: body(n, w, a, as, o, os, 2); break;                                                    \
-        case 3: body(n, w, a, as, o, os, 3); break;                                                    \
-        default: body(n, w, a, as, o, os, 4); break;                                                   \
-        }                                                                                              \
-    }
 
 /* f16 -> f32 with the F16C instruction (the portable kc_f16 branches). */
 INLINE float f16(const uint8_t *p) {
@@ -55,68 +38,13 @@ INLINE int hsum_epi32(__m256i v) {
     return _mm_cvtsi128_si32(s);
 }
 
-/* Unsigned weights u (0..63) . two-level activations (qs, qr), per 32:
- * 8 x i32 of CPU_ACT_RES * sum(u qs) + sum(u qr) over pairs of pairs. */
-INLINE __m256i dot_u8_act(__m256i u, __m256i qs, __m256i qr) {
-    return _mm256_add_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(u, qs), _mm256_set1_epi16(CPU_ACT_RES)),
-                            _mm256_madd_epi16(_mm256_maddubs_epi16(u, qr), _mm256_set1_epi16(1)));
-}
+INLINE __m256i load_q(const int16_t *q) { return _mm256_loadu_si256((const __m256i *)q); }
 
-/* The same for signed weights (-128..127): |w| . sign-transferred activations
- * (activations are -127..127, so vpmaddubsw cannot saturate). */
-INLINE __m256i dot_s8_act(__m256i w, __m256i qs, __m256i qr) {
-    return dot_u8_act(_mm256_sign_epi8(w, w), _mm256_sign_epi8(qs, w), _mm256_sign_epi8(qr, w));
-}
-
-/* 16 packed bytes of nibbles -> 32 bytes: low nibbles (elements 0..15) in the
- * low lane, high nibbles (16..31) in the high lane. */
-INLINE __m256i nibbles32(const uint8_t *p) {
-    __m128i b = _mm_loadu_si128((const __m128i *)p);
-    __m256i v = _mm256_set_m128i(_mm_srli_epi16(b, 4), b);
-    return _mm256_and_si256(v, _mm256_set1_epi8(0x0F));
-}
-
-/* 32 bits -> 32 bytes, byte j = 0x10 where bit j is set, else 0. */
-INLINE __m256i bits_to_0x10(uint32_t bits) {
-    const __m256i shuf = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202,
-                                           0x0101010101010101, 0x0000000000000000);
-    __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int)bits), shuf);
-    const __m256i mask = _mm256_set1_epi64x((long long)0x8040201008040201ull);
-    v = _mm256_cmpeq_epi8(_mm256_and_si256(v, mask), mask);
-    return _mm256_and_si256(v, _mm256_set1_epi8(0x10));
-}
+/* 16 bytes -> 16 x i16, zero- or sign-extended. */
+INLINE __m256i u8x16(const uint8_t *p) { return _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)p)); }
+INLINE __m256i s8x16(const uint8_t *p) { return _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)p)); }
 
 /* ---- activation quantization (bit-identical to the reference) ------------ */
-
-/* 8 x i32 -> 8 bytes each, in order: packs interleave 128-bit lanes, the
- * permute puts the 4-byte groups back in element order. */
-INLINE __m256i pack_i32x4_to_i8(__m256i v0, __m256i v1, __m256i v2, __m256i v3) {
-    __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(v0, v1), _mm256_packs_epi32(v2, v3));
-    return _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-}
-
-/* 32 floats -> coarse quants qs and residual quants qr (kernels.h). */
-INLINE void quant32(const float *x, float id, int8_t *qs, int8_t *qr) {
-    const __m256 vid = _mm256_set1_ps(id), res = _mm256_set1_ps((float)CPU_ACT_RES);
-    __m256i q[4], r[4];
-    for (int k = 0; k < 4; k++) {
-        const __m256 t = _mm256_mul_ps(_mm256_loadu_ps(x + 8 * k), vid);
-        const __m256 qf = _mm256_round_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-        q[k] = _mm256_cvtps_epi32(qf);
-        r[k] = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_sub_ps(t, qf), res));
-    }
-    _mm256_storeu_si256((__m256i *)qs, pack_i32x4_to_i8(q[0], q[1], q[2], q[3]));
-    _mm256_storeu_si256((__m256i *)qr, pack_i32x4_to_i8(r[0], r[1], r[2], r[3]));
-}
-
-/* CPU_ACT_RES * qs + qr summed over pairs of pairs: 8 x i32 (4 elements each). */
-INLINE __m256i act_sums4(const int8_t *qs, const int8_t *qr) {
-    const __m256i ones8 = _mm256_set1_epi8(1);
-    const __m256i a = _mm256_maddubs_epi16(ones8, _mm256_loadu_si256((const __m256i *)qs));
-    const __m256i b = _mm256_maddubs_epi16(ones8, _mm256_loadu_si256((const __m256i *)qr));
-    return _mm256_add_epi32(_mm256_madd_epi16(a, _mm256_set1_epi16(CPU_ACT_RES)),
-                            _mm256_madd_epi16(b, _mm256_set1_epi16(1)));
-}
 
 INLINE float absmax(const float *x, int n) {
     const __m256 sign = _mm256_set1_ps(-0.0f);
@@ -128,32 +56,33 @@ INLINE float absmax(const float *x, int n) {
     return _mm_cvtss_f32(s);
 }
 
-static void quant_q8_32(const float *x, void *dst, int64_t n) {
-    act_q8_32 *b = dst;
+/* 16 floats -> 16 x i16 at q; returns 8 partial sums of them. packs_epi32
+ * interleaves the 128-bit lanes; the permute restores element order. */
+INLINE __m256i quant16(const float *x, __m256 id, int16_t *q) {
+    const __m256i a = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x), id));
+    const __m256i b = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 8), id));
+    _mm256_storeu_si256((__m256i *)q, _mm256_permute4x64_epi64(_mm256_packs_epi32(a, b), 0xD8));
+    return _mm256_add_epi32(a, b);
+}
+
+static void quant_q16_32(const float *x, void *dst, int64_t n) {
+    act_q16_32 *b = dst;
     for (int64_t i = 0; i < n / 32; i++, x += 32) {
-        const float d = absmax(x, 32) / 127.0f;
-        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        const float d = absmax(x, 32) / (float)CPU_ACT_QMAX;
+        const __m256 id = _mm256_set1_ps(d != 0.0f ? 1.0f / d : 0.0f);
+        const __m256i sum = _mm256_add_epi32(quant16(x, id, b[i].q), quant16(x + 16, id, b[i].q + 16));
         b[i].d = d;
-        quant32(x, id, b[i].qs, b[i].qr);
-        b[i].s = d * (float)hsum_epi32(act_sums4(b[i].qs, b[i].qr)) / (float)CPU_ACT_RES;
+        b[i].s = d * (float)hsum_epi32(sum);
     }
 }
 
-static void quant_q8_256(const float *x, void *dst, int64_t n) {
-    act_q8_256 *b = dst;
+static void quant_q16_256(const float *x, void *dst, int64_t n) {
+    act_q16_256 *b = dst;
     for (int64_t i = 0; i < n / 256; i++, x += 256) {
-        const float d = absmax(x, 256) / 127.0f;
-        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        const float d = absmax(x, 256) / (float)CPU_ACT_QMAX;
+        const __m256 id = _mm256_set1_ps(d != 0.0f ? 1.0f / d : 0.0f);
         b[i].d = d;
-        for (int j = 0; j < 8; j++) {
-            quant32(x + 32 * j, id, b[i].qs + 32 * j, b[i].qr + 32 * j);
-            /* lanes 0..3 = elements 0..15, lanes 4..7 = 16..31 */
-            const __m256i p = act_sums4(b[i].qs + 32 * j, b[i].qr + 32 * j);
-            __m128i h = _mm_hadd_epi32(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
-            h = _mm_hadd_epi32(h, h); /* (0..15, 16..31, ...) */
-            b[i].bsum[2 * j] = _mm_cvtsi128_si32(h);
-            b[i].bsum[2 * j + 1] = _mm_extract_epi32(h, 1);
-        }
+        for (int g = 0; g < 16; g++) b[i].ssum[g] = d * (float)hsum_epi32(quant16(x + 16 * g, id, b[i].q + 16 * g));
     }
 }
 
@@ -215,59 +144,98 @@ INLINE float conv_bf16(const void *w, int64_t j) {
 FLOAT_BODY(load8_f32, conv_f32)
 FLOAT_BODY(load8_f16, conv_f16)
 FLOAT_BODY(load8_bf16, conv_bf16)
-SPECIALIZE_NC(dot_f32, body_load8_f32)
-SPECIALIZE_NC(dot_f16, body_load8_f16)
-SPECIALIZE_NC(dot_bf16, body_load8_bf16)
+KC_SPECIALIZE_NC(dot_f32, body_load8_f32)
+KC_SPECIALIZE_NC(dot_f16, body_load8_f16)
+KC_SPECIALIZE_NC(dot_bf16, body_load8_bf16)
 
-/* ---- 32-element blocks ------------------------------------------------------ */
+/* ---- 32-element blocks: value = d * q + m ---------------------------------- */
 
-/* A decoded weight block: 32 quants q, value = d * q + m. `uns`: q is
- * unsigned (0..31, vpmaddubsw directly); else signed (sign trick). */
+/* A decoded block: elements 0..15 and 16..31 as i16, value = d * q + m. */
 typedef struct blk32 {
-    __m256i q;
+    __m256i lo, hi;
     float d, m;
 } blk32;
 
-INLINE blk32 dec_q4_0(const uint8_t *b) { return (blk32){nibbles32(b + 2), f16(b), -8.0f * f16(b)}; }
-INLINE blk32 dec_q4_1(const uint8_t *b) { return (blk32){nibbles32(b + 4), f16(b), f16(b + 2)}; }
+/* Nibble blocks: element j < 16 in the low nibble of byte j, 16 + j in the high. */
+INLINE void nibbles(const uint8_t *p, __m256i *lo, __m256i *hi) {
+    const __m256i v = u8x16(p);
+    *lo = _mm256_and_si256(v, _mm256_set1_epi16(0x0F));
+    *hi = _mm256_srli_epi16(v, 4);
+}
+
+/* Bit j of 16 bits -> 0x10 in i16 lane j. */
+INLINE __m256i bits_to_0x10(uint32_t bits) {
+    const __m256i lane_bit = _mm256_setr_epi16(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192,
+                                               16384, (short)0x8000);
+    const __m256i v = _mm256_and_si256(_mm256_set1_epi16((short)bits), lane_bit);
+    return _mm256_and_si256(_mm256_cmpeq_epi16(v, lane_bit), _mm256_set1_epi16(0x10));
+}
+
+/* Nibbles through a 16-entry signed level table. */
+INLINE void table_nibbles(const uint8_t *p, const int8_t *table, __m256i *lo, __m256i *hi) {
+    const __m128i lut = _mm_loadu_si128((const __m128i *)table), m4 = _mm_set1_epi8(0x0F);
+    const __m128i v = _mm_loadu_si128((const __m128i *)p);
+    *lo = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(lut, _mm_and_si128(v, m4)));
+    *hi = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(lut, _mm_and_si128(_mm_srli_epi16(v, 4), m4)));
+}
+
+INLINE blk32 dec_q4_0(const uint8_t *b) {
+    blk32 r = {.d = f16(b)};
+    r.m = -8.0f * r.d;
+    nibbles(b + 2, &r.lo, &r.hi);
+    return r;
+}
+INLINE blk32 dec_q4_1(const uint8_t *b) {
+    blk32 r = {.d = f16(b), .m = f16(b + 2)};
+    nibbles(b + 4, &r.lo, &r.hi);
+    return r;
+}
 INLINE blk32 dec_q5_0(const uint8_t *b) {
-    __m256i q = _mm256_or_si256(nibbles32(b + 6), bits_to_0x10(kc_u32(b + 2)));
-    return (blk32){q, f16(b), -16.0f * f16(b)};
+    blk32 r = {.d = f16(b)};
+    r.m = -16.0f * r.d;
+    const uint32_t qh = kc_u32(b + 2);
+    nibbles(b + 6, &r.lo, &r.hi);
+    r.lo = _mm256_or_si256(r.lo, bits_to_0x10(qh & 0xFFFF));
+    r.hi = _mm256_or_si256(r.hi, bits_to_0x10(qh >> 16));
+    return r;
 }
 INLINE blk32 dec_q5_1(const uint8_t *b) {
-    __m256i q = _mm256_or_si256(nibbles32(b + 8), bits_to_0x10(kc_u32(b + 4)));
-    return (blk32){q, f16(b), f16(b + 2)};
+    blk32 r = {.d = f16(b), .m = f16(b + 2)};
+    const uint32_t qh = kc_u32(b + 4);
+    nibbles(b + 8, &r.lo, &r.hi);
+    r.lo = _mm256_or_si256(r.lo, bits_to_0x10(qh & 0xFFFF));
+    r.hi = _mm256_or_si256(r.hi, bits_to_0x10(qh >> 16));
+    return r;
 }
-INLINE blk32 dec_q8_0(const uint8_t *b) {
-    return (blk32){_mm256_loadu_si256((const __m256i *)(b + 2)), f16(b), 0.0f};
-}
+INLINE blk32 dec_q8_0(const uint8_t *b) { return (blk32){s8x16(b + 2), s8x16(b + 18), f16(b), 0.0f}; }
 INLINE blk32 dec_iq4_nl(const uint8_t *b) {
-    const __m256i lut = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)kc_kvalues_iq4nl));
-    return (blk32){_mm256_shuffle_epi8(lut, nibbles32(b + 2)), f16(b), 0.0f};
+    blk32 r = {.d = f16(b)};
+    table_nibbles(b + 2, qb_kvalues_iq4nl, &r.lo, &r.hi);
+    return r;
 }
 INLINE blk32 dec_mxfp4(const uint8_t *b) {
-    const __m256i lut = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)kc_kvalues_mxfp4));
-    return (blk32){_mm256_shuffle_epi8(lut, nibbles32(b + 1)), kc_e8m0_half(b[0]), 0.0f};
+    blk32 r = {.d = qb_e8m0_half(b[0])};
+    table_nibbles(b + 1, qb_kvalues_mxfp4, &r.lo, &r.hi);
+    return r;
 }
 
-#define RES_INV (1.0f / (float)CPU_ACT_RES)
+#define ACT32(c, i) ((const act_q16_32 *)((const char *)act + (c) * as) + (i))
 
 /* One block into acc[c] (and the offset/min term into accm[c]). */
-#define STEP32(DEC, UNS, HASMIN, acc, accm, blkp, i)                                                 \
+#define STEP32(DEC, HASMIN, acc, blkp, i)                                                             \
     do {                                                                                              \
         const blk32 wb = DEC(blkp);                                                                   \
         for (int c = 0; c < nc; c++) {                                                                \
-            const act_q8_32 *ab = (const act_q8_32 *)((const char *)act + c * as) + (i);              \
-            const __m256i qs = _mm256_loadu_si256((const __m256i *)ab->qs);                          \
-            const __m256i qr = _mm256_loadu_si256((const __m256i *)ab->qr);                          \
-            const __m256i p = UNS ? dot_u8_act(wb.q, qs, qr) : dot_s8_act(wb.q, qs, qr);              \
-            acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(wb.d * ab->d * RES_INV), acc[c]); \
+            const act_q16_32 *ab = ACT32(c, i);                                                       \
+            const __m256i p = _mm256_add_epi32(_mm256_madd_epi16(wb.lo, load_q(ab->q)),               \
+                                               _mm256_madd_epi16(wb.hi, load_q(ab->q + 16)));         \
+            acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(wb.d * ab->d), acc[c]);    \
             if (HASMIN) accm[c] += wb.m * ab->s;                                                      \
         }                                                                                             \
     } while (0)
 
 /* Blocks in pairs with two accumulator sets, to hide the FMA latency. */
-#define BODY32(name, DEC, BYTES, UNS, HASMIN)                                                         \
+#define BODY32(name, BYTES, HASMIN)                                                                   \
     INLINE void body_##name(int64_t n, const void *w, const void *act, size_t as, float *o, size_t os, const int nc) { \
         __m256 acc0[4], acc1[4];                                                                      \
         float accm[4] = {0, 0, 0, 0};                                                                 \
@@ -276,87 +244,103 @@ INLINE blk32 dec_mxfp4(const uint8_t *b) {
         const int64_t nb = n / 32;                                                                    \
         int64_t i = 0;                                                                                \
         for (; i + 2 <= nb; i += 2) {                                                                 \
-            STEP32(DEC, UNS, HASMIN, acc0, accm, b + i * BYTES, i);                                   \
-            STEP32(DEC, UNS, HASMIN, acc1, accm, b + (i + 1) * BYTES, i + 1);                         \
+            STEP32(dec_##name, HASMIN, acc0, b + i * BYTES, i);                                       \
+            STEP32(dec_##name, HASMIN, acc1, b + (i + 1) * BYTES, i + 1);                             \
         }                                                                                             \
-        if (i < nb) STEP32(DEC, UNS, HASMIN, acc0, accm, b + i * BYTES, i);                           \
+        if (i < nb) STEP32(dec_##name, HASMIN, acc0, b + i * BYTES, i);                               \
         for (int c = 0; c < nc; c++) o[c * os] = hsum_ps(_mm256_add_ps(acc0[c], acc1[c])) + accm[c]; \
     }                                                                                                 \
-    SPECIALIZE_NC(dot_##name, body_##name)
+    KC_SPECIALIZE_NC(dot_##name, body_##name)
 
-BODY32(q4_0, dec_q4_0, 18, 1, 1)
-BODY32(q4_1, dec_q4_1, 20, 1, 1)
-BODY32(q5_0, dec_q5_0, 22, 1, 1)
-BODY32(q5_1, dec_q5_1, 24, 1, 1)
-BODY32(q8_0, dec_q8_0, 34, 0, 0)
-BODY32(iq4_nl, dec_iq4_nl, 18, 0, 0)
-BODY32(mxfp4, dec_mxfp4, 17, 0, 0)
+BODY32(q4_0, 18, 1)
+BODY32(q4_1, 20, 1)
+BODY32(q5_0, 22, 1)
+BODY32(q5_1, 24, 1)
+BODY32(q8_0, 34, 0)
+BODY32(iq4_nl, 18, 0)
+BODY32(mxfp4, 17, 0)
 
 /* ---- K-quants: 256-element super-blocks --------------------------------------
- * Per 32-element chunk and column: vpmaddwd(vpmaddubsw(q, qs), scale * R) +
- * vpmaddwd(vpmaddubsw(q, qr), scale) (scale per 16-element half, R =
- * CPU_ACT_RES), summed in i32 over the super-block where that cannot
- * overflow (Q4_K, Q5_K: at most 8 x 2 x 7874 x (63 x 254 + 63) < 2^31) and
- * converted to f32 per chunk where it could (Q6_K, signed scales up to 128);
- * min/offset terms from the activation block sums in integers. */
+ * Per 16-element group g: w = q * scale_g as i16, isum[c] += vpmaddwd(w, a_c)
+ * in 8 i32 lanes; acc[c] += f32(isum[c]) * d * d_a, flushed where the i32
+ * bound requires (|a| <= 32767; per lane 2 products per group):
+ *   Q4_K 32 x 945, Q5_K 32 x 1953, Q2_K 32 x 45, Q3_K 32 x 128, Q8_K 32 x 128
+ *     per super-block; Q6_K 16 x 4096 and IQ4_XS 16 x 4064 per half (128).
+ * Mins come from the activation group sums (ssum): accm[c] += min_g * ssum_g
+ * in f32 lanes. */
 
-/* q: 32 unsigned quants of chunk k of act block ab; s: i16 scales (lanes 0..7
- * for elements 0..15, 8..15 for 16..31). 8 x i32. */
-INLINE __m256i dot_chunk(__m256i q, const act_q8_256 *ab, int k, __m256i s) {
-    const __m256i qs = _mm256_loadu_si256((const __m256i *)(ab->qs + 32 * k));
-    const __m256i qr = _mm256_loadu_si256((const __m256i *)(ab->qr + 32 * k));
-    return _mm256_add_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(q, qs), _mm256_mullo_epi16(s, _mm256_set1_epi16(CPU_ACT_RES))),
-                            _mm256_madd_epi16(_mm256_maddubs_epi16(q, qr), s));
+#define ACT256(c, i) ((const act_q16_256 *)((const char *)act + (c) * as) + (i))
+
+/* isum[c] += w . (16 activations of group g) for every column. */
+#define GROUP(w, g)                                                                                   \
+    for (int c = 0; c < nc; c++)                                                                      \
+        isum[c] = _mm256_add_epi32(isum[c], _mm256_madd_epi16((w), load_q(ACT256(c, i)->q + 16 * (g))))
+
+/* acc[c] += f32(isum[c]) * scale * d_a; isum[c] = 0. */
+#define FLUSH(scale)                                                                                  \
+    for (int c = 0; c < nc; c++) {                                                                    \
+        acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[c]), _mm256_set1_ps((scale) * ACT256(c, i)->d), acc[c]); \
+        isum[c] = _mm256_setzero_si256();                                                             \
+    }
+
+#define K_PROLOGUE                                                                                    \
+    __m256 acc[4], accm[4];                                                                           \
+    __m256i isum[4];                                                                                  \
+    for (int c = 0; c < nc; c++) {                                                                    \
+        acc[c] = accm[c] = _mm256_setzero_ps();                                                       \
+        isum[c] = _mm256_setzero_si256();                                                             \
+    }                                                                                                 \
+    const uint8_t *b = w
+
+#define K_EPILOGUE for (int c = 0; c < nc; c++) o[c * os] = hsum_ps(_mm256_sub_ps(acc[c], accm[c]))
+
+/* accm[c] += mins (16 f32, per 16-element group) . ssum of every column. */
+#define MINS(lo, hi)                                                                                  \
+    for (int c = 0; c < nc; c++) {                                                                    \
+        const act_q16_256 *ab = ACT256(c, i);                                                         \
+        accm[c] = _mm256_fmadd_ps((lo), _mm256_loadu_ps(ab->ssum), accm[c]);                          \
+        accm[c] = _mm256_fmadd_ps((hi), _mm256_loadu_ps(ab->ssum + 8), accm[c]);                      \
+    }
+
+/* The low 8 bytes of v -> 8 f32 times s. */
+INLINE __m256 bytes8_ps(__m128i v, float s) {
+    return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(v)), _mm256_set1_ps(s));
 }
 
-INLINE const act_q8_256 *act256(const void *act, size_t as, int c, int64_t i) {
-    return (const act_q8_256 *)((const char *)act + c * as) + i;
-}
+INLINE __m256i mul_scale(__m256i q, int s) { return _mm256_mullo_epi16(q, _mm256_set1_epi16((short)s)); }
 
-/* Scale vector for a 32-element chunk: i16 lanes 0..7 (elements 0..15) get s0, 8..15 get s1. */
-INLINE __m256i scales2(int s0, int s1) { return _mm256_set_m128i(_mm_set1_epi16((short)s1), _mm_set1_epi16((short)s0)); }
-
-/* Q4_K (hb = 0) and Q5_K (hb = 1): chunk k (0..3) of qs holds sub-block 2k
- * (low nibbles) and 2k+1 (high); Q5_K's fifth bit of element 32j + l is bit j
- * of qh[l]. value = d * sc[j] * q - dmin * m[j]. */
+/* Q4_K (hb = 0) and Q5_K (hb = 1): 32 bytes of qs per 64 elements, low
+ * nibbles = sub-block 2k (groups 4k, 4k+1), high = 2k+1 (groups 4k+2, 4k+3);
+ * Q5_K's fifth bit of element 32j + l is bit j of qh[l].
+ * value = d * sc[j] * q - dmin * m[j]. */
 INLINE void body_q45_k(int64_t n, const void *w, const void *act, size_t as, float *o, size_t os, const int nc,
                        const int hb) {
-    __m256 acc[4];
-    float accm[4] = {0, 0, 0, 0};
-    for (int c = 0; c < nc; c++) acc[c] = _mm256_setzero_ps();
-    const uint8_t *b = w;
-    const size_t bytes = hb ? 176 : 144;
-    const __m256i m4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
-    for (int64_t i = 0; i < n / 256; i++, b += bytes) {
+    K_PROLOGUE;
+    const __m256i m4 = _mm256_set1_epi16(0x0F), one = _mm256_set1_epi16(1);
+    for (int64_t i = 0; i < n / 256; i++, b += hb ? 176 : 144) {
         const float d = f16(b), dmin = f16(b + 2);
-        uint8_t sc[8], mn[8];
-        kc_scale_min_k4(b + 4, sc, mn);
+        const __m128i scale_min = x86_scale_min_k4(b + 4);
+        int16_t sc[8]; /* one 16-byte store; the scalar reads below forward from it */
+        _mm_storeu_si128((__m128i *)sc, _mm_cvtepu8_epi16(scale_min));
         const uint8_t *qs = b + (hb ? 48 : 16);
-        const __m256i qh = hb ? _mm256_loadu_si256((const __m256i *)(b + 16)) : _mm256_setzero_si256();
-        __m256i isum[4];
-        for (int c = 0; c < nc; c++) isum[c] = _mm256_setzero_si256();
-        for (int k = 0; k < 4; k++) {
-            const __m256i q = _mm256_loadu_si256((const __m256i *)(qs + 32 * k));
-            __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
-            if (hb) {
-                lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), one), 4));
-                hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * k + 1), one), 4));
-            }
-            const __m256i slo = _mm256_set1_epi16(sc[2 * k]), shi = _mm256_set1_epi16(sc[2 * k + 1]);
-            for (int c = 0; c < nc; c++) {
-                const act_q8_256 *ab = act256(act, as, c, i);
-                isum[c] = _mm256_add_epi32(isum[c], _mm256_add_epi32(dot_chunk(lo, ab, 2 * k, slo), dot_chunk(hi, ab, 2 * k + 1, shi)));
+        for (int p = 0; p < 2; p++) {
+            const __m256i qh = hb ? u8x16(b + 16 + 16 * p) : _mm256_setzero_si256();
+            for (int k = 0; k < 4; k++) {
+                const __m256i v = u8x16(qs + 32 * k + 16 * p);
+                __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_srli_epi16(v, 4);
+                if (hb) {
+                    lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), one), 4));
+                    hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * k + 1), one), 4));
+                }
+                GROUP(mul_scale(lo, sc[2 * k]), 4 * k + p);
+                GROUP(mul_scale(hi, sc[2 * k + 1]), 4 * k + 2 + p);
             }
         }
-        for (int c = 0; c < nc; c++) {
-            const act_q8_256 *ab = act256(act, as, c, i);
-            int32_t msum = 0;
-            for (int j = 0; j < 8; j++) msum += mn[j] * (ab->bsum[2 * j] + ab->bsum[2 * j + 1]);
-            acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[c]), _mm256_set1_ps(d * ab->d * RES_INV), acc[c]);
-            accm[c] += dmin * ab->d * RES_INV * (float)msum;
-        }
+        FLUSH(d);
+        const __m128i mn16 = x86_mins_per_group(scale_min);
+        MINS(bytes8_ps(mn16, dmin), bytes8_ps(_mm_unpackhi_epi64(mn16, mn16), dmin));
     }
-    for (int c = 0; c < nc; c++) o[c * os] = hsum_ps(acc[c]) - accm[c];
+    K_EPILOGUE;
 }
 INLINE void body_q4_k(int64_t n, const void *w, const void *a, size_t as, float *o, size_t os, const int nc) {
     body_q45_k(n, w, a, as, o, os, nc, 0);
@@ -364,102 +348,83 @@ INLINE void body_q4_k(int64_t n, const void *w, const void *a, size_t as, float 
 INLINE void body_q5_k(int64_t n, const void *w, const void *a, size_t as, float *o, size_t os, const int nc) {
     body_q45_k(n, w, a, as, o, os, nc, 1);
 }
-SPECIALIZE_NC(dot_q4_k, body_q4_k)
-SPECIALIZE_NC(dot_q5_k, body_q5_k)
+KC_SPECIALIZE_NC(dot_q4_k, body_q4_k)
+KC_SPECIALIZE_NC(dot_q5_k, body_q5_k)
 
-/* Q6_K: q = (ql nibble | qh 2 bits << 4) in 0..63, value = d * sc[g] * (q - 32).
- * Half h (128 elements): ql[64h..64h+63] as chunks A (first 32) and B, qh[32h..]:
- *   elements +0..31: A low, qh bits 0-1;  +32..63: B low, bits 2-3;
- *   elements +64..95: A high, bits 4-5;   +96..127: B high, bits 6-7.
- * The -32 offset: subtract 32 * sum_g sc[g] * bsum[g]. */
+/* Q6_K: q = (ql nibble | qh 2 bits << 4) - 32, value = d * sc[g] * q.
+ * Half h (128 elements), part p (16 lanes), A = ql[64h + 16p..], B =
+ * ql[64h + 32 + 16p..], H = qh[32h + 16p..]: A low | H bits 0-1 is group
+ * 8h + p, B low | bits 2-3 group 8h + 2 + p, A high | bits 4-5 group 8h + 4 + p,
+ * B high | bits 6-7 group 8h + 6 + p. */
 INLINE void body_q6_k(int64_t n, const void *w, const void *act, size_t as, float *o, size_t os, const int nc) {
-    __m256 acc[4];
-    float accm[4] = {0, 0, 0, 0};
-    for (int c = 0; c < nc; c++) acc[c] = _mm256_setzero_ps();
-    const uint8_t *b = w;
-    const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(0x03);
+    K_PROLOGUE;
+    const __m256i m4 = _mm256_set1_epi16(0x0F), m2 = _mm256_set1_epi16(0x03), off = _mm256_set1_epi16(32);
     for (int64_t i = 0; i < n / 256; i++, b += 210) {
         const int8_t *sc = (const int8_t *)(b + 192);
         const float d = f16(b + 208);
-        __m256 dd[4];
-        for (int c = 0; c < nc; c++) dd[c] = _mm256_set1_ps(d * act256(act, as, c, i)->d * RES_INV);
         for (int h = 0; h < 2; h++) {
-            const __m256i qa = _mm256_loadu_si256((const __m256i *)(b + 64 * h));
-            const __m256i qb = _mm256_loadu_si256((const __m256i *)(b + 64 * h + 32));
-            const __m256i qh = _mm256_loadu_si256((const __m256i *)(b + 128 + 32 * h));
-            __m256i q[4];
-            q[0] = _mm256_or_si256(_mm256_and_si256(qa, m4), _mm256_slli_epi16(_mm256_and_si256(qh, m2), 4));
-            q[1] = _mm256_or_si256(_mm256_and_si256(qb, m4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), m2), 4));
-            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qa, 4), m4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), m2), 4));
-            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qb, 4), m4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m2), 4));
-            for (int k = 0; k < 4; k++) {
-                const int g = 8 * h + 2 * k; /* first 16-group of this chunk */
-                const __m256i s = scales2(sc[g], sc[g + 1]);
-                for (int c = 0; c < nc; c++) {
-                    const __m256i p = dot_chunk(q[k], act256(act, as, c, i), 4 * h + k, s);
-                    acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), dd[c], acc[c]);
-                }
+            for (int p = 0; p < 2; p++) {
+                const __m256i A = u8x16(b + 64 * h + 16 * p), B = u8x16(b + 64 * h + 32 + 16 * p);
+                const __m256i H = u8x16(b + 128 + 32 * h + 16 * p);
+                const __m256i q0 = _mm256_or_si256(_mm256_and_si256(A, m4), _mm256_slli_epi16(_mm256_and_si256(H, m2), 4));
+                const __m256i q1 = _mm256_or_si256(_mm256_and_si256(B, m4),
+                                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(H, 2), m2), 4));
+                const __m256i q2 = _mm256_or_si256(_mm256_srli_epi16(A, 4),
+                                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(H, 4), m2), 4));
+                const __m256i q3 = _mm256_or_si256(_mm256_srli_epi16(B, 4), _mm256_slli_epi16(_mm256_srli_epi16(H, 6), 4));
+                const int g = 8 * h + p;
+                GROUP(mul_scale(_mm256_sub_epi16(q0, off), sc[g]), g);
+                GROUP(mul_scale(_mm256_sub_epi16(q1, off), sc[g + 2]), g + 2);
+                GROUP(mul_scale(_mm256_sub_epi16(q2, off), sc[g + 4]), g + 4);
+                GROUP(mul_scale(_mm256_sub_epi16(q3, off), sc[g + 6]), g + 6);
             }
-        }
-        for (int c = 0; c < nc; c++) {
-            const act_q8_256 *ab = act256(act, as, c, i);
-            int32_t off = 0;
-            for (int g = 0; g < 16; g++) off += sc[g] * ab->bsum[g];
-            accm[c] += 32.0f * d * ab->d * RES_INV * (float)off;
+            FLUSH(d);
         }
     }
-    for (int c = 0; c < nc; c++) o[c * os] = hsum_ps(acc[c]) - accm[c];
+    K_EPILOGUE;
 }
-SPECIALIZE_NC(dot_q6_k, body_q6_k)
+KC_SPECIALIZE_NC(dot_q6_k, body_q6_k)
 
 /* Q2_K (q3 = 0): 2-bit q in 0..3, value = d * sc[g] * q - dmin * m[g];
- * Q3_K (q3 = 1): q = low2 + 4 * hbit - 4 in -4..3, value = d * sc[g] * q,
- * computed as unsigned u = q + 4 (0..7) minus 4 * sum_g sc[g] * bsum[g].
- * Chunk j (elements 32j..32j+31): low bits 2(j%4) of qs[32(j/4) + l], high
- * bit j of hmask[l]. In i32 per super-block: at most 8 x 2 x 2 x 7 x 127 x
- * 32 x 255 < 2^31. */
+ * Q3_K (q3 = 1): q = low2 + 4 * hbit - 4, value = d * sc[g] * q.
+ * Elements 32j + 16p + l: low bits 2(j%4) of qs[32(j/4) + 16p + l], high
+ * bit j of hmask[16p + l]; group 2j + p. */
 INLINE void body_q23_k(int64_t n, const void *w, const void *act, size_t as, float *o, size_t os, const int nc,
                        const int q3) {
-    __m256 acc[4];
-    float accm[4] = {0, 0, 0, 0};
-    for (int c = 0; c < nc; c++) acc[c] = _mm256_setzero_ps();
-    const uint8_t *b = w;
-    const __m256i m2 = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
+    K_PROLOGUE;
+    const __m256i m2 = _mm256_set1_epi16(3), one = _mm256_set1_epi16(1), four = _mm256_set1_epi16(4);
     for (int64_t i = 0; i < n / 256; i++, b += q3 ? 110 : 84) {
         int8_t sc[16];
-        uint8_t mn[16];
         float d, dmin = 0.0f;
         if (q3) {
             kc_scales_q3_k(b + 96, sc);
             d = f16(b + 108);
         } else {
-            for (int g = 0; g < 16; g++) { sc[g] = (int8_t)(b[g] & 15); mn[g] = b[g] >> 4; }
+            for (int g = 0; g < 16; g++) sc[g] = (int8_t)(b[g] & 15);
             d = f16(b + 80);
             dmin = f16(b + 82);
         }
         const uint8_t *qs = b + (q3 ? 32 : 16);
-        const __m256i hm = q3 ? _mm256_loadu_si256((const __m256i *)b) : _mm256_setzero_si256();
-        __m256i isum[4];
-        for (int c = 0; c < nc; c++) isum[c] = _mm256_setzero_si256();
-        for (int j = 0; j < 8; j++) {
-            const __m256i qv = _mm256_loadu_si256((const __m256i *)(qs + 32 * (j / 4)));
-            __m256i u = _mm256_and_si256(_mm256_srli_epi16(qv, 2 * (j % 4)), m2);
-            if (q3) u = _mm256_or_si256(u, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hm, j), one), 2));
-            const __m256i s = scales2(sc[2 * j], sc[2 * j + 1]);
-            for (int c = 0; c < nc; c++) isum[c] = _mm256_add_epi32(isum[c], dot_chunk(u, act256(act, as, c, i), j, s));
+        for (int p = 0; p < 2; p++) {
+            const __m256i hm = q3 ? u8x16(b + 16 * p) : _mm256_setzero_si256();
+            for (int h = 0; h < 2; h++) {
+                const __m256i v = u8x16(qs + 32 * h + 16 * p);
+                for (int s = 0; s < 4; s++) {
+                    const int j = 4 * h + s;
+                    __m256i u = _mm256_and_si256(_mm256_srli_epi16(v, 2 * s), m2);
+                    if (q3) u = _mm256_sub_epi16(_mm256_or_si256(u, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hm, j), one), 2)), four);
+                    GROUP(mul_scale(u, sc[2 * j + p]), 2 * j + p);
+                }
+            }
         }
-        for (int c = 0; c < nc; c++) {
-            const act_q8_256 *ab = act256(act, as, c, i);
-            int32_t t = 0;
-            for (int g = 0; g < 16; g++) t += (q3 ? 4 * sc[g] : mn[g]) * ab->bsum[g];
-            acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[c]), _mm256_set1_ps(d * ab->d * RES_INV), acc[c]);
-            accm[c] += (q3 ? d : dmin) * ab->d * RES_INV * (float)t;
+        FLUSH(d);
+        if (!q3) {
+            const __m128i m = _mm_srli_epi16(_mm_loadu_si128((const __m128i *)b), 4); /* mins: high nibbles */
+            const __m128i mn16 = _mm_and_si128(m, _mm_set1_epi8(0x0F));
+            MINS(bytes8_ps(mn16, dmin), bytes8_ps(_mm_unpackhi_epi64(mn16, mn16), dmin));
         }
     }
-    for (int c = 0; c < nc; c++) o[c * os] = hsum_ps(acc[c]) - accm[c];
+    K_EPILOGUE;
 }
 INLINE void body_q2_k(int64_t n, const void *w, const void *a, size_t as, float *o, size_t os, const int nc) {
     body_q23_k(n, w, a, as, o, os, nc, 0);
@@ -467,64 +432,246 @@ INLINE void body_q2_k(int64_t n, const void *w, const void *a, size_t as, float 
 INLINE void body_q3_k(int64_t n, const void *w, const void *a, size_t as, float *o, size_t os, const int nc) {
     body_q23_k(n, w, a, as, o, os, nc, 1);
 }
-SPECIALIZE_NC(dot_q2_k, body_q2_k)
-SPECIALIZE_NC(dot_q3_k, body_q3_k)
+KC_SPECIALIZE_NC(dot_q2_k, body_q2_k)
+KC_SPECIALIZE_NC(dot_q3_k, body_q3_k)
 
-/* Q8_K weights: f32 d, i8 qs[256] (bsums unused). i32 per super-block:
- * 8 x 2 x 2 x 128 x 127 x 255 < 2^31. */
+/* Q8_K weights: f32 d, i8 qs[256] (bsums unused). */
 INLINE void body_q8_k(int64_t n, const void *w, const void *act, size_t as, float *o, size_t os, const int nc) {
-    __m256 acc[4];
-    for (int c = 0; c < nc; c++) acc[c] = _mm256_setzero_ps();
-    const uint8_t *b = w;
+    K_PROLOGUE;
     for (int64_t i = 0; i < n / 256; i++, b += 292) {
         float d;
         memcpy(&d, b, 4);
-        __m256i isum[4];
-        for (int c = 0; c < nc; c++) isum[c] = _mm256_setzero_si256();
-        for (int j = 0; j < 8; j++) {
-            const __m256i q = _mm256_loadu_si256((const __m256i *)(b + 4 + 32 * j));
-            for (int c = 0; c < nc; c++) {
-                const act_q8_256 *ab = act256(act, as, c, i);
-                isum[c] = _mm256_add_epi32(isum[c], dot_s8_act(q, _mm256_loadu_si256((const __m256i *)(ab->qs + 32 * j)),
-                                                               _mm256_loadu_si256((const __m256i *)(ab->qr + 32 * j))));
-            }
-        }
-        for (int c = 0; c < nc; c++)
-            acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[c]), _mm256_set1_ps(d * act256(act, as, c, i)->d * RES_INV), acc[c]);
+        for (int g = 0; g < 16; g++) GROUP(s8x16(b + 4 + 16 * g), g);
+        FLUSH(d);
     }
-    for (int c = 0; c < nc; c++) o[c * os] = hsum_ps(acc[c]);
+    K_EPILOGUE;
 }
-SPECIALIZE_NC(dot_q8_k, body_q8_k)
+KC_SPECIALIZE_NC(dot_q8_k, body_q8_k)
 
-/* IQ4_XS: sub-block s (32 elements) = table levels of the nibbles at
- * qs + 16 s, scale ls[s] (-32..31); signed weights, so f32 per sub-block. */
+/* IQ4_XS: sub-block s (32 elements, groups 2s and 2s+1) = table levels of the
+ * nibbles at qs + 16 s, scale ls[s] (-32..31). */
 INLINE void body_iq4_xs(int64_t n, const void *w, const void *act, size_t as, float *o, size_t os, const int nc) {
-    __m256 acc[4];
-    for (int c = 0; c < nc; c++) acc[c] = _mm256_setzero_ps();
-    const uint8_t *b = w;
-    const __m256i lut = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)kc_kvalues_iq4nl));
+    K_PROLOGUE;
     for (int64_t i = 0; i < n / 256; i++, b += 136) {
         const float d = f16(b);
         int8_t ls[8];
         kc_scales_iq4_xs(b, ls);
-        __m256 dd[4];
-        for (int c = 0; c < nc; c++) dd[c] = _mm256_set1_ps(d * act256(act, as, c, i)->d * RES_INV);
-        for (int s8 = 0; s8 < 8; s8++) {
-            const __m256i q = _mm256_shuffle_epi8(lut, nibbles32(b + 8 + 16 * s8));
-            const __m256i uq = _mm256_sign_epi8(q, q);
-            for (int c = 0; c < nc; c++) {
-                const act_q8_256 *ab = act256(act, as, c, i);
-                const __m256i qs = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)(ab->qs + 32 * s8)), q);
-                const __m256i qr = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)(ab->qr + 32 * s8)), q);
-                const __m256i p = _mm256_add_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(uq, qs), _mm256_set1_epi16(CPU_ACT_RES)),
-                                                   _mm256_madd_epi16(_mm256_maddubs_epi16(uq, qr), _mm256_set1_epi16(1)));
-                acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_mul_ps(dd[c], _mm256_set1_ps((float)ls[s8])), acc[c]);
+        for (int s = 0; s < 8; s++) {
+            __m256i lo, hi;
+            table_nibbles(b + 8 + 16 * s, qb_kvalues_iq4nl, &lo, &hi);
+            GROUP(mul_scale(lo, ls[s]), 2 * s);
+            GROUP(mul_scale(hi, ls[s]), 2 * s + 1);
+            if (s == 3 || s == 7) { FLUSH(d); }
+        }
+    }
+    K_EPILOGUE;
+}
+KC_SPECIALIZE_NC(dot_iq4_xs, body_iq4_xs)
+
+/* ---- panels (panels.c): 16 rows at once ------------------------------------
+ * A 32-byte chunk holds one element pair of each of the 16 rows: widened to
+ * i16 as two registers (rows 0..7, rows 8..15), vpmaddwd with the broadcast
+ * activation pair gives i32 lane r = row r (+ 8). Sub-block scales are
+ * per-row vectors applied once per sub-block. With 16 registers, a body
+ * handles one or two columns (panel_cols below runs it per pair). */
+
+INLINE __m256i pair(const int16_t *q) {
+    int32_t v;
+    memcpy(&v, q, 4);
+    return _mm256_set1_epi32(v);
+}
+INLINE __m256 f16x8(const uint8_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
+INLINE __m256 u8x8_ps(const uint8_t *p) {
+    return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)p)));
+}
+INLINE __m256 s8x8_ps(const uint8_t *p) {
+    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)p)));
+}
+INLINE __m256i madd_add(__m256i acc, __m256i a, __m256i b) { return _mm256_add_epi32(acc, _mm256_madd_epi16(a, b)); }
+
+/* Q4_K panel (layout in panels.c): per sub-block pair (j, 4 + j), 16 chunks;
+ * acc halves h = rows 8h..8h+7. */
+INLINE void panel_body_q4_k(int64_t n, const void *panel, const void *act, size_t as, float *o, size_t os, const int nc) {
+    __m256 acc[2][2];
+    for (int c = 0; c < nc; c++) acc[c][0] = acc[c][1] = _mm256_setzero_ps();
+    const uint8_t *p = panel;
+    const __m256i m4 = _mm256_set1_epi16(0x0F);
+    for (int64_t i = 0; i < n / 256; i++, p += CPU_PANEL_Q4_K_BYTES) {
+        for (int h = 0; h < 2; h++) {
+            const __m256 d = f16x8(p + 16 * h), dmin = f16x8(p + 32 + 16 * h);
+            __m256 blk[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()}, mins[2] = {blk[0], blk[0]};
+            for (int j = 0; j < 4; j++) {
+                __m256i L[2], H[2];
+                for (int c = 0; c < nc; c++) L[c] = H[c] = _mm256_setzero_si256();
+                for (int ch = 16 * j; ch < 16 * j + 16; ch++) {
+                    const __m256i v = u8x16(p + CPU_PANEL_Q4_K_CHUNK(ch) + 16 * h);
+                    const __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_srli_epi16(v, 4);
+                    for (int c = 0; c < nc; c++) {
+                        const int16_t *q = ACT256(c, i)->q;
+                        L[c] = madd_add(L[c], lo, pair(q + 2 * ch));
+                        H[c] = madd_add(H[c], hi, pair(q + 128 + 2 * ch));
+                    }
+                }
+                const uint8_t *scales = p + CPU_PANEL_Q4_K_PAIR(j) + 8 * h;
+                const __m256 sl = _mm256_mul_ps(d, u8x8_ps(scales)), sh = _mm256_mul_ps(d, u8x8_ps(scales + 16));
+                const __m256 ml = _mm256_mul_ps(dmin, u8x8_ps(scales + 32)), mh = _mm256_mul_ps(dmin, u8x8_ps(scales + 48));
+                for (int c = 0; c < nc; c++) {
+                    const act_q16_256 *ab = ACT256(c, i);
+                    blk[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(L[c]), sl, blk[c]);
+                    blk[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(H[c]), sh, blk[c]);
+                    mins[c] = _mm256_fmadd_ps(ml, _mm256_set1_ps(ab->ssum[2 * j] + ab->ssum[2 * j + 1]), mins[c]);
+                    mins[c] = _mm256_fmadd_ps(mh, _mm256_set1_ps(ab->ssum[8 + 2 * j] + ab->ssum[9 + 2 * j]), mins[c]);
+                }
+            }
+            for (int c = 0; c < nc; c++)
+                acc[c][h] = _mm256_sub_ps(_mm256_fmadd_ps(blk[c], _mm256_set1_ps(ACT256(c, i)->d), acc[c][h]), mins[c]);
+        }
+    }
+    for (int c = 0; c < nc; c++) {
+        _mm256_storeu_ps(o + c * os, acc[c][0]);
+        _mm256_storeu_ps(o + c * os + 8, acc[c][1]);
+    }
+}
+
+/* Q6_K panel: as the AVX-512 kernel, per half of the rows. */
+INLINE void panel_body_q6_k(int64_t n, const void *panel, const void *act, size_t as, float *o, size_t os, const int nc) {
+    __m256 acc[2][2];
+    for (int c = 0; c < nc; c++) acc[c][0] = acc[c][1] = _mm256_setzero_ps();
+    const uint8_t *p = panel;
+    const __m256i m4 = _mm256_set1_epi16(0x0F), m2 = _mm256_set1_epi16(0x03);
+    for (int64_t i = 0; i < n / 256; i++, p += CPU_PANEL_Q6_K_BYTES) {
+        for (int h = 0; h < 2; h++) {
+            const __m256 d = f16x8(p + 16 * h);
+            for (int g = 0; g < 8; g++) {
+                __m256i L[2], H[2];
+                for (int c = 0; c < nc; c++) L[c] = H[c] = _mm256_setzero_si256();
+                for (int k = 4 * g; k < 4 * g + 4; k++) {
+                    const __m256i hb = u8x16(p + CPU_PANEL_Q6_K_HIGH(k) + 16 * h);
+                    for (int t = 0; t < 2; t++) {
+                        const int ch = 2 * k + t;
+                        const __m256i v = u8x16(p + CPU_PANEL_Q6_K_CHUNK(ch) + 16 * h);
+                        const __m256i lo = _mm256_or_si256(_mm256_and_si256(v, m4),
+                                                           _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4 * t), m2), 4));
+                        const __m256i hi = _mm256_or_si256(_mm256_srli_epi16(v, 4),
+                                                           _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4 * t + 2), m2), 4));
+                        for (int c = 0; c < nc; c++) {
+                            const int16_t *q = ACT256(c, i)->q;
+                            L[c] = madd_add(L[c], lo, pair(q + 2 * ch));
+                            H[c] = madd_add(H[c], hi, pair(q + 128 + 2 * ch));
+                        }
+                    }
+                }
+                const __m256 sl = _mm256_mul_ps(d, s8x8_ps(p + CPU_PANEL_Q6_K_PAIR(g) + 8 * h));
+                const __m256 sh = _mm256_mul_ps(d, s8x8_ps(p + CPU_PANEL_Q6_K_PAIR(g) + 16 + 8 * h));
+                for (int c = 0; c < nc; c++) {
+                    const act_q16_256 *ab = ACT256(c, i);
+                    const __m256 da = _mm256_set1_ps(ab->d);
+                    const __m256 tl = _mm256_fmsub_ps(_mm256_cvtepi32_ps(L[c]), da, _mm256_set1_ps(32.0f * ab->ssum[g]));
+                    const __m256 th = _mm256_fmsub_ps(_mm256_cvtepi32_ps(H[c]), da, _mm256_set1_ps(32.0f * ab->ssum[8 + g]));
+                    acc[c][h] = _mm256_fmadd_ps(th, sh, _mm256_fmadd_ps(tl, sl, acc[c][h]));
+                }
             }
         }
     }
-    for (int c = 0; c < nc; c++) o[c * os] = hsum_ps(acc[c]);
+    for (int c = 0; c < nc; c++) {
+        _mm256_storeu_ps(o + c * os, acc[c][0]);
+        _mm256_storeu_ps(o + c * os + 8, acc[c][1]);
+    }
 }
-SPECIALIZE_NC(dot_iq4_xs, body_iq4_xs)
+
+/* Q8_0 panel: 16 chunks per block, both row halves at once. */
+INLINE void panel_body_q8_0(int64_t n, const void *panel, const void *act, size_t as, float *o, size_t os, const int nc) {
+    __m256 acc[2][2];
+    for (int c = 0; c < nc; c++) acc[c][0] = acc[c][1] = _mm256_setzero_ps();
+    const uint8_t *p = panel;
+    for (int64_t i = 0; i < n / 32; i++, p += CPU_PANEL_Q8_0_BYTES) {
+        __m256i S[2][2];
+        for (int c = 0; c < nc; c++) S[c][0] = S[c][1] = _mm256_setzero_si256();
+        for (int ch = 0; ch < 16; ch++) {
+            const __m256i w0 = s8x16(p + CPU_PANEL_Q8_0_CHUNK(ch)), w1 = s8x16(p + CPU_PANEL_Q8_0_CHUNK(ch) + 16);
+            for (int c = 0; c < nc; c++) {
+                const __m256i a = pair(ACT32(c, i)->q + 2 * ch);
+                S[c][0] = madd_add(S[c][0], w0, a);
+                S[c][1] = madd_add(S[c][1], w1, a);
+            }
+        }
+        const __m256 d0 = f16x8(p), d1 = f16x8(p + 16);
+        for (int c = 0; c < nc; c++) {
+            const __m256 da = _mm256_set1_ps(ACT32(c, i)->d);
+            acc[c][0] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(S[c][0]), _mm256_mul_ps(d0, da), acc[c][0]);
+            acc[c][1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(S[c][1]), _mm256_mul_ps(d1, da), acc[c][1]);
+        }
+    }
+    for (int c = 0; c < nc; c++) {
+        _mm256_storeu_ps(o + c * os, acc[c][0]);
+        _mm256_storeu_ps(o + c * os + 8, acc[c][1]);
+    }
+}
+
+/* Q4_0, Q4_1, Q5_0, Q5_1 panels (see kernels_avx512.c): value = d * q + m. */
+INLINE void panel_body_legacy(int64_t n, const void *panel, const void *act, size_t as, float *o, size_t os,
+                              const int nc, const int q5, const int has_min) {
+    __m256 acc[2][2];
+    for (int c = 0; c < nc; c++) acc[c][0] = acc[c][1] = _mm256_setzero_ps();
+    const uint8_t *p = panel;
+    const __m256i m4 = _mm256_set1_epi16(0x0F), one = _mm256_set1_epi16(1);
+    for (int64_t i = 0; i < n / 32; i++, p += CPU_PANEL_LEGACY_BYTES(q5, has_min)) {
+        const uint8_t *hi = p + 32 + 32 * has_min, *chunks = hi + 64 * q5;
+        for (int h = 0; h < 2; h++) {
+            const __m256 d = f16x8(p + 16 * h);
+            const __m256 m = has_min ? f16x8(p + 32 + 16 * h) : _mm256_mul_ps(d, _mm256_set1_ps(q5 ? -16.0f : -8.0f));
+            __m256i S[2];
+            for (int c = 0; c < nc; c++) S[c] = _mm256_setzero_si256();
+            for (int ch = 0; ch < 8; ch++) {
+                const __m256i v = u8x16(chunks + 32 * ch + 16 * h);
+                __m256i lo = _mm256_and_si256(v, m4), up = _mm256_srli_epi16(v, 4);
+                if (q5) {
+                    const __m256i hb = _mm256_srli_epi16(u8x16(hi + 32 * (ch / 4) + 16 * h), 2 * (ch % 4));
+                    lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(hb, one), 4));
+                    up = _mm256_or_si256(up, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 1), one), 4));
+                }
+                for (int c = 0; c < nc; c++) {
+                    const int16_t *q = ACT32(c, i)->q;
+                    S[c] = madd_add(madd_add(S[c], lo, pair(q + 2 * ch)), up, pair(q + 16 + 2 * ch));
+                }
+            }
+            for (int c = 0; c < nc; c++) {
+                const act_q16_32 *ab = ACT32(c, i);
+                acc[c][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(S[c]), _mm256_mul_ps(d, _mm256_set1_ps(ab->d)), acc[c][h]);
+                acc[c][h] = _mm256_fmadd_ps(m, _mm256_set1_ps(ab->s), acc[c][h]);
+            }
+        }
+    }
+    for (int c = 0; c < nc; c++) {
+        _mm256_storeu_ps(o + c * os, acc[c][0]);
+        _mm256_storeu_ps(o + c * os + 8, acc[c][1]);
+    }
+}
+#define LEGACY_PANEL(name, q5, has_min)                                                               \
+    INLINE void panel_body_##name(int64_t n, const void *w, const void *a, size_t as, float *o, size_t os, const int nc) { \
+        panel_body_legacy(n, w, a, as, o, os, nc, q5, has_min);                                       \
+    }
+LEGACY_PANEL(q4_0, 0, 0)
+LEGACY_PANEL(q4_1, 0, 1)
+LEGACY_PANEL(q5_0, 1, 0)
+LEGACY_PANEL(q5_1, 1, 1)
+
+/* A panel kernel over nc <= 4 columns, two at a time. */
+#define PANEL_COLS(name, body)                                                                        \
+    static void name(int64_t n, const void *w, const void *a, size_t as, int nc, float *o, size_t os) { \
+        for (int c = 0; c < nc; c += 2) {                                                             \
+            const void *ac = (const char *)a + (size_t)c * as;                                        \
+            if (nc - c >= 2) body(n, w, ac, as, o + (size_t)c * os, os, 2);                           \
+            else body(n, w, ac, as, o + (size_t)c * os, os, 1);                                       \
+        }                                                                                             \
+    }
+PANEL_COLS(panel_q4_k, panel_body_q4_k)
+PANEL_COLS(panel_q6_k, panel_body_q6_k)
+PANEL_COLS(panel_q8_0, panel_body_q8_0)
+PANEL_COLS(panel_q4_0, panel_body_q4_0)
+PANEL_COLS(panel_q4_1, panel_body_q4_1)
+PANEL_COLS(panel_q5_0, panel_body_q5_0)
+PANEL_COLS(panel_q5_1, panel_body_q5_1)
 
 static const cpu_kernels avx2 = {
     .name = "avx2",
@@ -537,8 +684,13 @@ static const cpu_kernels avx2 = {
         [BRISK_TYPE_Q5_K] = dot_q5_k, [BRISK_TYPE_Q6_K] = dot_q6_k, [BRISK_TYPE_Q8_K] = dot_q8_k,
         [BRISK_TYPE_IQ4_XS] = dot_iq4_xs,
     },
-    .quant_q8_32 = quant_q8_32,
-    .quant_q8_256 = quant_q8_256,
+    .panel_dot = {
+        [BRISK_TYPE_Q4_K] = panel_q4_k, [BRISK_TYPE_Q6_K] = panel_q6_k, [BRISK_TYPE_Q8_0] = panel_q8_0,
+        [BRISK_TYPE_Q4_0] = panel_q4_0, [BRISK_TYPE_Q4_1] = panel_q4_1, [BRISK_TYPE_Q5_0] = panel_q5_0,
+        [BRISK_TYPE_Q5_1] = panel_q5_1,
+    },
+    .quant_q16_32 = quant_q16_32,
+    .quant_q16_256 = quant_q16_256,
     .dot_f32 = dot_f32_exact,
 };
 

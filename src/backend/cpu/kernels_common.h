@@ -8,43 +8,25 @@
 #include <string.h>
 
 #include "base/fp16.h"
+#include "quant/block_fields.h"
 
-static inline float kc_f16(const uint8_t *p) {
-    uint16_t h;
-    memcpy(&h, p, 2);
-    return brisk_fp16_to_f32(h);
-}
+/* Instantiate body(n, w, a, as, o, os, NC) for NC = 1..4 as the cpu_dot_fn
+ * `name`: a kernel body is written once over `nc` columns (tokens) and the
+ * compiler keeps the nc accumulators in registers. */
+#define KC_SPECIALIZE_NC(name, body)                                                                  \
+    static void name(int64_t n, const void *w, const void *a, size_t as, int nc, float *o, size_t os) { \
+        switch (nc) {                                                                                  \
+        case 1: body(n, w, a, as, o, os, 1); break;                                                    \
+        case 2: body(n, w, a, as, o, os, 2); break;                                                    \
+        case 3: body(n, w, a, as, o, os, 3); break;                                                    \
+        default: body(n, w, a, as, o, os, 4); break;                                                   \
+        }                                                                                              \
+    }
 
 static inline uint32_t kc_u32(const uint8_t *p) {
     uint32_t v;
     memcpy(&v, p, 4);
     return v;
-}
-
-/* IQ4_NL / IQ4_XS levels. */
-static const int8_t kc_kvalues_iq4nl[16] = {
-    -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113,
-};
-
-/* MXFP4 E2M1 levels, doubled (so the scale is 2^(e - 128)). */
-static const int8_t kc_kvalues_mxfp4[16] = {
-    0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12,
-};
-
-/* 2^(e - 128): half the E8M0 scale (matching the doubled table). */
-static inline float kc_e8m0_half(uint8_t e) {
-    uint32_t bits = e < 2 ? 0x00200000u << e : (uint32_t)(e - 1) << 23;
-    return brisk_f32_from_bits(bits);
-}
-
-/* Q4_K / Q5_K: eight 6-bit scales and mins from the 12-byte field. */
-static inline void kc_scale_min_k4(const uint8_t *s, uint8_t sc[8], uint8_t m[8]) {
-    for (int j = 0; j < 4; j++) {
-        sc[j] = s[j] & 63;
-        m[j] = s[j + 4] & 63;
-        sc[j + 4] = (uint8_t)((s[j + 8] & 0x0F) | ((s[j] >> 2) & 0x30));
-        m[j + 4] = (uint8_t)((s[j + 8] >> 4) | ((s[j + 4] >> 2) & 0x30));
-    }
 }
 
 /* Q3_K: sixteen 6-bit scales, minus 32. */

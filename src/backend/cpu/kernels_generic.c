@@ -2,10 +2,10 @@
  *
  * Quantized weights are decoded block by block into small integers plus
  * per-group float scales and mins (value = scale * q - min, or d * q + m for
- * the 32-element types), then dotted in integers with the two-level 8-bit
- * activations (kernels.h), isum = R * sum(q_w * qs_a) + sum(q_w * qr_a), R = CPU_ACT_RES:
- *   32-blocks:   dot = d_w * d_a / R * isum + m_w * s_a
- *   256-blocks:  dot = d_a / R * sum_g (scale_g * isum_g - min_g * bsum_g)
+ * the 32-element types), then dotted in integers with the 16-bit
+ * activations (kernels.h), isum = sum(q_w * q_a):
+ *   32-blocks:   dot = d_w * d_a * isum + m_w * s_a
+ *   256-blocks:  dot = d_a * sum_g scale_g * isum_g - sum_g min_g * ssum_g
  * (g: 16-element groups; 32-element sub-blocks are two groups sharing a scale).
  * Float weights: plain f32 dot products. */
 #include <math.h>
@@ -18,42 +18,41 @@
 
 typedef void (*unpack32_fn)(const uint8_t *b, int8_t q[32], float *d, float *m);
 
-static inline int nib(const uint8_t *qs, int j) { return j < 16 ? (qs[j] & 15) : (qs[j - 16] >> 4); }
 static inline int hbit(const uint8_t *qh, int j) { return (int)((kc_u32(qh) >> j) & 1) << 4; }
 
 static void unpack_q4_0(const uint8_t *b, int8_t q[32], float *d, float *m) {
-    *d = kc_f16(b); *m = 0.0f;
-    for (int j = 0; j < 32; j++) q[j] = (int8_t)(nib(b + 2, j) - 8);
+    *d = brisk_load_fp16(b); *m = 0.0f;
+    for (int j = 0; j < 32; j++) q[j] = (int8_t)(qb_nibble(b + 2, j) - 8);
 }
 static void unpack_q4_1(const uint8_t *b, int8_t q[32], float *d, float *m) {
-    *d = kc_f16(b); *m = kc_f16(b + 2);
-    for (int j = 0; j < 32; j++) q[j] = (int8_t)nib(b + 4, j);
+    *d = brisk_load_fp16(b); *m = brisk_load_fp16(b + 2);
+    for (int j = 0; j < 32; j++) q[j] = (int8_t)qb_nibble(b + 4, j);
 }
 static void unpack_q5_0(const uint8_t *b, int8_t q[32], float *d, float *m) {
-    *d = kc_f16(b); *m = 0.0f;
-    for (int j = 0; j < 32; j++) q[j] = (int8_t)((nib(b + 6, j) | hbit(b + 2, j)) - 16);
+    *d = brisk_load_fp16(b); *m = 0.0f;
+    for (int j = 0; j < 32; j++) q[j] = (int8_t)((qb_nibble(b + 6, j) | hbit(b + 2, j)) - 16);
 }
 static void unpack_q5_1(const uint8_t *b, int8_t q[32], float *d, float *m) {
-    *d = kc_f16(b); *m = kc_f16(b + 2);
-    for (int j = 0; j < 32; j++) q[j] = (int8_t)(nib(b + 8, j) | hbit(b + 4, j));
+    *d = brisk_load_fp16(b); *m = brisk_load_fp16(b + 2);
+    for (int j = 0; j < 32; j++) q[j] = (int8_t)(qb_nibble(b + 8, j) | hbit(b + 4, j));
 }
 static void unpack_q8_0(const uint8_t *b, int8_t q[32], float *d, float *m) {
-    *d = kc_f16(b); *m = 0.0f;
+    *d = brisk_load_fp16(b); *m = 0.0f;
     for (int j = 0; j < 32; j++) q[j] = (int8_t)b[2 + j];
 }
 static void unpack_iq4_nl(const uint8_t *b, int8_t q[32], float *d, float *m) {
-    *d = kc_f16(b); *m = 0.0f;
-    for (int j = 0; j < 32; j++) q[j] = kc_kvalues_iq4nl[nib(b + 2, j)];
+    *d = brisk_load_fp16(b); *m = 0.0f;
+    for (int j = 0; j < 32; j++) q[j] = qb_kvalues_iq4nl[qb_nibble(b + 2, j)];
 }
 static void unpack_mxfp4(const uint8_t *b, int8_t q[32], float *d, float *m) {
-    *d = kc_e8m0_half(b[0]); *m = 0.0f;
-    for (int j = 0; j < 32; j++) q[j] = kc_kvalues_mxfp4[nib(b + 1, j)];
+    *d = qb_e8m0_half(b[0]); *m = 0.0f;
+    for (int j = 0; j < 32; j++) q[j] = qb_kvalues_mxfp4[qb_nibble(b + 1, j)];
 }
 
 static inline void dot32(unpack32_fn unpack, size_t block_bytes, int64_t n, const void *w_row,
                          const void *act, size_t act_stride, int nc, float *out, size_t out_stride) {
     for (int c = 0; c < nc; c++) {
-        const act_q8_32 *a = (const act_q8_32 *)((const char *)act + c * act_stride);
+        const act_q16_32 *a = (const act_q16_32 *)((const char *)act + c * act_stride);
         const uint8_t *b = w_row;
         float acc = 0.0f;
         for (int64_t i = 0; i < n / 32; i++, b += block_bytes) {
@@ -61,8 +60,8 @@ static inline void dot32(unpack32_fn unpack, size_t block_bytes, int64_t n, cons
             float d, m;
             unpack(b, q, &d, &m);
             int32_t isum = 0;
-            for (int j = 0; j < 32; j++) isum += q[j] * (CPU_ACT_RES * a[i].qs[j] + a[i].qr[j]);
-            acc += d * a[i].d / (float)CPU_ACT_RES * (float)isum + m * a[i].s;
+            for (int j = 0; j < 32; j++) isum += q[j] * a[i].q[j];
+            acc += d * a[i].d * (float)isum + m * a[i].s;
         }
         out[c * out_stride] = acc;
     }
@@ -85,12 +84,12 @@ DOT32(mxfp4, 17)
 typedef void (*unpack256_fn)(const uint8_t *b, int8_t q[256], float sc[16], float mn[16]);
 
 static void unpack_q2_k(const uint8_t *b, int8_t q[256], float sc[16], float mn[16]) {
-    const float d = kc_f16(b + 80), dmin = kc_f16(b + 82);
+    const float d = brisk_load_fp16(b + 80), dmin = brisk_load_fp16(b + 82);
     for (int g = 0; g < 16; g++) { sc[g] = d * (float)(b[g] & 15); mn[g] = dmin * (float)(b[g] >> 4); }
     for (int e = 0; e < 256; e++) q[e] = (int8_t)((b[16 + 32 * (e / 128) + e % 32] >> (2 * ((e / 32) % 4))) & 3);
 }
 static void unpack_q3_k(const uint8_t *b, int8_t q[256], float sc[16], float mn[16]) {
-    const float d = kc_f16(b + 108);
+    const float d = brisk_load_fp16(b + 108);
     int8_t s[16];
     kc_scales_q3_k(b + 96, s);
     for (int g = 0; g < 16; g++) { sc[g] = d * (float)s[g]; mn[g] = 0.0f; }
@@ -101,16 +100,16 @@ static void unpack_q3_k(const uint8_t *b, int8_t q[256], float sc[16], float mn[
     }
 }
 static void unpack_q4_k(const uint8_t *b, int8_t q[256], float sc[16], float mn[16]) {
-    const float d = kc_f16(b), dmin = kc_f16(b + 2);
+    const float d = brisk_load_fp16(b), dmin = brisk_load_fp16(b + 2);
     uint8_t s[8], m[8];
-    kc_scale_min_k4(b + 4, s, m);
+    qb_scale_min_k4(b + 4, s, m);
     for (int g = 0; g < 16; g++) { sc[g] = d * (float)s[g / 2]; mn[g] = dmin * (float)m[g / 2]; }
     for (int e = 0; e < 256; e++) q[e] = (int8_t)((b[16 + 32 * (e / 64) + e % 32] >> (4 * ((e / 32) % 2))) & 15);
 }
 static void unpack_q5_k(const uint8_t *b, int8_t q[256], float sc[16], float mn[16]) {
-    const float d = kc_f16(b), dmin = kc_f16(b + 2);
+    const float d = brisk_load_fp16(b), dmin = brisk_load_fp16(b + 2);
     uint8_t s[8], m[8];
-    kc_scale_min_k4(b + 4, s, m);
+    qb_scale_min_k4(b + 4, s, m);
     for (int g = 0; g < 16; g++) { sc[g] = d * (float)s[g / 2]; mn[g] = dmin * (float)m[g / 2]; }
     for (int e = 0; e < 256; e++) {
         const int low = (b[48 + 32 * (e / 64) + e % 32] >> (4 * ((e / 32) % 2))) & 15;
@@ -118,7 +117,7 @@ static void unpack_q5_k(const uint8_t *b, int8_t q[256], float sc[16], float mn[
     }
 }
 static void unpack_q6_k(const uint8_t *b, int8_t q[256], float sc[16], float mn[16]) {
-    const float d = kc_f16(b + 208);
+    const float d = brisk_load_fp16(b + 208);
     for (int g = 0; g < 16; g++) { sc[g] = d * (float)(int8_t)b[192 + g]; mn[g] = 0.0f; }
     for (int e = 0; e < 256; e++) {
         const int h = e / 128, r = e % 128;
@@ -134,31 +133,31 @@ static void unpack_q8_k(const uint8_t *b, int8_t q[256], float sc[16], float mn[
     for (int e = 0; e < 256; e++) q[e] = (int8_t)b[4 + e];
 }
 static void unpack_iq4_xs(const uint8_t *b, int8_t q[256], float sc[16], float mn[16]) {
-    const float d = kc_f16(b);
+    const float d = brisk_load_fp16(b);
     int8_t s[8];
     kc_scales_iq4_xs(b, s);
     for (int g = 0; g < 16; g++) { sc[g] = d * (float)s[g / 2]; mn[g] = 0.0f; }
-    for (int e = 0; e < 256; e++) q[e] = kc_kvalues_iq4nl[nib(b + 8 + 16 * (e / 32), e % 32)];
+    for (int e = 0; e < 256; e++) q[e] = qb_kvalues_iq4nl[qb_nibble(b + 8 + 16 * (e / 32), e % 32)];
 }
 
 static inline void dot256(unpack256_fn unpack, size_t block_bytes, int64_t n, const void *w_row,
                           const void *act, size_t act_stride, int nc, float *out, size_t out_stride) {
     for (int c = 0; c < nc; c++) {
-        const act_q8_256 *a = (const act_q8_256 *)((const char *)act + c * act_stride);
+        const act_q16_256 *a = (const act_q16_256 *)((const char *)act + c * act_stride);
         const uint8_t *b = w_row;
         float acc = 0.0f;
         for (int64_t i = 0; i < n / 256; i++, b += block_bytes) {
             int8_t q[256];
             float sc[16], mn[16];
             unpack(b, q, sc, mn);
-            float blk = 0.0f;
+            float blk = 0.0f, mins = 0.0f;
             for (int g = 0; g < 16; g++) {
                 int32_t isum = 0;
-                for (int l = 0; l < 16; l++)
-                    isum += q[16 * g + l] * (CPU_ACT_RES * a[i].qs[16 * g + l] + a[i].qr[16 * g + l]);
-                blk += sc[g] * (float)isum - mn[g] * (float)a[i].bsum[g];
+                for (int l = 0; l < 16; l++) isum += q[16 * g + l] * a[i].q[16 * g + l];
+                blk += sc[g] * (float)isum;
+                mins += mn[g] * a[i].ssum[g];
             }
-            acc += a[i].d / (float)CPU_ACT_RES * blk;
+            acc += a[i].d * blk - mins;
         }
         out[c * out_stride] = acc;
     }
@@ -219,8 +218,8 @@ static const cpu_kernels generic = {
         [BRISK_TYPE_Q5_K] = dot_q5_k, [BRISK_TYPE_Q6_K] = dot_q6_k, [BRISK_TYPE_Q8_K] = dot_q8_k,
         [BRISK_TYPE_IQ4_XS] = dot_iq4_xs,
     },
-    .quant_q8_32 = cpu_quant_act_q8_32_ref,
-    .quant_q8_256 = cpu_quant_act_q8_256_ref,
+    .quant_q16_32 = cpu_quant_act_q16_32_ref,
+    .quant_q16_256 = cpu_quant_act_q16_256_ref,
     .dot_f32 = dot_f32_ref,
 };
 

@@ -1,13 +1,15 @@
 /* cpu_matmul: y[t, :] = W x[t, :] with the kernels of cpu_kernels_best().
  *
  *   normal mode: x [n_tokens, n_in] f32 is converted once into the weight
- *     type's activation format (8-bit blocks for quantized weights, f32 for
- *     F32/F16/BF16) in the pool's workspace, then each thread takes a
- *     contiguous slice of weight rows and, per row, runs the dot kernel on
- *     CPU_MAX_COLS tokens at a time: the row is read from memory once and
- *     each of its blocks decoded once per CPU_MAX_COLS tokens.
+ *     type's activation format (16-bit blocks for quantized weights, f32 for
+ *     F32/F16/BF16) in the pool's workspace. Each thread takes a contiguous
+ *     slice of weight panels (16 rows repacked, where the weight has them) and
+ *     then of the remaining rows, and runs the panel or row dot kernel on
+ *     CPU_MAX_COLS tokens at a time: the weights are read from memory once and
+ *     each block decoded once per CPU_MAX_COLS tokens.
  *   exact mode (threadpool_exact): activations stay f32; quantized rows are
  *     dequantized to f32 (scratch) and dotted in f32 (SIMD where available). */
+
 #include "backend/cpu/kernels.h"
 #include "backend/cpu/ops.h"
 #include "quant/quant.h"
@@ -16,6 +18,8 @@ typedef struct matmul_job {
     const cpu_kernels *k;
     const cpu_weight *w;
     cpu_dot_fn dot;          /* NULL: the exact (dequantize + f32 dot) path */
+    cpu_panel_dot_fn panel_dot; /* NULL: rows only */
+    int64_t n_panels;
     const void *act;         /* [n_tokens] rows of act_stride bytes */
     size_t act_stride;
     const float *x;          /* f32 activations, for the exact path */
@@ -28,11 +32,22 @@ static void matmul_worker(void *p, int ith, int nth) {
     const matmul_job *job = p;
     const cpu_weight *w = job->w;
     const int64_t n_in = w->n_in, n_out = w->n_out;
-    long r0, r1;
-    threadpool_slice((long)n_out, ith, nth, &r0, &r1);
     const uint8_t *rows = w->data;
+    long r0, r1;
     if (job->dot) {
-        for (long r = r0; r < r1; r++) {
+        long p0, p1;
+        threadpool_slice((long)job->n_panels, ith, nth, &p0, &p1);
+        for (long pi = p0; pi < p1; pi++) {
+            const uint8_t *panel = (const uint8_t *)w->panels + (uint64_t)pi * w->panel_bytes;
+            for (int t = 0; t < job->n_tokens; t += CPU_MAX_COLS) {
+                int nc = job->n_tokens - t < CPU_MAX_COLS ? job->n_tokens - t : CPU_MAX_COLS;
+                job->panel_dot(n_in, panel, (const char *)job->act + (size_t)t * job->act_stride, job->act_stride, nc,
+                               job->y + (int64_t)t * n_out + pi * CPU_PANEL_ROWS, (size_t)n_out);
+            }
+        }
+        const long first = (long)(job->n_panels * CPU_PANEL_ROWS);
+        threadpool_slice((long)n_out - first, ith, nth, &r0, &r1);
+        for (long r = first + r0; r < first + r1; r++) {
             const void *wrow = rows + (uint64_t)r * w->row_bytes;
             for (int t = 0; t < job->n_tokens; t += CPU_MAX_COLS) {
                 int nc = job->n_tokens - t < CPU_MAX_COLS ? job->n_tokens - t : CPU_MAX_COLS;
@@ -42,6 +57,7 @@ static void matmul_worker(void *p, int ith, int nth) {
         }
         return;
     }
+    threadpool_slice((long)n_out, ith, nth, &r0, &r1);
     float *row = job->scratch + (int64_t)ith * n_in;
     for (long r = r0; r < r1; r++) {
         cpu_weight_row(w, r, row);
@@ -53,7 +69,7 @@ static void matmul_worker(void *p, int ith, int nth) {
 void cpu_matmul(threadpool *tp, const cpu_weight *w, const float *x, float *y, int n_tokens,
                 float *scratch) {
     const cpu_kernels *k = cpu_kernels_best();
-    matmul_job job = {k, w, k->dot[w->type], x, (size_t)w->n_in * sizeof(float), x, y, n_tokens, scratch};
+    matmul_job job = {k, w, k->dot[w->type], NULL, 0, x, (size_t)w->n_in * sizeof(float), x, y, n_tokens, scratch};
     cpu_act_format f = cpu_act_format_of(w->type);
     if (f == CPU_ACT_NONE || !job.dot) {
         job.dot = NULL;
@@ -61,17 +77,21 @@ void cpu_matmul(threadpool *tp, const cpu_weight *w, const float *x, float *y, i
         if (threadpool_exact(tp)) {
             job.dot = NULL;
         } else {
-            /* [n_tokens] rows of 8-bit blocks */
+            /* [n_tokens] rows of 16-bit blocks */
             size_t stride = cpu_act_row_bytes(f, w->n_in);
             void *act = threadpool_workspace(tp, stride * (size_t)n_tokens);
             if (!act) {
                 job.dot = NULL; /* out of memory: the exact path needs no workspace */
             } else {
-                cpu_quant_act_fn q = f == CPU_ACT_Q8_32 ? k->quant_q8_32 : k->quant_q8_256;
+                cpu_quant_act_fn q = f == CPU_ACT_Q16_32 ? k->quant_q16_32 : k->quant_q16_256;
                 for (int t = 0; t < n_tokens; t++)
                     q(x + (int64_t)t * w->n_in, (char *)act + (size_t)t * stride, w->n_in);
                 job.act = act;
                 job.act_stride = stride;
+                if (w->panels && k->panel_dot[w->type]) {
+                    job.panel_dot = k->panel_dot[w->type];
+                    job.n_panels = w->n_out / CPU_PANEL_ROWS;
+                }
             }
         }
     }

@@ -1,6 +1,17 @@
 /* The CUDA backend's C interface. Implemented in .cu files; callable from C.
- * For now: device discovery and dequantization kernels (the first ops of the
- * backend op table), each checked against the CPU reference. */
+ *
+ * Conventions
+ *  - Device memory is plain cudaMalloc memory (never managed memory). Every
+ *    allocation goes through brisk_cuda_alloc, whose error says how many bytes
+ *    were needed and how many were free.
+ *  - Pointers named d_* are device pointers. `stream` is a cudaStream_t passed
+ *    as void * (NULL = the legacy default stream), so this header stays C.
+ *  - Kernel launchers only enqueue work: they check the launch, not the result
+ *    (the caller synchronizes). They take no host-side locks and allocate
+ *    nothing, so a decode step made of them can be captured in a CUDA graph.
+ *  - Shapes in comments are [rows, cols], row-major, cols contiguous.
+ *  - Activations are f32, except the inputs of matrix products, which are f16
+ *    (rmsnorm and the gated activations can write them directly). */
 #ifndef BRISK_CUDA_BACKEND_H
 #define BRISK_CUDA_BACKEND_H
 
@@ -10,15 +21,174 @@
 extern "C" {
 #endif
 
+/* ---- devices and memory ---------------------------------------------------- */
+
 /* Number of usable CUDA devices (0 when there is no driver or no GPU). */
 int brisk_cuda_device_count(void);
 
-/* "NVIDIA H100 80GB HBM3, 79.1 GiB, sm_90" into buf. */
+/* "NVIDIA H100 80GB HBM3, 79.1 GiB, sm_90, 132 SMs" into buf. */
 brisk_status brisk_cuda_device_describe(int device, char *buf, size_t buf_size, brisk_error *err);
 
-/* Dequantize n elements on the GPU: src and dst are host buffers; the data goes
- * up, one kernel turns it into f32, the result comes back. Supports the types
- * listed in cuda_dequant.cu; others give BRISK_ERR_UNSUPPORTED. */
+/* cudaMalloc of `bytes` on the current device. On failure: BRISK_ERR_NOMEM and
+ * "CUDA: cannot allocate <what>: needed N MiB, M MiB free of T MiB". */
+brisk_status brisk_cuda_alloc(void **d_ptr, size_t bytes, const char *what, brisk_error *err);
+void brisk_cuda_free(void *d_ptr);
+
+/* Blocking copies and a device synchronize, with errors as brisk errors. */
+brisk_status brisk_cuda_upload(void *d_dst, const void *src, size_t bytes, brisk_error *err);
+brisk_status brisk_cuda_download(void *dst, const void *d_src, size_t bytes, brisk_error *err);
+brisk_status brisk_cuda_sync(brisk_error *err);
+/* Device-to-device copy (blocking). */
+brisk_status brisk_cuda_copy(void *d_dst, const void *d_src, size_t bytes, brisk_error *err);
+/* Streams (non-blocking with respect to the legacy stream), copies queued on
+ * them, and CUDA graphs captured from them: capture_begin, enqueue work,
+ * capture_end (keep = false drops it, e.g. after an error while capturing). */
+brisk_status brisk_cuda_stream_create(void **stream, brisk_error *err);
+void brisk_cuda_stream_free(void *stream);
+brisk_status brisk_cuda_stream_sync(void *stream, brisk_error *err);
+brisk_status brisk_cuda_upload_async(void *d_dst, const void *src, size_t bytes, void *stream, brisk_error *err);
+brisk_status brisk_cuda_download_async(void *dst, const void *d_src, size_t bytes, void *stream, brisk_error *err);
+brisk_status brisk_cuda_capture_begin(void *stream, brisk_error *err);
+brisk_status brisk_cuda_capture_end(void *stream, bool keep, void **graph_exec, brisk_error *err);
+brisk_status brisk_cuda_graph_launch(void *graph_exec, void *stream, brisk_error *err);
+void brisk_cuda_graph_free(void *graph_exec);
+/* Free and total memory of the current device. */
+brisk_status brisk_cuda_mem_info(size_t *free_bytes, size_t *total_bytes, brisk_error *err);
+
+/* ---- weights ----------------------------------------------------------------- */
+
+/* A weight matrix on the device: n_out rows of n_in elements (GGUF ne =
+ * [n_in, n_out]), repacked at upload into the layout the kernels stream
+ * fastest (same bytes per element as the file; cuda_weights.cu documents each):
+ *   F16  : unchanged, [n_out, n_in] halves.
+ *   Q8_0 : quants [n_out, n_in] int8, then scales [n_out, n_in/32] f16.
+ *   Q4_K : unchanged 144-byte super-blocks (already 16-byte aligned: 16-byte
+ *          header d, dmin, scales[12]; then qs[128]).
+ *   Q6_K : [n_out, n_in/256] 208-byte blocks ql[128] qh[64] scales[16], then
+ *          d [n_out, n_in/256] f16 (the 210-byte file block is not 16-byte
+ *          aligned; split this way every 16-byte load is aligned). */
+typedef struct brisk_cuda_weight {
+    brisk_type type;
+    int64_t n_in, n_out;
+    void *d_data;   /* device memory, owned */
+    size_t bytes;   /* of d_data (= the file's bytes for the matrix) */
+} brisk_cuda_weight;
+
+/* True for the types brisk_cuda_weight_upload takes (F16, Q8_0, Q4_K, Q6_K). */
+bool brisk_cuda_weight_type_supported(brisk_type type);
+
+/* Upload a matrix stored as in a GGUF file (n_out rows of brisk_type_row_bytes(
+ * type, n_in) bytes) and repack it. n_in must be a multiple of 256 for the
+ * K-quants, of 32 for Q8_0 and of 8 for F16; n_out a multiple of 16. */
+brisk_status brisk_cuda_weight_upload(brisk_cuda_weight *w, brisk_type type, int64_t n_in,
+                                      int64_t n_out, const void *host_data, brisk_error *err);
+void brisk_cuda_weight_free(brisk_cuda_weight *w);
+
+/* ---- matrix products -------------------------------------------------------- */
+
+/* Decode GEMV, 1..8 columns: d_y[c, :] = W d_x[c, :] for c < n_cols.
+ * d_x: [n_cols, n_in] f16; d_y: [n_cols, n_out] f32. Tensor-core kernel that
+ * streams the weights once for all columns. */
+#define BRISK_CUDA_GEMV_MAX_COLS 8
+brisk_status brisk_cuda_gemv(const brisk_cuda_weight *w, const void *d_x, float *d_y, int n_cols,
+                             void *stream, brisk_error *err);
+/* The same with a chosen kernel configuration, for the bench: 0 = the default,
+ * 1..4 = (warps per block, groups in flight) (4,2) (4,4) (8,2) (8,4). */
+brisk_status brisk_cuda_gemv_variant(const brisk_cuda_weight *w, const void *d_x, float *d_y,
+                                     int n_cols, int variant, void *stream, brisk_error *err);
+
+/* Prompt GEMM: d_y[t, :] = W d_x[t, :] for t < n_tokens (any count).
+ * d_x: [n_tokens, n_in] f16; d_y: [n_tokens, n_out] f32. W is dequantized to
+ * f16 in slices of rows into d_scratch (brisk_cuda_gemm_scratch_bytes), each
+ * slice multiplied by cuBLAS on the tensor cores (f32 accumulation). */
+typedef struct brisk_cuda_blas brisk_cuda_blas; /* a cuBLAS handle bound to a stream */
+brisk_status brisk_cuda_blas_create(brisk_cuda_blas **blas, void *stream, brisk_error *err);
+void brisk_cuda_blas_free(brisk_cuda_blas *blas);
+size_t brisk_cuda_gemm_scratch_bytes(const brisk_cuda_weight *w);
+brisk_status brisk_cuda_gemm(brisk_cuda_blas *blas, const brisk_cuda_weight *w, const void *d_x,
+                             float *d_y, int n_tokens, void *d_scratch, brisk_error *err);
+
+/* W as f16 [n_out, n_in] into d_out (also what the GEMM uses per slice). */
+brisk_status brisk_cuda_weight_to_f16(const brisk_cuda_weight *w, int64_t row0, int64_t n_rows,
+                                      void *d_out, void *stream, brisk_error *err);
+
+/* ---- element-wise and normalization ops ------------------------------------------- */
+
+/* Per row of d_x [n_rows, width]: x / rms(x) * w (d_w [width] or NULL).
+ * Writes d_out (f32) and/or d_out16 (f16); either may be NULL; d_out may be d_x. */
+brisk_status brisk_cuda_rmsnorm(const float *d_x, const float *d_w, float *d_out, void *d_out16,
+                                int n_rows, int width, float eps, void *stream, brisk_error *err);
+
+/* RoPE in place on d_x [n_tokens, n_heads, head_dim]: the first n_rot dims of
+ * each head rotate by d_pos[t] * d_inv_freq[i] (i < n_rot/2, the frequencies of
+ * model/rope.c's rope_table with its scaling folded in), cos and sin times
+ * mscale. neox: rotate (x_i, x_{i+n_rot/2}); else adjacent pairs. */
+brisk_status brisk_cuda_rope(float *d_x, const int32_t *d_pos, const float *d_inv_freq, int n_tokens,
+                             int n_heads, int head_dim, int n_rot, bool neox, float mscale,
+                             void *stream, brisk_error *err);
+
+/* d_out16 = act(gate) * up over n elements (f16 out: the input of the down
+ * projection). gelu: GELU with the tanh approximation; else SiLU. */
+brisk_status brisk_cuda_act_mul(const float *d_gate, const float *d_up, void *d_out16, int64_t n,
+                                bool gelu, void *stream, brisk_error *err);
+
+/* d_x += d_y over n elements. */
+brisk_status brisk_cuda_add(float *d_x, const float *d_y, int64_t n, void *stream, brisk_error *err);
+
+/* f32 -> f16 (round to nearest even) over n elements. */
+brisk_status brisk_cuda_f32_to_f16(const float *d_x, void *d_out16, int64_t n, void *stream,
+                                   brisk_error *err);
+
+/* d_y[r, :] += d_b over n_rows rows of width elements. */
+brisk_status brisk_cuda_add_bias(float *d_y, const float *d_b, int n_rows, int width, void *stream,
+                                 brisk_error *err);
+
+/* Row r of d_src [n_rows, width] f32 to row d_rows[r] of d_cache16 [*, width] f16. */
+brisk_status brisk_cuda_kv_store(const float *d_src, void *d_cache16, const int32_t *d_rows, int n_rows,
+                                 int width, void *stream, brisk_error *err);
+
+/* d_dst[r, :] = d_src[d_rows[r], :] for r < n_rows (f32, width elements). */
+brisk_status brisk_cuda_gather_rows(const float *d_src, const int32_t *d_rows, float *d_dst, int n_rows,
+                                    int width, void *stream, brisk_error *err);
+
+/* ---- attention over an f16 KV cache ---------------------------------------------- */
+
+/* Softmax attention for n_q query tokens of one sequence, split over the
+ * context (flash-decoding) and over query tokens (prefill).
+ *   d_q   [n_q, n_head, head_dim] f32 (after RoPE)
+ *   d_k   [n_ctx, n_head_kv, head_dim] f16, d_v [n_ctx, n_head_kv, head_dim_v] f16
+ *   d_pos [n_q] int32: query t sees cache rows first..d_pos[t] (causal), with
+ *         first = d_pos[t] - window + 1 when window > 0 (sliding), else 0.
+ *   d_out [n_q, n_head, head_dim_v] f32
+ * Query head h reads KV head h / (n_head / n_head_kv) (GQA). Scores are
+ * q.k * scale, then softcap * tanh(s / softcap) when softcap > 0.
+ * n_splits: context splits per query (1 for prefill; decode: see
+ * brisk_cuda_attention_splits); d_scratch: brisk_cuda_attention_scratch_bytes.
+ * Positions are read on the device, so a captured graph replays for any length. */
+typedef struct brisk_cuda_attn_shape {
+    int n_q, n_head, n_head_kv, head_dim, head_dim_v;
+    int window;
+    float scale, softcap;
+} brisk_cuda_attn_shape;
+
+int brisk_cuda_attention_splits(const brisk_cuda_attn_shape *s, int max_kv_len);
+size_t brisk_cuda_attention_scratch_bytes(const brisk_cuda_attn_shape *s, int n_splits);
+brisk_status brisk_cuda_attention(const brisk_cuda_attn_shape *s, const float *d_q, const void *d_k,
+                                  const void *d_v, const int32_t *d_pos, float *d_out, int n_splits,
+                                  void *d_scratch, void *stream, brisk_error *err);
+/* The same over a paged cache holding the queries of several sequences: query
+ * t's position p is at row d_tables[d_table_off[t] + p / block_size] *
+ * block_size + p % block_size of d_k / d_v (the engine's block tables, laid
+ * end to end in d_tables). */
+brisk_status brisk_cuda_attention_paged(const brisk_cuda_attn_shape *s, const float *d_q, const void *d_k,
+                                        const void *d_v, const int32_t *d_pos, const int32_t *d_tables,
+                                        const int32_t *d_table_off, int block_size, float *d_out,
+                                        int n_splits, void *d_scratch, void *stream, brisk_error *err);
+
+/* ---- tests ---------------------------------------------------------------------- */
+
+/* Dequantize n elements of F16 or Q8_0 (file layout, host buffers) on the GPU
+ * to f32; bit-exact with the CPU reference. */
 brisk_status brisk_cuda_dequantize(brisk_type type, const void *src, float *dst, int64_t n,
                                    brisk_error *err);
 

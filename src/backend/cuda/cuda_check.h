@@ -17,4 +17,13 @@ extern "C" {
                               cudaGetErrorString(e_), __FILE__, __LINE__);                  \
     } while (0)
 
+/* After a kernel launch: report a bad launch configuration as a brisk error. */
+#define CUDA_LAUNCHED(err, what)                                                            \
+    do {                                                                                    \
+        cudaError_t e_ = cudaGetLastError();                                                \
+        if (e_ != cudaSuccess)                                                              \
+            return brisk_fail((err), BRISK_ERR_IO, "CUDA: launching %s failed: %s", (what), \
+                              cudaGetErrorString(e_));                                      \
+    } while (0)
+
 #endif

@@ -22,3 +22,39 @@ extern "C" brisk_status brisk_cuda_device_describe(int device, char *buf, size_t
              prop.multiProcessorCount);
     return BRISK_OK;
 }
+
+extern "C" brisk_status brisk_cuda_alloc(void **d_ptr, size_t bytes, const char *what,
+                                         brisk_error *err) {
+    *d_ptr = nullptr;
+    if (bytes == 0) return BRISK_OK;
+    if (cudaMalloc(d_ptr, bytes) == cudaSuccess) return BRISK_OK;
+    cudaGetLastError(); // an allocation failure is not sticky; clear it
+    *d_ptr = nullptr;
+    size_t free_b = 0, total_b = 0;
+    if (cudaMemGetInfo(&free_b, &total_b) != cudaSuccess) cudaGetLastError();
+    const double mib = 1024.0 * 1024.0;
+    return brisk_fail(err, BRISK_ERR_NOMEM,
+                      "CUDA: cannot allocate %s: needed %.1f MiB, %.1f MiB free of %.1f MiB", what,
+                      (double)bytes / mib, (double)free_b / mib, (double)total_b / mib);
+}
+
+extern "C" void brisk_cuda_free(void *d_ptr) {
+    if (d_ptr) cudaFree(d_ptr);
+}
+
+extern "C" brisk_status brisk_cuda_upload(void *d_dst, const void *src, size_t bytes,
+                                          brisk_error *err) {
+    CUDA_TRY(err, cudaMemcpy(d_dst, src, bytes, cudaMemcpyHostToDevice));
+    return BRISK_OK;
+}
+
+extern "C" brisk_status brisk_cuda_download(void *dst, const void *d_src, size_t bytes,
+                                            brisk_error *err) {
+    CUDA_TRY(err, cudaMemcpy(dst, d_src, bytes, cudaMemcpyDeviceToHost));
+    return BRISK_OK;
+}
+
+extern "C" brisk_status brisk_cuda_sync(brisk_error *err) {
+    CUDA_TRY(err, cudaDeviceSynchronize());
+    return BRISK_OK;
+}

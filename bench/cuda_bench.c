@@ -1,0 +1,286 @@
+/* CUDA kernel figures on llama3-8b shapes (run on the GPU machine):
+ *   copy bandwidth (device-to-device cudaMemcpy, bytes read + written),
+ *   decode GEMV per type / shape / column count: GB/s of weights streamed and
+ *     % of the copy bandwidth (kernels replayed from a CUDA graph over enough
+ *     copies of the matrix that it never sits in the L2 cache),
+ *   prompt GEMM (512 tokens, dequantize + cuBLAS): TFLOP/s,
+ *   attention: decode at 512 and 8192 positions, prefill of 512 tokens.
+ * Usage: brisk_cuda_bench [quick]   (quick: Q4_K 4096x4096 only, for smoke runs) */
+#include <cuda_runtime_api.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/cuda/cuda_backend.h"
+
+#define CK(call)                                                                    \
+    do {                                                                            \
+        cudaError_t e_ = (call);                                                    \
+        if (e_ != cudaSuccess) {                                                    \
+            fprintf(stderr, "%s: %s (line %d)\n", #call, cudaGetErrorString(e_), __LINE__); \
+            exit(1);                                                                \
+        }                                                                           \
+    } while (0)
+#define BK(call)                                                                    \
+    do {                                                                            \
+        brisk_error err_;                                                           \
+        if ((call) != BRISK_OK) {                                                   \
+            fprintf(stderr, "%s: %s\n", #call, err_.msg);                           \
+            exit(1);                                                                \
+        }                                                                           \
+    } while (0)
+/* BK needs the error variable in the call: */
+#define E (&err_)
+
+static uint64_t rng = 0x9E3779B97F4A7C15ull;
+static uint32_t rnd(void) {
+    rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
+    return (uint32_t)(rng >> 16);
+}
+static uint16_t rnd_half(int lo_exp, int hi_exp) {
+    int e = lo_exp + (int)(rnd() % (uint32_t)(hi_exp - lo_exp));
+    return (uint16_t)((((e + 15) << 10) | (rnd() & 0x3FF)) | (rnd() & 1 ? 0x8000 : 0));
+}
+
+/* Random file-layout matrix with finite realistic f16 fields. */
+static uint8_t *random_matrix(brisk_type type, int64_t n_in, int64_t n_out, size_t *bytes) {
+    const brisk_type_info *ti = brisk_type_get(type);
+    *bytes = (size_t)brisk_type_row_bytes(type, n_in) * (size_t)n_out;
+    uint8_t *w = malloc(*bytes);
+    uint32_t *w32 = (uint32_t *)w;
+    for (size_t i = 0; i < *bytes / 4; i++) w32[i] = rnd() ^ (rnd() << 16);
+    for (size_t b = 0; b < *bytes / ti->block_bytes; b++) {
+        uint8_t *blk = w + b * ti->block_bytes;
+        uint16_t h = rnd_half(-14, -8);
+        if (type == BRISK_TYPE_F16) h = rnd_half(-8, 0);
+        size_t off = type == BRISK_TYPE_Q6_K ? 208 : 0;
+        memcpy(blk + off, &h, 2);
+        if (type == BRISK_TYPE_Q4_K) memcpy(blk + 2, &h, 2);
+    }
+    return w;
+}
+
+static int cmp_float(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Median over `reps` replays of graph, in ms per replay. */
+static float time_graph(cudaGraphExec_t exec, cudaStream_t s, int reps) {
+    cudaEvent_t a, b;
+    CK(cudaEventCreate(&a));
+    CK(cudaEventCreate(&b));
+    float t[32];
+    CK(cudaGraphLaunch(exec, s)); /* warm-up */
+    CK(cudaStreamSynchronize(s));
+    for (int r = 0; r < reps; r++) {
+        CK(cudaEventRecord(a, s));
+        CK(cudaGraphLaunch(exec, s));
+        CK(cudaEventRecord(b, s));
+        CK(cudaEventSynchronize(b));
+        CK(cudaEventElapsedTime(&t[r], a, b));
+    }
+    qsort(t, (size_t)reps, sizeof(float), cmp_float);
+    cudaEventDestroy(a);
+    cudaEventDestroy(b);
+    return t[reps / 2];
+}
+
+static double copy_bandwidth(cudaStream_t s) {
+    const size_t bytes = (size_t)1 << 30;
+    void *a, *b;
+    CK(cudaMalloc(&a, bytes));
+    CK(cudaMalloc(&b, bytes));
+    CK(cudaMemset(a, 1, bytes));
+    cudaGraph_t g;
+    cudaGraphExec_t exec;
+    CK(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal));
+    for (int i = 0; i < 4; i++) CK(cudaMemcpyAsync(i % 2 ? a : b, i % 2 ? b : a, bytes, cudaMemcpyDeviceToDevice, s));
+    CK(cudaStreamEndCapture(s, &g));
+    CK(cudaGraphInstantiate(&exec, g, 0));
+    float ms = time_graph(exec, s, 9);
+    cudaGraphExecDestroy(exec);
+    cudaGraphDestroy(g);
+    cudaFree(a);
+    cudaFree(b);
+    return 4.0 * 2.0 * (double)bytes / (ms * 1e-3) / 1e9;
+}
+
+typedef struct shape { const char *name; int64_t n_out, n_in; } shape;
+static const shape shapes[] = {
+    {"attn 4096x4096", 4096, 4096},
+    {"ffn up 14336x4096", 14336, 4096},
+    {"ffn down 4096x14336", 4096, 14336},
+    {"output 128256x4096", 128256, 4096},
+};
+
+/* GB/s of weight bytes for gemv over `copies` uploads of the matrix. */
+static double bench_gemv(brisk_cuda_weight *ws, int copies, const void *d_x, float *d_y, int cols,
+                         int variant, cudaStream_t s) {
+    const int launches = copies < 40 ? 40 : copies;
+    cudaGraph_t g;
+    cudaGraphExec_t exec;
+    CK(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal));
+    for (int i = 0; i < launches; i++)
+        BK(brisk_cuda_gemv_variant(&ws[i % copies], d_x, d_y, cols, variant, s, E));
+    CK(cudaStreamEndCapture(s, &g));
+    CK(cudaGraphInstantiate(&exec, g, 0));
+    float ms = time_graph(exec, s, 7);
+    cudaGraphExecDestroy(exec);
+    cudaGraphDestroy(g);
+    return (double)ws[0].bytes * launches / (ms * 1e-3) / 1e9;
+}
+
+static void bench_type(brisk_type type, double copy_gbs, cudaStream_t s, brisk_cuda_blas *blas,
+                       bool quick) {
+    const char *tn = brisk_type_get(type)->name;
+    for (size_t si = 0; si < (quick ? 1 : sizeof shapes / sizeof shapes[0]); si++) {
+        const shape *sh = &shapes[si];
+        size_t bytes;
+        uint8_t *host = random_matrix(type, sh->n_in, sh->n_out, &bytes);
+        int copies = (int)((size_t)256 << 20) / (int)(bytes < ((size_t)1 << 30) ? bytes : ((size_t)1 << 30)) + 1;
+        if (copies > 64) copies = 64;
+        brisk_cuda_weight ws[64];
+        for (int c = 0; c < copies; c++) BK(brisk_cuda_weight_upload(&ws[c], type, sh->n_in, sh->n_out, host, E));
+        free(host);
+        const int max_tokens = 512;
+        uint16_t *xh = malloc((size_t)max_tokens * sh->n_in * 2);
+        for (int64_t i = 0; i < (int64_t)max_tokens * sh->n_in; i++) xh[i] = rnd_half(-6, 0);
+        void *d_x;
+        float *d_y;
+        CK(cudaMalloc(&d_x, (size_t)max_tokens * sh->n_in * 2));
+        CK(cudaMalloc((void **)&d_y, (size_t)max_tokens * sh->n_out * 4));
+        CK(cudaMemcpy(d_x, xh, (size_t)max_tokens * sh->n_in * 2, cudaMemcpyHostToDevice));
+        free(xh);
+        printf("%-5s %-22s %7.1f MB  gemv GB/s (%% of copy):", tn, sh->name, (double)bytes / 1e6);
+        for (int v = 1; v <= 4; v++) {
+            double gbs = bench_gemv(ws, copies, d_x, d_y, 1, v, s);
+            printf("  v%d 1col %6.0f (%3.0f%%)", v, gbs, 100 * gbs / copy_gbs);
+        }
+        const int cols[] = {1, 2, 4, 8};
+        for (size_t ci = 0; ci < 4; ci++) {
+            double gbs = bench_gemv(ws, copies, d_x, d_y, cols[ci], 0, s);
+            printf("  default %dcol %6.0f (%3.0f%%)", cols[ci], gbs, 100 * gbs / copy_gbs);
+        }
+        /* prompt GEMM, 512 tokens, one copy (the dequantized slices are what stream) */
+        void *scratch = NULL;
+        BK(brisk_cuda_alloc(&scratch, brisk_cuda_gemm_scratch_bytes(&ws[0]), "gemm scratch", E));
+        BK(brisk_cuda_gemm(blas, &ws[0], d_x, d_y, max_tokens, scratch, E)); /* warm-up */
+        cudaEvent_t ea, eb;
+        CK(cudaEventCreate(&ea));
+        CK(cudaEventCreate(&eb));
+        float t[5];
+        for (int r = 0; r < 5; r++) {
+            CK(cudaEventRecord(ea, s));
+            BK(brisk_cuda_gemm(blas, &ws[r % copies], d_x, d_y, max_tokens, scratch, E));
+            CK(cudaEventRecord(eb, s));
+            CK(cudaEventSynchronize(eb));
+            CK(cudaEventElapsedTime(&t[r], ea, eb));
+        }
+        qsort(t, 5, sizeof(float), cmp_float);
+        const float ms = t[2];
+        cudaEventDestroy(ea);
+        cudaEventDestroy(eb);
+        printf("  gemm512 %.3f ms %.0f TFLOP/s\n", ms,
+               2.0 * max_tokens * (double)sh->n_in * sh->n_out / (ms * 1e-3) / 1e12);
+        fflush(stdout);
+        brisk_cuda_free(scratch);
+        for (int c = 0; c < copies; c++) brisk_cuda_weight_free(&ws[c]);
+        cudaFree(d_x);
+        cudaFree(d_y);
+    }
+}
+
+static void bench_attention(cudaStream_t s) {
+    const int n_layer_like = 8; /* rotate caches so they are not L2-resident */
+    const int ctxs[] = {512, 8192};
+    for (int ci = 0; ci < 2; ci++) {
+        const int n_ctx = ctxs[ci];
+        brisk_cuda_attn_shape sh = {1, 32, 8, 128, 128, 0, 0.088388f, 0};
+        const size_t kv_bytes = (size_t)n_ctx * 8 * 128 * 2;
+        void *k[8], *v[8];
+        for (int l = 0; l < n_layer_like; l++) {
+            CK(cudaMalloc(&k[l], kv_bytes));
+            CK(cudaMalloc(&v[l], kv_bytes));
+            CK(cudaMemset(k[l], 0x21, kv_bytes));
+            CK(cudaMemset(v[l], 0x22, kv_bytes));
+        }
+        float *d_q, *d_o;
+        int32_t *d_pos;
+        int32_t pos = n_ctx - 1;
+        CK(cudaMalloc((void **)&d_q, 32 * 128 * 4));
+        CK(cudaMemset(d_q, 0x3c, 32 * 128 * 4));
+        CK(cudaMalloc((void **)&d_o, 32 * 128 * 4));
+        CK(cudaMalloc((void **)&d_pos, 4));
+        CK(cudaMemcpy(d_pos, &pos, 4, cudaMemcpyHostToDevice));
+        const int splits = brisk_cuda_attention_splits(&sh, n_ctx);
+        void *scratch;
+        CK(cudaMalloc(&scratch, brisk_cuda_attention_scratch_bytes(&sh, splits) + 16));
+        cudaGraph_t g;
+        cudaGraphExec_t exec;
+        const int launches = 32;
+        CK(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal));
+        for (int i = 0; i < launches; i++)
+            BK(brisk_cuda_attention(&sh, d_q, k[i % 8], v[i % 8], d_pos, d_o, splits, scratch, s, E));
+        CK(cudaStreamEndCapture(s, &g));
+        CK(cudaGraphInstantiate(&exec, g, 0));
+        float ms = time_graph(exec, s, 7) / launches;
+        printf("attention decode llama3-8b layer, %5d positions, %2d splits: %.1f us, KV %.0f GB/s\n",
+               n_ctx, splits, ms * 1e3, 2.0 * kv_bytes / (ms * 1e-3) / 1e9);
+        cudaGraphExecDestroy(exec);
+        cudaGraphDestroy(g);
+        for (int l = 0; l < n_layer_like; l++) { cudaFree(k[l]); cudaFree(v[l]); }
+        cudaFree(d_q); cudaFree(d_o); cudaFree(d_pos); cudaFree(scratch);
+    }
+    /* prefill: 512 queries at positions 0..511 */
+    {
+        const int n = 512;
+        brisk_cuda_attn_shape sh = {n, 32, 8, 128, 128, 0, 0.088388f, 0};
+        void *k, *v;
+        float *d_q, *d_o;
+        int32_t *d_pos, pos[512];
+        for (int i = 0; i < n; i++) pos[i] = i;
+        CK(cudaMalloc(&k, (size_t)n * 1024 * 2));
+        CK(cudaMalloc(&v, (size_t)n * 1024 * 2));
+        CK(cudaMemset(k, 0x21, (size_t)n * 1024 * 2));
+        CK(cudaMemset(v, 0x22, (size_t)n * 1024 * 2));
+        CK(cudaMalloc((void **)&d_q, (size_t)n * 4096 * 4));
+        CK(cudaMemset(d_q, 0x3c, (size_t)n * 4096 * 4));
+        CK(cudaMalloc((void **)&d_o, (size_t)n * 4096 * 4));
+        CK(cudaMalloc((void **)&d_pos, sizeof pos));
+        CK(cudaMemcpy(d_pos, pos, sizeof pos, cudaMemcpyHostToDevice));
+        cudaGraph_t g;
+        cudaGraphExec_t exec;
+        CK(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal));
+        for (int i = 0; i < 4; i++) BK(brisk_cuda_attention(&sh, d_q, k, v, d_pos, d_o, 1, NULL, s, E));
+        CK(cudaStreamEndCapture(s, &g));
+        CK(cudaGraphInstantiate(&exec, g, 0));
+        float ms = time_graph(exec, s, 5) / 4;
+        double flops = 4.0 * 32 * 128 * (double)n * (n + 1) / 2;
+        printf("attention prefill llama3-8b layer, 512 tokens: %.3f ms, %.1f TFLOP/s\n", ms,
+               flops / (ms * 1e-3) / 1e12);
+        cudaGraphExecDestroy(exec);
+        cudaGraphDestroy(g);
+        cudaFree(k); cudaFree(v); cudaFree(d_q); cudaFree(d_o); cudaFree(d_pos);
+    }
+}
+
+int main(int argc, char **argv) {
+    const bool quick = argc > 1 && strcmp(argv[1], "quick") == 0;
+    char desc[256];
+    BK(brisk_cuda_device_describe(0, desc, sizeof desc, E));
+    printf("device: %s\n", desc);
+    cudaStream_t s;
+    CK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+    const double copy_gbs = copy_bandwidth(s);
+    printf("copy bandwidth (read + write): %.0f GB/s\n", copy_gbs);
+    brisk_cuda_blas *blas;
+    BK(brisk_cuda_blas_create(&blas, s, E));
+    const brisk_type types[] = {BRISK_TYPE_Q4_K, BRISK_TYPE_Q6_K, BRISK_TYPE_Q8_0, BRISK_TYPE_F16};
+    for (size_t i = 0; i < (quick ? 1 : 4); i++) bench_type(types[i], copy_gbs, s, blas, quick);
+    bench_attention(s);
+    brisk_cuda_blas_free(blas);
+    cudaStreamDestroy(s);
+    return 0;
+}

@@ -1,0 +1,371 @@
+/* AVX-512 kernels (F + BW + VL; compiled with -mavx512f -mavx512bw -mavx512vl
+ * and chosen at run time only when the CPU has them). This file is compiled
+ * twice: as the "avx512" table, and by kernels_avx512vnni.c with
+ * BRISK_AVX512_VNNI defined as the "avx512vnni" table, where the 16-bit
+ * multiply-add-accumulate is one vpdpwssd instead of vpmaddwd + vpaddd.
+ *
+ * Same math as kernels_generic.c: weight quants (times their K-quant
+ * sub-block scale) widened to 16 bits, dotted with the 16-bit activations
+ * (kernels.h) in i32 lanes, scaled in f32 per block. Here: the row kernels
+ * that measured faster than the AVX2 ones (Q4_K, Q5_K: ~12% on Zen 4; the
+ * 32-element formats were not), the panel kernels of Q4_K, Q6_K and Q8_0,
+ * and the activation quantizers; the other row kernels come from AVX2. */
+#include "backend/cpu/kernels.h"
+
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && defined(__FMA__) && \
+    defined(__F16C__) && (!defined(BRISK_AVX512_VNNI) || defined(__AVX512VNNI__))
+#include <immintrin.h>
+
+#include "backend/cpu/kernels_common.h"
+#include "backend/cpu/kernels_x86.h"
+
+#define INLINE static inline __attribute__((always_inline))
+
+/* acc += pairwise sums of a * b (i16 x i16 -> i32). */
+INLINE __m512i madd_acc(__m512i acc, __m512i a, __m512i b) {
+#if defined(BRISK_AVX512_VNNI)
+    return _mm512_dpwssd_epi32(acc, a, b);
+#else
+    return _mm512_add_epi32(acc, _mm512_madd_epi16(a, b));
+#endif
+}
+
+INLINE float f16(const uint8_t *p) {
+    uint16_t h;
+    memcpy(&h, p, 2);
+    return _cvtsh_ss(h);
+}
+
+INLINE __m512i load_q(const int16_t *q) { return _mm512_loadu_si512((const void *)q); }
+
+/* 32 bytes -> 32 x i16, zero- or sign-extended. */
+INLINE __m512i u8x32(const uint8_t *p) { return _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)p)); }
+INLINE __m512i s8x32(const uint8_t *p) { return _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)p)); }
+
+/* ---- activation quantization (bit-identical to the reference) ------------ */
+
+INLINE float absmax(const float *x, int n) {
+    __m512 m = _mm512_setzero_ps();
+    for (int i = 0; i < n; i += 16) m = _mm512_max_ps(m, _mm512_abs_ps(_mm512_loadu_ps(x + i)));
+    return _mm512_reduce_max_ps(m);
+}
+
+/* 16 floats -> 16 x i16 at q; returns their sum. */
+INLINE int32_t quant16(const float *x, __m512 id, int16_t *q) {
+    const __m512i v = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(x), id));
+    _mm256_storeu_si256((__m256i *)q, _mm512_cvtsepi32_epi16(v));
+    return _mm512_reduce_add_epi32(v);
+}
+
+static void quant_q16_32(const float *x, void *dst, int64_t n) {
+    act_q16_32 *b = dst;
+    for (int64_t i = 0; i < n / 32; i++, x += 32) {
+        const float d = absmax(x, 32) / (float)CPU_ACT_QMAX;
+        const __m512 id = _mm512_set1_ps(d != 0.0f ? 1.0f / d : 0.0f);
+        const int32_t sum = quant16(x, id, b[i].q) + quant16(x + 16, id, b[i].q + 16);
+        b[i].d = d;
+        b[i].s = d * (float)sum;
+    }
+}
+
+static void quant_q16_256(const float *x, void *dst, int64_t n) {
+    act_q16_256 *b = dst;
+    for (int64_t i = 0; i < n / 256; i++, x += 256) {
+        const float d = absmax(x, 256) / (float)CPU_ACT_QMAX;
+        const __m512 id = _mm512_set1_ps(d != 0.0f ? 1.0f / d : 0.0f);
+        b[i].d = d;
+        for (int g = 0; g < 16; g++) b[i].ssum[g] = d * (float)quant16(x + 16 * g, id, b[i].q + 16 * g);
+    }
+}
+
+/* ---- K-quants: 256-element super-blocks -------------------------------------
+ * Per super-block and column, isum = sum(q * sc * a) in i32 lanes, then
+ * acc += f32(isum) * d * d_a; mins from the activation group sums. i32 bounds
+ * per lane (16 products per 256 elements, |a| <= 32767): Q4_K 16 x 945 x a,
+ * Q5_K 16 x 1953 x a < 2^31. */
+
+#define ACT32(c, i) ((const act_q16_32 *)((const char *)act + (c) * as) + (i))
+#define ACT256(c, i) ((const act_q16_256 *)((const char *)act + (c) * as) + (i))
+
+/* Q4_K (hb = 0) and Q5_K (hb = 1): 32 bytes of qs per 64 elements: low
+ * nibbles = sub-block 2k, high = 2k+1; Q5_K's fifth bit of element 32j + l is
+ * bit j of qh[l]. value = d * sc[j] * q - dmin * m[j]. */
+INLINE void body_q45_k(int64_t n, const void *wrow, const void *act, size_t as, float *o, size_t os, const int nc,
+                       const int hb) {
+    __m512 acc[4], accm[4];
+    for (int c = 0; c < nc; c++) acc[c] = accm[c] = _mm512_setzero_ps();
+    const uint8_t *b = wrow;
+    const __m512i m4 = _mm512_set1_epi16(0x0F), one = _mm512_set1_epi16(1);
+    for (int64_t i = 0; i < n / 256; i++, b += hb ? 176 : 144) {
+        const float d = f16(b), dmin = f16(b + 2);
+        const __m128i scale_min = x86_scale_min_k4(b + 4);
+        int16_t sc[8]; /* one 16-byte store; the broadcasts below load from it */
+        _mm_storeu_si128((__m128i *)sc, _mm_cvtepu8_epi16(scale_min));
+        const uint8_t *qs = b + (hb ? 48 : 16);
+        const __m512i qh = hb ? u8x32(b + 16) : _mm512_setzero_si512();
+        __m512i isum[4], isum2[4]; /* two chains per column: vpdpwssd's latency */
+        for (int c = 0; c < nc; c++) isum[c] = isum2[c] = _mm512_setzero_si512();
+        for (int k = 0; k < 4; k++) {
+            const __m512i v = u8x32(qs + 32 * k);
+            __m512i lo = _mm512_and_si512(v, m4), hi = _mm512_srli_epi16(v, 4);
+            if (hb) {
+                lo = _mm512_or_si512(lo, _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(qh, 2 * k), one), 4));
+                hi = _mm512_or_si512(hi, _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(qh, 2 * k + 1), one), 4));
+            }
+            lo = _mm512_mullo_epi16(lo, _mm512_set1_epi16(sc[2 * k]));
+            hi = _mm512_mullo_epi16(hi, _mm512_set1_epi16(sc[2 * k + 1]));
+            for (int c = 0; c < nc; c++) {
+                const act_q16_256 *ab = ACT256(c, i);
+                isum[c] = madd_acc(isum[c], lo, load_q(ab->q + 64 * k));
+                isum2[c] = madd_acc(isum2[c], hi, load_q(ab->q + 64 * k + 32));
+            }
+        }
+        const __m128i mn16 = x86_mins_per_group(scale_min);
+        const __m512 mins = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(mn16)), _mm512_set1_ps(dmin));
+        for (int c = 0; c < nc; c++) {
+            const act_q16_256 *ab = ACT256(c, i);
+            acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(isum[c], isum2[c])), _mm512_set1_ps(d * ab->d), acc[c]);
+            accm[c] = _mm512_fmadd_ps(mins, _mm512_loadu_ps(ab->ssum), accm[c]);
+        }
+    }
+    for (int c = 0; c < nc; c++) o[c * os] = _mm512_reduce_add_ps(_mm512_sub_ps(acc[c], accm[c]));
+}
+INLINE void body_q4_k(int64_t n, const void *w, const void *a, size_t as, float *o, size_t os, const int nc) {
+    body_q45_k(n, w, a, as, o, os, nc, 0);
+}
+INLINE void body_q5_k(int64_t n, const void *w, const void *a, size_t as, float *o, size_t os, const int nc) {
+    body_q45_k(n, w, a, as, o, os, nc, 1);
+}
+KC_SPECIALIZE_NC(dot_q4_k, body_q4_k)
+KC_SPECIALIZE_NC(dot_q5_k, body_q5_k)
+
+
+/* ---- panels (panels.c): 16 rows at once, i32 / f32 lane r = row r ---------
+ * A 32-byte chunk widened to 32 x i16 holds one element pair of each of the
+ * 16 rows; vpdpwssd with the broadcast activation pair accumulates all 16
+ * rows. Sub-block scales are 16-lane vectors applied once per sub-block. */
+
+/* The activation pair q[0], q[1] in every i32 lane. */
+INLINE __m512i pair(const int16_t *q) {
+    int32_t v;
+    memcpy(&v, q, 4);
+    return _mm512_set1_epi32(v);
+}
+INLINE __m512 f16x16(const uint8_t *p) { return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p)); }
+INLINE __m512 u8x16_ps(const uint8_t *p) {
+    return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)p)));
+}
+INLINE __m512 s8x16_ps(const uint8_t *p) {
+    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)p)));
+}
+
+/* Two accumulator sets when there are few columns (vpdpwssd latency), one
+ * when the columns already interleave enough independent chains. */
+#define SET2 (nc <= 2 ? 1 : 0)
+
+/* Q4_K panel: chunk ch's low nibbles are elements 2ch, 2ch+1 (sub-block
+ * ch / 16), its high nibbles elements 128 + 2ch, + 1 (sub-block 4 + ch / 16).
+ * i32 bound per lane and sub-block: 16 chunks x 2 products x 15 x 32767. */
+INLINE void panel_body_q4_k(int64_t n, const void *panel, const void *act, size_t as, float *o, size_t os, const int nc) {
+    __m512 acc[4];
+    for (int c = 0; c < nc; c++) acc[c] = _mm512_setzero_ps();
+    const uint8_t *p = panel;
+    const __m512i m4 = _mm512_set1_epi16(0x0F);
+    for (int64_t i = 0; i < n / 256; i++, p += CPU_PANEL_Q4_K_BYTES) {
+        const __m512 d = f16x16(p), dmin = f16x16(p + 32);
+        __m512 blk[4], mins[4];
+        for (int c = 0; c < nc; c++) blk[c] = mins[c] = _mm512_setzero_ps();
+        for (int j = 0; j < 4; j++) {
+            __m512i L[2][4], H[2][4];
+            for (int c = 0; c < nc; c++) L[0][c] = L[1][c] = H[0][c] = H[1][c] = _mm512_setzero_si512();
+            for (int ch = 16 * j; ch < 16 * j + 16; ch += 2) {
+                const __m512i v0 = u8x32(p + CPU_PANEL_Q4_K_CHUNK(ch)), v1 = u8x32(p + CPU_PANEL_Q4_K_CHUNK(ch) + 32);
+                const __m512i l0 = _mm512_and_si512(v0, m4), h0 = _mm512_srli_epi16(v0, 4);
+                const __m512i l1 = _mm512_and_si512(v1, m4), h1 = _mm512_srli_epi16(v1, 4);
+                for (int c = 0; c < nc; c++) {
+                    const int16_t *q = ACT256(c, i)->q;
+                    L[0][c] = madd_acc(L[0][c], l0, pair(q + 2 * ch));
+                    H[0][c] = madd_acc(H[0][c], h0, pair(q + 128 + 2 * ch));
+                    L[SET2][c] = madd_acc(L[SET2][c], l1, pair(q + 2 * ch + 2));
+                    H[SET2][c] = madd_acc(H[SET2][c], h1, pair(q + 130 + 2 * ch));
+                }
+            }
+            const uint8_t *scales = p + CPU_PANEL_Q4_K_PAIR(j);
+            const __m512 sl = _mm512_mul_ps(d, u8x16_ps(scales)), sh = _mm512_mul_ps(d, u8x16_ps(scales + 16));
+            const __m512 ml = _mm512_mul_ps(dmin, u8x16_ps(scales + 32)), mh = _mm512_mul_ps(dmin, u8x16_ps(scales + 48));
+            for (int c = 0; c < nc; c++) {
+                const act_q16_256 *ab = ACT256(c, i);
+                if (SET2) {
+                    L[0][c] = _mm512_add_epi32(L[0][c], L[1][c]);
+                    H[0][c] = _mm512_add_epi32(H[0][c], H[1][c]);
+                }
+                blk[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(L[0][c]), sl, blk[c]);
+                blk[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(H[0][c]), sh, blk[c]);
+                mins[c] = _mm512_fmadd_ps(ml, _mm512_set1_ps(ab->ssum[2 * j] + ab->ssum[2 * j + 1]), mins[c]);
+                mins[c] = _mm512_fmadd_ps(mh, _mm512_set1_ps(ab->ssum[8 + 2 * j] + ab->ssum[9 + 2 * j]), mins[c]);
+            }
+        }
+        for (int c = 0; c < nc; c++)
+            acc[c] = _mm512_sub_ps(_mm512_fmadd_ps(blk[c], _mm512_set1_ps(ACT256(c, i)->d), acc[c]), mins[c]);
+    }
+    for (int c = 0; c < nc; c++) _mm512_storeu_ps(o + c * os, acc[c]);
+}
+KC_SPECIALIZE_NC(panel_q4_k, panel_body_q4_k)
+
+/* Q6_K panel: q in 0..63 (low 4 bits from the chunk, high 2 from the qh
+ * block), value = d * sc[g] * (q - 32) = d * sc[g] * q - 32 d sc[g]; per
+ * group g: d * sc[g] * (d_a * isum_g - 32 * ssum_g). Chunk ch's low half is
+ * group ch / 8, its high half group 8 + ch / 8. */
+INLINE void panel_body_q6_k(int64_t n, const void *panel, const void *act, size_t as, float *o, size_t os, const int nc) {
+    __m512 acc[4];
+    for (int c = 0; c < nc; c++) acc[c] = _mm512_setzero_ps();
+    const uint8_t *p = panel;
+    for (int64_t i = 0; i < n / 256; i++, p += CPU_PANEL_Q6_K_BYTES) {
+        const __m512 d = f16x16(p);
+        for (int g = 0; g < 8; g++) {
+            __m512i L[2][4], H[2][4];
+            for (int c = 0; c < nc; c++) L[0][c] = L[1][c] = H[0][c] = H[1][c] = _mm512_setzero_si512();
+            for (int k = 4 * g; k < 4 * g + 4; k++) { /* qh block k: chunks 2k, 2k+1 */
+                /* 6-bit quants assembled as bytes (256-bit ops), then widened */
+                const int ch = 2 * k;
+                const __m256i hb = _mm256_loadu_si256((const __m256i *)(p + CPU_PANEL_Q6_K_HIGH(k)));
+                const __m256i v0 = _mm256_loadu_si256((const __m256i *)(p + CPU_PANEL_Q6_K_CHUNK(ch)));
+                const __m256i v1 = _mm256_loadu_si256((const __m256i *)(p + CPU_PANEL_Q6_K_CHUNK(ch + 1)));
+                const __m256i b4 = _mm256_set1_epi8(0x0F), b30 = _mm256_set1_epi8(0x30);
+                const __m512i l0 = _mm512_cvtepu8_epi16(_mm256_or_si256(
+                    _mm256_and_si256(v0, b4), _mm256_and_si256(_mm256_slli_epi16(hb, 4), b30)));
+                const __m512i h0 = _mm512_cvtepu8_epi16(_mm256_or_si256(
+                    _mm256_and_si256(_mm256_srli_epi16(v0, 4), b4), _mm256_and_si256(_mm256_slli_epi16(hb, 2), b30)));
+                const __m512i l1 = _mm512_cvtepu8_epi16(_mm256_or_si256(_mm256_and_si256(v1, b4), _mm256_and_si256(hb, b30)));
+                const __m512i h1 = _mm512_cvtepu8_epi16(_mm256_or_si256(
+                    _mm256_and_si256(_mm256_srli_epi16(v1, 4), b4), _mm256_and_si256(_mm256_srli_epi16(hb, 2), b30)));
+                for (int c = 0; c < nc; c++) {
+                    const int16_t *q = ACT256(c, i)->q;
+                    L[0][c] = madd_acc(L[0][c], l0, pair(q + 2 * ch));
+                    H[0][c] = madd_acc(H[0][c], h0, pair(q + 128 + 2 * ch));
+                    L[SET2][c] = madd_acc(L[SET2][c], l1, pair(q + 2 * ch + 2));
+                    H[SET2][c] = madd_acc(H[SET2][c], h1, pair(q + 130 + 2 * ch));
+                }
+            }
+            const __m512 sl = _mm512_mul_ps(d, s8x16_ps(p + CPU_PANEL_Q6_K_PAIR(g)));
+            const __m512 sh = _mm512_mul_ps(d, s8x16_ps(p + CPU_PANEL_Q6_K_PAIR(g) + 16));
+            for (int c = 0; c < nc; c++) {
+                const act_q16_256 *ab = ACT256(c, i);
+                if (SET2) {
+                    L[0][c] = _mm512_add_epi32(L[0][c], L[1][c]);
+                    H[0][c] = _mm512_add_epi32(H[0][c], H[1][c]);
+                }
+                const __m512 da = _mm512_set1_ps(ab->d);
+                const __m512 tl = _mm512_fmsub_ps(_mm512_cvtepi32_ps(L[0][c]), da, _mm512_set1_ps(32.0f * ab->ssum[g]));
+                const __m512 th = _mm512_fmsub_ps(_mm512_cvtepi32_ps(H[0][c]), da, _mm512_set1_ps(32.0f * ab->ssum[8 + g]));
+                acc[c] = _mm512_fmadd_ps(th, sh, _mm512_fmadd_ps(tl, sl, acc[c]));
+            }
+        }
+    }
+    for (int c = 0; c < nc; c++) _mm512_storeu_ps(o + c * os, acc[c]);
+}
+KC_SPECIALIZE_NC(panel_q6_k, panel_body_q6_k)
+
+/* Q8_0 panel: 16 chunks of one element pair per row, then d[r] * d_a. */
+INLINE void panel_body_q8_0(int64_t n, const void *panel, const void *act, size_t as, float *o, size_t os, const int nc) {
+    __m512 acc[4];
+    for (int c = 0; c < nc; c++) acc[c] = _mm512_setzero_ps();
+    const uint8_t *p = panel;
+    for (int64_t i = 0; i < n / 32; i++, p += CPU_PANEL_Q8_0_BYTES) {
+        __m512i S[2][4];
+        for (int c = 0; c < nc; c++) S[0][c] = S[1][c] = _mm512_setzero_si512();
+        for (int ch = 0; ch < 16; ch += 2) {
+            const __m512i w0 = s8x32(p + CPU_PANEL_Q8_0_CHUNK(ch)), w1 = s8x32(p + CPU_PANEL_Q8_0_CHUNK(ch + 1));
+            for (int c = 0; c < nc; c++) {
+                const int16_t *q = ACT32(c, i)->q;
+                S[0][c] = madd_acc(S[0][c], w0, pair(q + 2 * ch));
+                S[1][c] = madd_acc(S[1][c], w1, pair(q + 2 * ch + 2));
+            }
+        }
+        const __m512 d = f16x16(p);
+        for (int c = 0; c < nc; c++) {
+            acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(S[0][c], S[1][c])),
+                                     _mm512_mul_ps(d, _mm512_set1_ps(ACT32(c, i)->d)), acc[c]);
+        }
+    }
+    for (int c = 0; c < nc; c++) _mm512_storeu_ps(o + c * os, acc[c]);
+}
+KC_SPECIALIZE_NC(panel_q8_0, panel_body_q8_0)
+
+/* Q4_0, Q4_1, Q5_0, Q5_1 panels: q unsigned (4 or 5 bits), value = d * q + m
+ * (m = -8d, -16d for the _0 types), so per block and column
+ * acc += f32(isum) * d * d_a + m * s_a. i32 bound: 16 x 31 x a per lane. */
+INLINE void panel_body_legacy(int64_t n, const void *panel, const void *act, size_t as, float *o, size_t os,
+                              const int nc, const int q5, const int has_min) {
+    __m512 acc[4];
+    for (int c = 0; c < nc; c++) acc[c] = _mm512_setzero_ps();
+    const uint8_t *p = panel;
+    const __m512i m4 = _mm512_set1_epi16(0x0F), one = _mm512_set1_epi16(1);
+    for (int64_t i = 0; i < n / 32; i++, p += CPU_PANEL_LEGACY_BYTES(q5, has_min)) {
+        const __m512 d = f16x16(p);
+        const __m512 m = has_min ? f16x16(p + 32) : _mm512_mul_ps(d, _mm512_set1_ps(q5 ? -16.0f : -8.0f));
+        const uint8_t *hi = p + 32 + 32 * has_min, *chunks = hi + 64 * q5;
+        __m512i S[2][4];
+        for (int c = 0; c < nc; c++) S[0][c] = S[1][c] = _mm512_setzero_si512();
+        for (int ch = 0; ch < 8; ch++) {
+            const __m512i v = u8x32(chunks + 32 * ch);
+            __m512i lo = _mm512_and_si512(v, m4), up = _mm512_srli_epi16(v, 4);
+            if (q5) {
+                const __m512i h = _mm512_srli_epi16(u8x32(hi + 32 * (ch / 4)), 2 * (ch % 4));
+                lo = _mm512_or_si512(lo, _mm512_slli_epi16(_mm512_and_si512(h, one), 4));
+                up = _mm512_or_si512(up, _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(h, 1), one), 4));
+            }
+            for (int c = 0; c < nc; c++) {
+                const int16_t *q = ACT32(c, i)->q;
+                S[0][c] = madd_acc(S[0][c], lo, pair(q + 2 * ch));
+                S[1][c] = madd_acc(S[1][c], up, pair(q + 16 + 2 * ch));
+            }
+        }
+        for (int c = 0; c < nc; c++) {
+            const act_q16_32 *ab = ACT32(c, i);
+            acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(S[0][c], S[1][c])),
+                                     _mm512_mul_ps(d, _mm512_set1_ps(ab->d)), acc[c]);
+            acc[c] = _mm512_fmadd_ps(m, _mm512_set1_ps(ab->s), acc[c]);
+        }
+    }
+    for (int c = 0; c < nc; c++) _mm512_storeu_ps(o + c * os, acc[c]);
+}
+#define LEGACY_PANEL(name, q5, has_min)                                                               \
+    INLINE void panel_body_##name(int64_t n, const void *w, const void *a, size_t as, float *o, size_t os, const int nc) { \
+        panel_body_legacy(n, w, a, as, o, os, nc, q5, has_min);                                       \
+    }                                                                                                 \
+    KC_SPECIALIZE_NC(panel_##name, panel_body_##name)
+LEGACY_PANEL(q4_0, 0, 0)
+LEGACY_PANEL(q4_1, 0, 1)
+LEGACY_PANEL(q5_0, 1, 0)
+LEGACY_PANEL(q5_1, 1, 1)
+
+static const cpu_kernels table = {
+#if defined(BRISK_AVX512_VNNI)
+    .name = "avx512vnni",
+#else
+    .name = "avx512",
+#endif
+    .dot = {[BRISK_TYPE_Q4_K] = dot_q4_k, [BRISK_TYPE_Q5_K] = dot_q5_k},
+    .panel_dot = {
+        [BRISK_TYPE_Q4_K] = panel_q4_k, [BRISK_TYPE_Q6_K] = panel_q6_k, [BRISK_TYPE_Q8_0] = panel_q8_0,
+        [BRISK_TYPE_Q4_0] = panel_q4_0, [BRISK_TYPE_Q4_1] = panel_q4_1, [BRISK_TYPE_Q5_0] = panel_q5_0,
+        [BRISK_TYPE_Q5_1] = panel_q5_1,
+    },
+    .quant_q16_32 = quant_q16_32,
+    .quant_q16_256 = quant_q16_256,
+};
+
+#if defined(BRISK_AVX512_VNNI)
+const cpu_kernels *cpu_kernels_avx512vnni(void) { return &table; }
+#else
+const cpu_kernels *cpu_kernels_avx512(void) { return &table; }
+#endif
+
+#else
+#if defined(BRISK_AVX512_VNNI)
+const cpu_kernels *cpu_kernels_avx512vnni(void) { return NULL; }
+#else
+const cpu_kernels *cpu_kernels_avx512(void) { return NULL; }
+#endif
+#endif

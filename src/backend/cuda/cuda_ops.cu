@@ -1,0 +1,130 @@
+// Element-wise and normalization kernels of the forward pass (f32 math; the
+// matmul inputs are written as f16).
+#include <cuda_fp16.h>
+
+#include "backend/cuda/cuda_backend.h"
+#include "backend/cuda/cuda_check.h"
+
+namespace {
+
+const int THREADS = 256;
+
+unsigned blocks_for(int64_t n) { return (unsigned)((n + THREADS - 1) / THREADS); }
+
+// One block per row: sum of squares in f32 per thread, then across the block.
+__global__ void rmsnorm_kernel(const float *x, const float *w, float *out, half *out16, int width,
+                               float eps) {
+    const int64_t row = blockIdx.x;
+    const float *xr = x + row * width;
+    float ss = 0.0f;
+    for (int i = threadIdx.x; i < width; i += blockDim.x) ss += xr[i] * xr[i];
+    __shared__ float warp_sums[32];
+    for (int o = 16; o > 0; o /= 2) ss += __shfl_xor_sync(0xffffffffu, ss, o);
+    if (threadIdx.x % 32 == 0) warp_sums[threadIdx.x / 32] = ss;
+    __syncthreads();
+    if (threadIdx.x < 32) {
+        ss = threadIdx.x < blockDim.x / 32 ? warp_sums[threadIdx.x] : 0.0f;
+        for (int o = 16; o > 0; o /= 2) ss += __shfl_xor_sync(0xffffffffu, ss, o);
+        if (threadIdx.x == 0) warp_sums[0] = ss;
+    }
+    __syncthreads();
+    const float scale = rsqrtf(warp_sums[0] / (float)width + eps);
+    for (int i = threadIdx.x; i < width; i += blockDim.x) {
+        const float v = xr[i] * scale * (w ? w[i] : 1.0f);
+        if (out) out[row * width + i] = v;
+        if (out16) out16[row * width + i] = __float2half_rn(v);
+    }
+}
+
+// One thread per (token, head, pair).
+__global__ void rope_kernel(float *x, const int32_t *pos, const float *inv_freq, int n_tokens,
+                            int n_heads, int head_dim, int n_rot, bool neox, float mscale) {
+    const int half_rot = n_rot / 2;
+    const int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= (int64_t)n_tokens * n_heads * half_rot) return;
+    const int p = (int)(i % half_rot);
+    const int64_t th = i / half_rot; // token * n_heads + head
+    const int t = (int)(th / n_heads);
+    float *v = x + th * head_dim;
+    const float angle = (float)pos[t] * inv_freq[p];
+    float s, c;
+    sincosf(angle, &s, &c);
+    c *= mscale;
+    s *= mscale;
+    const int a = neox ? p : 2 * p, b = neox ? p + half_rot : 2 * p + 1;
+    const float x0 = v[a], x1 = v[b];
+    v[a] = x0 * c - x1 * s;
+    v[b] = x0 * s + x1 * c;
+}
+
+__global__ void act_mul_kernel(const float *gate, const float *up, half *out, int64_t n, bool gelu) {
+    const int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    const float g = gate[i];
+    float a;
+    if (gelu) a = 0.5f * g * (1.0f + tanhf(0.7978845608028654f * (g + 0.044715f * g * g * g)));
+    else a = g / (1.0f + expf(-g));
+    out[i] = __float2half_rn(a * up[i]);
+}
+
+__global__ void add_kernel(float *x, const float *y, int64_t n) {
+    const int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) x[i] += y[i];
+}
+
+__global__ void to_f16_kernel(const float *x, half *out, int64_t n) {
+    const int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) out[i] = __float2half_rn(x[i]);
+}
+
+} // namespace
+
+extern "C" brisk_status brisk_cuda_rmsnorm(const float *d_x, const float *d_w, float *d_out,
+                                           void *d_out16, int n_rows, int width, float eps,
+                                           void *stream, brisk_error *err) {
+    if (n_rows < 0 || width <= 0) return brisk_fail(err, BRISK_ERR_ARG, "CUDA rmsnorm: shape");
+    if (n_rows == 0) return BRISK_OK;
+    rmsnorm_kernel<<<(unsigned)n_rows, THREADS, 0, (cudaStream_t)stream>>>(d_x, d_w, d_out,
+                                                                          (half *)d_out16, width, eps);
+    CUDA_LAUNCHED(err, "rmsnorm");
+    return BRISK_OK;
+}
+
+extern "C" brisk_status brisk_cuda_rope(float *d_x, const int32_t *d_pos, const float *d_inv_freq,
+                                        int n_tokens, int n_heads, int head_dim, int n_rot,
+                                        bool neox, float mscale, void *stream, brisk_error *err) {
+    if (n_tokens < 0 || n_heads <= 0 || n_rot < 0 || n_rot % 2 || n_rot > head_dim)
+        return brisk_fail(err, BRISK_ERR_ARG, "CUDA rope: shape (n_rot %d, head_dim %d)", n_rot,
+                          head_dim);
+    const int64_t n = (int64_t)n_tokens * n_heads * (n_rot / 2);
+    if (n == 0) return BRISK_OK;
+    rope_kernel<<<blocks_for(n), THREADS, 0, (cudaStream_t)stream>>>(
+        d_x, d_pos, d_inv_freq, n_tokens, n_heads, head_dim, n_rot, neox, mscale);
+    CUDA_LAUNCHED(err, "rope");
+    return BRISK_OK;
+}
+
+extern "C" brisk_status brisk_cuda_act_mul(const float *d_gate, const float *d_up, void *d_out16,
+                                           int64_t n, bool gelu, void *stream, brisk_error *err) {
+    if (n <= 0) return n == 0 ? BRISK_OK : brisk_fail(err, BRISK_ERR_ARG, "CUDA act_mul: n");
+    act_mul_kernel<<<blocks_for(n), THREADS, 0, (cudaStream_t)stream>>>(d_gate, d_up,
+                                                                       (half *)d_out16, n, gelu);
+    CUDA_LAUNCHED(err, "act_mul");
+    return BRISK_OK;
+}
+
+extern "C" brisk_status brisk_cuda_add(float *d_x, const float *d_y, int64_t n, void *stream,
+                                       brisk_error *err) {
+    if (n <= 0) return n == 0 ? BRISK_OK : brisk_fail(err, BRISK_ERR_ARG, "CUDA add: n");
+    add_kernel<<<blocks_for(n), THREADS, 0, (cudaStream_t)stream>>>(d_x, d_y, n);
+    CUDA_LAUNCHED(err, "add");
+    return BRISK_OK;
+}
+
+extern "C" brisk_status brisk_cuda_f32_to_f16(const float *d_x, void *d_out16, int64_t n,
+                                              void *stream, brisk_error *err) {
+    if (n <= 0) return n == 0 ? BRISK_OK : brisk_fail(err, BRISK_ERR_ARG, "CUDA f32_to_f16: n");
+    to_f16_kernel<<<blocks_for(n), THREADS, 0, (cudaStream_t)stream>>>(d_x, (half *)d_out16, n);
+    CUDA_LAUNCHED(err, "f32_to_f16");
+    return BRISK_OK;
+}

@@ -1,0 +1,536 @@
+/* The forward pass of the first n layers on a CUDA GPU (see forward_cuda.h).
+ * Mirrors model/forward.c step for step:
+ *
+ *   h16 = rmsnorm(x) ; q,k,v = h16 Wq,Wk,Wv [+ b] ; [qk-norm] ; rope(q,k)
+ *   k,v -> the layer's paged device cache (f16) at each token's physical row
+ *   attn = paged split-K attention (all sequences of the pass in one launch)
+ *   o = f16(attn) Wo ; [post-norm] ; x += o
+ *   h16 = rmsnorm(x) ; o = f16(act(h16 Wgate) * h16 Wup) Wdown ; [post-norm] ; x += o
+ *
+ * Matrix products: up to 8 tokens with the tensor-core GEMV, more with the
+ * cuBLAS GEMM. Weight types the kernels lack (Q4_0, Q5_x, BF16, F32, ...)
+ * are converted to F16 at upload; so is an output matrix whose row count is
+ * not a multiple of 16 (padded with zero rows). Everything runs on the legacy
+ * default stream; each pass ends with a blocking download. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/error.h"
+#include "model/forward_cuda.h"
+
+#ifndef BRISK_HAVE_CUDA
+
+brisk_status gpu_forward_create(brisk_engine *e, int32_t requested, brisk_error *err) {
+    e->gpu = NULL;
+    if (requested > 0)
+        return brisk_fail(err, BRISK_ERR_UNSUPPORTED,
+                          "--gpu-layers %d: this build has no CUDA backend (build with nvcc installed)", requested);
+    return BRISK_OK;
+}
+void gpu_forward_free(gpu_forward *g) { (void)g; }
+int32_t gpu_forward_n_layers(const gpu_forward *g) { (void)g; return 0; }
+brisk_status gpu_forward_layers(brisk_engine *e, const fwd_batch *b, brisk_error *err) {
+    return brisk_fail(err, BRISK_ERR_UNSUPPORTED, "no CUDA backend");
+}
+bool gpu_forward_has_output(const gpu_forward *g) { (void)g; return false; }
+brisk_status gpu_forward_logits(brisk_engine *e, const fwd_batch *b, brisk_error *err) {
+    return brisk_fail(err, BRISK_ERR_UNSUPPORTED, "no CUDA backend");
+}
+
+#else
+
+#include <math.h>
+#include <stdio.h>
+
+#include "backend/cuda/cuda_backend.h"
+#include "base/fp16.h"
+
+#define MAX_DEVICE_ALLOCS 64
+#define RESERVE_BYTES ((size_t)768 << 20) /* left free for cuBLAS, the CUDA context and fragmentation */
+#define ATTN_SCRATCH_SLOTS 512             /* query tokens x context splits the attention scratch holds */
+#define MAX_SPLITS 64                      /* brisk_cuda_attention_splits' most */
+
+typedef struct gpu_layer {
+    brisk_cuda_weight wq, wk, wv, wo, gate, up, down;
+    float *attn_norm, *bq, *bk, *bv, *q_norm, *k_norm, *post_attn_norm, *ffn_norm, *post_ffn_norm;
+    void *k, *v; /* [kv rows, k_dim] / [kv rows, v_dim] f16, rows as in the host cache */
+} gpu_layer;
+
+struct gpu_forward {
+    int32_t n_layers;
+    gpu_layer *layers;            /* [n_layers] */
+    bool has_output;
+    brisk_cuda_weight output;     /* [n_embd -> n_vocab_pad] */
+    int64_t n_vocab_pad;
+    float *output_norm;
+    float *inv_freq_global, *inv_freq_local;
+    brisk_cuda_blas *blas;
+    void *stream;                 /* every pass's work, in order */
+    bool use_graphs;              /* BRISK_CUDA_GRAPHS=0 turns them off */
+    void *graphs[BRISK_CUDA_GEMV_MAX_COLS + 1][MAX_SPLITS + 1]; /* the layers of an n-token pass, by split count */
+    /* activations, [n_batch, width] */
+    float *x, *q, *k, *v, *attn, *o, *gate, *up, *logits;
+    void *h16;                    /* f16 input of the matrix products, [n_batch, max n_in] */
+    void *gemm_scratch, *attn_scratch;
+    /* one pass's token metadata (device, and host staging) */
+    int32_t *d_pos, *d_rows, *d_table_off, *d_tables, *d_logit_rows;
+    int32_t *h_rows, *h_table_off, *h_tables;
+    int64_t max_tables;           /* entries d_tables holds */
+    int64_t kv_rows, k_dim, v_dim;
+    int32_t block_size;
+    brisk_error copy_err;         /* a failed KV block copy (kv_cache hook), reported by the next pass */
+    void *allocs[MAX_DEVICE_ALLOCS];
+    int n_allocs;
+};
+
+static brisk_status dalloc(gpu_forward *g, void **p, size_t bytes, const char *what, brisk_error *err) {
+    *p = NULL;
+    if (g->n_allocs == MAX_DEVICE_ALLOCS) return brisk_fail(err, BRISK_ERR_NOMEM, "CUDA: too many allocations");
+    brisk_status st = brisk_cuda_alloc(p, bytes ? bytes : 16, what, err);
+    if (st == BRISK_OK) g->allocs[g->n_allocs++] = *p;
+    return st;
+}
+
+static void free_layer(gpu_layer *l) {
+    brisk_cuda_weight *ws[] = {&l->wq, &l->wk, &l->wv, &l->wo, &l->gate, &l->up, &l->down};
+    for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++) brisk_cuda_weight_free(ws[i]);
+    float *vs[] = {l->attn_norm, l->bq, l->bk, l->bv, l->q_norm, l->k_norm, l->post_attn_norm, l->ffn_norm,
+                   l->post_ffn_norm};
+    for (size_t i = 0; i < sizeof vs / sizeof vs[0]; i++) brisk_cuda_free(vs[i]);
+    brisk_cuda_free(l->k);
+    brisk_cuda_free(l->v);
+}
+
+void gpu_forward_free(gpu_forward *g) {
+    if (!g) return;
+    if (g->layers)
+        for (int32_t i = 0; i < g->n_layers; i++) free_layer(&g->layers[i]);
+    free(g->layers);
+    brisk_cuda_weight_free(&g->output);
+    brisk_cuda_free(g->output_norm);
+    for (int i = 0; i < g->n_allocs; i++) brisk_cuda_free(g->allocs[i]);
+    brisk_cuda_blas_free(g->blas);
+    for (int n = 0; n <= BRISK_CUDA_GEMV_MAX_COLS; n++)
+        for (int s = 0; s <= MAX_SPLITS; s++) brisk_cuda_graph_free(g->graphs[n][s]);
+    brisk_cuda_stream_free(g->stream);
+    free(g->h_rows);
+    free(g->h_table_off);
+    free(g->h_tables);
+    free(g);
+}
+
+int32_t gpu_forward_n_layers(const gpu_forward *g) { return g ? g->n_layers : 0; }
+bool gpu_forward_has_output(const gpu_forward *g) { return g && g->has_output; }
+
+/* ---- sizes and what the kernels take ------------------------------------------ */
+
+static int64_t round16(int64_t n) { return (n + 15) / 16 * 16; }
+
+/* Uploaded as stored (else converted to F16). */
+static bool weight_native(const cpu_weight *w) {
+    return brisk_cuda_weight_type_supported(w->type) && w->n_out % 16 == 0 && w->n_in % 8 == 0;
+}
+
+static size_t weight_device_bytes(const cpu_weight *w) {
+    if (weight_native(w)) return (size_t)brisk_type_row_bytes(w->type, w->n_in) * (size_t)w->n_out;
+    return (size_t)w->n_in * (size_t)round16(w->n_out) * 2;
+}
+
+static const cpu_weight *layer_matrix(const layer_weights *ly, int i) {
+    const cpu_weight *ws[] = {&ly->wq, &ly->wk, &ly->wv, &ly->wo, &ly->w_gate, &ly->w_up, &ly->w_down};
+    return ws[i];
+}
+#define N_LAYER_MATRICES 7
+
+static size_t layer_bytes(const brisk_engine *e, int il) {
+    const hparams *hp = &e->model->hp;
+    size_t bytes = 0;
+    for (int i = 0; i < N_LAYER_MATRICES; i++) bytes += weight_device_bytes(layer_matrix(&e->model->layers[il], i));
+    bytes += (size_t)e->kv.n_blocks * e->kv.block_size * (size_t)(e->kv.k_width + e->kv.v_width) * 2;
+    bytes += (size_t)(6 * hp->n_embd + 2 * hp->head_dim + hp->n_head * hp->head_dim + 2 * e->kv.k_width) * 4;
+    return bytes;
+}
+
+/* Why this model cannot run on the GPU, or NULL. */
+static const char *unsupported_reason(const brisk_engine *e, char *buf, size_t size) {
+    const hparams *hp = &e->model->hp;
+    if (hp->n_head_kv <= 0 || hp->n_head % hp->n_head_kv || hp->n_head / hp->n_head_kv > 8 || hp->head_dim % 8 ||
+        hp->head_dim > 256 || hp->head_dim_v % 8 || hp->head_dim_v > 256) {
+        snprintf(buf, size, "attention of %d heads / %d KV heads, head_dim %d/%d (the CUDA kernel takes groups "
+                 "<= 8, head_dim a multiple of 8 up to 256)", hp->n_head, hp->n_head_kv, hp->head_dim, hp->head_dim_v);
+        return buf;
+    }
+    for (int il = 0; il < hp->n_layer; il++)
+        for (int i = 0; i < N_LAYER_MATRICES; i++) {
+            const cpu_weight *w = layer_matrix(&e->model->layers[il], i);
+            if (w->n_in % 8 || w->n_out % 16) {
+                snprintf(buf, size, "a %lld x %lld matrix in layer %d (rows must be a multiple of 16, columns of 8)",
+                         (long long)w->n_out, (long long)w->n_in, il);
+                return buf;
+            }
+        }
+    if (e->model->output.n_in % 8) {
+        snprintf(buf, size, "n_embd %d is not a multiple of 8", hp->n_embd);
+        return buf;
+    }
+    return NULL;
+}
+
+/* ---- upload ---------------------------------------------------------------------- */
+
+static brisk_status upload_weight(brisk_cuda_weight *dw, const cpu_weight *w, brisk_error *err) {
+    if (weight_native(w)) return brisk_cuda_weight_upload(dw, w->type, w->n_in, w->n_out, w->data, err);
+    int64_t n_pad = round16(w->n_out);
+    uint16_t *h = calloc((size_t)n_pad * (size_t)w->n_in, sizeof *h);
+    float *row = malloc((size_t)w->n_in * sizeof *row);
+    brisk_status st;
+    if (!h || !row) {
+        st = brisk_fail(err, BRISK_ERR_NOMEM, "out of host memory converting a weight to F16 for the GPU");
+    } else {
+        for (int64_t r = 0; r < w->n_out; r++) {
+            cpu_weight_row(w, r, row);
+            for (int64_t i = 0; i < w->n_in; i++) h[r * w->n_in + i] = brisk_f32_to_fp16(row[i]);
+        }
+        st = brisk_cuda_weight_upload(dw, BRISK_TYPE_F16, w->n_in, n_pad, h, err);
+    }
+    free(h);
+    free(row);
+    return st;
+}
+
+static brisk_status upload_vec(float **d, const float *h, int64_t n, brisk_error *err) {
+    *d = NULL;
+    if (!h) return BRISK_OK;
+    brisk_status st = brisk_cuda_alloc((void **)d, (size_t)n * sizeof(float), "a norm/bias vector", err);
+    if (st == BRISK_OK) st = brisk_cuda_upload(*d, h, (size_t)n * sizeof(float), err);
+    return st;
+}
+
+static brisk_status upload_layer(brisk_engine *e, gpu_forward *g, int il, brisk_error *err) {
+    const hparams *hp = &e->model->hp;
+    const layer_weights *ly = &e->model->layers[il];
+    gpu_layer *l = &g->layers[il];
+    brisk_cuda_weight *ws[] = {&l->wq, &l->wk, &l->wv, &l->wo, &l->gate, &l->up, &l->down};
+    brisk_status st = BRISK_OK;
+    for (int i = 0; i < N_LAYER_MATRICES && st == BRISK_OK; i++) st = upload_weight(ws[i], layer_matrix(ly, i), err);
+    int64_t q_dim = (int64_t)hp->n_head * hp->head_dim, hd = hp->head_dim;
+    struct { float **d; const float *h; int64_t n; } vs[] = {
+        {&l->attn_norm, ly->attn_norm, hp->n_embd}, {&l->bq, ly->bq, q_dim}, {&l->bk, ly->bk, g->k_dim},
+        {&l->bv, ly->bv, g->v_dim}, {&l->q_norm, ly->q_norm, hd}, {&l->k_norm, ly->k_norm, hd},
+        {&l->post_attn_norm, ly->post_attn_norm, hp->n_embd}, {&l->ffn_norm, ly->ffn_norm, hp->n_embd},
+        {&l->post_ffn_norm, ly->post_ffn_norm, hp->n_embd}};
+    for (size_t i = 0; i < sizeof vs / sizeof vs[0] && st == BRISK_OK; i++) st = upload_vec(vs[i].d, vs[i].h, vs[i].n, err);
+    if (st == BRISK_OK) st = brisk_cuda_alloc(&l->k, (size_t)g->kv_rows * (size_t)g->k_dim * 2, "the KV cache (K)", err);
+    if (st == BRISK_OK) st = brisk_cuda_alloc(&l->v, (size_t)g->kv_rows * (size_t)g->v_dim * 2, "the KV cache (V)", err);
+    return st;
+}
+
+/* kv_cache's block-copy hook: copy-on-write of a shared block, on the device too. */
+static void copy_block(void *user, int32_t dst, int32_t src) {
+    gpu_forward *g = user;
+    size_t kb = (size_t)g->block_size * (size_t)g->k_dim * 2, vb = (size_t)g->block_size * (size_t)g->v_dim * 2;
+    for (int32_t il = 0; il < g->n_layers && g->copy_err.status == BRISK_OK; il++) {
+        gpu_layer *l = &g->layers[il];
+        if (brisk_cuda_copy((char *)l->k + (size_t)dst * kb, (char *)l->k + (size_t)src * kb, kb, &g->copy_err) ==
+            BRISK_OK)
+            brisk_cuda_copy((char *)l->v + (size_t)dst * vb, (char *)l->v + (size_t)src * vb, vb, &g->copy_err);
+    }
+}
+
+static brisk_status create_n(brisk_engine *e, int32_t n, gpu_forward **out, brisk_error *err) {
+    const brisk_model *m = e->model;
+    const hparams *hp = &m->hp;
+    gpu_forward *g = calloc(1, sizeof *g);
+    if (!g) return brisk_fail(err, BRISK_ERR_NOMEM, "out of memory");
+    *out = g;
+    g->n_layers = n;
+    g->block_size = e->kv.block_size;
+    g->kv_rows = (int64_t)e->kv.n_blocks * e->kv.block_size;
+    g->k_dim = e->kv.k_width;
+    g->v_dim = e->kv.v_width;
+    g->has_output = n == hp->n_layer;
+    const char *graphs = getenv("BRISK_CUDA_GRAPHS");
+    g->use_graphs = !graphs || strcmp(graphs, "0") != 0;
+    g->layers = calloc((size_t)n, sizeof *g->layers);
+    if (!g->layers) return brisk_fail(err, BRISK_ERR_NOMEM, "out of memory");
+    brisk_status st = brisk_cuda_stream_create(&g->stream, err);
+    if (st == BRISK_OK) st = brisk_cuda_blas_create(&g->blas, g->stream, err);
+    for (int32_t il = 0; il < n && st == BRISK_OK; il++) st = upload_layer(e, g, il, err);
+    if (st == BRISK_OK && g->has_output) {
+        g->n_vocab_pad = round16(hp->n_vocab);
+        st = upload_weight(&g->output, &m->output, err);
+        if (st == BRISK_OK) st = upload_vec(&g->output_norm, m->output_norm, hp->n_embd, err);
+    }
+    if (st != BRISK_OK) return st;
+
+    int64_t B = e->n_batch, q_dim = (int64_t)hp->n_head * hp->head_dim, o_dim = (int64_t)hp->n_head * hp->head_dim_v;
+    int64_t max_in = hp->n_ff > hp->n_embd ? hp->n_ff : hp->n_embd;
+    if (o_dim > max_in) max_in = o_dim;
+    size_t gemm_scratch = 0;
+    for (int32_t il = 0; il < n; il++) {
+        gpu_layer *l = &g->layers[il];
+        const brisk_cuda_weight *ws[] = {&l->wq, &l->wk, &l->wv, &l->wo, &l->gate, &l->up, &l->down};
+        for (int i = 0; i < N_LAYER_MATRICES; i++) {
+            size_t s = brisk_cuda_gemm_scratch_bytes(ws[i]);
+            if (s > gemm_scratch) gemm_scratch = s;
+        }
+    }
+    if (g->has_output && brisk_cuda_gemm_scratch_bytes(&g->output) > gemm_scratch)
+        gemm_scratch = brisk_cuda_gemm_scratch_bytes(&g->output);
+    int64_t n_seq = e->params.n_seq_max < B ? e->params.n_seq_max : B;
+    g->max_tables = n_seq * ((e->n_ctx_seq + g->block_size - 1) / g->block_size + 1);
+    struct { void **p; size_t bytes; const char *what; } bufs[] = {
+        {(void **)&g->x, (size_t)(B * hp->n_embd) * 4, "activations"},
+        {(void **)&g->q, (size_t)(B * q_dim) * 4, "activations"},
+        {(void **)&g->k, (size_t)(B * g->k_dim) * 4, "activations"},
+        {(void **)&g->v, (size_t)(B * g->v_dim) * 4, "activations"},
+        {(void **)&g->attn, (size_t)(B * o_dim) * 4, "activations"},
+        {(void **)&g->o, (size_t)(B * hp->n_embd) * 4, "activations"},
+        {(void **)&g->gate, (size_t)(B * hp->n_ff) * 4, "activations"},
+        {(void **)&g->up, (size_t)(B * hp->n_ff) * 4, "activations"},
+        {(void **)&g->logits, g->has_output ? (size_t)(B * g->n_vocab_pad) * 4 : 0, "the logits"},
+        {&g->h16, (size_t)(B * max_in) * 2, "activations"},
+        {&g->gemm_scratch, gemm_scratch, "the GEMM scratch"},
+        {&g->attn_scratch, (size_t)ATTN_SCRATCH_SLOTS * (size_t)hp->n_head * (size_t)(hp->head_dim_v + 2) * 4, "the attention scratch"},
+        {(void **)&g->d_pos, (size_t)B * 4, "token positions"},
+        {(void **)&g->d_rows, (size_t)B * 4, "token rows"},
+        {(void **)&g->d_table_off, (size_t)B * 4, "block table offsets"},
+        {(void **)&g->d_logit_rows, (size_t)B * 4, "logit rows"},
+        {(void **)&g->d_tables, (size_t)g->max_tables * 4, "block tables"},
+    };
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0] && st == BRISK_OK; i++)
+        st = dalloc(g, bufs[i].p, bufs[i].bytes, bufs[i].what, err);
+    if (st != BRISK_OK) return st;
+    g->h_rows = malloc((size_t)B * sizeof *g->h_rows);
+    g->h_table_off = malloc((size_t)B * sizeof *g->h_table_off);
+    g->h_tables = malloc((size_t)g->max_tables * sizeof *g->h_tables);
+    if (!g->h_rows || !g->h_table_off || !g->h_tables) return brisk_fail(err, BRISK_ERR_NOMEM, "out of memory");
+    int32_t half_rot = e->rope_global.n_rot / 2;
+    st = dalloc(g, (void **)&g->inv_freq_global, (size_t)(half_rot > 0 ? half_rot : 1) * 4, "RoPE table", err);
+    if (st == BRISK_OK && half_rot > 0)
+        st = brisk_cuda_upload(g->inv_freq_global, e->rope_global.inv_freq, (size_t)half_rot * 4, err);
+    half_rot = e->rope_local.n_rot / 2;
+    if (st == BRISK_OK)
+        st = dalloc(g, (void **)&g->inv_freq_local, (size_t)(half_rot > 0 ? half_rot : 1) * 4, "RoPE table", err);
+    if (st == BRISK_OK && half_rot > 0)
+        st = brisk_cuda_upload(g->inv_freq_local, e->rope_local.inv_freq, (size_t)half_rot * 4, err);
+    if (st == BRISK_OK) st = brisk_cuda_sync(err); /* the uploads are done before work on g->stream */
+    return st;
+}
+
+/* Layers that fit in free device memory (all the engine's buffers counted). */
+static int32_t layers_that_fit(const brisk_engine *e, brisk_error *err) {
+    const hparams *hp = &e->model->hp;
+    size_t free_b = 0, total_b = 0;
+    if (brisk_cuda_mem_info(&free_b, &total_b, err) != BRISK_OK) return 0;
+    int64_t B = e->n_batch;
+    size_t fixed = RESERVE_BYTES + (size_t)B * (size_t)(4 * hp->n_embd + 3 * hp->n_head * hp->head_dim + 2 * hp->n_ff) * 6;
+    size_t output = weight_device_bytes(&e->model->output) + (size_t)B * (size_t)round16(hp->n_vocab) * 4;
+    if (fixed > free_b) return 0;
+    size_t budget = free_b - fixed, used = 0;
+    int32_t n = 0;
+    while (n < hp->n_layer) {
+        size_t next = used + layer_bytes(e, n);
+        if (next + (n + 1 == hp->n_layer ? output : 0) > budget) break;
+        used = next;
+        n++;
+    }
+    return n;
+}
+
+brisk_status gpu_forward_create(brisk_engine *e, int32_t requested, brisk_error *err) {
+    e->gpu = NULL;
+    const hparams *hp = &e->model->hp;
+    if (requested == 0) return BRISK_OK;
+    bool automatic = requested < 0;
+    if (e->params.exact) {
+        if (automatic) return BRISK_OK;
+        return brisk_fail(err, BRISK_ERR_ARG, "--gpu-layers %d: exact mode (f32 KV cache) runs on the CPU only", requested);
+    }
+    if (brisk_cuda_device_count() == 0) {
+        if (automatic) return BRISK_OK;
+        return brisk_fail(err, BRISK_ERR_UNSUPPORTED, "--gpu-layers %d: no CUDA device found", requested);
+    }
+    char why[256];
+    if (unsupported_reason(e, why, sizeof why)) {
+        if (automatic) return BRISK_OK;
+        return brisk_fail(err, BRISK_ERR_UNSUPPORTED, "--gpu-layers %d: this model cannot run on the GPU: %s",
+                          requested, why);
+    }
+    int32_t n = requested > hp->n_layer ? hp->n_layer : requested;
+    if (automatic) {
+        n = layers_that_fit(e, err);
+        brisk_error_clear(err);
+    }
+    for (;;) {
+        if (n == 0) return BRISK_OK;
+        gpu_forward *g = NULL;
+        brisk_status st = create_n(e, n, &g, err);
+        if (st == BRISK_OK) {
+            e->gpu = g;
+            e->kv.copy_hook = copy_block;
+            e->kv.copy_hook_user = g;
+            return BRISK_OK;
+        }
+        gpu_forward_free(g);
+        if (!automatic || st != BRISK_ERR_NOMEM) return st;
+        n--; /* the estimate was too generous: place one layer fewer */
+        brisk_error_clear(err);
+    }
+}
+
+/* ---- the pass ------------------------------------------------------------------ */
+
+static brisk_status matmul(gpu_forward *g, const brisk_cuda_weight *w, const void *x16, float *y, int n,
+                           brisk_error *err) {
+    if (n <= BRISK_CUDA_GEMV_MAX_COLS) return brisk_cuda_gemv(w, x16, y, n, g->stream, err);
+    return brisk_cuda_gemm(g->blas, w, x16, y, n, g->gemm_scratch, err);
+}
+
+#define TRY(call)                                   \
+    do {                                            \
+        brisk_status st_ = (call);                  \
+        if (st_ != BRISK_OK) return st_;            \
+    } while (0)
+
+/* Positions, physical cache rows and the block tables of the pass's sequences. */
+static brisk_status upload_batch(brisk_engine *e, gpu_forward *g, const fwd_batch *b, int32_t *max_len,
+                                 brisk_error *err) {
+    int64_t n_tab = 0;
+    *max_len = 0;
+    for (int32_t t = 0; t < b->n; t++) {
+        g->h_rows[t] = (int32_t)kv_pos_row(&e->kv, b->tables[t], b->pos[t]);
+        if (b->pos[t] + 1 > *max_len) *max_len = b->pos[t] + 1;
+        if (t == 0 || b->tables[t] != b->tables[t - 1]) {
+            int32_t last = b->pos[t]; /* the run's last position: tokens of a sequence come in order */
+            for (int32_t u = t; u < b->n && b->tables[u] == b->tables[t]; u++) last = b->pos[u];
+            int32_t len = last / g->block_size + 1;
+            if (n_tab + len > g->max_tables)
+                return brisk_fail(err, BRISK_ERR_ARG, "GPU pass: block tables exceed %lld entries", (long long)g->max_tables);
+            memcpy(g->h_tables + n_tab, b->tables[t], (size_t)len * sizeof(int32_t));
+            g->h_table_off[t] = (int32_t)n_tab;
+            n_tab += len;
+        } else {
+            g->h_table_off[t] = g->h_table_off[t - 1];
+        }
+    }
+    TRY(brisk_cuda_upload_async(g->d_pos, b->pos, (size_t)b->n * 4, g->stream, err));
+    TRY(brisk_cuda_upload_async(g->d_rows, g->h_rows, (size_t)b->n * 4, g->stream, err));
+    TRY(brisk_cuda_upload_async(g->d_table_off, g->h_table_off, (size_t)b->n * 4, g->stream, err));
+    return brisk_cuda_upload_async(g->d_tables, g->h_tables, (size_t)n_tab * 4, g->stream, err);
+}
+
+static brisk_status attention_block(brisk_engine *e, gpu_forward *g, int il, int n, int splits,
+                                    brisk_error *err) {
+    const brisk_model *m = e->model;
+    const hparams *hp = &m->hp;
+    const layer_weights *ly = &m->layers[il];
+    gpu_layer *l = &g->layers[il];
+    int64_t q_dim = (int64_t)hp->n_head * hp->head_dim, o_dim = (int64_t)hp->n_head * hp->head_dim_v;
+    TRY(brisk_cuda_rmsnorm(g->x, l->attn_norm, NULL, g->h16, n, hp->n_embd, hp->norm_eps, g->stream, err));
+    TRY(matmul(g, &l->wq, g->h16, g->q, n, err));
+    TRY(matmul(g, &l->wk, g->h16, g->k, n, err));
+    TRY(matmul(g, &l->wv, g->h16, g->v, n, err));
+    if (l->bq) TRY(brisk_cuda_add_bias(g->q, l->bq, n, (int)q_dim, g->stream, err));
+    if (l->bk) TRY(brisk_cuda_add_bias(g->k, l->bk, n, (int)g->k_dim, g->stream, err));
+    if (l->bv) TRY(brisk_cuda_add_bias(g->v, l->bv, n, (int)g->v_dim, g->stream, err));
+    if (m->arch->qk_norm) {
+        TRY(brisk_cuda_rmsnorm(g->q, l->q_norm, g->q, NULL, n * hp->n_head, hp->head_dim, hp->norm_eps, g->stream, err));
+        TRY(brisk_cuda_rmsnorm(g->k, l->k_norm, g->k, NULL, n * hp->n_head_kv, hp->head_dim, hp->norm_eps, g->stream, err));
+    }
+    const rope_table *rt = ly->sliding ? &e->rope_local : &e->rope_global;
+    const float *inv_freq = ly->sliding ? g->inv_freq_local : g->inv_freq_global;
+    bool neox = rt->style == ROPE_NEOX;
+    TRY(brisk_cuda_rope(g->q, g->d_pos, inv_freq, n, hp->n_head, hp->head_dim, rt->n_rot, neox, rt->mscale, g->stream, err));
+    TRY(brisk_cuda_rope(g->k, g->d_pos, inv_freq, n, hp->n_head_kv, hp->head_dim, rt->n_rot, neox, rt->mscale, g->stream, err));
+    TRY(brisk_cuda_kv_store(g->k, l->k, g->d_rows, n, (int)g->k_dim, g->stream, err));
+    TRY(brisk_cuda_kv_store(g->v, l->v, g->d_rows, n, (int)g->v_dim, g->stream, err));
+    brisk_cuda_attn_shape s = {.n_q = n, .n_head = hp->n_head, .n_head_kv = hp->n_head_kv, .head_dim = hp->head_dim,
+                               .head_dim_v = hp->head_dim_v, .window = ly->sliding ? hp->n_swa : 0,
+                               .scale = hp->attn_scale, .softcap = hp->attn_softcap};
+    TRY(brisk_cuda_attention_paged(&s, g->q, l->k, l->v, g->d_pos, g->d_tables, g->d_table_off, g->block_size,
+                                   g->attn, splits, g->attn_scratch, g->stream, err));
+    TRY(brisk_cuda_f32_to_f16(g->attn, g->h16, n * o_dim, g->stream, err));
+    TRY(matmul(g, &l->wo, g->h16, g->o, n, err));
+    if (l->post_attn_norm)
+        TRY(brisk_cuda_rmsnorm(g->o, l->post_attn_norm, g->o, NULL, n, hp->n_embd, hp->norm_eps, g->stream, err));
+    return brisk_cuda_add(g->x, g->o, (int64_t)n * hp->n_embd, g->stream, err);
+}
+
+static brisk_status ffn_block(brisk_engine *e, gpu_forward *g, int il, int n, brisk_error *err) {
+    const brisk_model *m = e->model;
+    const hparams *hp = &m->hp;
+    gpu_layer *l = &g->layers[il];
+    TRY(brisk_cuda_rmsnorm(g->x, l->ffn_norm, NULL, g->h16, n, hp->n_embd, hp->norm_eps, g->stream, err));
+    TRY(matmul(g, &l->gate, g->h16, g->gate, n, err));
+    TRY(matmul(g, &l->up, g->h16, g->up, n, err));
+    TRY(brisk_cuda_act_mul(g->gate, g->up, g->h16, (int64_t)n * hp->n_ff, m->arch->act == ACT_GELU_TANH, g->stream, err));
+    TRY(matmul(g, &l->down, g->h16, g->o, n, err));
+    if (l->post_ffn_norm)
+        TRY(brisk_cuda_rmsnorm(g->o, l->post_ffn_norm, g->o, NULL, n, hp->n_embd, hp->norm_eps, g->stream, err));
+    return brisk_cuda_add(g->x, g->o, (int64_t)n * hp->n_embd, g->stream, err);
+}
+
+static brisk_status run_layers(brisk_engine *e, gpu_forward *g, int n, int splits, brisk_error *err) {
+    for (int il = 0; il < g->n_layers; il++) {
+        TRY(attention_block(e, g, il, n, splits, err));
+        TRY(ffn_block(e, g, il, n, err));
+    }
+    return BRISK_OK;
+}
+
+brisk_status gpu_forward_layers(brisk_engine *e, const fwd_batch *b, brisk_error *err) {
+    gpu_forward *g = e->gpu;
+    const hparams *hp = &e->model->hp;
+    if (g->copy_err.status != BRISK_OK)
+        return brisk_fail(err, g->copy_err.status, "GPU KV block copy failed earlier: %s", g->copy_err.msg);
+    int32_t max_len = 0;
+    TRY(upload_batch(e, g, b, &max_len, err));
+    TRY(brisk_cuda_upload_async(g->x, e->x, (size_t)b->n * (size_t)hp->n_embd * 4, g->stream, err));
+    brisk_cuda_attn_shape s = {.n_q = b->n, .n_head = hp->n_head, .n_head_kv = hp->n_head_kv};
+    int splits = brisk_cuda_attention_splits(&s, max_len);
+    if ((int64_t)splits * b->n > ATTN_SCRATCH_SLOTS) splits = b->n >= ATTN_SCRATCH_SLOTS ? 1 : ATTN_SCRATCH_SLOTS / b->n;
+    if (g->use_graphs && b->n <= BRISK_CUDA_GEMV_MAX_COLS && splits <= MAX_SPLITS) {
+        /* decode: the layers as one graph replay (positions and tables are read on the device) */
+        void **graph = &g->graphs[b->n][splits];
+        if (!*graph) {
+            TRY(brisk_cuda_capture_begin(g->stream, err));
+            brisk_status st = run_layers(e, g, b->n, splits, err);
+            brisk_error end_err;
+            brisk_status st_end = brisk_cuda_capture_end(g->stream, st == BRISK_OK, graph, &end_err);
+            if (st != BRISK_OK) return st;
+            if (st_end != BRISK_OK) return brisk_fail(err, st_end, "%s", end_err.msg);
+        }
+        TRY(brisk_cuda_graph_launch(*graph, g->stream, err));
+    } else {
+        TRY(run_layers(e, g, b->n, splits, err));
+    }
+    if (!g->has_output || b->n_hidden_rows > 0)
+        TRY(brisk_cuda_download_async(e->x, g->x, (size_t)b->n * (size_t)hp->n_embd * 4, g->stream, err));
+    return brisk_cuda_stream_sync(g->stream, err);
+}
+
+brisk_status gpu_forward_logits(brisk_engine *e, const fwd_batch *b, brisk_error *err) {
+    gpu_forward *g = e->gpu;
+    const hparams *hp = &e->model->hp;
+    int n = b->n_logit_rows;
+    TRY(brisk_cuda_upload_async(g->d_logit_rows, b->logit_rows, (size_t)n * 4, g->stream, err));
+    TRY(brisk_cuda_gather_rows(g->x, g->d_logit_rows, g->o, n, hp->n_embd, g->stream, err));
+    TRY(brisk_cuda_rmsnorm(g->o, g->output_norm, NULL, g->h16, n, hp->n_embd, hp->norm_eps, g->stream, err));
+    TRY(matmul(g, &g->output, g->h16, g->logits, n, err));
+    size_t row = (size_t)hp->n_vocab * 4;
+    if (g->n_vocab_pad == hp->n_vocab) {
+        TRY(brisk_cuda_download_async(b->logits, g->logits, (size_t)n * row, g->stream, err));
+    } else {
+        for (int r = 0; r < n; r++)
+            TRY(brisk_cuda_download_async(b->logits + (size_t)r * hp->n_vocab, g->logits + (size_t)r * g->n_vocab_pad,
+                                          row, g->stream, err));
+    }
+    TRY(brisk_cuda_stream_sync(g->stream, err));
+    if (hp->final_softcap > 0)
+        for (int64_t i = 0; i < (int64_t)n * hp->n_vocab; i++)
+            b->logits[i] = hp->final_softcap * tanhf(b->logits[i] / hp->final_softcap);
+    return BRISK_OK;
+}
+
+#endif

@@ -1,0 +1,33 @@
+/* The forward pass on a CUDA GPU (partial offload): the first n layers of the
+ * model run on the GPU, the rest on the CPU (model/forward.c), with the
+ * hidden state copied across once per pass. Weights are uploaded once per
+ * engine; the GPU layers' KV cache lives in device memory, paged with the
+ * same block tables and physical rows as the host cache (kv_cache.h).
+ *
+ * Built only with the CUDA backend (BRISK_HAVE_CUDA); without it, asking for
+ * GPU layers is an error and "as many as fit" means none. */
+#ifndef BRISK_MODEL_FORWARD_CUDA_H
+#define BRISK_MODEL_FORWARD_CUDA_H
+
+#include "runtime/engine.h"
+
+/* Set up e->gpu for `requested` layers (0 = none: e->gpu stays NULL; -1 = as
+ * many as fit in free device memory, fewer when an allocation fails; more than
+ * the model has = all). Needs e's KV cache and parameters. Errors: no device,
+ * a model shape the kernels do not take, or out of device memory (the message
+ * says how much was needed and how much was free). */
+brisk_status gpu_forward_create(brisk_engine *e, int32_t requested, brisk_error *err);
+void gpu_forward_free(gpu_forward *g);
+int32_t gpu_forward_n_layers(const gpu_forward *g);
+
+/* Run layers [0, n) of batch b on the GPU, starting from e->x (the embedded
+ * tokens, host). Afterwards e->x holds the hidden state again when layers
+ * remain for the CPU or b wants hidden rows. */
+brisk_status gpu_forward_layers(brisk_engine *e, const fwd_batch *b, brisk_error *err);
+
+/* True when every layer and the output matrix are on the GPU: then
+ * gpu_forward_logits computes b's logit rows (final norm, output, softcap). */
+bool gpu_forward_has_output(const gpu_forward *g);
+brisk_status gpu_forward_logits(brisk_engine *e, const fwd_batch *b, brisk_error *err);
+
+#endif

@@ -1,0 +1,152 @@
+/* Attention over an f16 KV cache against a CPU reference written like
+ * model/forward.c's attention_worker (f32 scores, cpu_softmax, f32 sums). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/cpu/ops.h"
+#include "base/fp16.h"
+#include "gpu_test.h"
+
+typedef struct attn_case {
+    const char *name;
+    brisk_cuda_attn_shape s;
+    int first_pos;  /* query t sits at position first_pos + t */
+    int n_splits;   /* 0 = brisk_cuda_attention_splits */
+    int block_size; /* > 0: a paged cache (shuffled blocks, two copies of the table) */
+} attn_case;
+
+/* A block table for n_ctx rows in blocks of bs: table [2 * n_blocks] = the
+ * shuffled physical blocks (out of n_blocks + 3), twice (queries alternate
+ * between the copies, which checks the per-query table offsets). */
+static void make_table(int n_ctx, int bs, int32_t *table) {
+    const int nb = (n_ctx + bs - 1) / bs, n_phys = nb + 3;
+    int32_t *perm = malloc((size_t)n_phys * sizeof *perm);
+    for (int i = 0; i < n_phys; i++) perm[i] = i;
+    for (int i = n_phys - 1; i > 0; i--) {
+        int j = (int)(gpu_rand_u32() % (uint32_t)(i + 1));
+        int32_t t = perm[i]; perm[i] = perm[j]; perm[j] = t;
+    }
+    for (int i = 0; i < nb; i++) table[i] = table[nb + i] = perm[i];
+    free(perm);
+}
+
+/* The cache rows scattered into the table's blocks ((n_blocks + 3) * bs rows;
+ * the unused ones NaN). */
+static uint16_t *make_paged(const uint16_t *rows, int n_ctx, int width, int bs, const int32_t *table) {
+    const int n_phys = (n_ctx + bs - 1) / bs + 3;
+    uint16_t *paged = malloc((size_t)n_phys * bs * width * 2);
+    for (int64_t i = 0; i < (int64_t)n_phys * bs * width; i++) paged[i] = 0x7e00;
+    for (int j = 0; j < n_ctx; j++)
+        memcpy(paged + ((int64_t)table[j / bs] * bs + j % bs) * width, rows + (int64_t)j * width, (size_t)width * 2);
+    return paged;
+}
+
+static void reference(const attn_case *c, const float *q, const uint16_t *k, const uint16_t *v,
+                      double *out) {
+    const brisk_cuda_attn_shape *s = &c->s;
+    const int group = s->n_head / s->n_head_kv, n_ctx = c->first_pos + s->n_q;
+    float *scores = malloc((size_t)n_ctx * sizeof(float));
+    float *kf = malloc((size_t)s->head_dim * 4), *acc = malloc((size_t)s->head_dim_v * 4);
+    for (int t = 0; t < s->n_q; t++)
+        for (int h = 0; h < s->n_head; h++) {
+            const int g = h / group, pos = c->first_pos + t;
+            const int first = s->window > 0 && pos - s->window + 1 > 0 ? pos - s->window + 1 : 0;
+            const float *qh = q + ((int64_t)t * s->n_head + h) * s->head_dim;
+            for (int j = first; j <= pos; j++) {
+                const uint16_t *kr = k + ((int64_t)j * s->n_head_kv + g) * s->head_dim;
+                for (int d = 0; d < s->head_dim; d++) kf[d] = brisk_fp16_to_f32(kr[d]);
+                float sc = cpu_dot(qh, kf, s->head_dim) * s->scale;
+                if (s->softcap > 0) sc = s->softcap * tanhf(sc / s->softcap);
+                scores[j - first] = sc;
+            }
+            cpu_softmax(scores, pos - first + 1);
+            memset(acc, 0, (size_t)s->head_dim_v * 4);
+            for (int j = first; j <= pos; j++) {
+                const uint16_t *vr = v + ((int64_t)j * s->n_head_kv + g) * s->head_dim_v;
+                for (int d = 0; d < s->head_dim_v; d++) acc[d] += scores[j - first] * brisk_fp16_to_f32(vr[d]);
+            }
+            for (int d = 0; d < s->head_dim_v; d++)
+                out[((int64_t)t * s->n_head + h) * s->head_dim_v + d] = acc[d];
+        }
+    free(scores); free(kf); free(acc);
+}
+
+static void check_attention(const attn_case *c) {
+    const brisk_cuda_attn_shape *s = &c->s;
+    const int n_ctx = c->first_pos + s->n_q;
+    const int64_t nq = (int64_t)s->n_q * s->n_head * s->head_dim;
+    const int64_t nk = (int64_t)n_ctx * s->n_head_kv * s->head_dim;
+    const int64_t nv = (int64_t)n_ctx * s->n_head_kv * s->head_dim_v;
+    const int64_t no = (int64_t)s->n_q * s->n_head * s->head_dim_v;
+    float *q = malloc((size_t)nq * 4), *out = malloc((size_t)no * 4);
+    uint16_t *k = malloc((size_t)nk * 2), *v = malloc((size_t)nv * 2);
+    for (int64_t i = 0; i < nq; i++) q[i] = gpu_rand_uniform(-1, 1);
+    for (int64_t i = 0; i < nk; i++) k[i] = brisk_f32_to_fp16(gpu_rand_uniform(-1, 1));
+    for (int64_t i = 0; i < nv; i++) v[i] = brisk_f32_to_fp16(gpu_rand_uniform(-1, 1));
+    int32_t *pos = malloc((size_t)s->n_q * 4);
+    for (int t = 0; t < s->n_q; t++) pos[t] = c->first_pos + t;
+    double *ref = malloc((size_t)no * sizeof(double));
+    reference(c, q, k, v, ref);
+
+    const int splits = c->n_splits ? c->n_splits : brisk_cuda_attention_splits(s, n_ctx);
+    float *d_q = gpu_upload_copy(q, (size_t)nq * 4), *d_out = gpu_alloc_poisoned((size_t)no * 4);
+    void *d_k, *d_v;
+    int32_t *d_pos = gpu_upload_copy(pos, (size_t)s->n_q * 4), *d_tables = NULL, *d_off = NULL;
+    const int bs = c->block_size, nb = bs ? (n_ctx + bs - 1) / bs : 0;
+    if (bs) {
+        int32_t *table = malloc((size_t)2 * nb * sizeof *table), *off = malloc((size_t)s->n_q * sizeof *off);
+        make_table(n_ctx, bs, table);
+        uint16_t *kp = make_paged(k, n_ctx, s->n_head_kv * s->head_dim, bs, table);
+        uint16_t *vp = make_paged(v, n_ctx, s->n_head_kv * s->head_dim_v, bs, table);
+        for (int t = 0; t < s->n_q; t++) off[t] = (t % 2) * nb;
+        d_k = gpu_upload_copy(kp, (size_t)(nb + 3) * bs * s->n_head_kv * s->head_dim * 2);
+        d_v = gpu_upload_copy(vp, (size_t)(nb + 3) * bs * s->n_head_kv * s->head_dim_v * 2);
+        d_tables = gpu_upload_copy(table, (size_t)2 * nb * sizeof *table);
+        d_off = gpu_upload_copy(off, (size_t)s->n_q * sizeof *off);
+        free(kp); free(vp); free(table); free(off);
+    } else {
+        d_k = gpu_upload_copy(k, (size_t)nk * 2);
+        d_v = gpu_upload_copy(v, (size_t)nv * 2);
+    }
+    void *scratch = NULL;
+    brisk_error err;
+    bool ok = brisk_cuda_alloc(&scratch, brisk_cuda_attention_scratch_bytes(s, splits), "scratch", &err) == BRISK_OK &&
+              brisk_cuda_attention_paged(s, d_q, d_k, d_v, d_pos, d_tables, d_off, bs, d_out, splits, scratch, NULL,
+                                         &err) == BRISK_OK;
+    gpu_download(out, d_out, (size_t)no * 4);
+    double rel = gpu_rel_err(out, ref, no);
+    gpu_check(ok && rel <= 1e-5, "attention %s (%d queries at %d.., %d splits%s): rel err %.2e (tol 1e-5)%s",
+              c->name, s->n_q, c->first_pos, splits, bs ? ", paged" : "", rel, ok ? "" : err.msg);
+    brisk_cuda_free(d_tables); brisk_cuda_free(d_off);
+    brisk_cuda_free(d_q); brisk_cuda_free(d_out); brisk_cuda_free(d_k); brisk_cuda_free(d_v);
+    brisk_cuda_free(d_pos); brisk_cuda_free(scratch);
+    free(q); free(out); free(k); free(v); free(pos); free(ref);
+}
+
+void gpu_test_attention(void) {
+    const float s128 = 1.0f / sqrtf(128.0f), s64 = 0.125f, s256 = 1.0f / 16.0f;
+    const attn_case cases[] = {
+        /* name, {n_q, n_head, n_head_kv, head_dim, head_dim_v, window, scale, softcap}, first_pos, splits, block */
+        {"decode llama3 GQA 4", {1, 32, 8, 128, 128, 0, s128, 0}, 1000, 0, 0},
+        {"decode first token", {1, 32, 8, 128, 128, 0, s128, 0}, 0, 0, 0},
+        {"decode many splits", {1, 8, 2, 128, 128, 0, s128, 0}, 4999, 37, 0},
+        {"decode no GQA hd64", {1, 9, 9, 64, 64, 0, s64, 0}, 300, 0, 0},
+        {"decode GQA 8", {1, 16, 2, 64, 64, 0, s64, 0}, 777, 0, 0},
+        {"decode sliding softcap hd256", {1, 8, 4, 256, 256, 64, s256, 50.0f}, 700, 0, 0},
+        {"prefill causal", {45, 32, 8, 128, 128, 0, s128, 0}, 20, 1, 0},
+        {"prefill causal from 0", {70, 4, 2, 64, 64, 0, s64, 0}, 0, 1, 0},
+        {"prefill split", {13, 8, 8, 128, 128, 0, s128, 0}, 400, 3, 0},
+        {"prefill sliding", {40, 8, 4, 256, 256, 16, s256, 0}, 10, 1, 0},
+        {"decode hd32 GQA 2", {1, 4, 2, 32, 32, 0, 0.17678f, 0}, 500, 0, 0},
+        {"decode hd96", {1, 4, 2, 96, 96, 0, 0.10206f, 0}, 333, 0, 0},
+        {"prefill hd96", {21, 4, 2, 96, 96, 0, 0.10206f, 0}, 5, 1, 0},
+        {"decode hd80 (gemma3-like widths)", {1, 8, 8, 80, 80, 0, 0.1118f, 0}, 90, 0, 0},
+        {"decode paged", {1, 32, 8, 128, 128, 0, s128, 0}, 1000, 0, 16},
+        {"decode paged, split inside blocks", {1, 8, 2, 128, 128, 0, s128, 0}, 777, 9, 7},
+        {"prefill paged", {37, 8, 4, 64, 64, 0, s64, 0}, 50, 1, 16},
+        {"prefill paged sliding", {20, 8, 4, 256, 256, 16, s256, 0}, 30, 2, 4},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_attention(&cases[i]);
+}

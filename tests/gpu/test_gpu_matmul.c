@@ -1,0 +1,204 @@
+/* Weights on the GPU: dequantization (file layout and repacked), decode GEMV
+ * and prompt GEMM, against the CPU reference dequantization. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/fp16.h"
+#include "gpu_test.h"
+
+static void put_half(uint8_t *p, uint16_t h) { memcpy(p, &h, 2); }
+
+/* A matrix in the file layout: random bytes everywhere (every quant and
+ * 6-bit scale pattern), then every f16 field replaced by a random finite half
+ * of a realistic size. */
+static uint8_t *random_weights(brisk_type type, int64_t n_in, int64_t n_out, size_t *bytes_out) {
+    const brisk_type_info *ti = brisk_type_get(type);
+    const size_t bytes = (size_t)brisk_type_row_bytes(type, n_in) * (size_t)n_out;
+    uint8_t *w = malloc(bytes);
+    for (size_t i = 0; i < bytes; i++) w[i] = (uint8_t)gpu_rand_u32();
+    const size_t nb = bytes / ti->block_bytes;
+    for (size_t b = 0; b < nb; b++) {
+        uint8_t *blk = w + b * ti->block_bytes;
+        switch (type) {
+        case BRISK_TYPE_F16: put_half(blk, gpu_rand_half(-8, 0)); break;
+        case BRISK_TYPE_Q8_0: put_half(blk, gpu_rand_half(-12, -6)); break;
+        case BRISK_TYPE_Q4_K:
+            put_half(blk, gpu_rand_half(-14, -9));
+            put_half(blk + 2, gpu_rand_half(-14, -9));
+            break;
+        case BRISK_TYPE_Q6_K: put_half(blk + 208, gpu_rand_half(-14, -9)); break;
+        default: break;
+        }
+    }
+    *bytes_out = bytes;
+    return w;
+}
+
+static float *cpu_dequant(brisk_type type, const uint8_t *w, int64_t n) {
+    float *out = malloc((size_t)n * sizeof(float));
+    brisk_error err;
+    if (brisk_dequantize(type, w, out, n, &err) != BRISK_OK) {
+        printf("FAIL cpu dequantize: %s\n", err.msg);
+        exit(1);
+    }
+    return out;
+}
+
+static const brisk_type weight_types[] = {BRISK_TYPE_F16, BRISK_TYPE_Q8_0, BRISK_TYPE_Q4_K,
+                                          BRISK_TYPE_Q6_K};
+static const char *tname(brisk_type t) { return brisk_type_get(t)->name; }
+
+/* F16 and Q8_0 straight from the file layout: bit-exact. */
+static void check_dequant_exact(brisk_type type, int64_t n) {
+    size_t bytes;
+    uint8_t *src = random_weights(type, n, 1, &bytes);
+    float *cpu = cpu_dequant(type, src, n), *gpu = malloc((size_t)n * sizeof(float));
+    brisk_error err;
+    bool ok = brisk_cuda_dequantize(type, src, gpu, n, &err) == BRISK_OK;
+    int64_t bad = 0;
+    for (int64_t i = 0; ok && i < n; i++) bad += memcmp(&cpu[i], &gpu[i], 4) != 0;
+    gpu_check(ok && !bad, "dequantize %s (%lld values, bit-exact): %s%lld differ", tname(type),
+              (long long)n, ok ? "" : err.msg, (long long)bad);
+    free(src); free(cpu); free(gpu);
+}
+
+/* Upload (repack) then weight_to_f16: each value within one f16 rounding of
+ * the block's largest value (scales are rounded to f16 once, then q * dl - ml
+ * once more). */
+static void check_to_f16(brisk_type type, int64_t n_in, int64_t n_out) {
+    size_t bytes;
+    uint8_t *src = random_weights(type, n_in, n_out, &bytes);
+    const int64_t n = n_in * n_out;
+    float *cpu = cpu_dequant(type, src, n);
+    brisk_cuda_weight w;
+    brisk_error err;
+    if (brisk_cuda_weight_upload(&w, type, n_in, n_out, src, &err) != BRISK_OK) {
+        gpu_check(false, "upload %s: %s", tname(type), err.msg);
+        free(src); free(cpu);
+        return;
+    }
+    void *d_out = gpu_alloc_poisoned((size_t)n * 2);
+    bool ok = brisk_cuda_weight_to_f16(&w, 0, n_out, d_out, NULL, &err) == BRISK_OK;
+    uint16_t *h = malloc((size_t)n * 2);
+    gpu_download(h, d_out, (size_t)n * 2);
+    const int64_t block = type == BRISK_TYPE_Q4_K || type == BRISK_TYPE_Q6_K ? 256 : 32;
+    int64_t bad = 0;
+    double worst = 0;
+    for (int64_t b0 = 0; b0 < n; b0 += block) {
+        float mx = 0;
+        for (int64_t i = b0; i < b0 + block; i++) mx = fmaxf(mx, fabsf(cpu[i]));
+        for (int64_t i = b0; i < b0 + block; i++) {
+            double e = fabs((double)brisk_fp16_to_f32(h[i]) - cpu[i]) / (mx > 0 ? mx : 1);
+            if (!(e <= 4e-3)) bad++;
+            if (e > worst || isnan(e)) worst = isnan(e) ? INFINITY : e;
+        }
+    }
+    gpu_check(ok && !bad, "weight_to_f16 %s %lldx%lld: max error %.2e of the block max (tol 4e-3), %lld bad",
+              tname(type), (long long)n_out, (long long)n_in, worst, (long long)bad);
+    brisk_cuda_free(d_out);
+    brisk_cuda_weight_free(&w);
+    free(src); free(cpu); free(h);
+}
+
+void gpu_test_dequant(void) {
+    check_dequant_exact(BRISK_TYPE_F16, 32 * 100003);
+    check_dequant_exact(BRISK_TYPE_Q8_0, 32 * 100003);
+    for (size_t i = 0; i < sizeof weight_types / sizeof weight_types[0]; i++) {
+        check_to_f16(weight_types[i], 512, 48);
+        check_to_f16(weight_types[i], 2816, 32);
+    }
+}
+
+/* Random activations rounded to f16: [n_cols, n_in] as f16 bits and as f32. */
+static void random_acts(int64_t n, uint16_t *x16, float *x32) {
+    for (int64_t i = 0; i < n; i++) {
+        x16[i] = brisk_f32_to_fp16(gpu_rand_uniform(-1.0f, 1.0f));
+        x32[i] = brisk_fp16_to_f32(x16[i]);
+    }
+}
+
+/* y_ref[c, o] = sum_k W[o, k] x[c, k] in double. */
+static double *reference_matmul(const float *W, const float *x, int64_t n_in, int64_t n_out, int n_cols) {
+    double *y = malloc((size_t)n_cols * (size_t)n_out * sizeof(double));
+    for (int c = 0; c < n_cols; c++)
+        for (int64_t o = 0; o < n_out; o++) {
+            double s = 0;
+            for (int64_t k = 0; k < n_in; k++) s += (double)W[o * n_in + k] * x[c * n_in + k];
+            y[c * n_out + o] = s;
+        }
+    return y;
+}
+
+static double matmul_tol(brisk_type type) {
+    return type == BRISK_TYPE_F16 ? 1e-5 : type == BRISK_TYPE_Q4_K ? 3e-3 : 2e-3;
+}
+
+/* gemm: false = brisk_cuda_gemv (n_cols <= 8), true = brisk_cuda_gemm. Also
+ * checks that the row past the last output stays untouched. */
+static void check_matmul(brisk_type type, int64_t n_in, int64_t n_out, int n_cols, bool gemm,
+                         int variant) {
+    size_t bytes;
+    uint8_t *src = random_weights(type, n_in, n_out, &bytes);
+    float *W = cpu_dequant(type, src, n_in * n_out);
+    uint16_t *x16 = malloc((size_t)n_cols * n_in * 2);
+    float *x32 = malloc((size_t)n_cols * n_in * sizeof(float));
+    random_acts(n_cols * n_in, x16, x32);
+    double *ref = reference_matmul(W, x32, n_in, n_out, n_cols);
+    brisk_cuda_weight w;
+    brisk_error err;
+    bool ok = brisk_cuda_weight_upload(&w, type, n_in, n_out, src, &err) == BRISK_OK;
+    const size_t y_bytes = (size_t)(n_cols + 1) * n_out * sizeof(float);
+    float *y = malloc(y_bytes);
+    double rel = INFINITY;
+    bool guard = false;
+    if (ok) {
+        void *d_x = gpu_upload_copy(x16, (size_t)n_cols * n_in * 2);
+        float *d_y = gpu_alloc_poisoned(y_bytes);
+        if (gemm) {
+            brisk_cuda_blas *blas = NULL;
+            void *scratch = NULL;
+            ok = brisk_cuda_blas_create(&blas, NULL, &err) == BRISK_OK &&
+                 brisk_cuda_alloc(&scratch, brisk_cuda_gemm_scratch_bytes(&w), "scratch", &err) == BRISK_OK &&
+                 brisk_cuda_gemm(blas, &w, d_x, d_y, n_cols, scratch, &err) == BRISK_OK;
+            brisk_cuda_sync(NULL);
+            brisk_cuda_free(scratch);
+            brisk_cuda_blas_free(blas);
+        } else {
+            ok = brisk_cuda_gemv_variant(&w, d_x, d_y, n_cols, variant, NULL, &err) == BRISK_OK;
+        }
+        gpu_download(y, d_y, y_bytes);
+        rel = gpu_rel_err(y, ref, (int64_t)n_cols * n_out);
+        guard = true;
+        for (int64_t o = 0; o < n_out; o++) {
+            uint32_t u;
+            memcpy(&u, &y[(int64_t)n_cols * n_out + o], 4);
+            guard &= u == 0xFFFFFFFFu;
+        }
+        brisk_cuda_free(d_x);
+        brisk_cuda_free(d_y);
+        brisk_cuda_weight_free(&w);
+    }
+    gpu_check(ok && rel <= matmul_tol(type) && guard,
+              "%s %s %lldx%lld, %d cols%s: rel err %.2e (tol %.0e)%s%s", gemm ? "gemm" : "gemv",
+              tname(type), (long long)n_out, (long long)n_in, n_cols,
+              variant ? " (variant)" : "", rel, matmul_tol(type), guard ? "" : ", wrote past the end",
+              ok ? "" : err.msg);
+    free(src); free(W); free(x16); free(x32); free(ref); free(y);
+}
+
+void gpu_test_matmul(void) {
+    for (size_t i = 0; i < sizeof weight_types / sizeof weight_types[0]; i++) {
+        brisk_type t = weight_types[i];
+        for (int c = 1; c <= BRISK_CUDA_GEMV_MAX_COLS; c++) check_matmul(t, 512, 48, c, false, 0);
+        check_matmul(t, 2816, 144, 1, false, 0);
+        check_matmul(t, 2816, 144, 5, false, 0);
+        for (int v = 1; v <= 4; v++) check_matmul(t, 1536, 32, 3, false, v);
+        if (t == BRISK_TYPE_F16 || t == BRISK_TYPE_Q8_0) check_matmul(t, 576, 64, 2, false, 0);
+        check_matmul(t, 512, 48, 37, true, 0);
+        check_matmul(t, 2816, 144, 1, true, 0);
+    }
+    /* several slices of dequantized rows (64 MiB each) */
+    check_matmul(BRISK_TYPE_Q4_K, 14336, 2352, 3, true, 0);
+}
