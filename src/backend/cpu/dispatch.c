@@ -91,12 +91,10 @@ static char kernels_desc[96];
 
 static void describe(void) {
     const cpu_kernels *k = cpu_kernels_best();
-    const char *env = getenv("BRISK_PANELS");
-    bool panels = !(env && !strcmp(env, "0"));
     bool has_panels = false;
     for (int t = 0; t < BRISK_TYPE_COUNT; t++) has_panels = has_panels || k->panel_dot[t];
     snprintf(kernels_desc, sizeof kernels_desc, "%s kernels%s", k->name,
-             panels && has_panels ? ", 16-row weight panels" : "");
+             cpu_panels_enabled() && has_panels ? ", 16-row weight panels" : "");
 }
 
 const char *brisk_cpu_kernels(void) {

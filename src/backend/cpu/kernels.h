@@ -17,6 +17,7 @@
 #ifndef BRISK_CPU_KERNELS_H
 #define BRISK_CPU_KERNELS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -104,6 +105,8 @@ typedef enum cpu_isa {
 typedef void (*cpu_panel_dot_fn)(int64_t n, const void *panel, const void *act, size_t act_stride, int nc,
                                  float *out, size_t out_stride);
 
+/* False when BRISK_PANELS=0 in the environment: weights stay in rows. */
+bool cpu_panels_enabled(void);
 /* Bytes of one panel of rows of n elements (0: the type has no panel layout). */
 uint64_t cpu_panel_bytes(brisk_type type, int64_t n);
 /* Repack 16 rows (row r at rows + r * row_bytes) of n elements into a panel. */

@@ -347,11 +347,7 @@ static const cpu_kernels table = {
     .name = "avx512",
 #endif
     .dot = {[BRISK_TYPE_Q4_K] = dot_q4_k, [BRISK_TYPE_Q5_K] = dot_q5_k},
-    .panel_dot = {
-        [BRISK_TYPE_Q4_K] = panel_q4_k, [BRISK_TYPE_Q6_K] = panel_q6_k, [BRISK_TYPE_Q8_0] = panel_q8_0,
-        [BRISK_TYPE_Q4_0] = panel_q4_0, [BRISK_TYPE_Q4_1] = panel_q4_1, [BRISK_TYPE_Q5_0] = panel_q5_0,
-        [BRISK_TYPE_Q5_1] = panel_q5_1,
-    },
+    .panel_dot = KC_PANEL_ALL_TYPES,
     .quant_q16_32 = quant_q16_32,
     .quant_q16_256 = quant_q16_256,
 };

@@ -23,6 +23,27 @@
         }                                                                                              \
     }
 
+/* The .dot initializer of a table that has a kernel for every type, each
+ * named dot_<type> in its file (generic, NEON, AVX2). */
+#define KC_DOT_ALL_TYPES                                                                              \
+    {                                                                                                 \
+        [BRISK_TYPE_F32] = dot_f32, [BRISK_TYPE_F16] = dot_f16, [BRISK_TYPE_BF16] = dot_bf16,         \
+        [BRISK_TYPE_Q4_0] = dot_q4_0, [BRISK_TYPE_Q4_1] = dot_q4_1, [BRISK_TYPE_Q5_0] = dot_q5_0,     \
+        [BRISK_TYPE_Q5_1] = dot_q5_1, [BRISK_TYPE_Q8_0] = dot_q8_0, [BRISK_TYPE_IQ4_NL] = dot_iq4_nl, \
+        [BRISK_TYPE_MXFP4] = dot_mxfp4, [BRISK_TYPE_Q2_K] = dot_q2_k, [BRISK_TYPE_Q3_K] = dot_q3_k,   \
+        [BRISK_TYPE_Q4_K] = dot_q4_k, [BRISK_TYPE_Q5_K] = dot_q5_k, [BRISK_TYPE_Q6_K] = dot_q6_k,     \
+        [BRISK_TYPE_Q8_K] = dot_q8_k, [BRISK_TYPE_IQ4_XS] = dot_iq4_xs,                               \
+    }
+
+/* The .panel_dot initializer of a table with a kernel for every panel layout
+ * (panels.c), each named panel_<type> (AVX2, AVX-512). */
+#define KC_PANEL_ALL_TYPES                                                                            \
+    {                                                                                                 \
+        [BRISK_TYPE_Q4_K] = panel_q4_k, [BRISK_TYPE_Q6_K] = panel_q6_k, [BRISK_TYPE_Q8_0] = panel_q8_0, \
+        [BRISK_TYPE_Q4_0] = panel_q4_0, [BRISK_TYPE_Q4_1] = panel_q4_1, [BRISK_TYPE_Q5_0] = panel_q5_0, \
+        [BRISK_TYPE_Q5_1] = panel_q5_1,                                                               \
+    }
+
 static inline uint32_t kc_u32(const uint8_t *p) {
     uint32_t v;
     memcpy(&v, p, 4);

@@ -479,15 +479,7 @@ KC_SPECIALIZE_NC(dot_iq4_xs, body_iq4_xs)
 
 static const cpu_kernels neon = {
     .name = "neon",
-    .dot = {
-        [BRISK_TYPE_F32] = dot_f32, [BRISK_TYPE_F16] = dot_f16, [BRISK_TYPE_BF16] = dot_bf16,
-        [BRISK_TYPE_Q4_0] = dot_q4_0, [BRISK_TYPE_Q4_1] = dot_q4_1, [BRISK_TYPE_Q5_0] = dot_q5_0,
-        [BRISK_TYPE_Q5_1] = dot_q5_1, [BRISK_TYPE_Q8_0] = dot_q8_0, [BRISK_TYPE_IQ4_NL] = dot_iq4_nl,
-        [BRISK_TYPE_MXFP4] = dot_mxfp4,
-        [BRISK_TYPE_Q2_K] = dot_q2_k, [BRISK_TYPE_Q3_K] = dot_q3_k, [BRISK_TYPE_Q4_K] = dot_q4_k,
-        [BRISK_TYPE_Q5_K] = dot_q5_k, [BRISK_TYPE_Q6_K] = dot_q6_k, [BRISK_TYPE_Q8_K] = dot_q8_k,
-        [BRISK_TYPE_IQ4_XS] = dot_iq4_xs,
-    },
+    .dot = KC_DOT_ALL_TYPES,
     .quant_q16_32 = quant_q16_32,
     .quant_q16_256 = quant_q16_256,
     .dot_f32 = dot_f32_exact,

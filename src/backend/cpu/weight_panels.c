@@ -31,10 +31,14 @@ void cpu_huge_free(void *p, size_t bytes) {
     if (p) munmap(p, (bytes + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE);
 }
 
-uint64_t cpu_weight_panels_bytes(const cpu_weight *w) {
+bool cpu_panels_enabled(void) {
     const char *env = getenv("BRISK_PANELS");
+    return !(env && !strcmp(env, "0"));
+}
+
+uint64_t cpu_weight_panels_bytes(const cpu_weight *w) {
     const uint64_t per_panel = cpu_panel_bytes(w->type, w->n_in);
-    if ((env && !strcmp(env, "0")) || !per_panel || w->n_out < CPU_PANEL_ROWS ||
+    if (!cpu_panels_enabled() || !per_panel || w->n_out < CPU_PANEL_ROWS ||
         !cpu_kernels_best()->panel_dot[w->type])
         return 0;
     return per_panel * (uint64_t)(w->n_out / CPU_PANEL_ROWS);
