@@ -50,12 +50,24 @@ typedef struct act_q16_32 {
 } act_q16_32;
 
 /* 256 activations; ssum[g] = d * sum(q) over elements 16g .. 16g+15 (for
- * K-quant mins, which are per 16 or 32 elements).  580 bytes. */
+ * K-quant mins, which are per 16 or 32 elements). lo/hi split every q into
+ * bytes, q = 256 * hi + lo, for the byte-domain panel kernels (u8 x s8 dot
+ * products: lo . w and w . hi); every quantizer fills them
+ * (act_q16_256_split).  1092 bytes. */
 typedef struct act_q16_256 {
     int16_t q[256];
     float d;
     float ssum[16];
+    uint8_t lo[256]; /* q & 0xFF */
+    int8_t hi[256];  /* q >> 8 (arithmetic) */
 } act_q16_256;
+
+static inline void act_q16_256_split(act_q16_256 *b) {
+    for (int i = 0; i < 256; i++) {
+        b->lo[i] = (uint8_t)(b->q[i] & 0xFF);
+        b->hi[i] = (int8_t)(b->q[i] >> 8);
+    }
+}
 
 /* Bytes of one converted activation row of n elements (n a multiple of the
  * format's block size). */
@@ -87,7 +99,9 @@ typedef enum cpu_isa {
  * 16 rows of a matrix repacked once at load time so that SIMD lane r works on
  * row r: out[c * out_stride + r] = row r . activation column c, r < 16, c < nc
  * (nc <= CPU_MAX_COLS). Types with a panel layout: Q4_K, Q6_K, Q8_0, Q4_0,
- * Q4_1, Q5_0, Q5_1. */
+ * Q4_1, Q5_0, Q5_1. The K-quant panels hold bytes (4 elements of a row per
+ * 32-bit lane, for u8 x s8 dot products with the act_q16_256 lo/hi planes);
+ * the others 16-bit pairs (2 elements per lane, x act_q16_32.q pairs). */
 #define CPU_PANEL_ROWS 16
 #define CPU_PANEL_Q4_K_BYTES 2368 /* per 256 elements of the 16 rows */
 #define CPU_PANEL_Q6_K_BYTES 3360 /* per 256 */
@@ -95,11 +109,11 @@ typedef enum cpu_isa {
 /* Q4_0, Q4_1, Q5_0, Q5_1, per 32: d, [m], [high bits], 8 chunks (panels.c) */
 #define CPU_PANEL_LEGACY_BYTES(q5, has_min) (32 + 32 * (has_min) + 64 * (q5) + 256)
 /* Offsets inside one block of a panel (layouts in panels.c). */
-#define CPU_PANEL_Q4_K_PAIR(j) (64 + 576 * (j))                           /* scales of sub-blocks j, 4+j */
-#define CPU_PANEL_Q4_K_CHUNK(ch) (CPU_PANEL_Q4_K_PAIR((ch) / 16) + 64 + 32 * ((ch) % 16))
-#define CPU_PANEL_Q6_K_PAIR(g) (32 + 416 * (g))                           /* scales of groups g, 8+g */
-#define CPU_PANEL_Q6_K_HIGH(k) (CPU_PANEL_Q6_K_PAIR((k) / 4) + 32 + 96 * ((k) % 4)) /* chunks 2k, 2k+1 */
-#define CPU_PANEL_Q6_K_CHUNK(ch) (CPU_PANEL_Q6_K_HIGH((ch) / 2) + 32 + 32 * ((ch) % 2))
+#define CPU_PANEL_Q4_K_PAIR(j) (64 + 576 * (j))                          /* scales of sub-blocks j, 4+j */
+#define CPU_PANEL_Q4_K_VEC(m) (CPU_PANEL_Q4_K_PAIR((m) / 8) + 64 + 64 * ((m) % 8)) /* m = 0..31 */
+#define CPU_PANEL_Q6_K_PAIR(g) (32 + 416 * (g))                          /* scales of groups g, 8+g */
+#define CPU_PANEL_Q6_K_HIGH(m) (CPU_PANEL_Q6_K_PAIR((m) / 4) + 32 + 192 * ((m) % 4 / 2)) /* vectors m, m+1 (m even) */
+#define CPU_PANEL_Q6_K_VEC(m) (CPU_PANEL_Q6_K_HIGH((m) & ~1) + 64 + 64 * ((m) % 2))
 #define CPU_PANEL_Q8_0_CHUNK(c) (32 + 32 * (c))
 
 typedef void (*cpu_panel_dot_fn)(int64_t n, const void *panel, const void *act, size_t act_stride, int nc,

@@ -83,6 +83,7 @@ static void quant_q16_256(const float *x, void *dst, int64_t n) {
         const __m256 id = _mm256_set1_ps(d != 0.0f ? 1.0f / d : 0.0f);
         b[i].d = d;
         for (int g = 0; g < 16; g++) b[i].ssum[g] = d * (float)hsum_epi32(quant16(x + 16 * g, id, b[i].q + 16 * g));
+        act_q16_256_split(&b[i]);
     }
 }
 
@@ -473,7 +474,7 @@ KC_SPECIALIZE_NC(dot_iq4_xs, body_iq4_xs)
  * i16 as two registers (rows 0..7, rows 8..15), vpmaddwd with the broadcast
  * activation pair gives i32 lane r = row r (+ 8). Sub-block scales are
  * per-row vectors applied once per sub-block. With 16 registers, a body
- * handles one or two columns (panel_cols below runs it per pair). */
+ * handles one or two columns (KC_SPECIALIZE_PAIRS runs it per pair). */
 
 INLINE __m256i pair(const int16_t *q) {
     int32_t v;
@@ -489,32 +490,49 @@ INLINE __m256 s8x8_ps(const uint8_t *p) {
 }
 INLINE __m256i madd_add(__m256i acc, __m256i a, __m256i b) { return _mm256_add_epi32(acc, _mm256_madd_epi16(a, b)); }
 
-/* Q4_K panel (layout in panels.c): per sub-block pair (j, 4 + j), 16 chunks;
- * acc halves h = rows 8h..8h+7. */
+/* K-quant panels: a 64-byte vector holds 4 elements of each row as bytes,
+ * 32 bytes per half (rows 8h..8h+7); the activation quads of the lo and hi
+ * planes (q = 256 hi + lo) are broadcast. vpmaddubsw's pair sums stay under
+ * 2^15 (lo: 2 x 255 x 63, hi: 2 x 63 x 128). */
+
+/* The 4 bytes at p in every i32 lane. */
+INLINE __m256i quad(const void *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm256_set1_epi32(v);
+}
+/* w . a over 4 elements per lane: lo(a) . w + 256 (w . hi(a)) in i32. */
+INLINE __m256i dot4(__m256i acc, __m256i w, const act_q16_256 *ab, int e) {
+    const __m256i lo = _mm256_maddubs_epi16(quad(ab->lo + e), w), hi = _mm256_maddubs_epi16(w, quad(ab->hi + e));
+    return _mm256_add_epi32(acc, _mm256_add_epi32(_mm256_madd_epi16(lo, _mm256_set1_epi16(1)),
+                                                  _mm256_madd_epi16(hi, _mm256_set1_epi16(256))));
+}
+INLINE __m256i load32(const uint8_t *p) { return _mm256_loadu_si256((const __m256i *)p); }
+
+/* Q4_K panel (layout in panels.c): vector m's low nibbles are sub-block
+ * m / 8, its high nibbles sub-block 4 + m / 8; acc halves h = rows 8h..8h+7. */
 INLINE void panel_body_q4_k(int64_t n, const void *panel, const void *act, size_t as, float *o, size_t os, const int nc) {
     __m256 acc[2][2];
     for (int c = 0; c < nc; c++) acc[c][0] = acc[c][1] = _mm256_setzero_ps();
     const uint8_t *p = panel;
-    const __m256i m4 = _mm256_set1_epi16(0x0F);
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
     for (int64_t i = 0; i < n / 256; i++, p += CPU_PANEL_Q4_K_BYTES) {
         for (int h = 0; h < 2; h++) {
-            const __m256 d = f16x8(p + 16 * h), dmin = f16x8(p + 32 + 16 * h);
             __m256 blk[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()}, mins[2] = {blk[0], blk[0]};
             for (int j = 0; j < 4; j++) {
                 __m256i L[2], H[2];
                 for (int c = 0; c < nc; c++) L[c] = H[c] = _mm256_setzero_si256();
-                for (int ch = 16 * j; ch < 16 * j + 16; ch++) {
-                    const __m256i v = u8x16(p + CPU_PANEL_Q4_K_CHUNK(ch) + 16 * h);
-                    const __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_srli_epi16(v, 4);
+                for (int m = 8 * j; m < 8 * j + 8; m++) {
+                    const __m256i v = load32(p + CPU_PANEL_Q4_K_VEC(m) + 32 * h);
+                    const __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
                     for (int c = 0; c < nc; c++) {
-                        const int16_t *q = ACT256(c, i)->q;
-                        L[c] = madd_add(L[c], lo, pair(q + 2 * ch));
-                        H[c] = madd_add(H[c], hi, pair(q + 128 + 2 * ch));
+                        L[c] = dot4(L[c], lo, ACT256(c, i), 4 * m);
+                        H[c] = dot4(H[c], hi, ACT256(c, i), 128 + 4 * m);
                     }
                 }
                 const uint8_t *scales = p + CPU_PANEL_Q4_K_PAIR(j) + 8 * h;
-                const __m256 sl = _mm256_mul_ps(d, u8x8_ps(scales)), sh = _mm256_mul_ps(d, u8x8_ps(scales + 16));
-                const __m256 ml = _mm256_mul_ps(dmin, u8x8_ps(scales + 32)), mh = _mm256_mul_ps(dmin, u8x8_ps(scales + 48));
+                const __m256 sl = u8x8_ps(scales), sh = u8x8_ps(scales + 16);
+                const __m256 ml = u8x8_ps(scales + 32), mh = u8x8_ps(scales + 48);
                 for (int c = 0; c < nc; c++) {
                     const act_q16_256 *ab = ACT256(c, i);
                     blk[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(L[c]), sl, blk[c]);
@@ -523,8 +541,11 @@ INLINE void panel_body_q4_k(int64_t n, const void *panel, const void *act, size_
                     mins[c] = _mm256_fmadd_ps(mh, _mm256_set1_ps(ab->ssum[8 + 2 * j] + ab->ssum[9 + 2 * j]), mins[c]);
                 }
             }
-            for (int c = 0; c < nc; c++)
-                acc[c][h] = _mm256_sub_ps(_mm256_fmadd_ps(blk[c], _mm256_set1_ps(ACT256(c, i)->d), acc[c][h]), mins[c]);
+            const __m256 d = f16x8(p + 16 * h), dmin = f16x8(p + 32 + 16 * h);
+            for (int c = 0; c < nc; c++) {
+                const __m256 dd = _mm256_mul_ps(d, _mm256_set1_ps(ACT256(c, i)->d));
+                acc[c][h] = _mm256_fnmadd_ps(mins[c], dmin, _mm256_fmadd_ps(blk[c], dd, acc[c][h]));
+            }
         }
     }
     for (int c = 0; c < nc; c++) {
@@ -538,39 +559,43 @@ INLINE void panel_body_q6_k(int64_t n, const void *panel, const void *act, size_
     __m256 acc[2][2];
     for (int c = 0; c < nc; c++) acc[c][0] = acc[c][1] = _mm256_setzero_ps();
     const uint8_t *p = panel;
-    const __m256i m4 = _mm256_set1_epi16(0x0F), m2 = _mm256_set1_epi16(0x03);
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m30 = _mm256_set1_epi8(0x30);
     for (int64_t i = 0; i < n / 256; i++, p += CPU_PANEL_Q6_K_BYTES) {
         for (int h = 0; h < 2; h++) {
-            const __m256 d = f16x8(p + 16 * h);
+            __m256 blk[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
             for (int g = 0; g < 8; g++) {
-                __m256i L[2], H[2];
-                for (int c = 0; c < nc; c++) L[c] = H[c] = _mm256_setzero_si256();
-                for (int k = 4 * g; k < 4 * g + 4; k++) {
-                    const __m256i hb = u8x16(p + CPU_PANEL_Q6_K_HIGH(k) + 16 * h);
-                    for (int t = 0; t < 2; t++) {
-                        const int ch = 2 * k + t;
-                        const __m256i v = u8x16(p + CPU_PANEL_Q6_K_CHUNK(ch) + 16 * h);
-                        const __m256i lo = _mm256_or_si256(_mm256_and_si256(v, m4),
-                                                           _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4 * t), m2), 4));
-                        const __m256i hi = _mm256_or_si256(_mm256_srli_epi16(v, 4),
-                                                           _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4 * t + 2), m2), 4));
-                        for (int c = 0; c < nc; c++) {
-                            const int16_t *q = ACT256(c, i)->q;
-                            L[c] = madd_add(L[c], lo, pair(q + 2 * ch));
-                            H[c] = madd_add(H[c], hi, pair(q + 128 + 2 * ch));
-                        }
+                __m256i G[2], K[2]; /* groups g, 8 + g */
+                for (int c = 0; c < nc; c++) G[c] = K[c] = _mm256_setzero_si256();
+                for (int m = 4 * g; m < 4 * g + 4; m += 2) {
+                    const __m256i hb = load32(p + CPU_PANEL_Q6_K_HIGH(m) + 32 * h);
+                    const __m256i v0 = load32(p + CPU_PANEL_Q6_K_VEC(m) + 32 * h);
+                    const __m256i v1 = load32(p + CPU_PANEL_Q6_K_VEC(m + 1) + 32 * h);
+                    const __m256i wa = _mm256_or_si256(_mm256_and_si256(v0, m4), _mm256_and_si256(_mm256_slli_epi16(hb, 4), m30));
+                    const __m256i wb = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v0, 4), m4),
+                                                       _mm256_and_si256(_mm256_slli_epi16(hb, 2), m30));
+                    const __m256i wc = _mm256_or_si256(_mm256_and_si256(v1, m4), _mm256_and_si256(hb, m30));
+                    const __m256i wd = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v1, 4), m4),
+                                                       _mm256_and_si256(_mm256_srli_epi16(hb, 2), m30));
+                    for (int c = 0; c < nc; c++) {
+                        const act_q16_256 *ab = ACT256(c, i);
+                        G[c] = dot4(G[c], wa, ab, 4 * m);
+                        K[c] = dot4(K[c], wb, ab, 128 + 4 * m);
+                        G[c] = dot4(G[c], wc, ab, 4 * m + 4);
+                        K[c] = dot4(K[c], wd, ab, 132 + 4 * m);
                     }
                 }
-                const __m256 sl = _mm256_mul_ps(d, s8x8_ps(p + CPU_PANEL_Q6_K_PAIR(g) + 8 * h));
-                const __m256 sh = _mm256_mul_ps(d, s8x8_ps(p + CPU_PANEL_Q6_K_PAIR(g) + 16 + 8 * h));
+                const __m256 sl = s8x8_ps(p + CPU_PANEL_Q6_K_PAIR(g) + 8 * h);
+                const __m256 sh = s8x8_ps(p + CPU_PANEL_Q6_K_PAIR(g) + 16 + 8 * h);
                 for (int c = 0; c < nc; c++) {
                     const act_q16_256 *ab = ACT256(c, i);
                     const __m256 da = _mm256_set1_ps(ab->d);
-                    const __m256 tl = _mm256_fmsub_ps(_mm256_cvtepi32_ps(L[c]), da, _mm256_set1_ps(32.0f * ab->ssum[g]));
-                    const __m256 th = _mm256_fmsub_ps(_mm256_cvtepi32_ps(H[c]), da, _mm256_set1_ps(32.0f * ab->ssum[8 + g]));
-                    acc[c][h] = _mm256_fmadd_ps(th, sh, _mm256_fmadd_ps(tl, sl, acc[c][h]));
+                    const __m256 tl = _mm256_fmsub_ps(_mm256_cvtepi32_ps(G[c]), da, _mm256_set1_ps(32.0f * ab->ssum[g]));
+                    const __m256 th = _mm256_fmsub_ps(_mm256_cvtepi32_ps(K[c]), da, _mm256_set1_ps(32.0f * ab->ssum[8 + g]));
+                    blk[c] = _mm256_fmadd_ps(th, sh, _mm256_fmadd_ps(tl, sl, blk[c]));
                 }
             }
+            const __m256 d = f16x8(p + 16 * h);
+            for (int c = 0; c < nc; c++) acc[c][h] = _mm256_fmadd_ps(blk[c], d, acc[c][h]);
         }
     }
     for (int c = 0; c < nc; c++) {
@@ -656,22 +681,13 @@ LEGACY_PANEL(q4_1, 0, 1)
 LEGACY_PANEL(q5_0, 1, 0)
 LEGACY_PANEL(q5_1, 1, 1)
 
-/* A panel kernel over nc <= 4 columns, two at a time. */
-#define PANEL_COLS(name, body)                                                                        \
-    static void name(int64_t n, const void *w, const void *a, size_t as, int nc, float *o, size_t os) { \
-        for (int c = 0; c < nc; c += 2) {                                                             \
-            const void *ac = (const char *)a + (size_t)c * as;                                        \
-            if (nc - c >= 2) body(n, w, ac, as, o + (size_t)c * os, os, 2);                           \
-            else body(n, w, ac, as, o + (size_t)c * os, os, 1);                                       \
-        }                                                                                             \
-    }
-PANEL_COLS(panel_q4_k, panel_body_q4_k)
-PANEL_COLS(panel_q6_k, panel_body_q6_k)
-PANEL_COLS(panel_q8_0, panel_body_q8_0)
-PANEL_COLS(panel_q4_0, panel_body_q4_0)
-PANEL_COLS(panel_q4_1, panel_body_q4_1)
-PANEL_COLS(panel_q5_0, panel_body_q5_0)
-PANEL_COLS(panel_q5_1, panel_body_q5_1)
+KC_SPECIALIZE_PAIRS(panel_q4_k, panel_body_q4_k)
+KC_SPECIALIZE_PAIRS(panel_q6_k, panel_body_q6_k)
+KC_SPECIALIZE_PAIRS(panel_q8_0, panel_body_q8_0)
+KC_SPECIALIZE_PAIRS(panel_q4_0, panel_body_q4_0)
+KC_SPECIALIZE_PAIRS(panel_q4_1, panel_body_q4_1)
+KC_SPECIALIZE_PAIRS(panel_q5_0, panel_body_q5_0)
+KC_SPECIALIZE_PAIRS(panel_q5_1, panel_body_q5_1)
 
 static const cpu_kernels avx2 = {
     .name = "avx2",

@@ -6,10 +6,12 @@
  *
  * Same math as kernels_generic.c: weight quants (times their K-quant
  * sub-block scale) widened to 16 bits, dotted with the 16-bit activations
- * (kernels.h) in i32 lanes, scaled in f32 per block. Here: the row kernels
- * that measured faster than the AVX2 ones (Q4_K, Q5_K: ~12% on Zen 4; the
- * 32-element formats were not), the panel kernels of Q4_K, Q6_K and Q8_0,
- * and the activation quantizers; the other row kernels come from AVX2. */
+ * (kernels.h) in i32 lanes, scaled in f32 per block; the K-quant panel
+ * kernels keep the weights as bytes and dot them with the activations' lo/hi
+ * byte planes (vpdpbusd with VNNI, vpmaddubsw + vpmaddwd without). Here: the
+ * row kernels that measured faster than the AVX2 ones (Q4_K, Q5_K: ~12% on
+ * Zen 4; the 32-element formats were not), the panel kernels, and the
+ * activation quantizers; the other row kernels come from AVX2. */
 #include "backend/cpu/kernels.h"
 
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && defined(__FMA__) && \
@@ -75,6 +77,11 @@ static void quant_q16_256(const float *x, void *dst, int64_t n) {
         const __m512 id = _mm512_set1_ps(d != 0.0f ? 1.0f / d : 0.0f);
         b[i].d = d;
         for (int g = 0; g < 16; g++) b[i].ssum[g] = d * (float)quant16(x + 16 * g, id, b[i].q + 16 * g);
+        for (int k = 0; k < 256; k += 32) { /* act_q16_256_split */
+            const __m512i q = load_q(b[i].q + k);
+            _mm256_storeu_si256((__m256i *)(b[i].lo + k), _mm512_cvtepi16_epi8(q));
+            _mm256_storeu_si256((__m256i *)(b[i].hi + k), _mm512_cvtepi16_epi8(_mm512_srai_epi16(q, 8)));
+        }
     }
 }
 
@@ -141,9 +148,12 @@ KC_SPECIALIZE_NC(dot_q5_k, body_q5_k)
 
 
 /* ---- panels (panels.c): 16 rows at once, i32 / f32 lane r = row r ---------
- * A 32-byte chunk widened to 32 x i16 holds one element pair of each of the
- * 16 rows; vpdpwssd with the broadcast activation pair accumulates all 16
- * rows. Sub-block scales are 16-lane vectors applied once per sub-block. */
+ * Q8_0 and the 32-element formats: a 32-byte chunk widened to 32 x i16 holds
+ * one element pair of each of the 16 rows; vpdpwssd with the broadcast
+ * activation pair accumulates all 16 rows. K-quants: a 64-byte vector holds
+ * 4 elements of each row as bytes; u8 x s8 dot products with the activation
+ * quads of the lo and hi planes (q = 256 hi + lo) accumulate all 16 rows.
+ * Sub-block scales are 16-lane vectors applied once per sub-block. */
 
 /* The activation pair q[0], q[1] in every i32 lane. */
 INLINE __m512i pair(const int16_t *q) {
@@ -151,6 +161,34 @@ INLINE __m512i pair(const int16_t *q) {
     memcpy(&v, q, 4);
     return _mm512_set1_epi32(v);
 }
+/* The 4 bytes at p in every i32 lane. */
+INLINE __m512i quad(const void *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm512_set1_epi32(v);
+}
+/* acc += per-lane sums of 4 products u8(u) x s8(s) (no product pair may
+ * exceed the i16 range without VNNI: the panel kernels' stay under 2^15). */
+INLINE __m512i dot_u8s8(__m512i acc, __m512i u, __m512i s) {
+#if defined(BRISK_AVX512_VNNI)
+    return _mm512_dpbusd_epi32(acc, u, s);
+#else
+    return _mm512_add_epi32(acc, _mm512_madd_epi16(_mm512_maddubs_epi16(u, s), _mm512_set1_epi16(1)));
+#endif
+}
+/* w . a over 4 elements per lane, a = the quads at element e of ab's planes:
+ * acc_lo += lo(a) . w, acc_hi += w . hi(a); w is 0..63. */
+#define DOT4(acc_lo, acc_hi, w, ab, e)                          \
+    do {                                                        \
+        acc_lo = dot_u8s8(acc_lo, quad((ab)->lo + (e)), w);     \
+        acc_hi = dot_u8s8(acc_hi, w, quad((ab)->hi + (e)));     \
+    } while (0)
+/* The full sum from the two plane sums. */
+INLINE __m512i planes_sum(__m512i lo, __m512i hi) { return _mm512_add_epi32(_mm512_slli_epi32(hi, 8), lo); }
+
+/* (c ? a : b) per bit: the low nibble from a, the bits above from b. */
+INLINE __m512i nibble_or(__m512i a, __m512i b, __m512i low_mask) { return _mm512_ternarylogic_epi32(a, b, low_mask, 0xE4); }
+
 INLINE __m512 f16x16(const uint8_t *p) { return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p)); }
 INLINE __m512 u8x16_ps(const uint8_t *p) {
     return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)p)));
@@ -159,112 +197,104 @@ INLINE __m512 s8x16_ps(const uint8_t *p) {
     return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)p)));
 }
 
-/* Two accumulator sets when there are few columns (vpdpwssd latency), one
- * when the columns already interleave enough independent chains. */
-#define SET2 (nc <= 2 ? 1 : 0)
-
-/* Q4_K panel: chunk ch's low nibbles are elements 2ch, 2ch+1 (sub-block
- * ch / 16), its high nibbles elements 128 + 2ch, + 1 (sub-block 4 + ch / 16).
- * i32 bound per lane and sub-block: 16 chunks x 2 products x 15 x 32767. */
+/* Q4_K panel: vector m's low nibbles are elements 4m..4m+3 (sub-block m / 8),
+ * its high nibbles elements 128+4m.. (sub-block 4 + m / 8). Per sub-block and
+ * lane: |lo| <= 32 x 255 x 15, |hi| <= 32 x 128 x 15, sum < 2^24. */
 INLINE void panel_body_q4_k(int64_t n, const void *panel, const void *act, size_t as, float *o, size_t os, const int nc) {
     __m512 acc[4];
     for (int c = 0; c < nc; c++) acc[c] = _mm512_setzero_ps();
     const uint8_t *p = panel;
-    const __m512i m4 = _mm512_set1_epi16(0x0F);
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
     for (int64_t i = 0; i < n / 256; i++, p += CPU_PANEL_Q4_K_BYTES) {
-        const __m512 d = f16x16(p), dmin = f16x16(p + 32);
+        /* per column: blk = sum_j sc_j * isum_j, mins = sum_j mn_j * ssum_j;
+         * d and dmin (per row) are applied once per super-block */
         __m512 blk[4], mins[4];
         for (int c = 0; c < nc; c++) blk[c] = mins[c] = _mm512_setzero_ps();
         for (int j = 0; j < 4; j++) {
-            __m512i L[2][4], H[2][4];
-            for (int c = 0; c < nc; c++) L[0][c] = L[1][c] = H[0][c] = H[1][c] = _mm512_setzero_si512();
-            for (int ch = 16 * j; ch < 16 * j + 16; ch += 2) {
-                const __m512i v0 = u8x32(p + CPU_PANEL_Q4_K_CHUNK(ch)), v1 = u8x32(p + CPU_PANEL_Q4_K_CHUNK(ch) + 32);
-                const __m512i l0 = _mm512_and_si512(v0, m4), h0 = _mm512_srli_epi16(v0, 4);
-                const __m512i l1 = _mm512_and_si512(v1, m4), h1 = _mm512_srli_epi16(v1, 4);
+            __m512i Llo[4], Lhi[4], Hlo[4], Hhi[4]; /* [column]: sub-blocks j, 4 + j */
+            for (int c = 0; c < nc; c++) Llo[c] = Lhi[c] = Hlo[c] = Hhi[c] = _mm512_setzero_si512();
+            for (int m = 8 * j; m < 8 * j + 8; m += 2) {
+                const __m512i v0 = _mm512_loadu_si512(p + CPU_PANEL_Q4_K_VEC(m));
+                const __m512i v1 = _mm512_loadu_si512(p + CPU_PANEL_Q4_K_VEC(m + 1));
+                const __m512i l0 = _mm512_and_si512(v0, m4), h0 = _mm512_and_si512(_mm512_srli_epi16(v0, 4), m4);
+                const __m512i l1 = _mm512_and_si512(v1, m4), h1 = _mm512_and_si512(_mm512_srli_epi16(v1, 4), m4);
                 for (int c = 0; c < nc; c++) {
-                    const int16_t *q = ACT256(c, i)->q;
-                    L[0][c] = madd_acc(L[0][c], l0, pair(q + 2 * ch));
-                    H[0][c] = madd_acc(H[0][c], h0, pair(q + 128 + 2 * ch));
-                    L[SET2][c] = madd_acc(L[SET2][c], l1, pair(q + 2 * ch + 2));
-                    H[SET2][c] = madd_acc(H[SET2][c], h1, pair(q + 130 + 2 * ch));
+                    const act_q16_256 *ab = ACT256(c, i);
+                    DOT4(Llo[c], Lhi[c], l0, ab, 4 * m);
+                    DOT4(Hlo[c], Hhi[c], h0, ab, 128 + 4 * m);
+                    DOT4(Llo[c], Lhi[c], l1, ab, 4 * m + 4);
+                    DOT4(Hlo[c], Hhi[c], h1, ab, 132 + 4 * m);
                 }
             }
             const uint8_t *scales = p + CPU_PANEL_Q4_K_PAIR(j);
-            const __m512 sl = _mm512_mul_ps(d, u8x16_ps(scales)), sh = _mm512_mul_ps(d, u8x16_ps(scales + 16));
-            const __m512 ml = _mm512_mul_ps(dmin, u8x16_ps(scales + 32)), mh = _mm512_mul_ps(dmin, u8x16_ps(scales + 48));
+            const __m512 sl = u8x16_ps(scales), sh = u8x16_ps(scales + 16);
+            const __m512 ml = u8x16_ps(scales + 32), mh = u8x16_ps(scales + 48);
             for (int c = 0; c < nc; c++) {
                 const act_q16_256 *ab = ACT256(c, i);
-                if (SET2) {
-                    L[0][c] = _mm512_add_epi32(L[0][c], L[1][c]);
-                    H[0][c] = _mm512_add_epi32(H[0][c], H[1][c]);
-                }
-                blk[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(L[0][c]), sl, blk[c]);
-                blk[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(H[0][c]), sh, blk[c]);
+                blk[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(planes_sum(Llo[c], Lhi[c])), sl, blk[c]);
+                blk[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(planes_sum(Hlo[c], Hhi[c])), sh, blk[c]);
                 mins[c] = _mm512_fmadd_ps(ml, _mm512_set1_ps(ab->ssum[2 * j] + ab->ssum[2 * j + 1]), mins[c]);
                 mins[c] = _mm512_fmadd_ps(mh, _mm512_set1_ps(ab->ssum[8 + 2 * j] + ab->ssum[9 + 2 * j]), mins[c]);
             }
         }
-        for (int c = 0; c < nc; c++)
-            acc[c] = _mm512_sub_ps(_mm512_fmadd_ps(blk[c], _mm512_set1_ps(ACT256(c, i)->d), acc[c]), mins[c]);
-    }
-    for (int c = 0; c < nc; c++) _mm512_storeu_ps(o + c * os, acc[c]);
-}
-KC_SPECIALIZE_NC(panel_q4_k, panel_body_q4_k)
-
-/* Q6_K panel: q in 0..63 (low 4 bits from the chunk, high 2 from the qh
- * block), value = d * sc[g] * (q - 32) = d * sc[g] * q - 32 d sc[g]; per
- * group g: d * sc[g] * (d_a * isum_g - 32 * ssum_g). Chunk ch's low half is
- * group ch / 8, its high half group 8 + ch / 8. */
-INLINE void panel_body_q6_k(int64_t n, const void *panel, const void *act, size_t as, float *o, size_t os, const int nc) {
-    __m512 acc[4];
-    for (int c = 0; c < nc; c++) acc[c] = _mm512_setzero_ps();
-    const uint8_t *p = panel;
-    for (int64_t i = 0; i < n / 256; i++, p += CPU_PANEL_Q6_K_BYTES) {
-        const __m512 d = f16x16(p);
-        for (int g = 0; g < 8; g++) {
-            __m512i L[2][4], H[2][4];
-            for (int c = 0; c < nc; c++) L[0][c] = L[1][c] = H[0][c] = H[1][c] = _mm512_setzero_si512();
-            for (int k = 4 * g; k < 4 * g + 4; k++) { /* qh block k: chunks 2k, 2k+1 */
-                /* 6-bit quants assembled as bytes (256-bit ops), then widened */
-                const int ch = 2 * k;
-                const __m256i hb = _mm256_loadu_si256((const __m256i *)(p + CPU_PANEL_Q6_K_HIGH(k)));
-                const __m256i v0 = _mm256_loadu_si256((const __m256i *)(p + CPU_PANEL_Q6_K_CHUNK(ch)));
-                const __m256i v1 = _mm256_loadu_si256((const __m256i *)(p + CPU_PANEL_Q6_K_CHUNK(ch + 1)));
-                const __m256i b4 = _mm256_set1_epi8(0x0F), b30 = _mm256_set1_epi8(0x30);
-                const __m512i l0 = _mm512_cvtepu8_epi16(_mm256_or_si256(
-                    _mm256_and_si256(v0, b4), _mm256_and_si256(_mm256_slli_epi16(hb, 4), b30)));
-                const __m512i h0 = _mm512_cvtepu8_epi16(_mm256_or_si256(
-                    _mm256_and_si256(_mm256_srli_epi16(v0, 4), b4), _mm256_and_si256(_mm256_slli_epi16(hb, 2), b30)));
-                const __m512i l1 = _mm512_cvtepu8_epi16(_mm256_or_si256(_mm256_and_si256(v1, b4), _mm256_and_si256(hb, b30)));
-                const __m512i h1 = _mm512_cvtepu8_epi16(_mm256_or_si256(
-                    _mm256_and_si256(_mm256_srli_epi16(v1, 4), b4), _mm256_and_si256(_mm256_srli_epi16(hb, 2), b30)));
-                for (int c = 0; c < nc; c++) {
-                    const int16_t *q = ACT256(c, i)->q;
-                    L[0][c] = madd_acc(L[0][c], l0, pair(q + 2 * ch));
-                    H[0][c] = madd_acc(H[0][c], h0, pair(q + 128 + 2 * ch));
-                    L[SET2][c] = madd_acc(L[SET2][c], l1, pair(q + 2 * ch + 2));
-                    H[SET2][c] = madd_acc(H[SET2][c], h1, pair(q + 130 + 2 * ch));
-                }
-            }
-            const __m512 sl = _mm512_mul_ps(d, s8x16_ps(p + CPU_PANEL_Q6_K_PAIR(g)));
-            const __m512 sh = _mm512_mul_ps(d, s8x16_ps(p + CPU_PANEL_Q6_K_PAIR(g) + 16));
-            for (int c = 0; c < nc; c++) {
-                const act_q16_256 *ab = ACT256(c, i);
-                if (SET2) {
-                    L[0][c] = _mm512_add_epi32(L[0][c], L[1][c]);
-                    H[0][c] = _mm512_add_epi32(H[0][c], H[1][c]);
-                }
-                const __m512 da = _mm512_set1_ps(ab->d);
-                const __m512 tl = _mm512_fmsub_ps(_mm512_cvtepi32_ps(L[0][c]), da, _mm512_set1_ps(32.0f * ab->ssum[g]));
-                const __m512 th = _mm512_fmsub_ps(_mm512_cvtepi32_ps(H[0][c]), da, _mm512_set1_ps(32.0f * ab->ssum[8 + g]));
-                acc[c] = _mm512_fmadd_ps(th, sh, _mm512_fmadd_ps(tl, sl, acc[c]));
-            }
+        const __m512 d = f16x16(p), dmin = f16x16(p + 32);
+        for (int c = 0; c < nc; c++) {
+            const __m512 dd = _mm512_mul_ps(d, _mm512_set1_ps(ACT256(c, i)->d));
+            acc[c] = _mm512_fnmadd_ps(mins[c], dmin, _mm512_fmadd_ps(blk[c], dd, acc[c]));
         }
     }
     for (int c = 0; c < nc; c++) _mm512_storeu_ps(o + c * os, acc[c]);
 }
-KC_SPECIALIZE_NC(panel_q6_k, panel_body_q6_k)
+KC_SPECIALIZE_PAIRS(panel_q4_k, panel_body_q4_k)
+
+/* Q6_K panel: q in 0..63 (low 4 bits from vector m, high 2 from the high-bit
+ * vector of m's pair), value = d * sc[g] * (q - 32) = d * sc[g] * q - 32 d sc[g];
+ * per group g: d * sc[g] * (d_a * isum_g - 32 * ssum_g). Vectors 4g..4g+3
+ * hold groups g (low nibbles) and 8 + g (high nibbles). Per group and lane:
+ * |lo| <= 16 x 255 x 63, |hi| <= 16 x 128 x 63, sum < 2^26. */
+INLINE void panel_body_q6_k(int64_t n, const void *panel, const void *act, size_t as, float *o, size_t os, const int nc) {
+    __m512 acc[4];
+    for (int c = 0; c < nc; c++) acc[c] = _mm512_setzero_ps();
+    const uint8_t *p = panel;
+    const __m512i m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
+    for (int64_t i = 0; i < n / 256; i++, p += CPU_PANEL_Q6_K_BYTES) {
+        __m512 blk[4]; /* sum_g sc[g] * (d_a isum_g - 32 ssum_g); d once per super-block */
+        for (int c = 0; c < nc; c++) blk[c] = _mm512_setzero_ps();
+        for (int g = 0; g < 8; g++) {
+            __m512i Glo[4], Ghi[4], Klo[4], Khi[4]; /* [column]: groups g, 8 + g */
+            for (int c = 0; c < nc; c++) Glo[c] = Ghi[c] = Klo[c] = Khi[c] = _mm512_setzero_si512();
+            for (int m = 4 * g; m < 4 * g + 4; m += 2) {
+                const __m512i hb = _mm512_loadu_si512(p + CPU_PANEL_Q6_K_HIGH(m));
+                const __m512i v0 = _mm512_loadu_si512(p + CPU_PANEL_Q6_K_VEC(m));
+                const __m512i v1 = _mm512_loadu_si512(p + CPU_PANEL_Q6_K_VEC(m + 1));
+                const __m512i wa = nibble_or(v0, _mm512_and_si512(_mm512_slli_epi16(hb, 4), m30), m4);
+                const __m512i wb = nibble_or(_mm512_srli_epi16(v0, 4), _mm512_and_si512(_mm512_slli_epi16(hb, 2), m30), m4);
+                const __m512i wc = nibble_or(v1, _mm512_and_si512(hb, m30), m4);
+                const __m512i wd = nibble_or(_mm512_srli_epi16(v1, 4), _mm512_and_si512(_mm512_srli_epi16(hb, 2), m30), m4);
+                for (int c = 0; c < nc; c++) {
+                    const act_q16_256 *ab = ACT256(c, i);
+                    DOT4(Glo[c], Ghi[c], wa, ab, 4 * m);
+                    DOT4(Klo[c], Khi[c], wb, ab, 128 + 4 * m);
+                    DOT4(Glo[c], Ghi[c], wc, ab, 4 * m + 4);
+                    DOT4(Klo[c], Khi[c], wd, ab, 132 + 4 * m);
+                }
+            }
+            const __m512 sl = s8x16_ps(p + CPU_PANEL_Q6_K_PAIR(g)), sh = s8x16_ps(p + CPU_PANEL_Q6_K_PAIR(g) + 16);
+            for (int c = 0; c < nc; c++) {
+                const act_q16_256 *ab = ACT256(c, i);
+                const __m512i G = planes_sum(Glo[c], Ghi[c]), K = planes_sum(Klo[c], Khi[c]);
+                const __m512 da = _mm512_set1_ps(ab->d);
+                const __m512 tl = _mm512_fmsub_ps(_mm512_cvtepi32_ps(G), da, _mm512_set1_ps(32.0f * ab->ssum[g]));
+                const __m512 th = _mm512_fmsub_ps(_mm512_cvtepi32_ps(K), da, _mm512_set1_ps(32.0f * ab->ssum[8 + g]));
+                blk[c] = _mm512_fmadd_ps(th, sh, _mm512_fmadd_ps(tl, sl, blk[c]));
+            }
+        }
+        const __m512 d = f16x16(p);
+        for (int c = 0; c < nc; c++) acc[c] = _mm512_fmadd_ps(blk[c], d, acc[c]);
+    }
+    for (int c = 0; c < nc; c++) _mm512_storeu_ps(o + c * os, acc[c]);
+}
+KC_SPECIALIZE_PAIRS(panel_q6_k, panel_body_q6_k)
 
 /* Q8_0 panel: 16 chunks of one element pair per row, then d[r] * d_a. */
 INLINE void panel_body_q8_0(int64_t n, const void *panel, const void *act, size_t as, float *o, size_t os, const int nc) {

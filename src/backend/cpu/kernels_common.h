@@ -23,6 +23,17 @@
         }                                                                                              \
     }
 
+/* The same over nc <= 4 columns, two at a time: for bodies whose per-column
+ * accumulators would not fit the registers four times over. */
+#define KC_SPECIALIZE_PAIRS(name, body)                                                               \
+    static void name(int64_t n, const void *w, const void *a, size_t as, int nc, float *o, size_t os) { \
+        for (int c = 0; c < nc; c += 2) {                                                             \
+            const void *ac = (const char *)a + (size_t)c * as;                                        \
+            if (nc - c >= 2) body(n, w, ac, as, o + (size_t)c * os, os, 2);                           \
+            else body(n, w, ac, as, o + (size_t)c * os, os, 1);                                       \
+        }                                                                                             \
+    }
+
 /* The .dot initializer of a table that has a kernel for every type, each
  * named dot_<type> in its file (generic, NEON, AVX2). */
 #define KC_DOT_ALL_TYPES                                                                              \

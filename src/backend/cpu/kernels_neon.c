@@ -71,6 +71,7 @@ static void quant_q16_256(const float *x, void *dst, int64_t n) {
         const float id = d != 0.0f ? 1.0f / d : 0.0f;
         b[i].d = d;
         for (int g = 0; g < 16; g++) b[i].ssum[g] = d * (float)quant16(x + 16 * g, id, b[i].q + 16 * g);
+        act_q16_256_split(&b[i]);
     }
 }
 

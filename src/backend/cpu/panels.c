@@ -1,26 +1,33 @@
 /* Weight panels: 16 rows of a quantized matrix repacked, once at load time,
- * so that a SIMD register holds the same two elements of 16 rows and i32 lane
- * r accumulates row r. The activation pair is broadcast, and a K-quant's
+ * so that a SIMD register holds the same few elements of 16 rows and i32 lane
+ * r accumulates row r. The activations are broadcast, and a K-quant's
  * per-row sub-block scales become one vector per sub-block, applied once per
  * 16 rows x sub-block instead of once per weight vector (kernels.h).
  *
  * Each layout lists its bytes in the order the kernels consume them, so a
- * panel is read as one sequential stream (r = row 0..15, t = 0..1; a 32-byte
- * chunk holds one element pair of every row, byte 2r+t = row r's element t):
+ * panel is read as one sequential stream (r = row 0..15).
+ *
+ * K-quants are bytes, 4 elements of a row per 32-bit lane: a 64-byte vector
+ * m holds, at byte 4r+b, element 4m+b of row r in its low nibble and element
+ * 128+4m+b in its high nibble (m = 0..31), so the kernels multiply it with
+ * the activation quads 4m..4m+3 and 128+4m..+3 broadcast to every lane:
  *
  * Q4_K, per 256-element super-block, 2368 bytes (value = d * sc[j] * q - dmin * mn[j]):
  *   [0, 64)      d[r], dmin[r] (f16)
  *   4 x 576 bytes, sub-block pair j = 0..3 (sub-blocks j and 4 + j):
- *     sc[j][r], sc[4+j][r], mn[j][r], mn[4+j][r] (u8, 16 each), then 16 chunks
- *     ch = 16j..16j+15: byte 2r+t = q[r][2ch+t] | q[r][128+2ch+t] << 4
+ *     sc[j][r], sc[4+j][r], mn[j][r], mn[4+j][r] (u8, 16 each), then the
+ *     8 vectors m = 8j..8j+7 (q in 0..15)
  *
  * Q6_K, per super-block, 3360 bytes (q in 0..63, value = d * sc[g] * (q - 32)):
  *   [0, 32)      d[r] (f16)
  *   8 x 416 bytes, group pair g = 0..7 (16-element groups g and 8 + g):
- *     sc[g][r], sc[8+g][r] (i8, 16 each), then for k = 4g..4g+3: the high-bit
- *     block of chunks 2k, 2k+1 (byte 2r+t = hi(q[r][4k+t]) | hi(q[r][128+4k+t]) << 2 |
- *     hi(q[r][4k+2+t]) << 4 | hi(q[r][128+4k+2+t]) << 6) and chunks 2k, 2k+1
- *     (byte 2r+t = lo4(q[r][2ch+t]) | lo4(q[r][128+2ch+t]) << 4)
+ *     sc[g][r], sc[8+g][r] (i8, 16 each), then for m = 4g and 4g+2: the high
+ *     bits of vectors m, m+1 (byte 4r+b = hi(q[r][4m+b]) | hi(q[r][128+4m+b]) << 2 |
+ *     hi(q[r][4m+4+b]) << 4 | hi(q[r][132+4m+b]) << 6, hi = q >> 4), then
+ *     vectors m and m+1 of the low 4 bits
+ *
+ * The others hold 16-bit pairs: a 32-byte chunk holds one element pair of
+ * every row, byte 2r+t = row r's element t.
  *
  * Q8_0, per 32-element block, 544 bytes:
  *   [0, 32)      d[r] (f16), then 16 chunks: byte 2r+t = q[r][2c+t] (i8)
@@ -38,19 +45,18 @@
 #include "backend/cpu/kernels_common.h"
 
 /* Q4_K block: d, dmin, scales[12], qs[128]; element e's quant is nibble
- * (e / 32) % 2 of qs[32 * (e / 64) + e % 32]. Chunk byte for e < 128 holds
- * elements e and 128 + e, which sit in the same nibble 64 bytes apart. */
+ * (e / 32) % 2 of qs[32 * (e / 64) + e % 32]. */
+static inline int q4_k_quant(const uint8_t *b, int e) {
+    return (b[16 + 32 * (e / 64) + e % 32] >> (4 * ((e / 32) % 2))) & 15;
+}
+
 static void pack_q4_k(const void *src, uint64_t row_bytes, int64_t n_in, void *dst) {
     uint8_t *out = dst;
     for (int64_t i = 0; i < n_in / 256; i++, out += CPU_PANEL_Q4_K_BYTES) {
         for (int r = 0; r < CPU_PANEL_ROWS; r++) {
             const uint8_t *b = (const uint8_t *)src + (uint64_t)r * row_bytes + (uint64_t)i * 144;
-            const uint8_t *qs = b + 16;
-            for (int e = 0; e < 128; e++) {
-                const int byte = 32 * (e / 64) + e % 32, shift = 4 * ((e / 32) % 2);
-                const int lo = (qs[byte] >> shift) & 15, hi = (qs[byte + 64] >> shift) & 15;
-                out[CPU_PANEL_Q4_K_CHUNK(e / 2) + 2 * r + e % 2] = (uint8_t)(lo | hi << 4);
-            }
+            for (int e = 0; e < 128; e++)
+                out[CPU_PANEL_Q4_K_VEC(e / 4) + 4 * r + e % 4] = (uint8_t)(q4_k_quant(b, e) | q4_k_quant(b, 128 + e) << 4);
             uint8_t sc[8], mn[8];
             qb_scale_min_k4(b + 4, sc, mn);
             for (int j = 0; j < 4; j++) {
@@ -83,15 +89,13 @@ static void pack_q6_k(const void *src, uint64_t row_bytes, int64_t n_in, void *d
     for (int64_t i = 0; i < n_in / 256; i++, out += CPU_PANEL_Q6_K_BYTES) {
         for (int r = 0; r < CPU_PANEL_ROWS; r++) {
             const uint8_t *b = (const uint8_t *)src + (uint64_t)r * row_bytes + (uint64_t)i * 210;
-            for (int e = 0; e < 128; e++)
-                out[CPU_PANEL_Q6_K_CHUNK(e / 2) + 2 * r + e % 2] = (uint8_t)(q6_low(b, e) | q6_low(b, 128 + e) << 4);
-            for (int k = 0; k < 32; k++)
-                for (int t = 0; t < 2; t++) {
-                    const int e = 4 * k + t;
-                    out[CPU_PANEL_Q6_K_HIGH(k) + 2 * r + t] =
-                        (uint8_t)(q6_high(b, e) | q6_high(b, 128 + e) << 2 | q6_high(b, e + 2) << 4 |
-                                  q6_high(b, 130 + e) << 6);
-                }
+            for (int e = 0; e < 128; e++) {
+                const int m = e / 4, k = 4 * r + e % 4;
+                out[CPU_PANEL_Q6_K_VEC(m) + k] = (uint8_t)(q6_low(b, e) | q6_low(b, 128 + e) << 4);
+                if (m % 2 == 0)
+                    out[CPU_PANEL_Q6_K_HIGH(m) + k] = (uint8_t)(q6_high(b, e) | q6_high(b, 128 + e) << 2 |
+                                                                q6_high(b, e + 4) << 4 | q6_high(b, 132 + e) << 6);
+            }
             for (int g = 0; g < 8; g++) {
                 out[CPU_PANEL_Q6_K_PAIR(g) + r] = b[192 + g];
                 out[CPU_PANEL_Q6_K_PAIR(g) + 16 + r] = b[192 + 8 + g];

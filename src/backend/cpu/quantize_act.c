@@ -61,5 +61,6 @@ void cpu_quant_act_q16_256_ref(const float *x, void *dst, int64_t n) {
             for (int l = 0; l < 16; l++) sum += b[i].q[16 * g + l];
             b[i].ssum[g] = b[i].d * (float)sum;
         }
+        act_q16_256_split(&b[i]);
     }
 }
