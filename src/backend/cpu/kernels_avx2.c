@@ -520,15 +520,33 @@ INLINE void panel_body_q4_k(int64_t n, const void *panel, const void *act, size_
         for (int h = 0; h < 2; h++) {
             __m256 blk[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()}, mins[2] = {blk[0], blk[0]};
             for (int j = 0; j < 4; j++) {
-                __m256i L[2], H[2];
-                for (int c = 0; c < nc; c++) L[c] = H[c] = _mm256_setzero_si256();
-                for (int m = 8 * j; m < 8 * j + 8; m++) {
-                    const __m256i v = load32(p + CPU_PANEL_Q4_K_VEC(m) + 32 * h);
-                    const __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
-                    for (int c = 0; c < nc; c++) {
-                        L[c] = dot4(L[c], lo, ACT256(c, i), 4 * m);
-                        H[c] = dot4(H[c], hi, ACT256(c, i), 128 + 4 * m);
+                /* i32 sums of sub-blocks j (L) and 4 + j (H), from i16 partial
+                 * sums of the lo plane over 4 vectors (4 x 2 x 255 x 15 < 2^15)
+                 * and of the hi plane over all 8 (8 x 2 x 15 x 128 < 2^15) */
+                __m256i L[2], H[2], Lhi[2], Hhi[2];
+                for (int c = 0; c < nc; c++) L[c] = H[c] = Lhi[c] = Hhi[c] = _mm256_setzero_si256();
+                for (int m4s = 8 * j; m4s < 8 * j + 8; m4s += 4) {
+                    __m256i Llo[2], Hlo[2];
+                    for (int c = 0; c < nc; c++) Llo[c] = Hlo[c] = _mm256_setzero_si256();
+                    for (int m = m4s; m < m4s + 4; m++) {
+                        const __m256i v = load32(p + CPU_PANEL_Q4_K_VEC(m) + 32 * h);
+                        const __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+                        for (int c = 0; c < nc; c++) {
+                            const act_q16_256 *ab = ACT256(c, i);
+                            Llo[c] = _mm256_add_epi16(Llo[c], _mm256_maddubs_epi16(quad(ab->lo + 4 * m), lo));
+                            Lhi[c] = _mm256_add_epi16(Lhi[c], _mm256_maddubs_epi16(lo, quad(ab->hi + 4 * m)));
+                            Hlo[c] = _mm256_add_epi16(Hlo[c], _mm256_maddubs_epi16(quad(ab->lo + 128 + 4 * m), hi));
+                            Hhi[c] = _mm256_add_epi16(Hhi[c], _mm256_maddubs_epi16(hi, quad(ab->hi + 128 + 4 * m)));
+                        }
                     }
+                    for (int c = 0; c < nc; c++) {
+                        L[c] = madd_add(L[c], Llo[c], _mm256_set1_epi16(1));
+                        H[c] = madd_add(H[c], Hlo[c], _mm256_set1_epi16(1));
+                    }
+                }
+                for (int c = 0; c < nc; c++) {
+                    L[c] = madd_add(L[c], Lhi[c], _mm256_set1_epi16(256));
+                    H[c] = madd_add(H[c], Hhi[c], _mm256_set1_epi16(256));
                 }
                 const uint8_t *scales = p + CPU_PANEL_Q4_K_PAIR(j) + 8 * h;
                 const __m256 sl = u8x8_ps(scales), sh = u8x8_ps(scales + 16);
