@@ -230,12 +230,14 @@ static bool measure(brisk_context *ctx, const brisk_token *toks, bench_row *r, c
         pp[k] = r->n_prompt / dt;
         ttft[k] = dt * 1000.0;
     }
+    membw_buffer *bw_buf = NULL;
+    if (ok && near_bw_mib > 0 && r->n_gen > 0) ok = (bw_buf = membw_open((size_t)near_bw_mib << 20, r->threads)) != NULL;
     for (int k = 0; ok && k < r->reps && r->n_gen > 0; k++) {
         brisk_context_truncate(ctx, 0);
         if (r->depth > 0) ok = eval_or_report(ctx, toks, r->depth, path);
         membw_result near;
-        if (ok && near_bw_mib > 0) {
-            ok = membw_measure((size_t)near_bw_mib << 20, r->threads, 3, &near);
+        if (ok && bw_buf) {
+            ok = membw_run(bw_buf, 3, &near);
             bw[k] = near.gbps;
         }
         double t0 = cli_now();
@@ -254,6 +256,7 @@ static bool measure(brisk_context *ctx, const brisk_token *toks, bench_row *r, c
             r->bw_pct = stats(share, r->reps).median;
         }
     }
+    membw_close(bw_buf);
     free(pp);
     free(tg);
     free(ttft);

@@ -85,42 +85,75 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-bool membw_measure(size_t bytes, int threads, int passes, membw_result *out) {
+struct membw_buffer {
+    uint8_t *buf;
+    size_t bytes, alloc_bytes;
+    int threads;
+    slice sl[MAX_THREADS];
+};
+
+membw_buffer *membw_open(size_t bytes, int threads) {
     if (threads < 1) threads = 1;
     if (threads > MAX_THREADS) threads = MAX_THREADS;
-    if (passes < 1) passes = 1;
     size_t per = bytes / (size_t)threads / 128 * 128;
     if (per == 0) per = 128;
-    bytes = per * (size_t)threads;
-    uint8_t *buf = aligned_alloc(2u << 20, (bytes + (2u << 20) - 1) / (2u << 20) * (2u << 20));
-    if (!buf) {
-        fprintf(stderr, "brisk: cannot allocate %zu MiB for the bandwidth measurement\n", bytes >> 20);
-        return false;
+    membw_buffer *b = calloc(1, sizeof *b);
+    if (!b) return NULL;
+    b->threads = threads;
+    b->bytes = per * (size_t)threads;
+    b->alloc_bytes = (b->bytes + (2u << 20) - 1) / (2u << 20) * (2u << 20);
+    b->buf = aligned_alloc(2u << 20, b->alloc_bytes);
+    if (!b->buf) {
+        fprintf(stderr, "brisk: cannot allocate %zu MiB for the bandwidth measurement\n", b->bytes >> 20);
+        free(b);
+        return NULL;
     }
 #ifdef MADV_HUGEPAGE
     /* the same kind of memory the CPU kernels stream weights from (repacked
      * panels are in huge pages where the kernel allows) */
-    madvise(buf, (bytes + (2u << 20) - 1) / (2u << 20) * (2u << 20), MADV_HUGEPAGE);
+    madvise(b->buf, b->alloc_bytes, MADV_HUGEPAGE);
 #endif
-    slice sl[MAX_THREADS];
-    for (int i = 0; i < threads; i++) sl[i] = (slice){buf + per * (size_t)i, per, true};
-    bool ok = run_pass(sl, threads);
-    for (int i = 0; i < threads; i++) sl[i].write = false;
-    ok = ok && run_pass(sl, threads); /* warm-up */
+    for (int i = 0; i < threads; i++) b->sl[i] = (slice){b->buf + per * (size_t)i, per, true};
+    bool ok = run_pass(b->sl, threads);
+    for (int i = 0; i < threads; i++) b->sl[i].write = false;
+    if (!ok) {
+        fprintf(stderr, "brisk: the bandwidth measurement could not start its threads\n");
+        membw_close(b);
+        return NULL;
+    }
+    return b;
+}
+
+bool membw_run(membw_buffer *b, int passes, membw_result *out) {
+    if (passes < 1) passes = 1;
+    bool ok = run_pass(b->sl, b->threads); /* warm-up */
     double *gbps = malloc((size_t)passes * sizeof *gbps);
     if (!gbps) ok = false;
     for (int k = 0; ok && k < passes; k++) {
         double t0 = cli_now();
-        ok = run_pass(sl, threads);
-        gbps[k] = (double)bytes / (cli_now() - t0) / 1e9;
+        ok = run_pass(b->sl, b->threads);
+        gbps[k] = (double)b->bytes / (cli_now() - t0) / 1e9;
     }
     if (ok) {
         qsort(gbps, (size_t)passes, sizeof *gbps, cmp_double);
-        *out = (membw_result){gbps[passes - 1], gbps[passes / 2], threads, bytes, passes};
+        *out = (membw_result){gbps[passes - 1], gbps[passes / 2], b->threads, b->bytes, passes};
     } else {
         fprintf(stderr, "brisk: the bandwidth measurement could not start its threads\n");
     }
     free(gbps);
-    free(buf);
+    return ok;
+}
+
+void membw_close(membw_buffer *b) {
+    if (!b) return;
+    free(b->buf);
+    free(b);
+}
+
+bool membw_measure(size_t bytes, int threads, int passes, membw_result *out) {
+    membw_buffer *b = membw_open(bytes, threads);
+    if (!b) return false;
+    bool ok = membw_run(b, passes, out);
+    membw_close(b);
     return ok;
 }

@@ -19,4 +19,12 @@ typedef struct membw_result {
  * printed to stderr) when the buffer cannot be allocated. */
 bool membw_measure(size_t bytes, int threads, int passes, membw_result *out);
 
+/* The same with the buffer kept between measurements (brisk bench measures
+ * before every decode run): open (allocates and touches it; NULL + message on
+ * failure), run any number of times, close. */
+typedef struct membw_buffer membw_buffer;
+membw_buffer *membw_open(size_t bytes, int threads);
+bool membw_run(membw_buffer *b, int passes, membw_result *out);
+void membw_close(membw_buffer *b);
+
 #endif
