@@ -261,13 +261,15 @@ TEST(cpu_kernels_extreme_values) {
 }
 
 /* Every panel kernel (16 rows repacked) against the generic row kernel of its
- * type, row by row: random data over several lengths and 1..4 columns, and
+ * type, row by row: random data over several lengths and 1..CPU_PANEL_MAX_COLS
+ * columns, and
  * the extreme byte patterns of cpu_kernels_extreme_values. */
 TEST(cpu_panel_kernels_match_generic) {
     const int64_t lens32[] = {32, 96, 4096}, lens256[] = {256, 768, 4096};
     const uint8_t patterns[] = {0x00, 0xFF, 0x80, 0x7F, 0x88, 0x55};
     const cpu_kernels *g = cpu_kernels_generic();
     const int R = CPU_PANEL_ROWS;
+    enum { NC = CPU_PANEL_MAX_COLS }; /* every column count a panel kernel takes */
     int n_checked = 0;
     for (int isa = 1; isa < CPU_ISA_COUNT; isa++) {
         const cpu_kernels *k = cpu_kernels_for((cpu_isa)isa);
@@ -281,9 +283,9 @@ TEST(cpu_panel_kernels_match_generic) {
                 const uint64_t rb = brisk_type_row_bytes((brisk_type)type, n);
                 const size_t ab = cpu_act_row_bytes(f, n);
                 CHECK(cpu_panel_bytes((brisk_type)type, n) > 0);
-                uint8_t *w = malloc(rb * R), *panel = malloc(cpu_panel_bytes((brisk_type)type, n)), *act = malloc(4 * ab);
-                float *x = malloc(4 * n * sizeof *x), *wf = malloc(n * R * sizeof *wf), *av = malloc(n * sizeof *av);
-                for (int c = 0; c < 4; c++) {
+                uint8_t *w = malloc(rb * R), *panel = malloc(cpu_panel_bytes((brisk_type)type, n)), *act = malloc(NC * ab);
+                float *x = malloc(NC * n * sizeof *x), *wf = malloc(n * R * sizeof *wf), *av = malloc(n * sizeof *av);
+                for (int c = 0; c < NC; c++) {
                     kernel_random_acts(x + c * n, n);
                     convert_acts(g, f, x + c * n, act + c * ab, n);
                 }
@@ -299,11 +301,11 @@ TEST(cpu_panel_kernels_match_generic) {
                     }
                     t->dequantize(w, wf, n * R);
                     cpu_panel_pack((brisk_type)type, w, rb, n, panel);
-                    for (int nc = 1; nc <= 4; nc++) {
-                        float got[4 * 24];
+                    for (int nc = 1; nc <= NC; nc++) {
+                        float got[NC * 24];
                         memset(got, 0xff, sizeof got);
                         k->panel_dot[type](n, panel, act, ab, nc, got, 24); /* column stride 24 > 16 rows */
-                        for (int c = 0; c < 4; c++) {
+                        for (int c = 0; c < NC; c++) {
                             act_values(f, act + c * ab, av, n);
                             for (int r = 0; r < R; r++) {
                                 if (c >= nc) { CHECK(isnan(got[24 * c + r])); continue; }

@@ -14,10 +14,10 @@
  * rounding. Normal mode (16-bit activations for quantized weights): within the
  * activation quantization bound sum_i |w_i| * d_i / 2 (d_i: the scale of
  * x_i's block, max|x| / CPU_ACT_QMAX), and bit-identical for every thread count. Odd row count,
- * several tokens (more than one pass of CPU_MAX_COLS, with a remainder). */
+ * several tokens (more than one pass of CPU_PANEL_MAX_COLS, with a remainder). */
 TEST(cpu_matmul_matches_reference_all_types) {
     const int64_t n_in = 512, n_out = 37;
-    const int n_tok = 7;
+    const int n_tok = CPU_PANEL_MAX_COLS + 3;
     float *x = malloc(n_tok * n_in * sizeof *x), *w = malloc(n_in * n_out * sizeof *w);
     float *want = malloc(n_tok * n_out * sizeof *want), *got = malloc(n_tok * n_out * sizeof *got);
     float *got1 = malloc(n_tok * n_out * sizeof *got1);

@@ -86,7 +86,7 @@ typedef enum cpu_isa {
 /* ---- weight panels (panels.c) ------------------------------------------------
  * 16 rows of a matrix repacked once at load time so that SIMD lane r works on
  * row r: out[c * out_stride + r] = row r . activation column c, r < 16, c < nc
- * (nc <= CPU_MAX_COLS). Types with a panel layout: Q4_K, Q6_K, Q8_0, Q4_0,
+ * (nc <= CPU_PANEL_MAX_COLS). Types with a panel layout: Q4_K, Q6_K, Q8_0, Q4_0,
  * Q4_1, Q5_0, Q5_1. */
 #define CPU_PANEL_ROWS 16
 #define CPU_PANEL_Q4_K_BYTES 2368 /* per 256 elements of the 16 rows */
@@ -101,6 +101,10 @@ typedef enum cpu_isa {
 #define CPU_PANEL_Q6_K_HIGH(k) (CPU_PANEL_Q6_K_PAIR((k) / 4) + 32 + 96 * ((k) % 4)) /* chunks 2k, 2k+1 */
 #define CPU_PANEL_Q6_K_CHUNK(ch) (CPU_PANEL_Q6_K_HIGH((ch) / 2) + 32 + 32 * ((ch) % 2))
 #define CPU_PANEL_Q8_0_CHUNK(c) (32 + 32 * (c))
+
+/* Most columns one panel_dot call takes (matmul passes a batch's tokens in
+ * groups of this many; a kernel may work through them 4 at a time). */
+#define CPU_PANEL_MAX_COLS 16
 
 typedef void (*cpu_panel_dot_fn)(int64_t n, const void *panel, const void *act, size_t act_stride, int nc,
                                  float *out, size_t out_stride);

@@ -290,7 +290,43 @@ INLINE void panel_body_q8_0(int64_t n, const void *panel, const void *act, size_
     }
     for (int c = 0; c < nc; c++) _mm512_storeu_ps(o + c * os, acc[c]);
 }
-KC_SPECIALIZE_NC(panel_q8_0, panel_body_q8_0)
+KC_SPECIALIZE_NC(panel_q8_0_narrow, panel_body_q8_0)
+
+/* Many columns (a batch of tokens): a block's 16 widened weight vectors stay
+ * in registers while every column's activations pass by, so the weights are
+ * decoded once per block instead of once per 4 columns. The integer sums and
+ * the f32 steps per block are those of the narrow kernel (bit-identical).
+ * One block per call: inlined into the block loop, gcc's unroll-and-jam
+ * decoded two blocks at once and spilled the weights. */
+static __attribute__((noinline)) void q8_0_block_wide(const uint8_t *p, const void *act, size_t as, int64_t i, int nc,
+                                                      __m512 *acc) {
+    __m512i W[16];
+    for (int ch = 0; ch < 16; ch++) W[ch] = s8x32(p + CPU_PANEL_Q8_0_CHUNK(ch));
+    const __m512 d = f16x16(p);
+    for (int c = 0; c < nc; c++) {
+        const int16_t *q = ACT32(c, i)->q;
+        __m512i S0 = _mm512_setzero_si512(), S1 = _mm512_setzero_si512();
+        for (int ch = 0; ch < 16; ch += 2) {
+            S0 = madd_acc(S0, W[ch], pair(q + 2 * ch));
+            S1 = madd_acc(S1, W[ch + 1], pair(q + 2 * ch + 2));
+        }
+        acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(S0, S1)),
+                                 _mm512_mul_ps(d, _mm512_set1_ps(ACT32(c, i)->d)), acc[c]);
+    }
+}
+
+static void panel_q8_0_wide(int64_t n, const void *panel, const void *act, size_t as, int nc, float *o, size_t os) {
+    __m512 acc[CPU_PANEL_MAX_COLS];
+    for (int c = 0; c < nc; c++) acc[c] = _mm512_setzero_ps();
+    for (int64_t i = 0; i < n / 32; i++)
+        q8_0_block_wide((const uint8_t *)panel + i * CPU_PANEL_Q8_0_BYTES, act, as, i, nc, acc);
+    for (int c = 0; c < nc; c++) _mm512_storeu_ps(o + c * os, acc[c]);
+}
+
+static void panel_q8_0(int64_t n, const void *panel, const void *act, size_t as, int nc, float *o, size_t os) {
+    if (nc <= 4) panel_q8_0_narrow(n, panel, act, as, nc, o, os);
+    else panel_q8_0_wide(n, panel, act, as, nc, o, os);
+}
 
 /* Q4_0, Q4_1, Q5_0, Q5_1 panels: q unsigned (4 or 5 bits), value = d * q + m
  * (m = -8d, -16d for the _0 types), so per block and column
@@ -330,11 +366,54 @@ INLINE void panel_body_legacy(int64_t n, const void *panel, const void *act, siz
     }
     for (int c = 0; c < nc; c++) _mm512_storeu_ps(o + c * os, acc[c]);
 }
+/* The legacy panels over many columns (see panel_q8_0_wide): a block's 8
+ * chunks widened to 16 weight vectors in registers, then every column. */
+INLINE void legacy_block_wide(const uint8_t *p, const void *act, size_t as, int64_t i, int nc, __m512 *acc,
+                              const int q5, const int has_min) {
+    const __m512i m4 = _mm512_set1_epi16(0x0F), one = _mm512_set1_epi16(1);
+    const __m512 d = f16x16(p);
+    const __m512 m = has_min ? f16x16(p + 32) : _mm512_mul_ps(d, _mm512_set1_ps(q5 ? -16.0f : -8.0f));
+    const uint8_t *hi = p + 32 + 32 * has_min, *chunks = hi + 64 * q5;
+    __m512i lo[8], up[8];
+    for (int ch = 0; ch < 8; ch++) {
+        const __m512i v = u8x32(chunks + 32 * ch);
+        lo[ch] = _mm512_and_si512(v, m4);
+        up[ch] = _mm512_srli_epi16(v, 4);
+        if (q5) {
+            const __m512i h = _mm512_srli_epi16(u8x32(hi + 32 * (ch / 4)), 2 * (ch % 4));
+            lo[ch] = _mm512_or_si512(lo[ch], _mm512_slli_epi16(_mm512_and_si512(h, one), 4));
+            up[ch] = _mm512_or_si512(up[ch], _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(h, 1), one), 4));
+        }
+    }
+    for (int c = 0; c < nc; c++) {
+        const act_q16_32 *ab = ACT32(c, i);
+        __m512i S0 = _mm512_setzero_si512(), S1 = _mm512_setzero_si512();
+        for (int ch = 0; ch < 8; ch++) {
+            S0 = madd_acc(S0, lo[ch], pair(ab->q + 2 * ch));
+            S1 = madd_acc(S1, up[ch], pair(ab->q + 16 + 2 * ch));
+        }
+        acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(S0, S1)),
+                                 _mm512_mul_ps(d, _mm512_set1_ps(ab->d)), acc[c]);
+        acc[c] = _mm512_fmadd_ps(m, _mm512_set1_ps(ab->s), acc[c]);
+    }
+}
 #define LEGACY_PANEL(name, q5, has_min)                                                               \
     INLINE void panel_body_##name(int64_t n, const void *w, const void *a, size_t as, float *o, size_t os, const int nc) { \
         panel_body_legacy(n, w, a, as, o, os, nc, q5, has_min);                                       \
     }                                                                                                 \
-    KC_SPECIALIZE_NC(panel_##name, panel_body_##name)
+    KC_SPECIALIZE_NC(panel_##name##_narrow, panel_body_##name)                                        \
+    static __attribute__((noinline)) void block_wide_##name(const uint8_t *p, const void *a, size_t as, int64_t i, \
+                                                            int nc, __m512 *acc) {                    \
+        legacy_block_wide(p, a, as, i, nc, acc, q5, has_min);                                         \
+    }                                                                                                 \
+    static void panel_##name(int64_t n, const void *w, const void *a, size_t as, int nc, float *o, size_t os) { \
+        if (nc <= 4) { panel_##name##_narrow(n, w, a, as, nc, o, os); return; }                       \
+        __m512 acc[CPU_PANEL_MAX_COLS];                                                               \
+        for (int c = 0; c < nc; c++) acc[c] = _mm512_setzero_ps();                                    \
+        for (int64_t i = 0; i < n / 32; i++)                                                          \
+            block_wide_##name((const uint8_t *)w + i * CPU_PANEL_LEGACY_BYTES(q5, has_min), a, as, i, nc, acc); \
+        for (int c = 0; c < nc; c++) _mm512_storeu_ps(o + c * os, acc[c]);                            \
+    }
 LEGACY_PANEL(q4_0, 0, 0)
 LEGACY_PANEL(q4_1, 0, 1)
 LEGACY_PANEL(q5_0, 1, 0)
