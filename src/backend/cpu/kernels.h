@@ -116,12 +116,25 @@ uint64_t cpu_panel_bytes(brisk_type type, int64_t n);
 /* Repack 16 rows (row r at rows + r * row_bytes) of n elements into a panel. */
 void cpu_panel_pack(brisk_type type, const void *rows, uint64_t row_bytes, int64_t n, void *panel);
 
+/* Attention over an F16 KV cache, for the nq query heads q_c = q + c * hd
+ * (c < nq) that share one KV head, and n cache rows at row + j * stride
+ * (j < n; stride in elements, >= the row's length):
+ *   scores:  s[c * ss + j] = q_c . k_j                      (k_j: hd elements)
+ *   values:  out[c * hdv + i] += sum_j p[c * ps + j] * v_j[i]  (v_j: hdv)
+ * Any hd, hdv >= 1 and nq >= 1. */
+typedef void (*cpu_attn_scores_fn)(const uint16_t *k, size_t stride, int n, const float *q, int nq, int hd,
+                                   float *s, size_t ss);
+typedef void (*cpu_attn_values_fn)(const uint16_t *v, size_t stride, int n, const float *p, size_t ps, int nq,
+                                   int hdv, float *out);
+
 typedef struct cpu_kernels {
     const char *name;
     cpu_dot_fn dot[BRISK_TYPE_COUNT]; /* NULL: the next ISA down has it */
     cpu_panel_dot_fn panel_dot[BRISK_TYPE_COUNT]; /* NULL: no panel kernel */
     cpu_quant_act_fn quant_q16_32, quant_q16_256;
     float (*dot_f32)(const float *a, const float *b, int64_t n); /* exact mode */
+    cpu_attn_scores_fn attn_scores_f16;
+    cpu_attn_values_fn attn_values_f16;
 } cpu_kernels;
 
 /* Tables per ISA; NULL when this build does not contain the ISA. */

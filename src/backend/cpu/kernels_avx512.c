@@ -419,6 +419,78 @@ LEGACY_PANEL(q4_1, 0, 1)
 LEGACY_PANEL(q5_0, 1, 0)
 LEGACY_PANEL(q5_1, 1, 1)
 
+/* ---- attention over F16 cache rows (kernels.h) ------------------------------
+ * 16 elements of a row per step (a masked load for the tail), up to 8 query
+ * heads at a time: scores keep one accumulator per head and reduce it per
+ * row; values keep 16 output elements of each head in registers over all
+ * rows (p_c[j] broadcast). */
+INLINE __mmask16 tail_mask(int left) { return left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1); }
+
+INLINE void attn_scores_body(const uint16_t *k, size_t stride, int n, const float *q, int hd, float *s, size_t ss,
+                             const int m) {
+    for (int j = 0; j < n; j++) {
+        const uint16_t *kr = k + j * stride;
+        __m512 acc[8];
+        for (int c = 0; c < m; c++) acc[c] = _mm512_setzero_ps();
+        for (int i = 0; i < hd; i += 16) {
+            const __mmask16 mk = tail_mask(hd - i);
+            const __m512 kv = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mk, kr + i));
+            for (int c = 0; c < m; c++) acc[c] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mk, q + (size_t)c * hd + i), kv, acc[c]);
+        }
+        for (int c = 0; c < m; c++) s[c * ss + j] = _mm512_reduce_add_ps(acc[c]);
+    }
+}
+
+static void attn_scores_f16(const uint16_t *k, size_t stride, int n, const float *q, int nq, int hd, float *s,
+                            size_t ss) {
+    for (int c0 = 0; c0 < nq; c0 += 8) {
+        const float *qc = q + (size_t)c0 * hd;
+        float *sc = s + c0 * ss;
+        switch (nq - c0 < 8 ? nq - c0 : 8) {
+        case 1: attn_scores_body(k, stride, n, qc, hd, sc, ss, 1); break;
+        case 2: attn_scores_body(k, stride, n, qc, hd, sc, ss, 2); break;
+        case 3: attn_scores_body(k, stride, n, qc, hd, sc, ss, 3); break;
+        case 4: attn_scores_body(k, stride, n, qc, hd, sc, ss, 4); break;
+        case 5: attn_scores_body(k, stride, n, qc, hd, sc, ss, 5); break;
+        case 6: attn_scores_body(k, stride, n, qc, hd, sc, ss, 6); break;
+        case 7: attn_scores_body(k, stride, n, qc, hd, sc, ss, 7); break;
+        default: attn_scores_body(k, stride, n, qc, hd, sc, ss, 8); break;
+        }
+    }
+}
+
+INLINE void attn_values_body(const uint16_t *v, size_t stride, int n, const float *p, size_t ps, int hdv, float *out,
+                             const int m) {
+    for (int i = 0; i < hdv; i += 16) {
+        const __mmask16 mk = tail_mask(hdv - i);
+        __m512 acc[8];
+        for (int c = 0; c < m; c++) acc[c] = _mm512_maskz_loadu_ps(mk, out + (size_t)c * hdv + i);
+        for (int j = 0; j < n; j++) {
+            const __m512 x = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mk, v + j * stride + i));
+            for (int c = 0; c < m; c++) acc[c] = _mm512_fmadd_ps(_mm512_set1_ps(p[c * ps + j]), x, acc[c]);
+        }
+        for (int c = 0; c < m; c++) _mm512_mask_storeu_ps(out + (size_t)c * hdv + i, mk, acc[c]);
+    }
+}
+
+static void attn_values_f16(const uint16_t *v, size_t stride, int n, const float *p, size_t ps, int nq, int hdv,
+                            float *out) {
+    for (int c0 = 0; c0 < nq; c0 += 8) {
+        const float *pc = p + c0 * ps;
+        float *oc = out + (size_t)c0 * hdv;
+        switch (nq - c0 < 8 ? nq - c0 : 8) {
+        case 1: attn_values_body(v, stride, n, pc, ps, hdv, oc, 1); break;
+        case 2: attn_values_body(v, stride, n, pc, ps, hdv, oc, 2); break;
+        case 3: attn_values_body(v, stride, n, pc, ps, hdv, oc, 3); break;
+        case 4: attn_values_body(v, stride, n, pc, ps, hdv, oc, 4); break;
+        case 5: attn_values_body(v, stride, n, pc, ps, hdv, oc, 5); break;
+        case 6: attn_values_body(v, stride, n, pc, ps, hdv, oc, 6); break;
+        case 7: attn_values_body(v, stride, n, pc, ps, hdv, oc, 7); break;
+        default: attn_values_body(v, stride, n, pc, ps, hdv, oc, 8); break;
+        }
+    }
+}
+
 static const cpu_kernels table = {
 #if defined(BRISK_AVX512_VNNI)
     .name = "avx512vnni",
@@ -429,6 +501,8 @@ static const cpu_kernels table = {
     .panel_dot = KC_PANEL_ALL_TYPES,
     .quant_q16_32 = quant_q16_32,
     .quant_q16_256 = quant_q16_256,
+    .attn_scores_f16 = attn_scores_f16,
+    .attn_values_f16 = attn_values_f16,
 };
 
 #if defined(BRISK_AVX512_VNNI)
