@@ -420,10 +420,8 @@ LEGACY_PANEL(q5_0, 1, 0)
 LEGACY_PANEL(q5_1, 1, 1)
 
 /* ---- attention over F16 cache rows (kernels.h) ------------------------------
- * 16 elements of a row per step (a masked load for the tail), up to 8 query
- * heads at a time: scores keep one accumulator per head and reduce it per
- * row; values keep 16 output elements of each head in registers over all
- * rows (p_c[j] broadcast). */
+ * 16 elements of a row per vector (a masked load for the tail). Scores: up to
+ * 8 query heads at a time, one accumulator per head, reduced per row. */
 INLINE __mmask16 tail_mask(int left) { return left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1); }
 
 INLINE void attn_scores_body(const uint16_t *k, size_t stride, int n, const float *q, int hd, float *s, size_t ss,
@@ -459,34 +457,40 @@ static void attn_scores_f16(const uint16_t *k, size_t stride, int n, const float
     }
 }
 
+/* Values: 64 output elements (four vectors) of up to 4 heads in registers
+ * over all rows, so 4 x m independent FMA chains per row. */
 INLINE void attn_values_body(const uint16_t *v, size_t stride, int n, const float *p, size_t ps, int hdv, float *out,
                              const int m) {
-    for (int i = 0; i < hdv; i += 16) {
-        const __mmask16 mk = tail_mask(hdv - i);
-        __m512 acc[8];
-        for (int c = 0; c < m; c++) acc[c] = _mm512_maskz_loadu_ps(mk, out + (size_t)c * hdv + i);
+    for (int i = 0; i < hdv; i += 64) {
+        __mmask16 mk[4];
+        for (int u = 0; u < 4; u++) mk[u] = hdv - i - 16 * u > 0 ? tail_mask(hdv - i - 16 * u) : 0;
+        __m512 acc[4][4];
+        for (int c = 0; c < m; c++)
+            for (int u = 0; u < 4; u++) acc[c][u] = _mm512_maskz_loadu_ps(mk[u], out + (size_t)c * hdv + i + 16 * u);
         for (int j = 0; j < n; j++) {
-            const __m512 x = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mk, v + j * stride + i));
-            for (int c = 0; c < m; c++) acc[c] = _mm512_fmadd_ps(_mm512_set1_ps(p[c * ps + j]), x, acc[c]);
+            const uint16_t *vr = v + j * stride + i;
+            __m512 x[4];
+            for (int u = 0; u < 4; u++) x[u] = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mk[u], vr + 16 * u));
+            for (int c = 0; c < m; c++) {
+                const __m512 pj = _mm512_set1_ps(p[c * ps + j]);
+                for (int u = 0; u < 4; u++) acc[c][u] = _mm512_fmadd_ps(pj, x[u], acc[c][u]);
+            }
         }
-        for (int c = 0; c < m; c++) _mm512_mask_storeu_ps(out + (size_t)c * hdv + i, mk, acc[c]);
+        for (int c = 0; c < m; c++)
+            for (int u = 0; u < 4; u++) _mm512_mask_storeu_ps(out + (size_t)c * hdv + i + 16 * u, mk[u], acc[c][u]);
     }
 }
 
 static void attn_values_f16(const uint16_t *v, size_t stride, int n, const float *p, size_t ps, int nq, int hdv,
                             float *out) {
-    for (int c0 = 0; c0 < nq; c0 += 8) {
+    for (int c0 = 0; c0 < nq; c0 += 4) {
         const float *pc = p + c0 * ps;
         float *oc = out + (size_t)c0 * hdv;
-        switch (nq - c0 < 8 ? nq - c0 : 8) {
+        switch (nq - c0 < 4 ? nq - c0 : 4) {
         case 1: attn_values_body(v, stride, n, pc, ps, hdv, oc, 1); break;
         case 2: attn_values_body(v, stride, n, pc, ps, hdv, oc, 2); break;
         case 3: attn_values_body(v, stride, n, pc, ps, hdv, oc, 3); break;
-        case 4: attn_values_body(v, stride, n, pc, ps, hdv, oc, 4); break;
-        case 5: attn_values_body(v, stride, n, pc, ps, hdv, oc, 5); break;
-        case 6: attn_values_body(v, stride, n, pc, ps, hdv, oc, 6); break;
-        case 7: attn_values_body(v, stride, n, pc, ps, hdv, oc, 7); break;
-        default: attn_values_body(v, stride, n, pc, ps, hdv, oc, 8); break;
+        default: attn_values_body(v, stride, n, pc, ps, hdv, oc, 4); break;
         }
     }
 }
