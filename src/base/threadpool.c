@@ -16,6 +16,23 @@
  * claim[ith] >= its generation and skips it (a job only finishes once all of
  * its slices were claimed).
  *
+ * Why it adapts (the machine may be oversubscribed: more runnable threads
+ * than cores): a worker that is not scheduled leaves its slice to the caller,
+ * and one that is preempted in the middle of its slice makes the caller wait
+ * for it, while spinning workers take CPU from everyone, so parallel runs can
+ * lose to one thread. One run in SAMPLE_EVERY is timed: for a parallel run,
+ * its wall time against what the caller alone would have needed (the
+ * caller's CPU time per slice it ran x n_threads, times the wall/CPU stretch
+ * measured on the runs it last did alone); when a window of WINDOW_SAMPLES
+ * samples says parallel lost, the next solo_len runs execute every slice on
+ * the caller (workers sleep, nothing spins), then a parallel window measures
+ * again. Parallel must win by a margin (WIN_MARGIN: the samples are few and
+ * noisy); solo_len doubles while parallel keeps losing (SOLO_MIN..SOLO_MAX
+ * runs) and halves when it wins. On a quiet machine parallel wins every
+ * window and nothing changes. The first WARMUP runs after a solo period are
+ * not timed (the workers are waking up). (Thread CPU time costs ~0.5 us per
+ * read here, hence sampling.)
+ *
  * Memory ordering: fn/arg are written before the release store of
  * `generation` and read after an acquire load of it (and a successful claim,
  * which keeps the job from finishing); each slice's writes are published by
@@ -29,6 +46,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
+#include <time.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -41,6 +59,12 @@
 
 #define SPIN_BEFORE_SLEEP 20000 /* pause iterations (~0.1-0.5 ms) before a worker sleeps */
 #define SPIN_BEFORE_YIELD 2000  /* the caller yields its core after this many */
+#define WARMUP 8                /* untimed parallel runs after a solo period */
+#define SAMPLE_EVERY 4          /* one run in this many is timed */
+#define WINDOW_SAMPLES 8        /* timed parallel runs per decision */
+#define SOLO_MIN 256            /* runs on the caller alone after a window where parallel lost */
+#define SOLO_MAX 16384
+#define WIN_MARGIN 0.9          /* parallel must take less than this share of the solo time */
 
 struct threadpool {
     int n_threads;
@@ -57,6 +81,14 @@ struct threadpool {
     bool exact;
     void *ws;        /* threadpool_workspace */
     size_t ws_bytes;
+    /* adaptivity (owner thread only) */
+    unsigned long runs;                 /* threadpool_run calls with n_threads > 1 */
+    int window_n;                       /* timed parallel runs in this window */
+    double window_par, window_solo_cpu; /* their wall time; caller-alone CPU estimate */
+    double solo_wall, solo_cpu;         /* timed runs of the last solo period */
+    int solo_left, solo_len;            /* runs left to run alone; the next solo period */
+    int warmup;                         /* untimed parallel runs left */
+    long solo_runs;                     /* runs executed alone so far (statistics) */
 };
 
 typedef struct worker_arg {
@@ -81,14 +113,15 @@ static unsigned long wait_for_job(threadpool *tp, unsigned long seen) {
     return g;
 }
 
-/* Run slice ith of job g unless another thread claimed it. */
-static void run_slice(threadpool *tp, int ith, unsigned long g) {
+/* Run slice ith of job g unless another thread claimed it; true if run here. */
+static bool run_slice(threadpool *tp, int ith, unsigned long g) {
     unsigned long old = __atomic_load_n(&tp->claim[ith], __ATOMIC_ACQUIRE);
     do {
-        if (old >= g) return;
+        if (old >= g) return false;
     } while (!__atomic_compare_exchange_n(&tp->claim[ith], &old, g, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
     tp->fn(tp->arg, ith, tp->n_threads);
     __atomic_fetch_add(&tp->done, 1, __ATOMIC_RELEASE);
+    return true;
 }
 
 static void *worker_main(void *p) {
@@ -119,6 +152,7 @@ threadpool *threadpool_create(int n_threads) {
     threadpool *tp = calloc(1, sizeof *tp);
     if (!tp) return NULL;
     tp->n_threads = n_threads;
+    tp->solo_len = SOLO_MIN;
     pthread_mutex_init(&tp->mu, NULL);
     pthread_cond_init(&tp->work_cv, NULL);
     tp->workers = calloc((size_t)n_threads, sizeof *tp->workers);
@@ -165,19 +199,65 @@ void *threadpool_workspace(threadpool *tp, size_t bytes) {
     return p;
 }
 
+static double clock_s(clockid_t id) {
+    struct timespec t;
+    clock_gettime(id, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* A timed parallel run took `par` s of wall time; alone the caller would have
+ * used `solo_cpu` s of CPU. */
+static void adapt(threadpool *tp, double par, double solo_cpu) {
+    tp->window_par += par;
+    tp->window_solo_cpu += solo_cpu;
+    if (++tp->window_n < WINDOW_SAMPLES) return;
+    const double stretch = tp->solo_cpu > 0 ? tp->solo_wall / tp->solo_cpu : 1.0; /* wall per CPU s alone */
+    if (tp->window_par > WIN_MARGIN * tp->window_solo_cpu * (stretch > 1.0 ? stretch : 1.0)) { /* lost */
+        tp->solo_left = tp->solo_len;
+        tp->solo_len = tp->solo_len * 2 > SOLO_MAX ? SOLO_MAX : tp->solo_len * 2;
+        tp->solo_wall = tp->solo_cpu = 0;
+    } else {
+        tp->solo_len = tp->solo_len / 2 < SOLO_MIN ? SOLO_MIN : tp->solo_len / 2;
+    }
+    tp->window_n = 0;
+    tp->window_par = tp->window_solo_cpu = 0;
+}
+
 void threadpool_run(threadpool *tp, threadpool_fn fn, void *arg) {
     if (tp->n_threads == 1) {
         fn(arg, 0, 1);
         return;
     }
+    bool timed = tp->runs++ % SAMPLE_EVERY == 0;
+    if (tp->solo_left > 0) { /* every slice here, in order; the workers sleep */
+        if (--tp->solo_left == 0) tp->warmup = WARMUP;
+        tp->solo_runs++;
+        const double w0 = timed ? clock_s(CLOCK_MONOTONIC) : 0, c0 = timed ? clock_s(CLOCK_THREAD_CPUTIME_ID) : 0;
+        for (int ith = 0; ith < tp->n_threads; ith++) fn(arg, ith, tp->n_threads);
+        if (timed) {
+            tp->solo_cpu += clock_s(CLOCK_THREAD_CPUTIME_ID) - c0;
+            tp->solo_wall += clock_s(CLOCK_MONOTONIC) - w0;
+        }
+        return;
+    }
+    if (tp->warmup > 0) {
+        tp->warmup--;
+        timed = false;
+    }
     tp->fn = fn;
     tp->arg = arg;
     __atomic_store_n(&tp->done, 0, __ATOMIC_RELAXED);
     const unsigned long g = tp->generation + 1; /* only this thread writes it */
+    const double w0 = timed ? clock_s(CLOCK_MONOTONIC) : 0, c0 = timed ? clock_s(CLOCK_THREAD_CPUTIME_ID) : 0;
     publish(tp);
-    for (int ith = 0; ith < tp->n_threads; ith++) run_slice(tp, ith, g);
+    int own = 0;
+    for (int ith = 0; ith < tp->n_threads; ith++) own += run_slice(tp, ith, g);
+    const double c1 = timed ? clock_s(CLOCK_THREAD_CPUTIME_ID) : 0;
     for (long i = 0; __atomic_load_n(&tp->done, __ATOMIC_ACQUIRE) != tp->n_threads; i++) {
         if (i < SPIN_BEFORE_YIELD) CPU_RELAX();
         else sched_yield();
     }
+    if (timed) adapt(tp, clock_s(CLOCK_MONOTONIC) - w0, (c1 - c0) / own * tp->n_threads);
 }
+
+long threadpool_solo_runs(const threadpool *tp) { return tp->solo_runs; }

@@ -4,8 +4,10 @@
  *   threadpool_run(tp, fn, arg);                // fn(arg, ith, nth) on every thread
  *   threadpool_free(tp);
  *
- * threadpool_run returns when every thread has finished its share. Work is
- * split by the callee: thread ith of nth takes its own slice. A pool belongs
+ * threadpool_run returns when every slice has been run. Work is split by the
+ * callee: slice ith of nth (nth = threadpool_size) is its own share; a slice
+ * runs exactly once, on some thread (the caller takes slices a worker has not
+ * started, and runs them all itself while parallel runs are losing). A pool belongs
  * to one caller thread at a time (one context). */
 #ifndef BRISK_BASE_THREADPOOL_H
 #define BRISK_BASE_THREADPOOL_H
@@ -21,6 +23,10 @@ threadpool *threadpool_create(int n_threads);
 void threadpool_free(threadpool *tp);
 int threadpool_size(const threadpool *tp);
 void threadpool_run(threadpool *tp, threadpool_fn fn, void *arg);
+
+/* Runs so far that executed every slice on the caller because parallel runs
+ * had been losing to one thread (an oversubscribed machine; threadpool.c). */
+long threadpool_solo_runs(const threadpool *tp);
 
 /* Kernels run for this pool's owner keep f32 activations when set
  * (brisk_context_params.exact); default false. */

@@ -29,21 +29,24 @@ typedef struct attn_job {
     brisk_engine *e;
     const fwd_batch *b;
     int il;
-    cpu_dot_fn dot_k;   /* K row (the cache's type) . up to CPU_MAX_COLS f32 query heads */
+    const cpu_kernels *k; /* dot_f32 rows of an f32 cache; attn_*_f16 over an f16 one */
 } attn_job;
 
-/* out[0..n) = row[0..n) as f32, for a cache row of either element type */
-static const float *kv_row_f32(const kv_cache *kv, const void *row, int64_t n, float *tmp) {
-    if (kv->f32) return row;
-    const uint16_t *h = row;
-    for (int64_t i = 0; i < n; i++) tmp[i] = brisk_fp16_to_f32(h[i]);
-    return tmp;
-}
+/* Rows first .. last (positions) of a sequence in runs that are consecutive
+ * in the cache (within one block): fn(run's first position, run length). */
+#define FOR_EACH_RUN(kv, first, last, j, run, body)                                                   \
+    for (int32_t j = (first), run; j <= (last); j += run) {                                           \
+        run = (kv)->block_size - j % (kv)->block_size;                                                \
+        if (run > (last) + 1 - j) run = (last) + 1 - j;                                               \
+        body;                                                                                         \
+    }
 
 /* One (token, KV head) pair per work item, for the `group` query heads that
  * share that KV head: scores over the rows of its sequence it can see (a K row
  * is read once for all of them), softmax, weighted sum of values (a V row is
- * converted once). Output: e->attn [n, n_head * head_dim_v]. */
+ * converted once). An f16 cache goes through the backend's attention kernels
+ * a block's run of rows at a time; an f32 one (exact mode) row by row.
+ * Output: e->attn [n, n_head * head_dim_v]. */
 static void attention_worker(void *p, int ith, int nth) {
     const attn_job *job = p;
     brisk_engine *e = job->e;
@@ -52,9 +55,7 @@ static void attention_worker(void *p, int ith, int nth) {
     const hparams *hp = &e->model->hp;
     const layer_weights *ly = &e->model->layers[job->il];
     const int group = hp->n_head / hp->n_head_kv, hd = hp->head_dim, hdv = hp->head_dim_v;
-    const size_t es = kv_elem_size(kv);
     float *scores = e->scores + (int64_t)ith * group * e->n_ctx_seq; /* [group][n_ctx_seq] */
-    float *vtmp = e->scores_v + (int64_t)ith * hdv;
     long w0, w1;
     threadpool_slice((long)b->n * hp->n_head_kv, ith, nth, &w0, &w1);
     for (long w = w0; w < w1; w++) {
@@ -64,13 +65,18 @@ static void attention_worker(void *p, int ith, int nth) {
         const int32_t *table = b->tables[t];
         int32_t first = ly->sliding && pos - hp->n_swa + 1 > 0 ? pos - hp->n_swa + 1 : 0, n_vis = pos - first + 1;
         const float *q = e->q + (int64_t)t * hp->n_head * hd + (int64_t)g * group * hd; /* [group][hd] */
-        for (int32_t j = first; j <= pos; j++) {
-            const uint8_t *krow = (const uint8_t *)kv_k_row(kv, job->il, kv_pos_row(kv, table, j)) + (size_t)g * hd * es;
-            for (int c = 0; c < group; c += CPU_MAX_COLS) {
-                int nc = group - c < CPU_MAX_COLS ? group - c : CPU_MAX_COLS;
-                job->dot_k(hd, krow, q + (int64_t)c * hd, (size_t)hd * sizeof(float), nc,
-                           scores + (int64_t)c * e->n_ctx_seq + (j - first), (size_t)e->n_ctx_seq);
+        if (kv->f32) {
+            for (int32_t j = first; j <= pos; j++) {
+                const float *krow = (const float *)kv_k_row(kv, job->il, kv_pos_row(kv, table, j)) + (size_t)g * hd;
+                for (int c = 0; c < group; c++)
+                    scores[(int64_t)c * e->n_ctx_seq + (j - first)] = job->k->dot_f32(krow, q + (int64_t)c * hd, hd);
             }
+        } else {
+            FOR_EACH_RUN(kv, first, pos, j, run, {
+                const uint16_t *krow = (const uint16_t *)kv_k_row(kv, job->il, kv_pos_row(kv, table, j)) + (size_t)g * hd;
+                job->k->attn_scores_f16(krow, (size_t)kv->k_width, run, q, group, hd, scores + (j - first),
+                                        (size_t)e->n_ctx_seq);
+            })
         }
         float *out = e->attn + (int64_t)t * hp->n_head * hdv + (int64_t)g * group * hdv; /* [group][hdv] */
         for (int c = 0; c < group; c++) {
@@ -82,13 +88,20 @@ static void attention_worker(void *p, int ith, int nth) {
             cpu_softmax(sc, n_vis);
         }
         memset(out, 0, (size_t)group * hdv * sizeof(float));
-        for (int32_t j = first; j <= pos; j++) {
-            const uint8_t *vrow = (const uint8_t *)kv_v_row(kv, job->il, kv_pos_row(kv, table, j)) + (size_t)g * hdv * es;
-            const float *v = kv_row_f32(kv, vrow, hdv, vtmp);
-            for (int c = 0; c < group; c++) {
-                float pj = scores[(int64_t)c * e->n_ctx_seq + (j - first)], *o = out + (int64_t)c * hdv;
-                for (int64_t i = 0; i < hdv; i++) o[i] += pj * v[i];
+        if (kv->f32) {
+            for (int32_t j = first; j <= pos; j++) {
+                const float *v = (const float *)kv_v_row(kv, job->il, kv_pos_row(kv, table, j)) + (size_t)g * hdv;
+                for (int c = 0; c < group; c++) {
+                    float pj = scores[(int64_t)c * e->n_ctx_seq + (j - first)], *o = out + (int64_t)c * hdv;
+                    for (int64_t i = 0; i < hdv; i++) o[i] += pj * v[i];
+                }
             }
+        } else {
+            FOR_EACH_RUN(kv, first, pos, j, run, {
+                const uint16_t *vrow = (const uint16_t *)kv_v_row(kv, job->il, kv_pos_row(kv, table, j)) + (size_t)g * hdv;
+                job->k->attn_values_f16(vrow, (size_t)kv->v_width, run, scores + (j - first), (size_t)e->n_ctx_seq,
+                                        group, hdv, out);
+            })
         }
     }
 }
@@ -158,7 +171,7 @@ static void attention_block(brisk_engine *e, const fwd_batch *b, int il) {
         kv_store(kv, kv_k_row(kv, il, row), e->k + t * k_dim, k_dim);
         kv_store(kv, kv_v_row(kv, il, row), e->v + t * v_dim, v_dim);
     }
-    attn_job job = {e, b, il, cpu_kernels_best()->dot[kv->f32 ? BRISK_TYPE_F32 : BRISK_TYPE_F16]};
+    attn_job job = {e, b, il, cpu_kernels_best()};
     threadpool_run(e->tp, attention_worker, &job);
     observe(e, il, "attn_output", e->attn, n, (int64_t)hp->n_head * hp->head_dim_v);
     cpu_matmul(e->tp, &ly->wo, e->attn, e->o, n, e->scratch);

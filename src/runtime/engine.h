@@ -43,7 +43,6 @@ struct brisk_engine {
     /* activations, [n_batch, width] each */
     float *x, *xn, *q, *k, *v, *attn, *o, *gate, *up;
     float *scores;         /* [n_threads][n_head / n_head_kv][n_ctx_seq] attention weights */
-    float *scores_v;       /* [n_threads][head_dim_v] a V row as f32 */
     float *scratch;        /* [n_threads][max n_in] matmul row buffers */
     /* one pass's token metadata, [n_batch] each */
     brisk_token *b_tokens;

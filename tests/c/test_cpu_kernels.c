@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "backend/cpu/kernels.h"
+#include "base/fp16.h"
 #include "quant/quant.h"
 #include "test.h"
 
@@ -265,13 +266,15 @@ TEST(cpu_kernels_extreme_values) {
 }
 
 /* Every panel kernel (16 rows repacked) against the generic row kernel of its
- * type, row by row: random data over several lengths and 1..4 columns, and
+ * type, row by row: random data over several lengths and 1..CPU_PANEL_MAX_COLS
+ * columns, and
  * the extreme byte patterns of cpu_kernels_extreme_values. */
 TEST(cpu_panel_kernels_match_generic) {
     const int64_t lens32[] = {32, 96, 4096}, lens256[] = {256, 768, 4096};
     const uint8_t patterns[] = {0x00, 0xFF, 0x80, 0x7F, 0x88, 0x55};
     const cpu_kernels *g = cpu_kernels_generic();
     const int R = CPU_PANEL_ROWS;
+    enum { NC = CPU_PANEL_MAX_COLS }; /* every column count a panel kernel takes */
     int n_checked = 0;
     for (int isa = 1; isa < CPU_ISA_COUNT; isa++) {
         const cpu_kernels *k = cpu_kernels_for((cpu_isa)isa);
@@ -285,9 +288,9 @@ TEST(cpu_panel_kernels_match_generic) {
                 const uint64_t rb = brisk_type_row_bytes((brisk_type)type, n);
                 const size_t ab = cpu_act_row_bytes(f, n);
                 CHECK(cpu_panel_bytes((brisk_type)type, n) > 0);
-                uint8_t *w = malloc(rb * R), *panel = malloc(cpu_panel_bytes((brisk_type)type, n)), *act = malloc(4 * ab);
-                float *x = malloc(4 * n * sizeof *x), *wf = malloc(n * R * sizeof *wf), *av = malloc(n * sizeof *av);
-                for (int c = 0; c < 4; c++) {
+                uint8_t *w = malloc(rb * R), *panel = malloc(cpu_panel_bytes((brisk_type)type, n)), *act = malloc(NC * ab);
+                float *x = malloc(NC * n * sizeof *x), *wf = malloc(n * R * sizeof *wf), *av = malloc(n * sizeof *av);
+                for (int c = 0; c < NC; c++) {
                     kernel_random_acts(x + c * n, n);
                     convert_acts(g, f, x + c * n, act + c * ab, n);
                 }
@@ -303,11 +306,11 @@ TEST(cpu_panel_kernels_match_generic) {
                     }
                     t->dequantize(w, wf, n * R);
                     cpu_panel_pack((brisk_type)type, w, rb, n, panel);
-                    for (int nc = 1; nc <= 4; nc++) {
-                        float got[4 * 24];
+                    for (int nc = 1; nc <= NC; nc++) {
+                        float got[NC * 24];
                         memset(got, 0xff, sizeof got);
                         k->panel_dot[type](n, panel, act, ab, nc, got, 24); /* column stride 24 > 16 rows */
-                        for (int c = 0; c < 4; c++) {
+                        for (int c = 0; c < NC; c++) {
                             act_values(f, act + c * ab, av, n);
                             for (int r = 0; r < R; r++) {
                                 if (c >= nc) { CHECK(isnan(got[24 * c + r])); continue; }
@@ -329,4 +332,62 @@ TEST(cpu_panel_kernels_match_generic) {
         }
     }
     printf("  %d (ISA, type, length, data, columns) panel cases checked\n", n_checked);
+}
+
+/* The F16 attention kernels (scores q . k_j, values sum_j p_j v_j) of every
+ * ISA against a double-precision definition on random data: head lengths
+ * with and without a 16-element tail, 1..9 query heads (more than one group
+ * of 8), row counts up to a block, rows strided wider than a head, and
+ * values accumulated into an output that already holds data. */
+TEST(cpu_attention_kernels_match_definition) {
+    const int hds[] = {8, 24, 64, 80, 256}, nqs[] = {1, 3, 7, 9}, ns[] = {1, 5, 16};
+    int n_checked = 0;
+    for (int isa = 0; isa < CPU_ISA_COUNT; isa++) {
+        const cpu_kernels *k = cpu_kernels_for((cpu_isa)isa);
+        if (!k || !k->attn_scores_f16) continue;
+        CHECK(k->attn_values_f16 != NULL);
+        for (int hi = 0; hi < 5; hi++)
+            for (int qi = 0; qi < 4; qi++)
+                for (int ni = 0; ni < 3; ni++) {
+                    const int hd = hds[hi], nq = nqs[qi], n = ns[ni];
+                    const size_t stride = (size_t)hd * 3 + 5, ss = (size_t)n + 3;
+                    uint16_t *rows = malloc(stride * n * sizeof *rows);
+                    float *q = malloc((size_t)nq * hd * sizeof *q), *p = malloc((size_t)nq * ss * sizeof *p);
+                    float *s = malloc((size_t)nq * ss * sizeof *s), *out = malloc((size_t)nq * hd * sizeof *out);
+                    float *out0 = malloc((size_t)nq * hd * sizeof *out0);
+                    for (size_t i = 0; i < stride * n; i++) rows[i] = brisk_f32_to_fp16(test_rand_normal());
+                    for (int i = 0; i < nq * hd; i++) q[i] = test_rand_normal();
+                    for (size_t i = 0; i < (size_t)nq * ss; i++) { p[i] = test_rand_uniform(); s[i] = NAN; }
+                    for (int i = 0; i < nq * hd; i++) out[i] = out0[i] = test_rand_normal();
+                    k->attn_scores_f16(rows, stride, n, q, nq, hd, s, ss);
+                    k->attn_values_f16(rows, stride, n, p, ss, nq, hd, out);
+                    for (int c = 0; c < nq; c++) {
+                        for (int j = 0; j < n; j++) {
+                            double want = 0, mag = 0;
+                            for (int i = 0; i < hd; i++) {
+                                const double t = (double)q[c * hd + i] * brisk_fp16_to_f32(rows[j * stride + i]);
+                                want += t;
+                                mag += fabs(t);
+                            }
+                            CHECK_MSG(fabs(s[c * ss + j] - want) <= 1e-6 * mag, "%s scores hd=%d nq=%d n=%d c=%d j=%d",
+                                      k->name, hd, nq, n, c, j);
+                        }
+                        for (size_t j = (size_t)n; j < ss; j++) CHECK(isnan(s[c * ss + j]));
+                        for (int i = 0; i < hd; i++) {
+                            double want = out0[c * hd + i], mag = fabs(want);
+                            for (int j = 0; j < n; j++) {
+                                const double t = (double)p[c * ss + j] * brisk_fp16_to_f32(rows[j * stride + i]);
+                                want += t;
+                                mag += fabs(t);
+                            }
+                            CHECK_MSG(fabs(out[c * hd + i] - want) <= 1e-6 * mag, "%s values hd=%d nq=%d n=%d c=%d i=%d",
+                                      k->name, hd, nq, n, c, i);
+                        }
+                    }
+                    n_checked++;
+                    free(rows); free(q); free(p); free(s); free(out); free(out0);
+                }
+    }
+    CHECK(n_checked >= 60); /* at least the generic kernels */
+    printf("  %d (ISA, head length, heads, rows) attention cases checked\n", n_checked);
 }

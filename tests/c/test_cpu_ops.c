@@ -1,5 +1,7 @@
 /* CPU kernels of the forward pass against simple references on random data. */
+#define _GNU_SOURCE /* sched_setaffinity */
 #include <math.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,10 +16,10 @@
  * rounding. Normal mode (16-bit activations for quantized weights): within the
  * activation quantization bound sum_i |w_i| * d_i / 2 (d_i: the scale of
  * x_i's block, max|x| / CPU_ACT_QMAX), and bit-identical for every thread count. Odd row count,
- * several tokens (more than one pass of CPU_MAX_COLS, with a remainder). */
+ * several tokens (more than one pass of CPU_PANEL_MAX_COLS, with a remainder). */
 TEST(cpu_matmul_matches_reference_all_types) {
     const int64_t n_in = 512, n_out = 37;
-    const int n_tok = 7;
+    const int n_tok = CPU_PANEL_MAX_COLS + 3;
     float *x = malloc(n_tok * n_in * sizeof *x), *w = malloc(n_in * n_out * sizeof *w);
     float *want = malloc(n_tok * n_out * sizeof *want), *got = malloc(n_tok * n_out * sizeof *got);
     float *got1 = malloc(n_tok * n_out * sizeof *got1);
@@ -138,4 +140,35 @@ TEST(threadpool_covers_every_item_once) {
         }
         threadpool_free(tp);
     }
+}
+
+/* ~20 us of work per slice, then the slice's items as in count_slices. */
+static void busy_slices(void *arg, int ith, int nth) {
+    volatile double x = 1;
+    for (int i = 0; i < 4000; i++) x = x * 1.0000001 + 1e-9;
+    count_slices(arg, ith, nth);
+}
+
+/* Two threads on one core (the process pinned to one CPU): parallel runs
+ * lose to one thread there, so the pool must switch to running the slices on
+ * the caller (threadpool_solo_runs) and still run every slice exactly once. */
+TEST(threadpool_runs_alone_when_oversubscribed) {
+    cpu_set_t old, one;
+    CHECK(sched_getaffinity(0, sizeof old, &old) == 0);
+    int cpu = -1;
+    for (int c = 0; c < CPU_SETSIZE && cpu < 0; c++)
+        if (CPU_ISSET(c, &old)) cpu = c;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    CHECK(sched_setaffinity(0, sizeof one, &one) == 0); /* the pool's workers inherit it */
+    threadpool *tp = threadpool_create(2);
+    for (int rep = 0; rep < 2000; rep++) {
+        int hits[1001] = {0};
+        threadpool_run(tp, busy_slices, hits);
+        for (int i = 0; i < 1001; i++) CHECK_EQ_INT(hits[i], 1);
+    }
+    printf("  %ld of 2000 runs on the caller alone\n", threadpool_solo_runs(tp));
+    CHECK(threadpool_solo_runs(tp) > 1000);
+    threadpool_free(tp);
+    CHECK(sched_setaffinity(0, sizeof old, &old) == 0);
 }

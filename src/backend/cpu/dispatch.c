@@ -63,6 +63,8 @@ static void fill(cpu_kernels *into, const cpu_kernels *from) {
     if (!into->quant_q16_32) into->quant_q16_32 = from->quant_q16_32;
     if (!into->quant_q16_256) into->quant_q16_256 = from->quant_q16_256;
     if (!into->dot_f32) into->dot_f32 = from->dot_f32;
+    if (!into->attn_scores_f16) into->attn_scores_f16 = from->attn_scores_f16;
+    if (!into->attn_values_f16) into->attn_values_f16 = from->attn_values_f16;
 }
 
 static void choose(void) {

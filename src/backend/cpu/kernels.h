@@ -98,7 +98,7 @@ typedef enum cpu_isa {
 /* ---- weight panels (panels.c) ------------------------------------------------
  * 16 rows of a matrix repacked once at load time so that SIMD lane r works on
  * row r: out[c * out_stride + r] = row r . activation column c, r < 16, c < nc
- * (nc <= CPU_MAX_COLS). Types with a panel layout: Q4_K, Q6_K, Q8_0, Q4_0,
+ * (nc <= CPU_PANEL_MAX_COLS). Types with a panel layout: Q4_K, Q6_K, Q8_0, Q4_0,
  * Q4_1, Q5_0, Q5_1. The K-quant panels hold bytes (4 elements of a row per
  * 32-bit lane, for u8 x s8 dot products with the act_q16_256 lo/hi planes);
  * the others 16-bit pairs (2 elements per lane, x act_q16_32.q pairs). */
@@ -116,6 +116,10 @@ typedef enum cpu_isa {
 #define CPU_PANEL_Q6_K_VEC(m) (CPU_PANEL_Q6_K_HIGH((m) & ~1) + 64 + 64 * ((m) % 2))
 #define CPU_PANEL_Q8_0_CHUNK(c) (32 + 32 * (c))
 
+/* Most columns one panel_dot call takes (matmul passes a batch's tokens in
+ * groups of this many; a kernel may work through them 4 at a time). */
+#define CPU_PANEL_MAX_COLS 16
+
 typedef void (*cpu_panel_dot_fn)(int64_t n, const void *panel, const void *act, size_t act_stride, int nc,
                                  float *out, size_t out_stride);
 
@@ -126,12 +130,25 @@ uint64_t cpu_panel_bytes(brisk_type type, int64_t n);
 /* Repack 16 rows (row r at rows + r * row_bytes) of n elements into a panel. */
 void cpu_panel_pack(brisk_type type, const void *rows, uint64_t row_bytes, int64_t n, void *panel);
 
+/* Attention over an F16 KV cache, for the nq query heads q_c = q + c * hd
+ * (c < nq) that share one KV head, and n cache rows at row + j * stride
+ * (j < n; stride in elements, >= the row's length):
+ *   scores:  s[c * ss + j] = q_c . k_j                      (k_j: hd elements)
+ *   values:  out[c * hdv + i] += sum_j p[c * ps + j] * v_j[i]  (v_j: hdv)
+ * Any hd, hdv >= 1 and nq >= 1. */
+typedef void (*cpu_attn_scores_fn)(const uint16_t *k, size_t stride, int n, const float *q, int nq, int hd,
+                                   float *s, size_t ss);
+typedef void (*cpu_attn_values_fn)(const uint16_t *v, size_t stride, int n, const float *p, size_t ps, int nq,
+                                   int hdv, float *out);
+
 typedef struct cpu_kernels {
     const char *name;
     cpu_dot_fn dot[BRISK_TYPE_COUNT]; /* NULL: the next ISA down has it */
     cpu_panel_dot_fn panel_dot[BRISK_TYPE_COUNT]; /* NULL: no panel kernel */
     cpu_quant_act_fn quant_q16_32, quant_q16_256;
     float (*dot_f32)(const float *a, const float *b, int64_t n); /* exact mode */
+    cpu_attn_scores_fn attn_scores_f16;
+    cpu_attn_values_fn attn_values_f16;
 } cpu_kernels;
 
 /* Tables per ISA; NULL when this build does not contain the ISA. */

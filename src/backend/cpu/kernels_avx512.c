@@ -320,7 +320,43 @@ INLINE void panel_body_q8_0(int64_t n, const void *panel, const void *act, size_
     }
     for (int c = 0; c < nc; c++) _mm512_storeu_ps(o + c * os, acc[c]);
 }
-KC_SPECIALIZE_NC(panel_q8_0, panel_body_q8_0)
+KC_SPECIALIZE_NC(panel_q8_0_narrow, panel_body_q8_0)
+
+/* Many columns (a batch of tokens): a block's 16 widened weight vectors stay
+ * in registers while every column's activations pass by, so the weights are
+ * decoded once per block instead of once per 4 columns. The integer sums and
+ * the f32 steps per block are those of the narrow kernel (bit-identical).
+ * One block per call: inlined into the block loop, gcc's unroll-and-jam
+ * decoded two blocks at once and spilled the weights. */
+static __attribute__((noinline)) void q8_0_block_wide(const uint8_t *p, const void *act, size_t as, int64_t i, int nc,
+                                                      __m512 *acc) {
+    __m512i W[16];
+    for (int ch = 0; ch < 16; ch++) W[ch] = s8x32(p + CPU_PANEL_Q8_0_CHUNK(ch));
+    const __m512 d = f16x16(p);
+    for (int c = 0; c < nc; c++) {
+        const int16_t *q = ACT32(c, i)->q;
+        __m512i S0 = _mm512_setzero_si512(), S1 = _mm512_setzero_si512();
+        for (int ch = 0; ch < 16; ch += 2) {
+            S0 = madd_acc(S0, W[ch], pair(q + 2 * ch));
+            S1 = madd_acc(S1, W[ch + 1], pair(q + 2 * ch + 2));
+        }
+        acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(S0, S1)),
+                                 _mm512_mul_ps(d, _mm512_set1_ps(ACT32(c, i)->d)), acc[c]);
+    }
+}
+
+static void panel_q8_0_wide(int64_t n, const void *panel, const void *act, size_t as, int nc, float *o, size_t os) {
+    __m512 acc[CPU_PANEL_MAX_COLS];
+    for (int c = 0; c < nc; c++) acc[c] = _mm512_setzero_ps();
+    for (int64_t i = 0; i < n / 32; i++)
+        q8_0_block_wide((const uint8_t *)panel + i * CPU_PANEL_Q8_0_BYTES, act, as, i, nc, acc);
+    for (int c = 0; c < nc; c++) _mm512_storeu_ps(o + c * os, acc[c]);
+}
+
+static void panel_q8_0(int64_t n, const void *panel, const void *act, size_t as, int nc, float *o, size_t os) {
+    if (nc <= 4) panel_q8_0_narrow(n, panel, act, as, nc, o, os);
+    else panel_q8_0_wide(n, panel, act, as, nc, o, os);
+}
 
 /* Q4_0, Q4_1, Q5_0, Q5_1 panels: q unsigned (4 or 5 bits), value = d * q + m
  * (m = -8d, -16d for the _0 types), so per block and column
@@ -360,15 +396,134 @@ INLINE void panel_body_legacy(int64_t n, const void *panel, const void *act, siz
     }
     for (int c = 0; c < nc; c++) _mm512_storeu_ps(o + c * os, acc[c]);
 }
+/* The legacy panels over many columns (see panel_q8_0_wide): a block's 8
+ * chunks widened to 16 weight vectors in registers, then every column. */
+INLINE void legacy_block_wide(const uint8_t *p, const void *act, size_t as, int64_t i, int nc, __m512 *acc,
+                              const int q5, const int has_min) {
+    const __m512i m4 = _mm512_set1_epi16(0x0F), one = _mm512_set1_epi16(1);
+    const __m512 d = f16x16(p);
+    const __m512 m = has_min ? f16x16(p + 32) : _mm512_mul_ps(d, _mm512_set1_ps(q5 ? -16.0f : -8.0f));
+    const uint8_t *hi = p + 32 + 32 * has_min, *chunks = hi + 64 * q5;
+    __m512i lo[8], up[8];
+    for (int ch = 0; ch < 8; ch++) {
+        const __m512i v = u8x32(chunks + 32 * ch);
+        lo[ch] = _mm512_and_si512(v, m4);
+        up[ch] = _mm512_srli_epi16(v, 4);
+        if (q5) {
+            const __m512i h = _mm512_srli_epi16(u8x32(hi + 32 * (ch / 4)), 2 * (ch % 4));
+            lo[ch] = _mm512_or_si512(lo[ch], _mm512_slli_epi16(_mm512_and_si512(h, one), 4));
+            up[ch] = _mm512_or_si512(up[ch], _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(h, 1), one), 4));
+        }
+    }
+    for (int c = 0; c < nc; c++) {
+        const act_q16_32 *ab = ACT32(c, i);
+        __m512i S0 = _mm512_setzero_si512(), S1 = _mm512_setzero_si512();
+        for (int ch = 0; ch < 8; ch++) {
+            S0 = madd_acc(S0, lo[ch], pair(ab->q + 2 * ch));
+            S1 = madd_acc(S1, up[ch], pair(ab->q + 16 + 2 * ch));
+        }
+        acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(S0, S1)),
+                                 _mm512_mul_ps(d, _mm512_set1_ps(ab->d)), acc[c]);
+        acc[c] = _mm512_fmadd_ps(m, _mm512_set1_ps(ab->s), acc[c]);
+    }
+}
 #define LEGACY_PANEL(name, q5, has_min)                                                               \
     INLINE void panel_body_##name(int64_t n, const void *w, const void *a, size_t as, float *o, size_t os, const int nc) { \
         panel_body_legacy(n, w, a, as, o, os, nc, q5, has_min);                                       \
     }                                                                                                 \
-    KC_SPECIALIZE_NC(panel_##name, panel_body_##name)
+    KC_SPECIALIZE_NC(panel_##name##_narrow, panel_body_##name)                                        \
+    static __attribute__((noinline)) void block_wide_##name(const uint8_t *p, const void *a, size_t as, int64_t i, \
+                                                            int nc, __m512 *acc) {                    \
+        legacy_block_wide(p, a, as, i, nc, acc, q5, has_min);                                         \
+    }                                                                                                 \
+    static void panel_##name(int64_t n, const void *w, const void *a, size_t as, int nc, float *o, size_t os) { \
+        if (nc <= 4) { panel_##name##_narrow(n, w, a, as, nc, o, os); return; }                       \
+        __m512 acc[CPU_PANEL_MAX_COLS];                                                               \
+        for (int c = 0; c < nc; c++) acc[c] = _mm512_setzero_ps();                                    \
+        for (int64_t i = 0; i < n / 32; i++)                                                          \
+            block_wide_##name((const uint8_t *)w + i * CPU_PANEL_LEGACY_BYTES(q5, has_min), a, as, i, nc, acc); \
+        for (int c = 0; c < nc; c++) _mm512_storeu_ps(o + c * os, acc[c]);                            \
+    }
 LEGACY_PANEL(q4_0, 0, 0)
 LEGACY_PANEL(q4_1, 0, 1)
 LEGACY_PANEL(q5_0, 1, 0)
 LEGACY_PANEL(q5_1, 1, 1)
+
+/* ---- attention over F16 cache rows (kernels.h) ------------------------------
+ * 16 elements of a row per vector (a masked load for the tail). Scores: up to
+ * 8 query heads at a time, one accumulator per head, reduced per row. */
+INLINE __mmask16 tail_mask(int left) { return left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1); }
+
+INLINE void attn_scores_body(const uint16_t *k, size_t stride, int n, const float *q, int hd, float *s, size_t ss,
+                             const int m) {
+    for (int j = 0; j < n; j++) {
+        const uint16_t *kr = k + j * stride;
+        __m512 acc[8];
+        for (int c = 0; c < m; c++) acc[c] = _mm512_setzero_ps();
+        for (int i = 0; i < hd; i += 16) {
+            const __mmask16 mk = tail_mask(hd - i);
+            const __m512 kv = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mk, kr + i));
+            for (int c = 0; c < m; c++) acc[c] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mk, q + (size_t)c * hd + i), kv, acc[c]);
+        }
+        for (int c = 0; c < m; c++) s[c * ss + j] = _mm512_reduce_add_ps(acc[c]);
+    }
+}
+
+static void attn_scores_f16(const uint16_t *k, size_t stride, int n, const float *q, int nq, int hd, float *s,
+                            size_t ss) {
+    for (int c0 = 0; c0 < nq; c0 += 8) {
+        const float *qc = q + (size_t)c0 * hd;
+        float *sc = s + c0 * ss;
+        switch (nq - c0 < 8 ? nq - c0 : 8) {
+        case 1: attn_scores_body(k, stride, n, qc, hd, sc, ss, 1); break;
+        case 2: attn_scores_body(k, stride, n, qc, hd, sc, ss, 2); break;
+        case 3: attn_scores_body(k, stride, n, qc, hd, sc, ss, 3); break;
+        case 4: attn_scores_body(k, stride, n, qc, hd, sc, ss, 4); break;
+        case 5: attn_scores_body(k, stride, n, qc, hd, sc, ss, 5); break;
+        case 6: attn_scores_body(k, stride, n, qc, hd, sc, ss, 6); break;
+        case 7: attn_scores_body(k, stride, n, qc, hd, sc, ss, 7); break;
+        default: attn_scores_body(k, stride, n, qc, hd, sc, ss, 8); break;
+        }
+    }
+}
+
+/* Values: 64 output elements (four vectors) of up to 4 heads in registers
+ * over all rows, so 4 x m independent FMA chains per row. */
+INLINE void attn_values_body(const uint16_t *v, size_t stride, int n, const float *p, size_t ps, int hdv, float *out,
+                             const int m) {
+    for (int i = 0; i < hdv; i += 64) {
+        __mmask16 mk[4];
+        for (int u = 0; u < 4; u++) mk[u] = hdv - i - 16 * u > 0 ? tail_mask(hdv - i - 16 * u) : 0;
+        __m512 acc[4][4];
+        for (int c = 0; c < m; c++)
+            for (int u = 0; u < 4; u++) acc[c][u] = _mm512_maskz_loadu_ps(mk[u], out + (size_t)c * hdv + i + 16 * u);
+        for (int j = 0; j < n; j++) {
+            const uint16_t *vr = v + j * stride + i;
+            __m512 x[4];
+            for (int u = 0; u < 4; u++) x[u] = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mk[u], vr + 16 * u));
+            for (int c = 0; c < m; c++) {
+                const __m512 pj = _mm512_set1_ps(p[c * ps + j]);
+                for (int u = 0; u < 4; u++) acc[c][u] = _mm512_fmadd_ps(pj, x[u], acc[c][u]);
+            }
+        }
+        for (int c = 0; c < m; c++)
+            for (int u = 0; u < 4; u++) _mm512_mask_storeu_ps(out + (size_t)c * hdv + i + 16 * u, mk[u], acc[c][u]);
+    }
+}
+
+static void attn_values_f16(const uint16_t *v, size_t stride, int n, const float *p, size_t ps, int nq, int hdv,
+                            float *out) {
+    for (int c0 = 0; c0 < nq; c0 += 4) {
+        const float *pc = p + c0 * ps;
+        float *oc = out + (size_t)c0 * hdv;
+        switch (nq - c0 < 4 ? nq - c0 : 4) {
+        case 1: attn_values_body(v, stride, n, pc, ps, hdv, oc, 1); break;
+        case 2: attn_values_body(v, stride, n, pc, ps, hdv, oc, 2); break;
+        case 3: attn_values_body(v, stride, n, pc, ps, hdv, oc, 3); break;
+        default: attn_values_body(v, stride, n, pc, ps, hdv, oc, 4); break;
+        }
+    }
+}
 
 static const cpu_kernels table = {
 #if defined(BRISK_AVX512_VNNI)
@@ -380,6 +535,8 @@ static const cpu_kernels table = {
     .panel_dot = KC_PANEL_ALL_TYPES,
     .quant_q16_32 = quant_q16_32,
     .quant_q16_256 = quant_q16_256,
+    .attn_scores_f16 = attn_scores_f16,
+    .attn_values_f16 = attn_values_f16,
 };
 
 #if defined(BRISK_AVX512_VNNI)

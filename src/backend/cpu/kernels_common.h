@@ -11,19 +11,22 @@
 #include "quant/block_fields.h"
 
 /* Instantiate body(n, w, a, as, o, os, NC) for NC = 1..4 as the cpu_dot_fn
- * `name`: a kernel body is written once over `nc` columns (tokens) and the
- * compiler keeps the nc accumulators in registers. */
+ * (or cpu_panel_dot_fn) `name`: a kernel body is written once over `nc`
+ * columns (tokens) and the compiler keeps the nc accumulators in registers.
+ * More than 4 columns run as passes of 4 (and a remainder). */
 #define KC_SPECIALIZE_NC(name, body)                                                                  \
     static void name(int64_t n, const void *w, const void *a, size_t as, int nc, float *o, size_t os) { \
-        switch (nc) {                                                                                  \
-        case 1: body(n, w, a, as, o, os, 1); break;                                                    \
-        case 2: body(n, w, a, as, o, os, 2); break;                                                    \
-        case 3: body(n, w, a, as, o, os, 3); break;                                                    \
-        default: body(n, w, a, as, o, os, 4); break;                                                   \
+        for (; nc > 0; nc -= 4, a = (const char *)a + 4 * as, o += 4 * os) {                          \
+            switch (nc) {                                                                              \
+            case 1: body(n, w, a, as, o, os, 1); break;                                                \
+            case 2: body(n, w, a, as, o, os, 2); break;                                                \
+            case 3: body(n, w, a, as, o, os, 3); break;                                                \
+            default: body(n, w, a, as, o, os, 4); break;                                               \
+            }                                                                                          \
         }                                                                                              \
     }
 
-/* The same over nc <= 4 columns, two at a time: for bodies whose per-column
+/* The same over any number of columns, two at a time: for bodies whose per-column
  * accumulators would not fit the registers four times over. */
 #define KC_SPECIALIZE_PAIRS(name, body)                                                               \
     static void name(int64_t n, const void *w, const void *a, size_t as, int nc, float *o, size_t os) { \

@@ -207,12 +207,35 @@ static void dot_f32(int64_t n, const void *w, const void *act, size_t as, int nc
 DOT_HALF(f16, brisk_fp16_to_f32)
 DOT_HALF(bf16, brisk_bf16_to_f32)
 
+/* Attention over F16 rows (kernels.h): the reference, in the order of the
+ * definition (f32 sums over i, then over j). */
+static void attn_scores_f16(const uint16_t *k, size_t stride, int n, const float *q, int nq, int hd, float *s,
+                            size_t ss) {
+    for (int j = 0; j < n; j++)
+        for (int c = 0; c < nq; c++) {
+            float acc = 0;
+            for (int i = 0; i < hd; i++) acc += q[(size_t)c * hd + i] * brisk_fp16_to_f32(k[j * stride + i]);
+            s[c * ss + j] = acc;
+        }
+}
+
+static void attn_values_f16(const uint16_t *v, size_t stride, int n, const float *p, size_t ps, int nq, int hdv,
+                            float *out) {
+    for (int j = 0; j < n; j++)
+        for (int i = 0; i < hdv; i++) {
+            const float x = brisk_fp16_to_f32(v[j * stride + i]);
+            for (int c = 0; c < nq; c++) out[(size_t)c * hdv + i] += p[c * ps + j] * x;
+        }
+}
+
 static const cpu_kernels generic = {
     .name = "generic",
     .dot = KC_DOT_ALL_TYPES,
     .quant_q16_32 = cpu_quant_act_q16_32_ref,
     .quant_q16_256 = cpu_quant_act_q16_256_ref,
     .dot_f32 = dot_f32_ref,
+    .attn_scores_f16 = attn_scores_f16,
+    .attn_values_f16 = attn_values_f16,
 };
 
 const cpu_kernels *cpu_kernels_generic(void) { return &generic; }

@@ -4,9 +4,10 @@
  *     type's activation format (16-bit blocks for quantized weights, f32 for
  *     F32/F16/BF16) in the pool's workspace. The threads take contiguous
  *     chunks of weight panels (16 rows repacked, where the weight has them)
- *     and then of the remaining rows, and run the panel or row dot kernel on
- *     CPU_MAX_COLS tokens at a time: the weights are read from memory once and
- *     each block decoded once per CPU_MAX_COLS tokens.
+ *     and then of the remaining rows, and run the panel kernel on up to
+ *     CPU_PANEL_MAX_COLS tokens at a time (the row dot kernel on CPU_MAX_COLS):
+ *     the weights are read from memory once and each block decoded once per
+ *     pass of tokens.
  *   exact mode (threadpool_exact): activations stay f32; quantized rows are
  *     dequantized to f32 (scratch) and dotted in f32 (SIMD where available). */
 
@@ -54,8 +55,8 @@ static void matmul_worker(void *p, int ith, int nth) {
         while (take_chunk(&job->next_panel, job->panel_chunk, (long)job->n_panels, &p0, &p1)) {
             for (long pi = p0; pi < p1; pi++) {
                 const uint8_t *panel = (const uint8_t *)w->panels + (uint64_t)pi * w->panel_bytes;
-                for (int t = 0; t < job->n_tokens; t += CPU_MAX_COLS) {
-                    int nc = job->n_tokens - t < CPU_MAX_COLS ? job->n_tokens - t : CPU_MAX_COLS;
+                for (int t = 0; t < job->n_tokens; t += CPU_PANEL_MAX_COLS) {
+                    int nc = job->n_tokens - t < CPU_PANEL_MAX_COLS ? job->n_tokens - t : CPU_PANEL_MAX_COLS;
                     job->panel_dot(n_in, panel, (const char *)job->act + (size_t)t * job->act_stride, job->act_stride,
                                    nc, job->y + (int64_t)t * n_out + pi * CPU_PANEL_ROWS, (size_t)n_out);
                 }
