@@ -22,8 +22,8 @@
  * for it, while spinning workers take CPU from everyone, so parallel runs can
  * lose to one thread. One run in SAMPLE_EVERY is timed: for a parallel run,
  * its wall time against what the caller alone would have needed (the
- * caller's CPU time per slice it ran x n_threads, times the wall/CPU stretch
- * measured on the runs it last did alone); when a window of WINDOW_SAMPLES
+ * thread CPU time of all its slices, times the wall/CPU stretch measured on
+ * the runs it last did alone); when a window of WINDOW_SAMPLES
  * samples says parallel lost, the next solo_len runs execute every slice on
  * the caller (workers sleep, nothing spins), then a parallel window measures
  * again. Parallel must win by a margin (WIN_MARGIN: the samples are few and
@@ -89,6 +89,8 @@ struct threadpool {
     int solo_left, solo_len;            /* runs left to run alone; the next solo period */
     int warmup;                         /* untimed parallel runs left */
     long solo_runs;                     /* runs executed alone so far (statistics) */
+    bool timed;                         /* the current job is timed (written before publishing it) */
+    long slice_cpu_ns;                  /* atomic: thread CPU time of its slices, all threads */
 };
 
 typedef struct worker_arg {
@@ -113,15 +115,25 @@ static unsigned long wait_for_job(threadpool *tp, unsigned long seen) {
     return g;
 }
 
-/* Run slice ith of job g unless another thread claimed it; true if run here. */
-static bool run_slice(threadpool *tp, int ith, unsigned long g) {
+static double clock_s(clockid_t id) {
+    struct timespec t;
+    clock_gettime(id, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* Run slice ith of job g unless another thread claimed it. In a timed run,
+ * the thread CPU time the slice took is added to slice_cpu_ns. */
+static void run_slice(threadpool *tp, int ith, unsigned long g) {
     unsigned long old = __atomic_load_n(&tp->claim[ith], __ATOMIC_ACQUIRE);
     do {
-        if (old >= g) return false;
+        if (old >= g) return;
     } while (!__atomic_compare_exchange_n(&tp->claim[ith], &old, g, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
+    const bool timed = tp->timed;
+    const double c0 = timed ? clock_s(CLOCK_THREAD_CPUTIME_ID) : 0;
     tp->fn(tp->arg, ith, tp->n_threads);
+    if (timed)
+        __atomic_fetch_add(&tp->slice_cpu_ns, (long)(1e9 * (clock_s(CLOCK_THREAD_CPUTIME_ID) - c0)), __ATOMIC_RELAXED);
     __atomic_fetch_add(&tp->done, 1, __ATOMIC_RELEASE);
-    return true;
 }
 
 static void *worker_main(void *p) {
@@ -199,12 +211,6 @@ void *threadpool_workspace(threadpool *tp, size_t bytes) {
     return p;
 }
 
-static double clock_s(clockid_t id) {
-    struct timespec t;
-    clock_gettime(id, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 /* A timed parallel run took `par` s of wall time; alone the caller would have
  * used `solo_cpu` s of CPU. */
 static void adapt(threadpool *tp, double par, double solo_cpu) {
@@ -248,16 +254,18 @@ void threadpool_run(threadpool *tp, threadpool_fn fn, void *arg) {
     tp->arg = arg;
     __atomic_store_n(&tp->done, 0, __ATOMIC_RELAXED);
     const unsigned long g = tp->generation + 1; /* only this thread writes it */
-    const double w0 = timed ? clock_s(CLOCK_MONOTONIC) : 0, c0 = timed ? clock_s(CLOCK_THREAD_CPUTIME_ID) : 0;
+    tp->timed = timed;
+    __atomic_store_n(&tp->slice_cpu_ns, 0, __ATOMIC_RELAXED);
+    const double w0 = timed ? clock_s(CLOCK_MONOTONIC) : 0;
     publish(tp);
-    int own = 0;
-    for (int ith = 0; ith < tp->n_threads; ith++) own += run_slice(tp, ith, g);
-    const double c1 = timed ? clock_s(CLOCK_THREAD_CPUTIME_ID) : 0;
+    for (int ith = 0; ith < tp->n_threads; ith++) run_slice(tp, ith, g);
     for (long i = 0; __atomic_load_n(&tp->done, __ATOMIC_ACQUIRE) != tp->n_threads; i++) {
         if (i < SPIN_BEFORE_YIELD) CPU_RELAX();
         else sched_yield();
     }
-    if (timed) adapt(tp, clock_s(CLOCK_MONOTONIC) - w0, (c1 - c0) / own * tp->n_threads);
+    /* alone, the caller would have needed about the CPU time of all slices
+     * (slices may be unequal: cpu_matmul hands out work dynamically) */
+    if (timed) adapt(tp, clock_s(CLOCK_MONOTONIC) - w0, 1e-9 * (double)__atomic_load_n(&tp->slice_cpu_ns, __ATOMIC_ACQUIRE));
 }
 
 long threadpool_solo_runs(const threadpool *tp) { return tp->solo_runs; }

@@ -34,7 +34,7 @@ typedef struct matmul_job {
     long next_panel, panel_chunk, next_row, row_chunk;
 } matmul_job;
 
-#define CHUNKS_PER_THREAD 4
+#define CHUNKS_PER_THREAD 16
 
 /* [*begin, *end) of the next chunk of n items from *counter; false when none is left. */
 static bool take_chunk(long *counter, long chunk, long n, long *begin, long *end) {
