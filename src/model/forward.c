@@ -152,9 +152,8 @@ static void attention_block(brisk_engine *e, const fwd_batch *b, int il) {
     observe(e, il, "attn_q", e->xn, n, hp->n_embd);
     observe(e, il, "attn_k", e->xn, n, hp->n_embd);
     observe(e, il, "attn_v", e->xn, n, hp->n_embd);
-    cpu_matmul(e->tp, &ly->wq, e->xn, e->q, n, e->scratch);
-    cpu_matmul(e->tp, &ly->wk, e->xn, e->k, n, e->scratch);
-    cpu_matmul(e->tp, &ly->wv, e->xn, e->v, n, e->scratch);
+    cpu_matmul_n(e->tp, 3, (const cpu_weight *[]){&ly->wq, &ly->wk, &ly->wv}, e->xn, (float *[]){e->q, e->k, e->v}, n,
+                 e->scratch);
     add_bias(e->q, ly->bq, n, q_dim);
     add_bias(e->k, ly->bk, n, k_dim);
     add_bias(e->v, ly->bv, n, v_dim);
@@ -186,8 +185,8 @@ static void ffn_block(brisk_engine *e, int il, int32_t n) {
     rmsnorm_rows(e->x, ly->ffn_norm, e->xn, n, hp->n_embd, hp->norm_eps);
     observe(e, il, "ffn_gate", e->xn, n, hp->n_embd);
     observe(e, il, "ffn_up", e->xn, n, hp->n_embd);
-    cpu_matmul(e->tp, &ly->w_gate, e->xn, e->gate, n, e->scratch);
-    cpu_matmul(e->tp, &ly->w_up, e->xn, e->up, n, e->scratch);
+    cpu_matmul_n(e->tp, 2, (const cpu_weight *[]){&ly->w_gate, &ly->w_up}, e->xn, (float *[]){e->gate, e->up}, n,
+                 e->scratch);
     int64_t ff = (int64_t)n * hp->n_ff;
     if (m->arch->act == ACT_GELU_TANH) cpu_gelu_tanh_mul(e->gate, e->up, e->gate, ff);
     else cpu_silu_mul(e->gate, e->up, e->gate, ff);

@@ -95,6 +95,51 @@ TEST(cpu_matmul_matches_reference_all_types) {
     free(x); free(w); free(want); free(got); free(got1); free(scale); free(qbound); free(half_step); free(scratch); free(bytes);
 }
 
+/* cpu_matmul_n (several weights of one input as one job) gives exactly what
+ * cpu_matmul gives for each weight alone: mixed types (both activation
+ * formats, f32 weights, a type without panels), panel and row remainders,
+ * 1..4 threads, exact and normal mode. */
+TEST(cpu_matmul_n_equals_separate_matmuls) {
+    const int64_t n_in = 512, n_out[4] = {37, 64, 21, 16};
+    const brisk_type types[4] = {BRISK_TYPE_Q4_K, BRISK_TYPE_Q8_0, BRISK_TYPE_F16, BRISK_TYPE_Q5_K};
+    const int n_tok = 5;
+    float *x = malloc(n_tok * n_in * sizeof *x), *scratch = malloc(4 * n_in * sizeof *scratch);
+    for (int64_t i = 0; i < n_tok * n_in; i++) x[i] = test_rand_normal();
+    cpu_weight cw[4];
+    uint8_t *bytes[4];
+    float *want[4], *got[4];
+    for (int i = 0; i < 4; i++) {
+        bytes[i] = malloc((size_t)brisk_type_row_bytes(types[i], n_in) * (size_t)n_out[i]);
+        test_random_weights(types[i], bytes[i], n_in * n_out[i]);
+        cw[i] = (cpu_weight){.type = types[i], .data = bytes[i], .n_in = n_in, .n_out = n_out[i],
+                             .row_bytes = brisk_type_row_bytes(types[i], n_in)};
+        CHECK(cpu_weight_make_panels(&cw[i], NULL, false));
+        want[i] = malloc(n_tok * n_out[i] * sizeof *want[i]);
+        got[i] = malloc(n_tok * n_out[i] * sizeof *got[i]);
+    }
+    const cpu_weight *ws[4] = {&cw[0], &cw[1], &cw[2], &cw[3]};
+    for (int exact = 0; exact <= 1; exact++)
+        for (int nth = 1; nth <= 4; nth++) {
+            threadpool *tp = threadpool_create(nth);
+            threadpool_set_exact(tp, exact);
+            for (int i = 0; i < 4; i++) cpu_matmul(tp, &cw[i], x, want[i], n_tok, scratch);
+            for (int n_w = 1; n_w <= 4; n_w++) {
+                for (int i = 0; i < n_w; i++) memset(got[i], 0xff, n_tok * n_out[i] * sizeof *got[i]);
+                cpu_matmul_n(tp, n_w, ws, x, got, n_tok, scratch);
+                for (int i = 0; i < n_w; i++)
+                    CHECK_MSG(!memcmp(got[i], want[i], n_tok * n_out[i] * sizeof *got[i]),
+                              "weight %d of %d (%s), %d threads, exact %d", i, n_w, brisk_type_traits_get(types[i])->info.name,
+                              nth, exact);
+            }
+            threadpool_free(tp);
+        }
+    for (int i = 0; i < 4; i++) {
+        cpu_weight_free_panels(&cw[i]);
+        free(bytes[i]); free(want[i]); free(got[i]);
+    }
+    free(x); free(scratch);
+}
+
 TEST(cpu_rmsnorm_softmax_activations) {
     float x[67], w[67], out[67];
     for (int i = 0; i < 67; i++) { x[i] = test_rand_normal() * 3; w[i] = test_rand_normal(); }
