@@ -673,6 +673,85 @@ PANEL_COLS(panel_q4_1, panel_body_q4_1)
 PANEL_COLS(panel_q5_0, panel_body_q5_0)
 PANEL_COLS(panel_q5_1, panel_body_q5_1)
 
+/* ---- attention over F16 cache rows (kernels.h) ------------------------------
+ * 8 elements per vector, the row's tail (length not a multiple of 8) in
+ * scalar code. Scores: up to 4 heads per pass, one accumulator each, reduced
+ * per row. Values: 16 output elements of up to 4 heads in registers over all
+ * rows. */
+INLINE __m256 f16x8_ps(const uint16_t *h) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)h)); }
+
+INLINE void attn_scores_body(const uint16_t *k, size_t stride, int n, const float *q, int hd, float *s, size_t ss,
+                             const int m) {
+    const int hd8 = hd & ~7;
+    for (int j = 0; j < n; j++) {
+        const uint16_t *kr = k + j * stride;
+        __m256 acc[4];
+        for (int c = 0; c < m; c++) acc[c] = _mm256_setzero_ps();
+        for (int i = 0; i < hd8; i += 8) {
+            const __m256 kv = f16x8_ps(kr + i);
+            for (int c = 0; c < m; c++) acc[c] = _mm256_fmadd_ps(_mm256_loadu_ps(q + (size_t)c * hd + i), kv, acc[c]);
+        }
+        for (int c = 0; c < m; c++) {
+            float t = hsum_ps(acc[c]);
+            for (int i = hd8; i < hd; i++) t += q[(size_t)c * hd + i] * _cvtsh_ss(kr[i]);
+            s[c * ss + j] = t;
+        }
+    }
+}
+
+static void attn_scores_f16(const uint16_t *k, size_t stride, int n, const float *q, int nq, int hd, float *s,
+                            size_t ss) {
+    for (int c0 = 0; c0 < nq; c0 += 4) {
+        const float *qc = q + (size_t)c0 * hd;
+        float *sc = s + c0 * ss;
+        switch (nq - c0 < 4 ? nq - c0 : 4) {
+        case 1: attn_scores_body(k, stride, n, qc, hd, sc, ss, 1); break;
+        case 2: attn_scores_body(k, stride, n, qc, hd, sc, ss, 2); break;
+        case 3: attn_scores_body(k, stride, n, qc, hd, sc, ss, 3); break;
+        default: attn_scores_body(k, stride, n, qc, hd, sc, ss, 4); break;
+        }
+    }
+}
+
+INLINE void attn_values_body(const uint16_t *v, size_t stride, int n, const float *p, size_t ps, int hdv, float *out,
+                             const int m) {
+    int i = 0;
+    for (; i + 16 <= hdv; i += 16) {
+        __m256 acc[4][2];
+        for (int c = 0; c < m; c++)
+            for (int u = 0; u < 2; u++) acc[c][u] = _mm256_loadu_ps(out + (size_t)c * hdv + i + 8 * u);
+        for (int j = 0; j < n; j++) {
+            const __m256 x0 = f16x8_ps(v + j * stride + i), x1 = f16x8_ps(v + j * stride + i + 8);
+            for (int c = 0; c < m; c++) {
+                const __m256 pj = _mm256_broadcast_ss(p + c * ps + j);
+                acc[c][0] = _mm256_fmadd_ps(pj, x0, acc[c][0]);
+                acc[c][1] = _mm256_fmadd_ps(pj, x1, acc[c][1]);
+            }
+        }
+        for (int c = 0; c < m; c++)
+            for (int u = 0; u < 2; u++) _mm256_storeu_ps(out + (size_t)c * hdv + i + 8 * u, acc[c][u]);
+    }
+    for (; i < hdv; i++) /* the tail */
+        for (int j = 0; j < n; j++) {
+            const float x = _cvtsh_ss(v[j * stride + i]);
+            for (int c = 0; c < m; c++) out[(size_t)c * hdv + i] += p[c * ps + j] * x;
+        }
+}
+
+static void attn_values_f16(const uint16_t *v, size_t stride, int n, const float *p, size_t ps, int nq, int hdv,
+                            float *out) {
+    for (int c0 = 0; c0 < nq; c0 += 4) {
+        const float *pc = p + c0 * ps;
+        float *oc = out + (size_t)c0 * hdv;
+        switch (nq - c0 < 4 ? nq - c0 : 4) {
+        case 1: attn_values_body(v, stride, n, pc, ps, hdv, oc, 1); break;
+        case 2: attn_values_body(v, stride, n, pc, ps, hdv, oc, 2); break;
+        case 3: attn_values_body(v, stride, n, pc, ps, hdv, oc, 3); break;
+        default: attn_values_body(v, stride, n, pc, ps, hdv, oc, 4); break;
+        }
+    }
+}
+
 static const cpu_kernels avx2 = {
     .name = "avx2",
     .dot = KC_DOT_ALL_TYPES,
@@ -680,6 +759,8 @@ static const cpu_kernels avx2 = {
     .quant_q16_32 = quant_q16_32,
     .quant_q16_256 = quant_q16_256,
     .dot_f32 = dot_f32_exact,
+    .attn_scores_f16 = attn_scores_f16,
+    .attn_values_f16 = attn_values_f16,
 };
 
 const cpu_kernels *cpu_kernels_avx2(void) { return &avx2; }
