@@ -178,6 +178,22 @@ static void attention_block(brisk_engine *e, const fwd_batch *b, int il) {
     add_rows(e->x, e->o, n, hp->n_embd);
 }
 
+/* gate = act(gate) * up, elementwise, the elements split over the pool. */
+typedef struct act_job {
+    float *gate;
+    const float *up;
+    int64_t n;
+    bool gelu;
+} act_job;
+
+static void act_worker(void *p, int ith, int nth) {
+    const act_job *job = p;
+    long b, end;
+    threadpool_slice((long)job->n, ith, nth, &b, &end);
+    if (job->gelu) cpu_gelu_tanh_mul(job->gate + b, job->up + b, job->gate + b, end - b);
+    else cpu_silu_mul(job->gate + b, job->up + b, job->gate + b, end - b);
+}
+
 static void ffn_block(brisk_engine *e, int il, int32_t n) {
     const brisk_model *m = e->model;
     const hparams *hp = &m->hp;
@@ -187,9 +203,8 @@ static void ffn_block(brisk_engine *e, int il, int32_t n) {
     observe(e, il, "ffn_up", e->xn, n, hp->n_embd);
     cpu_matmul_n(e->tp, 2, (const cpu_weight *[]){&ly->w_gate, &ly->w_up}, e->xn, (float *[]){e->gate, e->up}, n,
                  e->scratch);
-    int64_t ff = (int64_t)n * hp->n_ff;
-    if (m->arch->act == ACT_GELU_TANH) cpu_gelu_tanh_mul(e->gate, e->up, e->gate, ff);
-    else cpu_silu_mul(e->gate, e->up, e->gate, ff);
+    act_job act = {e->gate, e->up, (int64_t)n * hp->n_ff, m->arch->act == ACT_GELU_TANH};
+    threadpool_run(e->tp, act_worker, &act);
     observe(e, il, "ffn_down", e->gate, n, hp->n_ff);
     cpu_matmul(e->tp, &ly->w_down, e->gate, e->o, n, e->scratch);
     if (ly->post_ffn_norm) rmsnorm_rows(e->o, ly->post_ffn_norm, e->o, n, hp->n_embd, hp->norm_eps);

@@ -701,11 +701,174 @@ LEGACY_PANEL(q5_1, 1, 1)
 
 KC_SPECIALIZE_PAIRS(panel_q4_k, panel_body_q4_k)
 KC_SPECIALIZE_PAIRS(panel_q6_k, panel_body_q6_k)
-KC_SPECIALIZE_PAIRS(panel_q8_0, panel_body_q8_0)
-KC_SPECIALIZE_PAIRS(panel_q4_0, panel_body_q4_0)
-KC_SPECIALIZE_PAIRS(panel_q4_1, panel_body_q4_1)
-KC_SPECIALIZE_PAIRS(panel_q5_0, panel_body_q5_0)
-KC_SPECIALIZE_PAIRS(panel_q5_1, panel_body_q5_1)
+KC_SPECIALIZE_PAIRS(panel_q8_0_narrow, panel_body_q8_0)
+KC_SPECIALIZE_PAIRS(panel_q4_0_narrow, panel_body_q4_0)
+KC_SPECIALIZE_PAIRS(panel_q4_1_narrow, panel_body_q4_1)
+KC_SPECIALIZE_PAIRS(panel_q5_0_narrow, panel_body_q5_0)
+KC_SPECIALIZE_PAIRS(panel_q5_1_narrow, panel_body_q5_1)
+
+/* Many columns (a batch of tokens; see kernels_avx512.c): per 8-row half of a
+ * block and group of chunks, the widened weights stay in registers while
+ * every column passes by; a column's i32 sums wait in S between the groups.
+ * Same integer sums and f32 steps as the narrow kernels (bit-identical). */
+static __attribute__((noinline)) void q8_0_block_wide(const uint8_t *p, const void *act, size_t as, int64_t i,
+                                                      int nc, __m256 (*acc)[2]) {
+    __m256i S[CPU_PANEL_MAX_COLS];
+    for (int h = 0; h < 2; h++) {
+        for (int g = 0; g < 2; g++) {
+            __m256i W[8];
+            for (int k = 0; k < 8; k++) W[k] = s8x16(p + CPU_PANEL_Q8_0_CHUNK(8 * g + k) + 16 * h);
+            for (int c = 0; c < nc; c++) {
+                const int16_t *q = ACT32(c, i)->q + 16 * g;
+                __m256i t = g ? S[c] : _mm256_setzero_si256();
+                for (int k = 0; k < 8; k++) t = madd_add(t, W[k], pair(q + 2 * k));
+                S[c] = t;
+            }
+        }
+        const __m256 d = f16x8(p + 16 * h);
+        for (int c = 0; c < nc; c++)
+            acc[c][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(S[c]), _mm256_mul_ps(d, _mm256_set1_ps(ACT32(c, i)->d)), acc[c][h]);
+    }
+}
+
+INLINE void legacy_block_wide(const uint8_t *p, const void *act, size_t as, int64_t i, int nc, __m256 (*acc)[2],
+                              const int q5, const int has_min) {
+    const __m256i m4 = _mm256_set1_epi16(0x0F), one = _mm256_set1_epi16(1);
+    const uint8_t *hi = p + 32 + 32 * has_min, *chunks = hi + 64 * q5;
+    __m256i S[CPU_PANEL_MAX_COLS];
+    for (int h = 0; h < 2; h++) {
+        for (int g = 0; g < 2; g++) {
+            __m256i lo[4], up[4];
+            for (int k = 0; k < 4; k++) {
+                const int ch = 4 * g + k;
+                const __m256i v = u8x16(chunks + 32 * ch + 16 * h);
+                lo[k] = _mm256_and_si256(v, m4);
+                up[k] = _mm256_srli_epi16(v, 4);
+                if (q5) {
+                    const __m256i hb = _mm256_srli_epi16(u8x16(hi + 32 * g + 16 * h), 2 * k);
+                    lo[k] = _mm256_or_si256(lo[k], _mm256_slli_epi16(_mm256_and_si256(hb, one), 4));
+                    up[k] = _mm256_or_si256(up[k], _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 1), one), 4));
+                }
+            }
+            for (int c = 0; c < nc; c++) {
+                const int16_t *q = ACT32(c, i)->q + 8 * g;
+                __m256i t = g ? S[c] : _mm256_setzero_si256();
+                for (int k = 0; k < 4; k++) t = madd_add(madd_add(t, lo[k], pair(q + 2 * k)), up[k], pair(q + 16 + 2 * k));
+                S[c] = t;
+            }
+        }
+        const __m256 d = f16x8(p + 16 * h);
+        const __m256 m = has_min ? f16x8(p + 32 + 16 * h) : _mm256_mul_ps(d, _mm256_set1_ps(q5 ? -16.0f : -8.0f));
+        for (int c = 0; c < nc; c++) {
+            const act_q16_32 *ab = ACT32(c, i);
+            acc[c][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(S[c]), _mm256_mul_ps(d, _mm256_set1_ps(ab->d)), acc[c][h]);
+            acc[c][h] = _mm256_fmadd_ps(m, _mm256_set1_ps(ab->s), acc[c][h]);
+        }
+    }
+}
+
+/* nc < 4: the narrow kernel; else blocks through block_wide into acc. */
+#define PANEL_WIDE(name, block_bytes, block_wide)                                                     \
+    static void panel_##name(int64_t n, const void *w, const void *a, size_t as, int nc, float *o, size_t os) { \
+        if (nc < 4) { panel_##name##_narrow(n, w, a, as, nc, o, os); return; }                        \
+        __m256 acc[CPU_PANEL_MAX_COLS][2];                                                            \
+        for (int c = 0; c < nc; c++) acc[c][0] = acc[c][1] = _mm256_setzero_ps();                    \
+        for (int64_t i = 0; i < n / 32; i++) block_wide((const uint8_t *)w + i * (block_bytes), a, as, i, nc, acc); \
+        for (int c = 0; c < nc; c++) {                                                                \
+            _mm256_storeu_ps(o + c * os, acc[c][0]);                                                  \
+            _mm256_storeu_ps(o + c * os + 8, acc[c][1]);                                              \
+        }                                                                                             \
+    }
+#define LEGACY_WIDE(name, q5, has_min)                                                                \
+    static __attribute__((noinline)) void block_wide_##name(const uint8_t *p, const void *a, size_t as, int64_t i, \
+                                                            int nc, __m256 (*acc)[2]) {              \
+        legacy_block_wide(p, a, as, i, nc, acc, q5, has_min);                                         \
+    }                                                                                                 \
+    PANEL_WIDE(name, CPU_PANEL_LEGACY_BYTES(q5, has_min), block_wide_##name)
+PANEL_WIDE(q8_0, CPU_PANEL_Q8_0_BYTES, q8_0_block_wide)
+LEGACY_WIDE(q4_0, 0, 0)
+LEGACY_WIDE(q4_1, 0, 1)
+LEGACY_WIDE(q5_0, 1, 0)
+LEGACY_WIDE(q5_1, 1, 1)
+
+/* ---- attention over F16 cache rows (kernels.h) ------------------------------
+ * 8 elements per vector, the row's tail (length not a multiple of 8) in
+ * scalar code. Scores: up to 4 heads per pass, one accumulator each, reduced
+ * per row. Values: 16 output elements of up to 4 heads in registers over all
+ * rows. */
+INLINE __m256 f16x8_ps(const uint16_t *h) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)h)); }
+
+INLINE void attn_scores_body(const uint16_t *k, size_t stride, int n, const float *q, int hd, float *s, size_t ss,
+                             const int m) {
+    const int hd8 = hd & ~7;
+    for (int j = 0; j < n; j++) {
+        const uint16_t *kr = k + j * stride;
+        __m256 acc[4];
+        for (int c = 0; c < m; c++) acc[c] = _mm256_setzero_ps();
+        for (int i = 0; i < hd8; i += 8) {
+            const __m256 kv = f16x8_ps(kr + i);
+            for (int c = 0; c < m; c++) acc[c] = _mm256_fmadd_ps(_mm256_loadu_ps(q + (size_t)c * hd + i), kv, acc[c]);
+        }
+        for (int c = 0; c < m; c++) {
+            float t = hsum_ps(acc[c]);
+            for (int i = hd8; i < hd; i++) t += q[(size_t)c * hd + i] * _cvtsh_ss(kr[i]);
+            s[c * ss + j] = t;
+        }
+    }
+}
+
+static void attn_scores_f16(const uint16_t *k, size_t stride, int n, const float *q, int nq, int hd, float *s,
+                            size_t ss) {
+    for (int c0 = 0; c0 < nq; c0 += 4) {
+        const float *qc = q + (size_t)c0 * hd;
+        float *sc = s + c0 * ss;
+        switch (nq - c0 < 4 ? nq - c0 : 4) {
+        case 1: attn_scores_body(k, stride, n, qc, hd, sc, ss, 1); break;
+        case 2: attn_scores_body(k, stride, n, qc, hd, sc, ss, 2); break;
+        case 3: attn_scores_body(k, stride, n, qc, hd, sc, ss, 3); break;
+        default: attn_scores_body(k, stride, n, qc, hd, sc, ss, 4); break;
+        }
+    }
+}
+
+INLINE void attn_values_body(const uint16_t *v, size_t stride, int n, const float *p, size_t ps, int hdv, float *out,
+                             const int m) {
+    int i = 0;
+    for (; i + 16 <= hdv; i += 16) {
+        __m256 acc[4][2];
+        for (int c = 0; c < m; c++)
+            for (int u = 0; u < 2; u++) acc[c][u] = _mm256_loadu_ps(out + (size_t)c * hdv + i + 8 * u);
+        for (int j = 0; j < n; j++) {
+            const __m256 x0 = f16x8_ps(v + j * stride + i), x1 = f16x8_ps(v + j * stride + i + 8);
+            for (int c = 0; c < m; c++) {
+                const __m256 pj = _mm256_broadcast_ss(p + c * ps + j);
+                acc[c][0] = _mm256_fmadd_ps(pj, x0, acc[c][0]);
+                acc[c][1] = _mm256_fmadd_ps(pj, x1, acc[c][1]);
+            }
+        }
+        for (int c = 0; c < m; c++)
+            for (int u = 0; u < 2; u++) _mm256_storeu_ps(out + (size_t)c * hdv + i + 8 * u, acc[c][u]);
+    }
+    for (; i < hdv; i++) /* the tail */
+        for (int j = 0; j < n; j++) {
+            const float x = _cvtsh_ss(v[j * stride + i]);
+            for (int c = 0; c < m; c++) out[(size_t)c * hdv + i] += p[c * ps + j] * x;
+        }
+}
+
+static void attn_values_f16(const uint16_t *v, size_t stride, int n, const float *p, size_t ps, int nq, int hdv,
+                            float *out) {
+    for (int c0 = 0; c0 < nq; c0 += 4) {
+        const float *pc = p + c0 * ps;
+        float *oc = out + (size_t)c0 * hdv;
+        switch (nq - c0 < 4 ? nq - c0 : 4) {
+        case 1: attn_values_body(v, stride, n, pc, ps, hdv, oc, 1); break;
+        case 2: attn_values_body(v, stride, n, pc, ps, hdv, oc, 2); break;
+        case 3: attn_values_body(v, stride, n, pc, ps, hdv, oc, 3); break;
+        default: attn_values_body(v, stride, n, pc, ps, hdv, oc, 4); break;
+        }
+    }
+}
 
 static const cpu_kernels avx2 = {
     .name = "avx2",
@@ -714,6 +877,8 @@ static const cpu_kernels avx2 = {
     .quant_q16_32 = quant_q16_32,
     .quant_q16_256 = quant_q16_256,
     .dot_f32 = dot_f32_exact,
+    .attn_scores_f16 = attn_scores_f16,
+    .attn_values_f16 = attn_values_f16,
 };
 
 const cpu_kernels *cpu_kernels_avx2(void) { return &avx2; }
