@@ -529,7 +529,6 @@ INLINE void panel_body_q4_k(int64_t n, const void *panel, const void *act, size_
                     __m256i Llo[2], Hlo[2];
                     for (int c = 0; c < nc; c++) Llo[c] = Hlo[c] = _mm256_setzero_si256();
                     for (int m = m4s; m < m4s + 4; m++) {
-                        if (h == 0) prefetch_ahead(p + CPU_PANEL_Q4_K_VEC(m), 1);
                         const __m256i v = load32(p + CPU_PANEL_Q4_K_VEC(m) + 32 * h);
                         const __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
                         for (int c = 0; c < nc; c++) {
@@ -586,7 +585,6 @@ INLINE void panel_body_q6_k(int64_t n, const void *panel, const void *act, size_
                 __m256i G[2], K[2]; /* groups g, 8 + g */
                 for (int c = 0; c < nc; c++) G[c] = K[c] = _mm256_setzero_si256();
                 for (int m = 4 * g; m < 4 * g + 4; m += 2) {
-                    if (h == 0) prefetch_ahead(p + CPU_PANEL_Q6_K_HIGH(m), 3);
                     const __m256i hb = load32(p + CPU_PANEL_Q6_K_HIGH(m) + 32 * h);
                     const __m256i v0 = load32(p + CPU_PANEL_Q6_K_VEC(m) + 32 * h);
                     const __m256i v1 = load32(p + CPU_PANEL_Q6_K_VEC(m + 1) + 32 * h);

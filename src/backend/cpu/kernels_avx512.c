@@ -214,7 +214,6 @@ INLINE void panel_body_q4_k(int64_t n, const void *panel, const void *act, size_
             __m512i Llo[4], Lhi[4], Hlo[4], Hhi[4]; /* [column]: sub-blocks j, 4 + j */
             for (int c = 0; c < nc; c++) Llo[c] = Lhi[c] = Hlo[c] = Hhi[c] = _mm512_setzero_si512();
             for (int m = 8 * j; m < 8 * j + 8; m += 2) {
-                prefetch_ahead(p + CPU_PANEL_Q4_K_VEC(m), 2);
                 const __m512i v0 = _mm512_loadu_si512(p + CPU_PANEL_Q4_K_VEC(m));
                 const __m512i v1 = _mm512_loadu_si512(p + CPU_PANEL_Q4_K_VEC(m + 1));
                 const __m512i l0 = _mm512_and_si512(v0, m4), h0 = _mm512_and_si512(_mm512_srli_epi16(v0, 4), m4);
@@ -267,7 +266,6 @@ INLINE void panel_body_q6_k(int64_t n, const void *panel, const void *act, size_
             __m512i Glo[4], Ghi[4], Klo[4], Khi[4]; /* [column]: groups g, 8 + g */
             for (int c = 0; c < nc; c++) Glo[c] = Ghi[c] = Klo[c] = Khi[c] = _mm512_setzero_si512();
             for (int m = 4 * g; m < 4 * g + 4; m += 2) {
-                prefetch_ahead(p + CPU_PANEL_Q6_K_HIGH(m), 3);
                 const __m512i hb = _mm512_loadu_si512(p + CPU_PANEL_Q6_K_HIGH(m));
                 const __m512i v0 = _mm512_loadu_si512(p + CPU_PANEL_Q6_K_VEC(m));
                 const __m512i v1 = _mm512_loadu_si512(p + CPU_PANEL_Q6_K_VEC(m + 1));
@@ -309,7 +307,6 @@ static __attribute__((noinline)) void q6_k_pair_wide(const uint8_t *p, const voi
     __m512i W[8]; /* per m pair t: elements 4m.. (group g), 128+4m.. (8+g), 4m+4.. (g), 132+4m.. (8+g) */
     for (int t = 0; t < 2; t++) {
         const int m = 4 * g + 2 * t;
-        prefetch_ahead(p + CPU_PANEL_Q6_K_HIGH(m), 3);
         const __m512i hb = _mm512_loadu_si512(p + CPU_PANEL_Q6_K_HIGH(m));
         const __m512i v0 = _mm512_loadu_si512(p + CPU_PANEL_Q6_K_VEC(m));
         const __m512i v1 = _mm512_loadu_si512(p + CPU_PANEL_Q6_K_VEC(m + 1));

@@ -26,14 +26,4 @@ static inline __m128i x86_mins_per_group(__m128i scale_min) {
     return _mm_shuffle_epi8(scale_min, _mm_setr_epi8(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15));
 }
 
-/* Panels are streamed from memory front to back; asking for the cache lines
- * PANEL_PREFETCH_BYTES ahead keeps more loads in flight than the hardware
- * prefetcher alone (one core, Zen 4, 14336x4096 from DRAM: Q4_K 25 -> 30 GB/s,
- * Q6_K 28 -> 29.5; 2048 bytes ahead gained nothing, 32768 lost).
- * __builtin_prefetch: GCC 12 dropped _mm_prefetch calls made from here. */
-#define PANEL_PREFETCH_BYTES 8192
-static inline void prefetch_ahead(const uint8_t *p, int lines) {
-    for (int i = 0; i < lines; i++) __builtin_prefetch(p + PANEL_PREFETCH_BYTES + 64 * i, 0, 3);
-}
-
 #endif
