@@ -167,7 +167,7 @@ TEST(cpu_rmsnorm_softmax_activations) {
     }
 }
 
-/* The vectorized exp behind silu and softmax: relative error against double
+/* The vectorized exp behind silu, gelu and softmax: error against double
  * precision over a wide range (gates up to +-100, scores spanning 60 nats,
  * masked entries, lengths with and without a 16-wide tail). */
 TEST(cpu_silu_softmax_match_double) {
@@ -185,6 +185,13 @@ TEST(cpu_silu_softmax_match_double) {
         if (fabs(want) > 1e-30 && err > worst) worst = err;
     }
     CHECK_MSG(worst < 1e-6, "silu: worst relative error %g", worst);
+    cpu_gelu_tanh_mul(g, u, out, N);
+    for (int i = 0; i < N; i++) { /* 1 + tanh is exact to ~1e-7 absolute */
+        const double y = sqrt(2 / M_PI) * (g[i] + 0.044715 * pow(g[i], 3));
+        const double want = 0.5 * g[i] * (1 + tanh(y)) * u[i];
+        CHECK_MSG(fabs(out[i] - want) <= 1e-6 * (fabs(want) + fabs((double)g[i] * u[i])), "gelu(%g): %g vs %g", g[i],
+                  out[i], want);
+    }
     for (int n = 1; n <= N; n += 97) {
         float x[N];
         double mx = -INFINITY, sum = 0;
