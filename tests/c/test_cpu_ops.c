@@ -203,7 +203,7 @@ TEST(cpu_silu_softmax_match_double) {
          * (its rounding alone moves e^d by up to |d| * 6e-8) */
         for (int i = 0; i < n; i++) sum += isinf(x[i]) ? 0 : exp((double)(float)(x[i] - (float)mx));
         float y[N];
-        memcpy(y, x, sizeof y);
+        memcpy(y, x, (size_t)n * sizeof *x);
         cpu_softmax(y, n);
         for (int i = 0; i < n; i++) {
             const double want = isinf(x[i]) ? 0 : exp((double)(float)(x[i] - (float)mx)) / sum;
