@@ -42,7 +42,11 @@ __device__ __forceinline__ int64_t cache_row(const Shape &s, const int32_t *tabl
 __device__ void split_range(const Shape &s, int pos, int split, int &start, int &end) {
     const int first = s.window > 0 && pos - s.window + 1 > 0 ? pos - s.window + 1 : 0;
     const int n = pos + 1 - first;
-    const int chunk = (n + s.n_splits - 1) / s.n_splits;
+    // at least one tile per split: a launch sized for the longest context
+    // (fixed split count, so a captured graph serves every length) leaves
+    // the splits past the context empty.
+    int chunk = (n + s.n_splits - 1) / s.n_splits;
+    if (chunk < TILE) chunk = TILE;
     start = first + split * chunk;
     end = start + chunk < pos + 1 ? start + chunk : pos + 1;
 }
@@ -219,7 +223,7 @@ __global__ void attn_combine(Shape s, const float *__restrict__ part, float *__r
 extern "C" int brisk_cuda_attention_splits(const brisk_cuda_attn_shape *s, int max_kv_len) {
     const int blocks = s->n_head_kv * (s->n_q > 0 ? s->n_q : 1);
     int splits = (TARGET_BLOCKS + blocks - 1) / blocks;
-    const int by_len = max_kv_len / (2 * TILE); // at least two tiles per split
+    const int by_len = (max_kv_len + TILE - 1) / TILE; // at least one tile per split
     if (splits > by_len) splits = by_len;
     if (splits > 64) splits = 64;
     return splits < 1 ? 1 : splits;

@@ -52,6 +52,9 @@ brisk_status brisk_cuda_capture_begin(void *stream, brisk_error *err);
 brisk_status brisk_cuda_capture_end(void *stream, bool keep, void **graph_exec, brisk_error *err);
 brisk_status brisk_cuda_graph_launch(void *graph_exec, void *stream, brisk_error *err);
 void brisk_cuda_graph_free(void *graph_exec);
+/* Page-locked host memory (copies from/to it are truly asynchronous). */
+brisk_status brisk_cuda_host_alloc(void **p, size_t bytes, const char *what, brisk_error *err);
+void brisk_cuda_host_free(void *p);
 /* Free and total memory of the current device. */
 brisk_status brisk_cuda_mem_info(size_t *free_bytes, size_t *total_bytes, brisk_error *err);
 
@@ -97,6 +100,23 @@ brisk_status brisk_cuda_gemv(const brisk_cuda_weight *w, const void *d_x, float 
 brisk_status brisk_cuda_gemv_variant(const brisk_cuda_weight *w, const void *d_x, float *d_y,
                                      int n_cols, int variant, void *stream, brisk_error *err);
 
+/* Decode GEMV of one column on int8 activations (cuda_gemv_q8.cu; dp4a): the
+ * faster path for Q4_K, Q6_K and Q8_0 weights (n_in a multiple of 64).
+ * x is first quantized from f16 by brisk_cuda_quantize_x8 into the "xq8"
+ * format (per column brisk_cuda_xq8_bytes(n_in) bytes: int8 q[n_in], then per
+ * 32 elements {f32 d, int16 sums of q[0..15] and q[16..31]}, x ~= d * q,
+ * d = max|x| / 127); one quantized x serves every matrix that reads it. The
+ * result is the f32 dot of the dequantized weights with the dequantized x. */
+size_t brisk_cuda_xq8_bytes(int64_t n_in);
+bool brisk_cuda_gemv_q8_supported(const brisk_cuda_weight *w);
+brisk_status brisk_cuda_quantize_x8(const void *d_x16, void *d_xq, int n_cols, int64_t n_in, void *stream,
+                                    brisk_error *err);
+brisk_status brisk_cuda_gemv_q8(const brisk_cuda_weight *w, const void *d_xq, float *d_y, void *stream,
+                                brisk_error *err);
+/* variant for the bench: 0 = the default, 1 / 2 = 1 / 4 units in flight per lane. */
+brisk_status brisk_cuda_gemv_q8_variant(const brisk_cuda_weight *w, const void *d_xq, float *d_y, int variant,
+                                        void *stream, brisk_error *err);
+
 /* Prompt GEMM: d_y[t, :] = W d_x[t, :] for t < n_tokens (any count).
  * d_x: [n_tokens, n_in] f16; d_y: [n_tokens, n_out] f32. W is dequantized to
  * f16 in slices of rows into d_scratch (brisk_cuda_gemm_scratch_bytes), each
@@ -111,6 +131,11 @@ brisk_status brisk_cuda_gemm(brisk_cuda_blas *blas, const brisk_cuda_weight *w, 
 /* W as f16 [n_out, n_in] into d_out (also what the GEMM uses per slice). */
 brisk_status brisk_cuda_weight_to_f16(const brisk_cuda_weight *w, int64_t row0, int64_t n_rows,
                                       void *d_out, void *stream, brisk_error *err);
+
+/* d_out[t, :] = scale * row d_tokens[t] of W (the token embedding), f32
+ * [n_tokens, n_in]; values as weight_to_f16 decodes them (f16 precision). */
+brisk_status brisk_cuda_embed(const brisk_cuda_weight *w, const int32_t *d_tokens, int n_tokens, float scale,
+                              float *d_out, void *stream, brisk_error *err);
 
 /* ---- element-wise and normalization ops ------------------------------------------- */
 
