@@ -51,8 +51,8 @@ brisk_status gpu_forward_pass(brisk_engine *e, const fwd_batch *b, brisk_error *
 
 #define MAX_DEVICE_ALLOCS 64
 #define RESERVE_BYTES ((size_t)768 << 20) /* left free for cuBLAS, the CUDA context and fragmentation */
-#define ATTN_SCRATCH_SLOTS 512             /* query tokens x context splits the attention scratch holds */
-#define MAX_SPLITS 64                      /* brisk_cuda_attention_splits' most */
+#define ATTN_SCRATCH_SLOTS 1024            /* query tokens x context splits the attention scratch holds */
+#define MAX_SPLITS 128                     /* brisk_cuda_attention_splits' most */
 
 typedef struct gpu_layer {
     brisk_cuda_weight wq, wk, wv, wo, gate, up, down;
@@ -484,15 +484,28 @@ static int attention_splits(brisk_engine *e, gpu_forward *g, int n, int32_t max_
     return splits;
 }
 
-static brisk_status attention_block(brisk_engine *e, gpu_forward *g, int il, int n, int splits,
+/* h16 (and xq) = rmsnorm(x) * w over n rows of width, after x += o when
+ * add_o (the previous block's residual, deferred so that 1-token passes fuse
+ * it into the norm kernel). */
+static brisk_status norm_input(gpu_forward *g, int n, int width, const float *w, float eps, bool add_o,
+                               brisk_error *err) {
+    if (q8_input(g, n, width) && brisk_cuda_rmsnorm_xq_supported(width))
+        return brisk_cuda_rmsnorm_xq(g->x, add_o ? g->o : NULL, w, g->h16, g->xq, width, eps, g->stream, err);
+    if (add_o) TRY(brisk_cuda_add(g->x, g->o, (int64_t)n * width, g->stream, err));
+    TRY(brisk_cuda_rmsnorm(g->x, w, NULL, g->h16, n, width, eps, g->stream, err));
+    return inputs_ready(g, n, width, err);
+}
+
+/* The attention half of layer il; leaves its output in g->o (x += o is the
+ * next norm_input's). */
+static brisk_status attention_block(brisk_engine *e, gpu_forward *g, int il, int n, int splits, bool add_o,
                                     brisk_error *err) {
     const brisk_model *m = e->model;
     const hparams *hp = &m->hp;
     const layer_weights *ly = &m->layers[il];
     gpu_layer *l = &g->layers[il];
     int64_t q_dim = (int64_t)hp->n_head * hp->head_dim, o_dim = (int64_t)hp->n_head * hp->head_dim_v;
-    TRY(brisk_cuda_rmsnorm(g->x, l->attn_norm, NULL, g->h16, n, hp->n_embd, hp->norm_eps, g->stream, err));
-    TRY(inputs_ready(g, n, hp->n_embd, err));
+    TRY(norm_input(g, n, hp->n_embd, l->attn_norm, hp->norm_eps, add_o, err));
     TRY(matmul(g, &l->wq, g->h16, g->q, n, err));
     TRY(matmul(g, &l->wk, g->h16, g->k, n, err));
     TRY(matmul(g, &l->wv, g->h16, g->v, n, err));
@@ -506,54 +519,56 @@ static brisk_status attention_block(brisk_engine *e, gpu_forward *g, int il, int
     const rope_table *rt = ly->sliding ? &e->rope_local : &e->rope_global;
     const float *inv_freq = ly->sliding ? g->inv_freq_local : g->inv_freq_global;
     bool neox = rt->style == ROPE_NEOX;
-    TRY(brisk_cuda_rope(g->q, g->d_pos, inv_freq, n, hp->n_head, hp->head_dim, rt->n_rot, neox, rt->mscale, g->stream, err));
-    TRY(brisk_cuda_rope(g->k, g->d_pos, inv_freq, n, hp->n_head_kv, hp->head_dim, rt->n_rot, neox, rt->mscale, g->stream, err));
-    TRY(brisk_cuda_kv_store(g->k, l->k, g->d_rows, n, (int)g->k_dim, g->stream, err));
-    TRY(brisk_cuda_kv_store(g->v, l->v, g->d_rows, n, (int)g->v_dim, g->stream, err));
+    TRY(brisk_cuda_rope_kv_store(g->q, g->k, g->v, g->d_pos, inv_freq, n, hp->n_head, hp->n_head_kv, hp->head_dim,
+                                 hp->head_dim_v, rt->n_rot, neox, rt->mscale, l->k, l->v, g->d_rows, g->stream, err));
     brisk_cuda_attn_shape s = {.n_q = n, .n_head = hp->n_head, .n_head_kv = hp->n_head_kv, .head_dim = hp->head_dim,
                                .head_dim_v = hp->head_dim_v, .window = ly->sliding ? hp->n_swa : 0,
                                .scale = hp->attn_scale, .softcap = hp->attn_softcap};
     TRY(brisk_cuda_attention_paged(&s, g->q, l->k, l->v, g->d_pos, g->d_tables, g->d_table_off, g->block_size,
                                    g->attn, splits, g->attn_scratch, g->stream, err));
-    TRY(brisk_cuda_f32_to_f16(g->attn, g->h16, n * o_dim, g->stream, err));
-    TRY(inputs_ready(g, n, o_dim, err));
+    if (q8_input(g, n, o_dim)) TRY(brisk_cuda_f32_to_xq(g->attn, NULL, false, g->h16, g->xq, o_dim, g->stream, err));
+    else TRY(brisk_cuda_f32_to_f16(g->attn, g->h16, n * o_dim, g->stream, err));
     TRY(matmul(g, &l->wo, g->h16, g->o, n, err));
     if (l->post_attn_norm)
         TRY(brisk_cuda_rmsnorm(g->o, l->post_attn_norm, g->o, NULL, n, hp->n_embd, hp->norm_eps, g->stream, err));
-    return brisk_cuda_add(g->x, g->o, (int64_t)n * hp->n_embd, g->stream, err);
+    return BRISK_OK;
 }
 
 static brisk_status ffn_block(brisk_engine *e, gpu_forward *g, int il, int n, brisk_error *err) {
     const brisk_model *m = e->model;
     const hparams *hp = &m->hp;
     gpu_layer *l = &g->layers[il];
-    TRY(brisk_cuda_rmsnorm(g->x, l->ffn_norm, NULL, g->h16, n, hp->n_embd, hp->norm_eps, g->stream, err));
-    TRY(inputs_ready(g, n, hp->n_embd, err));
+    TRY(norm_input(g, n, hp->n_embd, l->ffn_norm, hp->norm_eps, true, err));
     TRY(matmul(g, &l->gate, g->h16, g->gate, n, err));
     TRY(matmul(g, &l->up, g->h16, g->up, n, err));
-    TRY(brisk_cuda_act_mul(g->gate, g->up, g->h16, (int64_t)n * hp->n_ff, m->arch->act == ACT_GELU_TANH, g->stream, err));
-    TRY(inputs_ready(g, n, hp->n_ff, err));
+    bool gelu = m->arch->act == ACT_GELU_TANH;
+    if (q8_input(g, n, hp->n_ff)) TRY(brisk_cuda_f32_to_xq(g->gate, g->up, gelu, g->h16, g->xq, hp->n_ff, g->stream, err));
+    else TRY(brisk_cuda_act_mul(g->gate, g->up, g->h16, (int64_t)n * hp->n_ff, gelu, g->stream, err));
     TRY(matmul(g, &l->down, g->h16, g->o, n, err));
     if (l->post_ffn_norm)
         TRY(brisk_cuda_rmsnorm(g->o, l->post_ffn_norm, g->o, NULL, n, hp->n_embd, hp->norm_eps, g->stream, err));
-    return brisk_cuda_add(g->x, g->o, (int64_t)n * hp->n_embd, g->stream, err);
+    return BRISK_OK;
 }
 
 /* Final norm and output matrix of the n logit rows (d_logit_rows) -> g->logits. */
 static brisk_status output_block(brisk_engine *e, gpu_forward *g, int n, brisk_error *err) {
     const hparams *hp = &e->model->hp;
     TRY(brisk_cuda_gather_rows(g->x, g->d_logit_rows, g->o, n, hp->n_embd, g->stream, err));
-    TRY(brisk_cuda_rmsnorm(g->o, g->output_norm, NULL, g->h16, n, hp->n_embd, hp->norm_eps, g->stream, err));
-    TRY(inputs_ready(g, n, hp->n_embd, err));
+    if (q8_input(g, n, hp->n_embd) && brisk_cuda_rmsnorm_xq_supported(hp->n_embd)) {
+        TRY(brisk_cuda_rmsnorm_xq(g->o, NULL, g->output_norm, g->h16, g->xq, hp->n_embd, hp->norm_eps, g->stream, err));
+    } else {
+        TRY(brisk_cuda_rmsnorm(g->o, g->output_norm, NULL, g->h16, n, hp->n_embd, hp->norm_eps, g->stream, err));
+        TRY(inputs_ready(g, n, hp->n_embd, err));
+    }
     return matmul(g, &g->output, g->h16, g->logits, n, err);
 }
 
 static brisk_status run_layers(brisk_engine *e, gpu_forward *g, int n, int splits, brisk_error *err) {
     for (int il = 0; il < g->n_layers; il++) {
-        TRY(attention_block(e, g, il, n, splits, err));
+        TRY(attention_block(e, g, il, n, splits, il > 0, err));
         TRY(ffn_block(e, g, il, n, err));
     }
-    return BRISK_OK;
+    return brisk_cuda_add(g->x, g->o, (int64_t)n * e->model->hp.n_embd, g->stream, err);
 }
 
 brisk_status gpu_forward_layers(brisk_engine *e, const fwd_batch *b, brisk_error *err) {

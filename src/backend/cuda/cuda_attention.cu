@@ -23,7 +23,8 @@ const int TILE = 32;            // context rows per step (one per lane in the so
 const int MAX_GROUP = 8;        // query heads per KV head
 const int MAX_PAIRS = 4;        // ceil(head_dim / 64) (head_dim <= 256)
 const int MAX_DIMS = 2;         // head_dim_v / THREADS (head_dim_v <= 256)
-const int TARGET_BLOCKS = 264;  // about two blocks per SM on an H100
+const int TARGET_BLOCKS = 1056; // about eight blocks per SM on an H100 (a long context's KV streams)
+const int MAX_SPLITS = 128;
 
 struct Shape {
     int n_q, n_head, n_head_kv, head_dim, head_dim_v, window, group, n_splits;
@@ -65,6 +66,15 @@ attn_split(Shape s, const float *__restrict__ q, const half *__restrict__ kc,
     int start, end;
     split_range(s, pos[qi], split, start, end);
     const int32_t *table = s.tables ? s.tables + s.table_off[qi] : nullptr;
+    if (start >= end && s.n_splits > 1) { // past the context: only (m, l) = (-inf, 0), which attn_combine skips
+        if (threadIdx.x < G) {
+            const int64_t slot = ((int64_t)qi * s.n_head + kvh * G + threadIdx.x) * s.n_splits + split;
+            float *ml = part + (int64_t)s.n_q * s.n_head * s.n_splits * s.head_dim_v + 2 * slot;
+            ml[0] = -INFINITY;
+            ml[1] = 0.0f;
+        }
+        return;
+    }
 
     // q of the group's heads, lane's pairs (2 * (lane + 32 i), +1), in registers.
     float2 qr[MAX_GROUP][MAX_PAIRS];
@@ -211,6 +221,7 @@ __global__ void attn_combine(Shape s, const float *__restrict__ part, float *__r
     for (int d = threadIdx.x; d < s.head_dim_v; d += blockDim.x) {
         float o = 0.0f;
         for (int k = 0; k < s.n_splits; k++) {
+            if (ml[2 * k] == -INFINITY) continue; // an empty split wrote no output
             const float wk = expf(ml[2 * k] - M);
             o += wk * part[(qh * s.n_splits + k) * s.head_dim_v + d];
         }
@@ -225,7 +236,7 @@ extern "C" int brisk_cuda_attention_splits(const brisk_cuda_attn_shape *s, int m
     int splits = (TARGET_BLOCKS + blocks - 1) / blocks;
     const int by_len = (max_kv_len + TILE - 1) / TILE; // at least one tile per split
     if (splits > by_len) splits = by_len;
-    if (splits > 64) splits = 64;
+    if (splits > MAX_SPLITS) splits = MAX_SPLITS;
     return splits < 1 ? 1 : splits;
 }
 

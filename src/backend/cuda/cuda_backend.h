@@ -103,17 +103,29 @@ brisk_status brisk_cuda_gemv_variant(const brisk_cuda_weight *w, const void *d_x
 /* Decode GEMV of one column on int8 activations (cuda_gemv_q8.cu; dp4a): the
  * faster path for Q4_K, Q6_K and Q8_0 weights (n_in a multiple of 64).
  * x is first quantized from f16 by brisk_cuda_quantize_x8 into the "xq8"
- * format (per column brisk_cuda_xq8_bytes(n_in) bytes: int8 q[n_in], then per
- * 32 elements {f32 d, int16 sums of q[0..15] and q[16..31]}, x ~= d * q,
- * d = max|x| / 127); one quantized x serves every matrix that reads it. The
- * result is the f32 dot of the dequantized weights with the dequantized x. */
+ * format (per column brisk_cuda_xq8_bytes(n_in) bytes: int8 planes hi[n_in]
+ * and lo[n_in], then per 32 elements {f32 d, i32 sums of 256 hi + lo over
+ * each half, pad}; x ~= d * (256 hi + lo), ~16 bits; cuda_gemv_q8.cu has the
+ * exact rule); one quantized x serves every matrix that reads it. The result
+ * is the f32 dot of the dequantized weights with the dequantized x. */
 size_t brisk_cuda_xq8_bytes(int64_t n_in);
 bool brisk_cuda_gemv_q8_supported(const brisk_cuda_weight *w);
 brisk_status brisk_cuda_quantize_x8(const void *d_x16, void *d_xq, int n_cols, int64_t n_in, void *stream,
                                     brisk_error *err);
 brisk_status brisk_cuda_gemv_q8(const brisk_cuda_weight *w, const void *d_xq, float *d_y, void *stream,
                                 brisk_error *err);
-/* variant for the bench: 0 = the default, 1 / 2 = 1 / 4 units in flight per lane. */
+/* Fused producers of a 1-token pass's matrix input (f16 in d_out16 and xq8):
+ *  f32_to_xq: d_x f32 [n_in] (with d_up: act(d_x) * d_up, as act_mul);
+ *  rmsnorm_xq: one row; with d_add, d_x += d_add first (written back);
+ *    width a multiple of 64 up to 11264 (brisk_cuda_rmsnorm_xq_supported).
+ * The f16 values equal those of act_mul / f32_to_f16 / rmsnorm, and xq8 is
+ * their brisk_cuda_quantize_x8 encoding. */
+brisk_status brisk_cuda_f32_to_xq(const float *d_x, const float *d_up, bool gelu, void *d_out16, void *d_xq,
+                                  int64_t n_in, void *stream, brisk_error *err);
+bool brisk_cuda_rmsnorm_xq_supported(int width);
+brisk_status brisk_cuda_rmsnorm_xq(float *d_x, const float *d_add, const float *d_w, void *d_out16, void *d_xq,
+                                   int width, float eps, void *stream, brisk_error *err);
+/* variant for the bench: 0 = the default (per type), 1 / 2 / 3 = 1 / 4 / 2 units in flight per lane. */
 brisk_status brisk_cuda_gemv_q8_variant(const brisk_cuda_weight *w, const void *d_xq, float *d_y, int variant,
                                         void *stream, brisk_error *err);
 
@@ -151,6 +163,15 @@ brisk_status brisk_cuda_rmsnorm(const float *d_x, const float *d_w, float *d_out
 brisk_status brisk_cuda_rope(float *d_x, const int32_t *d_pos, const float *d_inv_freq, int n_tokens,
                              int n_heads, int head_dim, int n_rot, bool neox, float mscale,
                              void *stream, brisk_error *err);
+
+/* The rope of q and k and the KV cache store of one layer in one launch:
+ * brisk_cuda_rope on d_q [n_tokens, n_head, head_dim] and d_k [n_tokens,
+ * n_head_kv, head_dim], then brisk_cuda_kv_store of k and of d_v [n_tokens,
+ * n_head_kv, head_dim_v] (rows d_rows) into the f16 caches. */
+brisk_status brisk_cuda_rope_kv_store(float *d_q, float *d_k, const float *d_v, const int32_t *d_pos,
+                                      const float *d_inv_freq, int n_tokens, int n_head, int n_head_kv, int head_dim,
+                                      int head_dim_v, int n_rot, bool neox, float mscale, void *d_kcache16,
+                                      void *d_vcache16, const int32_t *d_rows, void *stream, brisk_error *err);
 
 /* d_out16 = act(gate) * up over n elements (f16 out: the input of the down
  * projection). gelu: GELU with the tanh approximation; else SiLU. */
