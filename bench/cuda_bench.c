@@ -166,7 +166,7 @@ static void bench_type(brisk_type type, double copy_gbs, cudaStream_t s, brisk_c
             void *d_xq;
             CK(cudaMalloc(&d_xq, brisk_cuda_xq8_bytes(sh->n_in)));
             BK(brisk_cuda_quantize_x8(d_x, d_xq, 1, sh->n_in, s, E));
-            for (int v = 0; v <= 3; v++) {
+            for (int v = 1; v <= 4; v++) {
                 double gbs = bench_gemv(ws, copies, NULL, d_xq, d_y, 1, v, s);
                 printf("  q8v%d 1col %6.0f (%3.0f%%)", v, gbs, 100 * gbs / copy_gbs);
             }

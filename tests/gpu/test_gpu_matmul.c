@@ -296,7 +296,7 @@ void gpu_test_matmul(void) {
     }
     const brisk_type q8_types[] = {BRISK_TYPE_Q4_K, BRISK_TYPE_Q6_K, BRISK_TYPE_Q8_0};
     for (size_t i = 0; i < 3; i++)
-        for (int v = 0; v <= 3; v++) {
+        for (int v = 0; v <= 4; v++) {
             check_gemv_q8(q8_types[i], 512, 48, v);
             check_gemv_q8(q8_types[i], 4352, 144, v);
         }

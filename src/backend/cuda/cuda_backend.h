@@ -117,7 +117,7 @@ brisk_status brisk_cuda_gemv_q8(const brisk_cuda_weight *w, const void *d_xq, fl
 /* Fused producers of a 1-token pass's matrix input (f16 in d_out16 and xq8):
  *  f32_to_xq: d_x f32 [n_in] (with d_up: act(d_x) * d_up, as act_mul);
  *  rmsnorm_xq: one row; with d_add, d_x += d_add first (written back);
- *    width a multiple of 64 up to 11264 (brisk_cuda_rmsnorm_xq_supported).
+ *    width a multiple of 64 up to 12288 (brisk_cuda_rmsnorm_xq_supported).
  * The f16 values equal those of act_mul / f32_to_f16 / rmsnorm, and xq8 is
  * their brisk_cuda_quantize_x8 encoding. */
 brisk_status brisk_cuda_f32_to_xq(const float *d_x, const float *d_up, bool gelu, void *d_out16, void *d_xq,
@@ -125,7 +125,8 @@ brisk_status brisk_cuda_f32_to_xq(const float *d_x, const float *d_up, bool gelu
 bool brisk_cuda_rmsnorm_xq_supported(int width);
 brisk_status brisk_cuda_rmsnorm_xq(float *d_x, const float *d_add, const float *d_w, void *d_out16, void *d_xq,
                                    int width, float eps, void *stream, brisk_error *err);
-/* variant for the bench: 0 = the default (per type), 1 / 2 / 3 = 1 / 4 / 2 units in flight per lane. */
+/* variant for the bench: 0 = the default; 1..4 = (rows per warp, units in flight per lane) =
+ * (1, 1), (2, 1), (1, 2), (2, 2). */
 brisk_status brisk_cuda_gemv_q8_variant(const brisk_cuda_weight *w, const void *d_xq, float *d_y, int variant,
                                         void *stream, brisk_error *err);
 
