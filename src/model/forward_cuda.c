@@ -424,6 +424,23 @@ static brisk_status matmul(gpu_forward *g, const brisk_cuda_weight *w, const voi
         if (st_ != BRISK_OK) return st_;            \
     } while (0)
 
+/* ys[i] = ws[i] h16 for matrices that read the same input; on the int8 path
+ * runs of one type go to the GPU in one launch (brisk_cuda_gemv_q8_group). */
+static brisk_status matmuls(gpu_forward *g, const brisk_cuda_weight *const *ws, float *const *ys, int count, int n,
+                            brisk_error *err) {
+    for (int i = 0; i < count;) {
+        int j = i + 1;
+        if (q8_input(g, n, ws[i]->n_in) && brisk_cuda_gemv_q8_supported(ws[i])) {
+            while (j < count && ws[j]->type == ws[i]->type && ws[j]->n_in == ws[i]->n_in) j++;
+            TRY(brisk_cuda_gemv_q8_group(ws + i, ys + i, j - i, g->xq, g->stream, err));
+        } else {
+            TRY(matmul(g, ws[i], g->h16, ys[i], n, err));
+        }
+        i = j;
+    }
+    return BRISK_OK;
+}
+
 /* Where an n-token pass's metadata lies in d_meta / h_meta. */
 static void meta_layout(gpu_forward *g, int n) {
     g->d_tokens = g->d_meta;
@@ -506,9 +523,9 @@ static brisk_status attention_block(brisk_engine *e, gpu_forward *g, int il, int
     gpu_layer *l = &g->layers[il];
     int64_t q_dim = (int64_t)hp->n_head * hp->head_dim, o_dim = (int64_t)hp->n_head * hp->head_dim_v;
     TRY(norm_input(g, n, hp->n_embd, l->attn_norm, hp->norm_eps, add_o, err));
-    TRY(matmul(g, &l->wq, g->h16, g->q, n, err));
-    TRY(matmul(g, &l->wk, g->h16, g->k, n, err));
-    TRY(matmul(g, &l->wv, g->h16, g->v, n, err));
+    const brisk_cuda_weight *qkv[] = {&l->wq, &l->wk, &l->wv};
+    float *qkv_out[] = {g->q, g->k, g->v};
+    TRY(matmuls(g, qkv, qkv_out, 3, n, err));
     if (l->bq) TRY(brisk_cuda_add_bias(g->q, l->bq, n, (int)q_dim, g->stream, err));
     if (l->bk) TRY(brisk_cuda_add_bias(g->k, l->bk, n, (int)g->k_dim, g->stream, err));
     if (l->bv) TRY(brisk_cuda_add_bias(g->v, l->bv, n, (int)g->v_dim, g->stream, err));
@@ -539,8 +556,9 @@ static brisk_status ffn_block(brisk_engine *e, gpu_forward *g, int il, int n, br
     const hparams *hp = &m->hp;
     gpu_layer *l = &g->layers[il];
     TRY(norm_input(g, n, hp->n_embd, l->ffn_norm, hp->norm_eps, true, err));
-    TRY(matmul(g, &l->gate, g->h16, g->gate, n, err));
-    TRY(matmul(g, &l->up, g->h16, g->up, n, err));
+    const brisk_cuda_weight *gate_up[] = {&l->gate, &l->up};
+    float *gate_up_out[] = {g->gate, g->up};
+    TRY(matmuls(g, gate_up, gate_up_out, 2, n, err));
     bool gelu = m->arch->act == ACT_GELU_TANH;
     if (q8_input(g, n, hp->n_ff)) TRY(brisk_cuda_f32_to_xq(g->gate, g->up, gelu, g->h16, g->xq, hp->n_ff, g->stream, err));
     else TRY(brisk_cuda_act_mul(g->gate, g->up, g->h16, (int64_t)n * hp->n_ff, gelu, g->stream, err));

@@ -132,6 +132,8 @@ void gpu_test_attention(void) {
         {"decode llama3 GQA 4", {1, 32, 8, 128, 128, 0, s128, 0}, 1000, 0, 0},
         {"decode first token", {1, 32, 8, 128, 128, 0, s128, 0}, 0, 0, 0},
         {"decode many splits", {1, 8, 2, 128, 128, 0, s128, 0}, 4999, 37, 0},
+        {"decode, splits sized for a longer context (empty ones)", {1, 32, 8, 128, 128, 0, s128, 0}, 300, 128, 16},
+        {"decode 8192 positions, 128 splits", {1, 32, 8, 128, 128, 0, s128, 0}, 8191, 128, 0},
         {"decode no GQA hd64", {1, 9, 9, 64, 64, 0, s64, 0}, 300, 0, 0},
         {"decode GQA 8", {1, 16, 2, 64, 64, 0, s64, 0}, 777, 0, 0},
         {"decode sliding softcap hd256", {1, 8, 4, 256, 256, 64, s256, 50.0f}, 700, 0, 0},

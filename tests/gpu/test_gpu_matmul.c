@@ -283,6 +283,49 @@ static void check_gemv_q8(brisk_type type, int64_t n_in, int64_t n_out, int vari
     free(y);
 }
 
+/* gemv_q8_group: three matrices of different heights in one launch give
+ * exactly the results of three single launches. */
+static void check_gemv_q8_group(brisk_type type) {
+    const int64_t n_in = 1024, n_outs[3] = {256, 64, 48};
+    brisk_cuda_weight w[3];
+    float *d_y[3], *d_y1[3];
+    brisk_error err;
+    bool ok = true;
+    for (int m = 0; m < 3; m++) {
+        size_t bytes;
+        uint8_t *src = random_weights(type, n_in, n_outs[m], &bytes);
+        ok &= brisk_cuda_weight_upload(&w[m], type, n_in, n_outs[m], src, &err) == BRISK_OK;
+        d_y[m] = gpu_alloc_poisoned((size_t)n_outs[m] * 4);
+        d_y1[m] = gpu_alloc_poisoned((size_t)n_outs[m] * 4);
+        free(src);
+    }
+    uint16_t *x16 = malloc((size_t)n_in * 2);
+    float *x32 = malloc((size_t)n_in * 4);
+    random_acts(n_in, x16, x32);
+    void *d_x = gpu_upload_copy(x16, (size_t)n_in * 2), *d_xq = gpu_alloc_poisoned(brisk_cuda_xq8_bytes(n_in));
+    const brisk_cuda_weight *ws[3] = {&w[0], &w[1], &w[2]};
+    ok = ok && brisk_cuda_quantize_x8(d_x, d_xq, 1, n_in, NULL, &err) == BRISK_OK &&
+         brisk_cuda_gemv_q8_group(ws, d_y, 3, d_xq, NULL, &err) == BRISK_OK;
+    bool same = true;
+    for (int m = 0; ok && m < 3; m++) {
+        ok = brisk_cuda_gemv_q8(&w[m], d_xq, d_y1[m], NULL, &err) == BRISK_OK;
+        float *a = malloc((size_t)n_outs[m] * 4), *b = malloc((size_t)n_outs[m] * 4);
+        gpu_download(a, d_y[m], (size_t)n_outs[m] * 4);
+        gpu_download(b, d_y1[m], (size_t)n_outs[m] * 4);
+        same &= memcmp(a, b, (size_t)n_outs[m] * 4) == 0;
+        free(a); free(b);
+    }
+    gpu_check(ok && same, "gemv_q8_group %s (3 matrices, 256/64/48 rows): %s single launches%s", tname(type),
+              same ? "bit-exact with" : "differs from", ok ? "" : err.msg);
+    for (int m = 0; m < 3; m++) {
+        brisk_cuda_weight_free(&w[m]);
+        brisk_cuda_free(d_y[m]);
+        brisk_cuda_free(d_y1[m]);
+    }
+    brisk_cuda_free(d_x); brisk_cuda_free(d_xq);
+    free(x16); free(x32);
+}
+
 void gpu_test_matmul(void) {
     for (size_t i = 0; i < sizeof weight_types / sizeof weight_types[0]; i++) {
         brisk_type t = weight_types[i];
@@ -301,6 +344,7 @@ void gpu_test_matmul(void) {
             check_gemv_q8(q8_types[i], 4352, 144, v);
         }
     check_gemv_q8(BRISK_TYPE_Q8_0, 576, 32, 0);
+    for (size_t i = 0; i < 3; i++) check_gemv_q8_group(q8_types[i]);
     /* several slices of dequantized rows (64 MiB each) */
     check_matmul(BRISK_TYPE_Q4_K, 14336, 2352, 3, true, 0);
 }

@@ -25,6 +25,7 @@ const int MAX_PAIRS = 4;        // ceil(head_dim / 64) (head_dim <= 256)
 const int MAX_DIMS = 2;         // head_dim_v / THREADS (head_dim_v <= 256)
 const int TARGET_BLOCKS = 1056; // about eight blocks per SM on an H100 (a long context's KV streams)
 const int MAX_SPLITS = 128;
+const int MAX_SPLITS_COMBINE = 1024; // splits a launch takes (attn_combine's weights in shared memory)
 
 struct Shape {
     int n_q, n_head, n_head_kv, head_dim, head_dim_v, window, group, n_splits;
@@ -209,22 +210,55 @@ attn_split(Shape s, const float *__restrict__ q, const half *__restrict__ kc,
 }
 
 // One block per (query head, query token): merge the splits' partial results.
-__global__ void attn_combine(Shape s, const float *__restrict__ part, float *__restrict__ out) {
-    const int head = blockIdx.x, qi = blockIdx.y;
+// The split weights exp(m_k - M) go to shared memory; then warp w adds splits
+// w, w + WARPS, ... (lane: 4 dims per 128, loads of several splits in flight)
+// and the warps' sums meet in shared memory. Empty splits (m = -inf) are
+// skipped: they wrote no output.
+__global__ void __launch_bounds__(THREADS) attn_combine(Shape s, const float *__restrict__ part, float *__restrict__ out) {
+    const int head = blockIdx.x, qi = blockIdx.y, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     const int64_t qh = (int64_t)qi * s.n_head + head;
     const float *ml = part + (int64_t)s.n_q * s.n_head * s.n_splits * s.head_dim_v + 2 * qh * s.n_splits;
+    __shared__ float wgt[MAX_SPLITS_COMBINE];
+    __shared__ float red[WARPS][THREADS * MAX_DIMS];
+    __shared__ float m_red[WARPS], l_red[WARPS];
     float M = -INFINITY;
-    for (int k = 0; k < s.n_splits; k++) M = fmaxf(M, ml[2 * k]);
+    for (int k = threadIdx.x; k < s.n_splits; k += THREADS) M = fmaxf(M, ml[2 * k]);
+    for (int o = 16; o > 0; o /= 2) M = fmaxf(M, __shfl_xor_sync(0xffffffffu, M, o));
+    if (lane == 0) m_red[warp] = M;
+    __syncthreads();
+    M = m_red[0];
+    for (int i = 1; i < WARPS; i++) M = fmaxf(M, m_red[i]);
     float L = 0.0f;
-    for (int k = 0; k < s.n_splits; k++) L += ml[2 * k + 1] * expf(ml[2 * k] - M);
+    for (int k = threadIdx.x; k < s.n_splits; k += THREADS) {
+        const float mk = ml[2 * k];
+        const float wk = mk == -INFINITY ? 0.0f : expf(mk - M);
+        wgt[k] = wk;
+        L += ml[2 * k + 1] * wk;
+    }
+    for (int o = 16; o > 0; o /= 2) L += __shfl_xor_sync(0xffffffffu, L, o);
+    if (lane == 0) l_red[warp] = L;
+    __syncthreads();
+    L = 0.0f;
+    for (int i = 0; i < WARPS; i++) L += l_red[i];
     const float inv = 1.0f / L;
-    for (int d = threadIdx.x; d < s.head_dim_v; d += blockDim.x) {
-        float o = 0.0f;
-        for (int k = 0; k < s.n_splits; k++) {
-            if (ml[2 * k] == -INFINITY) continue; // an empty split wrote no output
-            const float wk = expf(ml[2 * k] - M);
-            o += wk * part[(qh * s.n_splits + k) * s.head_dim_v + d];
+    for (int d0 = 0; d0 < s.head_dim_v; d0 += 128) {
+        const int d = d0 + 4 * lane;
+        float4 acc = make_float4(0, 0, 0, 0);
+        if (d < s.head_dim_v) {
+#pragma unroll 4
+            for (int k = warp; k < s.n_splits; k += WARPS) {
+                const float wk = wgt[k];
+                if (wk == 0.0f) continue;
+                const float4 p = *reinterpret_cast<const float4 *>(part + (qh * s.n_splits + k) * s.head_dim_v + d);
+                acc.x += wk * p.x, acc.y += wk * p.y, acc.z += wk * p.z, acc.w += wk * p.w;
+            }
+            red[warp][d] = acc.x, red[warp][d + 1] = acc.y, red[warp][d + 2] = acc.z, red[warp][d + 3] = acc.w;
         }
+    }
+    __syncthreads();
+    for (int d = threadIdx.x; d < s.head_dim_v; d += THREADS) {
+        float o = 0.0f;
+        for (int i = 0; i < WARPS; i++) o += red[i][d];
         out[qh * s.head_dim_v + d] = o * inv;
     }
 }
@@ -263,13 +297,13 @@ extern "C" brisk_status brisk_cuda_attention_paged(const brisk_cuda_attn_shape *
         return brisk_fail(err, BRISK_ERR_ARG, "CUDA attention: a paged cache needs block_size > 0 and table offsets");
     if (s->n_q < 0 || s->n_head_kv <= 0 || s->n_head % s->n_head_kv ||
         s->n_head / s->n_head_kv > MAX_GROUP || s->head_dim <= 0 || s->head_dim % 8 || s->head_dim > 64 * MAX_PAIRS ||
-        s->head_dim_v <= 0 || s->head_dim_v % 8 || s->head_dim_v > THREADS * MAX_DIMS || n_splits < 1 || n_splits > 65535)
+        s->head_dim_v <= 0 || s->head_dim_v % 8 || s->head_dim_v > THREADS * MAX_DIMS || n_splits < 1 || n_splits > MAX_SPLITS_COMBINE)
         return brisk_fail(err, BRISK_ERR_UNSUPPORTED,
                           "CUDA attention: %d heads / %d KV heads, head_dim %d/%d, %d splits "
                           "(supported: group <= %d, head_dim a multiple of 8 up to %d, "
-                          "head_dim_v a multiple of 8 up to %d)",
+                          "head_dim_v a multiple of 8 up to %d, 1..%d splits)",
                           s->n_head, s->n_head_kv, s->head_dim, s->head_dim_v, n_splits, MAX_GROUP,
-                          64 * MAX_PAIRS, THREADS * MAX_DIMS);
+                          64 * MAX_PAIRS, THREADS * MAX_DIMS, MAX_SPLITS_COMBINE);
     if (s->n_q == 0) return BRISK_OK;
     if (n_splits > 1 && !d_scratch)
         return brisk_fail(err, BRISK_ERR_ARG, "CUDA attention: %d splits need scratch", n_splits);

@@ -114,6 +114,10 @@ brisk_status brisk_cuda_quantize_x8(const void *d_x16, void *d_xq, int n_cols, i
                                     brisk_error *err);
 brisk_status brisk_cuda_gemv_q8(const brisk_cuda_weight *w, const void *d_xq, float *d_y, void *stream,
                                 brisk_error *err);
+/* Up to 3 matrices of one type and n_in that read the same x (q/k/v, gate/up)
+ * in one launch: d_ys[m] = ws[m] x. */
+brisk_status brisk_cuda_gemv_q8_group(const brisk_cuda_weight *const *ws, float *const *d_ys, int n, const void *d_xq,
+                                      void *stream, brisk_error *err);
 /* Fused producers of a 1-token pass's matrix input (f16 in d_out16 and xq8):
  *  f32_to_xq: d_x f32 [n_in] (with d_up: act(d_x) * d_up, as act_mul);
  *  rmsnorm_xq: one row; with d_add, d_x += d_add first (written back);

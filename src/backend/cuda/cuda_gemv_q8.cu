@@ -172,12 +172,26 @@ struct UnitQ8_0 {
     }
 };
 
+// Up to MAX_GROUP matrices of one type and n_in that read the same x, in one
+// launch: blocks [block_end[m - 1], block_end[m]) take matrix m.
+const int MAX_GROUP = 3;
+struct Group {
+    const uint8_t *w[MAX_GROUP];
+    float *y[MAX_GROUP];
+    int64_t n_out[MAX_GROUP];
+    unsigned block_end[MAX_GROUP];
+};
+
 template <class U, int WARPS, int R, int UNROLL>
 __global__ void __launch_bounds__(WARPS * 32)
-gemv_q8_kernel(const uint8_t *__restrict__ w, const uint8_t *__restrict__ xq, float *__restrict__ y,
-               int64_t n_in, int64_t n_out) {
+gemv_q8_kernel(Group grp, const uint8_t *__restrict__ xq, int64_t n_in) {
+    const int m = blockIdx.x < grp.block_end[0] ? 0 : blockIdx.x < grp.block_end[1] ? 1 : 2;
+    const unsigned block = blockIdx.x - (m ? grp.block_end[m - 1] : 0u);
+    const uint8_t *__restrict__ w = grp.w[m];
+    float *__restrict__ y = grp.y[m];
+    const int64_t n_out = grp.n_out[m];
     const int lane = threadIdx.x % 32;
-    const int64_t row0 = ((int64_t)blockIdx.x * WARPS + threadIdx.x / 32) * R;
+    const int64_t row0 = ((int64_t)block * WARPS + threadIdx.x / 32) * R;
     if (row0 >= n_out) return;
     const int64_t n_units = n_in / 64;
     float acc[R];
@@ -213,19 +227,29 @@ gemv_q8_kernel(const uint8_t *__restrict__ w, const uint8_t *__restrict__ xq, fl
 }
 
 template <class U, int R, int UNROLL>
-void launch(const brisk_cuda_weight *w, const void *xq, float *y, cudaStream_t s) {
+void launch(const brisk_cuda_weight *const *ws, float *const *ys, int n, const void *xq, cudaStream_t s) {
     constexpr int WARPS = 4;
     const int64_t rows_per_block = WARPS * R;
-    gemv_q8_kernel<U, WARPS, R, UNROLL><<<(unsigned)((w->n_out + rows_per_block - 1) / rows_per_block), WARPS * 32, 0, s>>>(
-        (const uint8_t *)w->d_data, (const uint8_t *)xq, y, w->n_in, w->n_out);
+    Group grp = {};
+    unsigned blocks = 0;
+    for (int m = 0; m < MAX_GROUP; m++) {
+        if (m < n) {
+            grp.w[m] = (const uint8_t *)ws[m]->d_data;
+            grp.y[m] = ys[m];
+            grp.n_out[m] = ws[m]->n_out;
+            blocks += (unsigned)((ws[m]->n_out + rows_per_block - 1) / rows_per_block);
+        }
+        grp.block_end[m] = blocks;
+    }
+    gemv_q8_kernel<U, WARPS, R, UNROLL><<<blocks, WARPS * 32, 0, s>>>(grp, (const uint8_t *)xq, ws[0]->n_in);
 }
 
 template <int R, int UNROLL>
-bool launch_type(const brisk_cuda_weight *w, const void *xq, float *y, cudaStream_t s) {
-    switch (w->type) {
-    case BRISK_TYPE_Q4_K: launch<UnitQ4_K, R, UNROLL>(w, xq, y, s); return true;
-    case BRISK_TYPE_Q6_K: launch<UnitQ6_K, R, UNROLL>(w, xq, y, s); return true;
-    case BRISK_TYPE_Q8_0: launch<UnitQ8_0, R, UNROLL>(w, xq, y, s); return true;
+bool launch_type(const brisk_cuda_weight *const *ws, float *const *ys, int n, const void *xq, cudaStream_t s) {
+    switch (ws[0]->type) {
+    case BRISK_TYPE_Q4_K: launch<UnitQ4_K, R, UNROLL>(ws, ys, n, xq, s); return true;
+    case BRISK_TYPE_Q6_K: launch<UnitQ6_K, R, UNROLL>(ws, ys, n, xq, s); return true;
+    case BRISK_TYPE_Q8_0: launch<UnitQ8_0, R, UNROLL>(ws, ys, n, xq, s); return true;
     default: return false;
     }
 }
@@ -236,24 +260,37 @@ extern "C" bool brisk_cuda_gemv_q8_supported(const brisk_cuda_weight *w) {
     return w->type == BRISK_TYPE_Q4_K || w->type == BRISK_TYPE_Q6_K || w->type == BRISK_TYPE_Q8_0;
 }
 
-// variant: 0 = the default (per type); 1..4 = (rows per warp, units in flight
-// per lane) = (1, 1), (2, 1), (1, 2), (2, 2).
-extern "C" brisk_status brisk_cuda_gemv_q8_variant(const brisk_cuda_weight *w, const void *d_xq, float *d_y,
-                                                   int variant, void *stream, brisk_error *err) {
-    if (w->n_in % 64)
-        return brisk_fail(err, BRISK_ERR_ARG, "CUDA gemv_q8: n_in %lld (a multiple of 64)", (long long)w->n_in);
+static brisk_status gemv_group(const brisk_cuda_weight *const *ws, float *const *ys, int n, const void *d_xq,
+                               int variant, void *stream, brisk_error *err) {
+    if (n < 1 || n > MAX_GROUP) return brisk_fail(err, BRISK_ERR_ARG, "CUDA gemv_q8: %d matrices (1..%d)", n, MAX_GROUP);
+    for (int m = 0; m < n; m++)
+        if (ws[m]->n_in % 64 || ws[m]->n_in != ws[0]->n_in || ws[m]->type != ws[0]->type)
+            return brisk_fail(err, BRISK_ERR_ARG, "CUDA gemv_q8: matrices of one type and n_in (a multiple of 64)");
     cudaStream_t s = (cudaStream_t)stream;
-    if (variant < 1 || variant > 4) variant = 2; // the measured best (bench/results/*cuda*)
-    const bool ok = variant == 1   ? launch_type<1, 1>(w, d_xq, d_y, s)
-                    : variant == 2 ? launch_type<2, 1>(w, d_xq, d_y, s)
-                    : variant == 3 ? launch_type<1, 2>(w, d_xq, d_y, s)
-                                   : launch_type<2, 2>(w, d_xq, d_y, s);
-    if (!ok) return brisk_fail(err, BRISK_ERR_UNSUPPORTED, "CUDA gemv_q8: weight type %d", (int)w->type);
+    // the measured best (bench/results/*cuda*): 2 rows per warp; Q8_0 with 2 units in flight
+    if (variant < 1 || variant > 4) variant = ws[0]->type == BRISK_TYPE_Q8_0 ? 4 : 2;
+    const bool ok = variant == 1   ? launch_type<1, 1>(ws, ys, n, d_xq, s)
+                    : variant == 2 ? launch_type<2, 1>(ws, ys, n, d_xq, s)
+                    : variant == 3 ? launch_type<1, 2>(ws, ys, n, d_xq, s)
+                                   : launch_type<2, 2>(ws, ys, n, d_xq, s);
+    if (!ok) return brisk_fail(err, BRISK_ERR_UNSUPPORTED, "CUDA gemv_q8: weight type %d", (int)ws[0]->type);
     CUDA_LAUNCHED(err, "gemv_q8");
     return BRISK_OK;
 }
 
+// variant: 0 = the default (per type); 1..4 = (rows per warp, units in flight
+// per lane) = (1, 1), (2, 1), (1, 2), (2, 2).
+extern "C" brisk_status brisk_cuda_gemv_q8_variant(const brisk_cuda_weight *w, const void *d_xq, float *d_y,
+                                                   int variant, void *stream, brisk_error *err) {
+    return gemv_group(&w, &d_y, 1, d_xq, variant, stream, err);
+}
+
 extern "C" brisk_status brisk_cuda_gemv_q8(const brisk_cuda_weight *w, const void *d_xq, float *d_y, void *stream,
                                            brisk_error *err) {
-    return brisk_cuda_gemv_q8_variant(w, d_xq, d_y, 0, stream, err);
+    return gemv_group(&w, &d_y, 1, d_xq, 0, stream, err);
+}
+
+extern "C" brisk_status brisk_cuda_gemv_q8_group(const brisk_cuda_weight *const *ws, float *const *d_ys, int n,
+                                                 const void *d_xq, void *stream, brisk_error *err) {
+    return gemv_group(ws, d_ys, n, d_xq, 0, stream, err);
 }
