@@ -185,11 +185,12 @@ struct Group {
 template <class U, int WARPS, int R, int UNROLL>
 __global__ void __launch_bounds__(WARPS * 32)
 gemv_q8_kernel(Group grp, const uint8_t *__restrict__ xq, int64_t n_in) {
-    const int m = blockIdx.x < grp.block_end[0] ? 0 : blockIdx.x < grp.block_end[1] ? 1 : 2;
-    const unsigned block = blockIdx.x - (m ? grp.block_end[m - 1] : 0u);
-    const uint8_t *__restrict__ w = grp.w[m];
-    float *__restrict__ y = grp.y[m];
-    const int64_t n_out = grp.n_out[m];
+    // selects with constant indices (an indexed kernel parameter would be copied to local memory)
+    const bool m0 = blockIdx.x < grp.block_end[0], m1 = !m0 && blockIdx.x < grp.block_end[1];
+    const unsigned block = blockIdx.x - (m0 ? 0u : m1 ? grp.block_end[0] : grp.block_end[1]);
+    const uint8_t *__restrict__ w = m0 ? grp.w[0] : m1 ? grp.w[1] : grp.w[2];
+    float *__restrict__ y = m0 ? grp.y[0] : m1 ? grp.y[1] : grp.y[2];
+    const int64_t n_out = m0 ? grp.n_out[0] : m1 ? grp.n_out[1] : grp.n_out[2];
     const int lane = threadIdx.x % 32;
     const int64_t row0 = ((int64_t)block * WARPS + threadIdx.x / 32) * R;
     if (row0 >= n_out) return;
