@@ -90,6 +90,7 @@ struct gpu_forward {
     float *h_logits;              /* page-locked [BRISK_CUDA_GEMV_MAX_COLS, n_vocab_pad] */
     void *pass_graphs[BRISK_CUDA_GEMV_MAX_COLS + 1]; /* whole n-token passes, embedding to logits */
     int attn_splits[BRISK_CUDA_GEMV_MAX_COLS + 1];   /* split count of an n-token pass (0: not yet set) */
+    bool one_seq;                 /* the pass's tokens are all of one sequence (its table at d_tables) */
     int64_t kv_rows, k_dim, v_dim;
     int32_t block_size;
     brisk_error copy_err;         /* a failed KV block copy (kv_cache hook), reported by the next pass */
@@ -411,9 +412,16 @@ static brisk_status inputs_ready(gpu_forward *g, int n, int64_t n_in, brisk_erro
     return brisk_cuda_quantize_x8(g->h16, g->xq, 1, n_in, g->stream, err);
 }
 
+/* The integer GEMV for this 1-token matrix? (A tall Q6_K matrix, the output
+ * of Q4_K_M files, streams faster through the f16 tensor-core kernel:
+ * bench/results/2026-11-24-cuda-decode-h100.md.) */
+static bool use_q8_gemv(const gpu_forward *g, const brisk_cuda_weight *w, int n) {
+    return q8_input(g, n, w->n_in) && brisk_cuda_gemv_q8_supported(w) && !(w->type == BRISK_TYPE_Q6_K && w->n_out > 65536);
+}
+
 static brisk_status matmul(gpu_forward *g, const brisk_cuda_weight *w, const void *x16, float *y, int n,
                            brisk_error *err) {
-    if (q8_input(g, n, w->n_in) && brisk_cuda_gemv_q8_supported(w)) return brisk_cuda_gemv_q8(w, g->xq, y, g->stream, err);
+    if (use_q8_gemv(g, w, n)) return brisk_cuda_gemv_q8(w, g->xq, y, g->stream, err);
     if (n <= BRISK_CUDA_GEMV_MAX_COLS) return brisk_cuda_gemv(w, x16, y, n, g->stream, err);
     return brisk_cuda_gemm(g->blas, w, x16, y, n, g->gemm_scratch, err);
 }
@@ -430,8 +438,8 @@ static brisk_status matmuls(gpu_forward *g, const brisk_cuda_weight *const *ws, 
                             brisk_error *err) {
     for (int i = 0; i < count;) {
         int j = i + 1;
-        if (q8_input(g, n, ws[i]->n_in) && brisk_cuda_gemv_q8_supported(ws[i])) {
-            while (j < count && ws[j]->type == ws[i]->type && ws[j]->n_in == ws[i]->n_in) j++;
+        if (use_q8_gemv(g, ws[i], n)) {
+            while (j < count && ws[j]->type == ws[i]->type && ws[j]->n_in == ws[i]->n_in && use_q8_gemv(g, ws[j], n)) j++;
             TRY(brisk_cuda_gemv_q8_group(ws + i, ys + i, j - i, g->xq, g->stream, err));
         } else {
             TRY(matmul(g, ws[i], g->h16, ys[i], n, err));
@@ -461,6 +469,7 @@ static brisk_status upload_batch(brisk_engine *e, gpu_forward *g, const fwd_batc
     int64_t n_tab = 0;
     *max_len = 0;
     meta_layout(g, n);
+    g->one_seq = true;
     for (int32_t t = 0; t < n; t++) {
         h_tok[t] = b->tokens ? (int32_t)b->tokens[t] : 0;
         h_pos[t] = b->pos[t];
@@ -476,6 +485,7 @@ static brisk_status upload_batch(brisk_engine *e, gpu_forward *g, const fwd_batc
             memcpy(h_tables + n_tab, b->tables[t], (size_t)len * sizeof(int32_t));
             h_off[t] = (int32_t)n_tab;
             n_tab += len;
+            g->one_seq = t == 0;
         } else {
             h_off[t] = h_off[t - 1];
         }
@@ -541,8 +551,12 @@ static brisk_status attention_block(brisk_engine *e, gpu_forward *g, int il, int
     brisk_cuda_attn_shape s = {.n_q = n, .n_head = hp->n_head, .n_head_kv = hp->n_head_kv, .head_dim = hp->head_dim,
                                .head_dim_v = hp->head_dim_v, .window = ly->sliding ? hp->n_swa : 0,
                                .scale = hp->attn_scale, .softcap = hp->attn_softcap};
-    TRY(brisk_cuda_attention_paged(&s, g->q, l->k, l->v, g->d_pos, g->d_tables, g->d_table_off, g->block_size,
-                                   g->attn, splits, g->attn_scratch, g->stream, err));
+    if (n > BRISK_CUDA_GEMV_MAX_COLS && g->one_seq && brisk_cuda_attention_prefill_supported(&s))
+        TRY(brisk_cuda_attention_prefill(&s, g->q, l->k, l->v, g->d_pos, g->d_tables, g->block_size, g->attn, g->stream,
+                                         err));
+    else
+        TRY(brisk_cuda_attention_paged(&s, g->q, l->k, l->v, g->d_pos, g->d_tables, g->d_table_off, g->block_size,
+                                       g->attn, splits, g->attn_scratch, g->stream, err));
     if (q8_input(g, n, o_dim)) TRY(brisk_cuda_f32_to_xq(g->attn, NULL, false, g->h16, g->xq, o_dim, g->stream, err));
     else TRY(brisk_cuda_f32_to_f16(g->attn, g->h16, n * o_dim, g->stream, err));
     TRY(matmul(g, &l->wo, g->h16, g->o, n, err));

@@ -236,6 +236,17 @@ brisk_status brisk_cuda_attention_paged(const brisk_cuda_attn_shape *s, const fl
                                         const int32_t *d_table_off, int block_size, float *d_out,
                                         int n_splits, void *d_scratch, void *stream, brisk_error *err);
 
+/* Prefill attention on the tensor cores (cuda_attention_prefill.cu; f16 q
+ * and probabilities, f32 accumulation): the same function as
+ * brisk_cuda_attention_paged for n_q queries of ONE sequence, whose block
+ * table is d_table (NULL: row p = position p). Shapes it takes:
+ * brisk_cuda_attention_prefill_supported (head_dim and head_dim_v multiples
+ * of 16 up to 256, groups <= 8). */
+bool brisk_cuda_attention_prefill_supported(const brisk_cuda_attn_shape *s);
+brisk_status brisk_cuda_attention_prefill(const brisk_cuda_attn_shape *s, const float *d_q, const void *d_k,
+                                          const void *d_v, const int32_t *d_pos, const int32_t *d_table,
+                                          int block_size, float *d_out, void *stream, brisk_error *err);
+
 /* ---- tests ---------------------------------------------------------------------- */
 
 /* Dequantize n elements of F16 or Q8_0 (file layout, host buffers) on the GPU
