@@ -21,6 +21,9 @@ const int QT = 16;      // query tokens per block
 const int KT = 64;      // context rows per tile
 const int MAX_G = 8;    // query heads per KV head (warps per block)
 const size_t MAX_SMEM = 200 * 1024;
+const int LOADS = 8;    // 16-byte loads in flight per thread while staging
+const int LDS = KT + 4; // row stride of S (floats) and
+const int LDP = KT + 8; // of P (halves): padded against bank conflicts of the row-wise softmax
 
 struct PrefillShape {
     int n_q, n_head, n_head_kv, head_dim, head_dim_v, window, group;
@@ -32,7 +35,7 @@ struct PrefillShape {
 __host__ __device__ inline size_t smem_bytes(int G, int hd, int hdv) {
     return (size_t)G * QT * hd * 2            // Q (f16), warp-major rows
            + (size_t)KT * hd * 2 + (size_t)KT * hdv * 2 // K, V tile
-           + (size_t)G * (QT * KT * 4 + QT * KT * 2 + QT * hdv * 4) // per warp: S, P, O
+           + (size_t)G * (QT * LDS * 4 + QT * LDP * 2 + QT * hdv * 4) // per warp: S, P, O
            + (size_t)G * QT * 3 * 4;          // per warp: m, l, alpha
 }
 
@@ -52,22 +55,37 @@ attn_prefill(PrefillShape s, const float *__restrict__ q, const half *__restrict
     off += (size_t)KT * hd * 2;
     half *Vs = reinterpret_cast<half *>(smem + off);
     off += (size_t)KT * hdv * 2;
-    float *Sw = reinterpret_cast<float *>(smem + off) + (size_t)warp * QT * KT;
-    off += (size_t)G * QT * KT * 4;
-    half *Pw = reinterpret_cast<half *>(smem + off) + (size_t)warp * QT * KT;
-    off += (size_t)G * QT * KT * 2;
+    float *Sw = reinterpret_cast<float *>(smem + off) + (size_t)warp * QT * LDS;
+    off += (size_t)G * QT * LDS * 4;
+    half *Pw = reinterpret_cast<half *>(smem + off) + (size_t)warp * QT * LDP;
+    off += (size_t)G * QT * LDP * 2;
     float *Ow = reinterpret_cast<float *>(smem + off) + (size_t)warp * QT * hdv;
     off += (size_t)G * QT * hdv * 4;
     float *stats = reinterpret_cast<float *>(smem + off) + (size_t)warp * QT * 3;
     float *m_s = stats, *l_s = stats + QT, *a_s = stats + 2 * QT;
     const int n_valid = s.n_q - t0 < QT ? s.n_q - t0 : QT;
 
-    // Q of the group's heads for the tile's tokens, f16; rows past n_q zero
-    for (int i = threadIdx.x; i < G * QT * hd; i += nthreads) {
-        const int w = i / (QT * hd), t = (i / hd) % QT, d = i % hd;
-        float v = 0.0f;
-        if (t < n_valid) v = q[((int64_t)(t0 + t) * s.n_head + (int64_t)kvh * G + w) * hd + d];
-        Qs[i] = __float2half_rn(v);
+    // Q of the group's heads for the tile's tokens, f16; rows past n_q zero.
+    // Loads in batches of LOADS per thread, all in flight before any store.
+    const int q_vecs = G * QT * hd / 4;
+    for (int base = 0; base < q_vecs; base += LOADS * nthreads) {
+        float4 buf[LOADS];
+#pragma unroll
+        for (int j = 0; j < LOADS; j++) {
+            const int i = base + threadIdx.x + j * nthreads, e = 4 * i;
+            const int w = e / (QT * hd), t = (e / hd) % QT, d = e % hd;
+            buf[j] = make_float4(0, 0, 0, 0);
+            if (i < q_vecs && t < n_valid)
+                buf[j] = *reinterpret_cast<const float4 *>(q + ((int64_t)(t0 + t) * s.n_head + (int64_t)kvh * G + w) * hd + d);
+        }
+#pragma unroll
+        for (int j = 0; j < LOADS; j++) {
+            const int i = base + threadIdx.x + j * nthreads;
+            if (i < q_vecs) {
+                reinterpret_cast<half2 *>(Qs)[2 * i] = __floats2half2_rn(buf[j].x, buf[j].y);
+                reinterpret_cast<half2 *>(Qs)[2 * i + 1] = __floats2half2_rn(buf[j].z, buf[j].w);
+            }
+        }
     }
     for (int i = lane; i < QT * hdv; i += 32) Ow[i] = 0.0f;
     if (lane < QT) {
@@ -85,25 +103,30 @@ attn_prefill(PrefillShape s, const float *__restrict__ q, const half *__restrict
 
     const int kv_stride = s.n_head_kv * hd, v_stride = s.n_head_kv * hdv;
     for (int k0 = kmin; k0 <= kmax; k0 += KT) {
-        // K and V rows k0 .. k0 + KT - 1 (past kmax: zeros), 16-byte copies
-        const int kvecs = hd / 8, vvecs = hdv / 8;
-        for (int i = threadIdx.x; i < KT * kvecs; i += nthreads) {
-            const int r = i / kvecs, c = i % kvecs, p = k0 + r;
-            uint4 v = make_uint4(0, 0, 0, 0);
-            if (p <= kmax) {
-                const int64_t row = s.table ? (int64_t)s.table[p / s.block_size] * s.block_size + p % s.block_size : p;
-                v = __ldg(reinterpret_cast<const uint4 *>(kc + row * kv_stride + (int64_t)kvh * hd) + c);
+        // K and V rows k0 .. k0 + KT - 1 (past kmax: zeros), 16-byte copies,
+        // LOADS per thread in flight before any store
+        const int kvecs = hd / 8, vvecs = hdv / 8, k_total = KT * kvecs, total = KT * (kvecs + vvecs);
+        for (int base = 0; base < total; base += LOADS * nthreads) {
+            uint4 buf[LOADS];
+#pragma unroll
+            for (int j = 0; j < LOADS; j++) {
+                const int i = base + threadIdx.x + j * nthreads;
+                const bool is_k = i < k_total;
+                const int vi = is_k ? i : i - k_total, vecs = is_k ? kvecs : vvecs;
+                const int r = vi / vecs, c = vi % vecs, p = k0 + r;
+                buf[j] = make_uint4(0, 0, 0, 0);
+                if (i < total && p <= kmax) {
+                    const int64_t row = s.table ? (int64_t)s.table[p / s.block_size] * s.block_size + p % s.block_size : p;
+                    const half *src = is_k ? kc + row * kv_stride + (int64_t)kvh * hd : vc + row * v_stride + (int64_t)kvh * hdv;
+                    buf[j] = __ldg(reinterpret_cast<const uint4 *>(src) + c);
+                }
             }
-            reinterpret_cast<uint4 *>(Ks)[i] = v;
-        }
-        for (int i = threadIdx.x; i < KT * vvecs; i += nthreads) {
-            const int r = i / vvecs, c = i % vvecs, p = k0 + r;
-            uint4 v = make_uint4(0, 0, 0, 0);
-            if (p <= kmax) {
-                const int64_t row = s.table ? (int64_t)s.table[p / s.block_size] * s.block_size + p % s.block_size : p;
-                v = __ldg(reinterpret_cast<const uint4 *>(vc + row * v_stride + (int64_t)kvh * hdv) + c);
+#pragma unroll
+            for (int j = 0; j < LOADS; j++) {
+                const int i = base + threadIdx.x + j * nthreads;
+                if (i < k_total) reinterpret_cast<uint4 *>(Ks)[i] = buf[j];
+                else if (i < total) reinterpret_cast<uint4 *>(Vs)[i - k_total] = buf[j];
             }
-            reinterpret_cast<uint4 *>(Vs)[i] = v;
         }
         __syncthreads();
 
@@ -118,7 +141,7 @@ attn_prefill(PrefillShape s, const float *__restrict__ q, const half *__restrict
                 wmma::load_matrix_sync(b, Ks + (size_t)nt * 16 * hd + kk, hd);
                 wmma::mma_sync(acc, a, b, acc);
             }
-            wmma::store_matrix_sync(Sw + nt * 16, acc, KT, wmma::mem_row_major);
+            wmma::store_matrix_sync(Sw + nt * 16, acc, LDS, wmma::mem_row_major);
         }
         __syncwarp();
 
@@ -131,19 +154,19 @@ attn_prefill(PrefillShape s, const float *__restrict__ q, const half *__restrict
             float mx = -INFINITY;
             for (int j = 0; j < 32; j++) {
                 const int p = k0 + c0 + j;
-                float v = Sw[r * KT + c0 + j] * s.scale;
+                float v = Sw[r * LDS + c0 + j] * s.scale;
                 if (s.softcap > 0.0f) v = s.softcap * tanhf(v / s.softcap);
                 if (!row_ok || p > p_q || p < first) v = -INFINITY;
-                Sw[r * KT + c0 + j] = v;
+                Sw[r * LDS + c0 + j] = v;
                 mx = fmaxf(mx, v);
             }
             mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
             const float m_old = m_s[r], m_new = fmaxf(m_old, mx);
             float sum = 0.0f;
             for (int j = 0; j < 32; j++) {
-                const float v = Sw[r * KT + c0 + j];
+                const float v = Sw[r * LDS + c0 + j];
                 const float pj = v == -INFINITY ? 0.0f : __expf(v - m_new);
-                Pw[r * KT + c0 + j] = __float2half_rn(pj);
+                Pw[r * LDP + c0 + j] = __float2half_rn(pj);
                 sum += pj;
             }
             sum += __shfl_xor_sync(0xffffffffu, sum, 1);
@@ -155,7 +178,14 @@ attn_prefill(PrefillShape s, const float *__restrict__ q, const half *__restrict
                 a_s[r] = alpha;
             }
             __syncwarp();
-            for (int d = (lane % 2) * (hdv / 2); d < (lane % 2 + 1) * (hdv / 2); d++) Ow[r * hdv + d] *= a_s[r];
+            float4 *o4 = reinterpret_cast<float4 *>(Ow + r * hdv + (lane % 2) * (hdv / 2));
+            const float a = a_s[r];
+            if (a != 1.0f)
+                for (int d = 0; d < hdv / 8; d++) {
+                    float4 v = o4[d];
+                    v.x *= a, v.y *= a, v.z *= a, v.w *= a;
+                    o4[d] = v;
+                }
         }
         __syncwarp();
 
@@ -166,7 +196,7 @@ attn_prefill(PrefillShape s, const float *__restrict__ q, const half *__restrict
             for (int kk = 0; kk < KT; kk += 16) {
                 wmma::fragment<wmma::matrix_a, 16, 16, 16, half, wmma::row_major> a;
                 wmma::fragment<wmma::matrix_b, 16, 16, 16, half, wmma::row_major> b;
-                wmma::load_matrix_sync(a, Pw + kk, KT);
+                wmma::load_matrix_sync(a, Pw + kk, LDP);
                 wmma::load_matrix_sync(b, Vs + (size_t)kk * hdv + nt * 16, hdv);
                 wmma::mma_sync(acc, a, b, acc);
             }
