@@ -15,6 +15,7 @@
 
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/cuda_pdl.cuh"
 
 namespace {
 
@@ -57,6 +58,8 @@ __global__ void __launch_bounds__(THREADS)
 attn_split(Shape s, const float *__restrict__ q, const half *__restrict__ kc,
            const half *__restrict__ vc, const int32_t *__restrict__ pos, float *__restrict__ out,
            float *__restrict__ part) {
+    brisk_cuda::pdl_wait();
+    brisk_cuda::pdl_trigger();
     const int kvh = blockIdx.x, split = blockIdx.y, qi = blockIdx.z;
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     const int G = s.group, half_dim = s.head_dim / 2, pairs = (half_dim + 31) / 32;
@@ -215,6 +218,8 @@ attn_split(Shape s, const float *__restrict__ q, const half *__restrict__ kc,
 // and the warps' sums meet in shared memory. Empty splits (m = -inf) are
 // skipped: they wrote no output.
 __global__ void __launch_bounds__(THREADS) attn_combine(Shape s, const float *__restrict__ part, float *__restrict__ out) {
+    brisk_cuda::pdl_wait();
+    brisk_cuda::pdl_trigger();
     const int head = blockIdx.x, qi = blockIdx.y, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     const int64_t qh = (int64_t)qi * s.n_head + head;
     const float *ml = part + (int64_t)s.n_q * s.n_head * s.n_splits * s.head_dim_v + 2 * qh * s.n_splits;
@@ -312,12 +317,12 @@ extern "C" brisk_status brisk_cuda_attention_paged(const brisk_cuda_attn_shape *
                 d_tables,    d_table_off, block_size};
     cudaStream_t st = (cudaStream_t)stream;
     dim3 grid((unsigned)s->n_head_kv, (unsigned)n_splits, (unsigned)s->n_q);
-    attn_split<<<grid, THREADS, 0, st>>>(sh, d_q, (const half *)d_k, (const half *)d_v, d_pos,
+    brisk_cuda::pdl_launch(attn_split, grid, dim3(THREADS), 0, st, sh, d_q, (const half *)d_k, (const half *)d_v, d_pos,
                                          d_out, (float *)d_scratch);
     CUDA_LAUNCHED(err, "attention");
     if (n_splits > 1) {
-        attn_combine<<<dim3((unsigned)s->n_head, (unsigned)s->n_q), THREADS, 0, st>>>(
-            sh, (const float *)d_scratch, d_out);
+        brisk_cuda::pdl_launch(attn_combine, dim3((unsigned)s->n_head, (unsigned)s->n_q), dim3(THREADS), 0, st, sh,
+                               (const float *)d_scratch, d_out);
         CUDA_LAUNCHED(err, "attention combine");
     }
     return BRISK_OK;

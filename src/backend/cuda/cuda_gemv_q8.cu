@@ -17,6 +17,7 @@
 
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/cuda_pdl.cuh"
 #include "backend/cuda/cuda_xq.cuh"
 
 using namespace brisk_cuda;
@@ -185,6 +186,8 @@ struct Group {
 template <class U, int WARPS, int R, int UNROLL>
 __global__ void __launch_bounds__(WARPS * 32)
 gemv_q8_kernel(Group grp, const uint8_t *__restrict__ xq, int64_t n_in) {
+    brisk_cuda::pdl_wait();
+    brisk_cuda::pdl_trigger();
     // selects with constant indices (an indexed kernel parameter would be copied to local memory)
     const bool m0 = blockIdx.x < grp.block_end[0], m1 = !m0 && blockIdx.x < grp.block_end[1];
     const unsigned block = blockIdx.x - (m0 ? 0u : m1 ? grp.block_end[0] : grp.block_end[1]);
@@ -242,7 +245,8 @@ void launch(const brisk_cuda_weight *const *ws, float *const *ys, int n, const v
         }
         grp.block_end[m] = blocks;
     }
-    gemv_q8_kernel<U, WARPS, R, UNROLL><<<blocks, WARPS * 32, 0, s>>>(grp, (const uint8_t *)xq, ws[0]->n_in);
+    pdl_launch(gemv_q8_kernel<U, WARPS, R, UNROLL>, dim3(blocks), dim3(WARPS * 32), 0, s, grp, (const uint8_t *)xq,
+               ws[0]->n_in);
 }
 
 template <int R, int UNROLL>

@@ -4,6 +4,7 @@
 
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/cuda_pdl.cuh"
 
 namespace {
 
@@ -68,6 +69,8 @@ __global__ void act_mul_kernel(const float *gate, const float *up, half *out, in
 }
 
 __global__ void add_kernel(float *x, const float *y, int64_t n) {
+    brisk_cuda::pdl_wait();
+    brisk_cuda::pdl_trigger();
     const int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (i < n) x[i] += y[i];
 }
@@ -97,6 +100,8 @@ __device__ __forceinline__ void rope_pair(float *v, int p, int half_rot, float p
 __global__ void rope_kv_kernel(float *q, float *k, const float *v, const int32_t *pos, const float *inv_freq,
                                int n_tokens, int n_head, int n_head_kv, int head_dim, int head_dim_v, int n_rot,
                                bool neox, float mscale, half *kc, half *vc, const int32_t *rows) {
+    brisk_cuda::pdl_wait();
+    brisk_cuda::pdl_trigger();
     const int half_rot = n_rot / 2, k_pairs = head_dim / 2;
     const int64_t nq = (int64_t)n_head * half_rot, nk = (int64_t)n_head_kv * k_pairs;
     const int64_t nv = (int64_t)n_head_kv * head_dim_v, per_token = nq + nk + nv;
@@ -146,9 +151,9 @@ extern "C" brisk_status brisk_cuda_rope_kv_store(float *d_q, float *d_k, const f
                               (int64_t)n_head_kv * head_dim_v;
     const int64_t n = per_token * n_tokens;
     if (n == 0) return BRISK_OK;
-    rope_kv_kernel<<<blocks_for(n), THREADS, 0, (cudaStream_t)stream>>>(
-        d_q, d_k, d_v, d_pos, d_inv_freq, n_tokens, n_head, n_head_kv, head_dim, head_dim_v, n_rot, neox, mscale,
-        (half *)d_kcache16, (half *)d_vcache16, d_rows);
+    brisk_cuda::pdl_launch(rope_kv_kernel, dim3(blocks_for(n)), dim3(THREADS), 0, (cudaStream_t)stream, d_q, d_k, d_v,
+                           d_pos, d_inv_freq, n_tokens, n_head, n_head_kv, head_dim, head_dim_v, n_rot, neox, mscale,
+                           (half *)d_kcache16, (half *)d_vcache16, d_rows);
     CUDA_LAUNCHED(err, "rope_kv_store");
     return BRISK_OK;
 }
@@ -190,7 +195,7 @@ extern "C" brisk_status brisk_cuda_act_mul(const float *d_gate, const float *d_u
 extern "C" brisk_status brisk_cuda_add(float *d_x, const float *d_y, int64_t n, void *stream,
                                        brisk_error *err) {
     if (n <= 0) return n == 0 ? BRISK_OK : brisk_fail(err, BRISK_ERR_ARG, "CUDA add: n");
-    add_kernel<<<blocks_for(n), THREADS, 0, (cudaStream_t)stream>>>(d_x, d_y, n);
+    brisk_cuda::pdl_launch(add_kernel, dim3(blocks_for(n)), dim3(THREADS), 0, (cudaStream_t)stream, d_x, d_y, n);
     CUDA_LAUNCHED(err, "add");
     return BRISK_OK;
 }

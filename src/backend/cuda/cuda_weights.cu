@@ -6,6 +6,7 @@
 
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/cuda_pdl.cuh"
 #include "backend/cuda/cuda_formats.cuh"
 
 extern "C" {
@@ -152,6 +153,8 @@ extern "C" brisk_status brisk_cuda_weight_to_f16(const brisk_cuda_weight *w, int
 template <class Fmt>
 __global__ static void embed_rows(const uint8_t *w, int64_t n_in, int64_t n_out, const int32_t *tokens,
                                   int n_tokens, float scale, float *out) {
+    brisk_cuda::pdl_wait();
+    brisk_cuda::pdl_trigger();
     const int64_t chunks = n_in / Fmt::CHUNK;
     const int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= (int64_t)n_tokens * chunks) return;
@@ -178,8 +181,8 @@ static void launch_embed(const brisk_cuda_weight *w, const int32_t *tokens, int 
                          cudaStream_t stream) {
     const int64_t total = (int64_t)n * (w->n_in / Fmt::CHUNK);
     const int threads = 128;
-    embed_rows<Fmt><<<(unsigned)((total + threads - 1) / threads), threads, 0, stream>>>(
-        (const uint8_t *)w->d_data, w->n_in, w->n_out, tokens, n, scale, out);
+    brisk_cuda::pdl_launch(embed_rows<Fmt>, dim3((unsigned)((total + threads - 1) / threads)), dim3(threads), 0, stream,
+                           (const uint8_t *)w->d_data, w->n_in, w->n_out, tokens, n, scale, out);
 }
 
 extern "C" brisk_status brisk_cuda_embed(const brisk_cuda_weight *w, const int32_t *d_tokens, int n_tokens,

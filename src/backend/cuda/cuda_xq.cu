@@ -7,6 +7,7 @@
 
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/cuda_pdl.cuh"
 #include "backend/cuda/cuda_xq.cuh"
 
 using namespace brisk_cuda;
@@ -26,6 +27,8 @@ __device__ __forceinline__ void store_halves4(half *dst, const float (&v)[4]) {
 // x16 [n_cols, n_in] -> xq8 per column; thread i: elements 4i..4i+3 of the
 // columns laid end to end (n_in % 64 == 0, so no group straddles columns).
 __global__ void quantize_x8_kernel(const half *__restrict__ x, uint8_t *__restrict__ xq, int64_t n_in, int64_t n) {
+    brisk_cuda::pdl_wait();
+    brisk_cuda::pdl_trigger();
     const int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x, e = 4 * i;
     const bool valid = e < n;
     float v[4] = {0, 0, 0, 0};
@@ -46,6 +49,8 @@ __device__ __forceinline__ float act(float g, bool gelu) {
 // f32 x [n_in] (or act(x) * up) -> f16 out16 and xq8, as f32_to_f16 / act_mul.
 __global__ void f32_to_xq_kernel(const float *__restrict__ x, const float *__restrict__ up, bool gelu,
                                  half *__restrict__ out16, uint8_t *__restrict__ xq, int64_t n_in) {
+    brisk_cuda::pdl_wait();
+    brisk_cuda::pdl_trigger();
     const int64_t e = 4 * ((int64_t)blockIdx.x * blockDim.x + threadIdx.x);
     const bool valid = e < n_in;
     float v[4] = {0, 0, 0, 0};
@@ -69,6 +74,8 @@ __global__ void f32_to_xq_kernel(const float *__restrict__ x, const float *__res
 __global__ void __launch_bounds__(1024)
 rmsnorm_xq_kernel(float *__restrict__ x, const float *__restrict__ add, const float *__restrict__ w,
                   half *__restrict__ out16, uint8_t *__restrict__ xq, int width, float eps) {
+    brisk_cuda::pdl_wait();
+    brisk_cuda::pdl_trigger();
     __shared__ float warp_sums[32];
     float v[MAX_NORM_ITERS][4];
     float ss = 0.0f;
@@ -125,8 +132,8 @@ extern "C" brisk_status brisk_cuda_quantize_x8(const void *d_x16, void *d_xq, in
         return brisk_fail(err, BRISK_ERR_ARG, "CUDA quantize_x8: %d columns of %lld (a multiple of 64)", n_cols,
                           (long long)n_in);
     const int64_t n = (int64_t)n_cols * n_in, threads = n / 4;
-    quantize_x8_kernel<<<(unsigned)((threads + 127) / 128), 128, 0, (cudaStream_t)stream>>>(
-        (const half *)d_x16, (uint8_t *)d_xq, n_in, n);
+    pdl_launch(quantize_x8_kernel, dim3((unsigned)((threads + 127) / 128)), dim3(128), 0, (cudaStream_t)stream,
+               (const half *)d_x16, (uint8_t *)d_xq, n_in, n);
     CUDA_LAUNCHED(err, "quantize_x8");
     return BRISK_OK;
 }
@@ -136,8 +143,8 @@ extern "C" brisk_status brisk_cuda_f32_to_xq(const float *d_x, const float *d_up
     if (n_in <= 0 || n_in % 64)
         return brisk_fail(err, BRISK_ERR_ARG, "CUDA f32_to_xq: %lld elements (a multiple of 64)", (long long)n_in);
     const int64_t threads = n_in / 4;
-    f32_to_xq_kernel<<<(unsigned)((threads + 127) / 128), 128, 0, (cudaStream_t)stream>>>(
-        d_x, d_up, gelu, (half *)d_out16, (uint8_t *)d_xq, n_in);
+    pdl_launch(f32_to_xq_kernel, dim3((unsigned)((threads + 127) / 128)), dim3(128), 0, (cudaStream_t)stream, d_x,
+               d_up, gelu, (half *)d_out16, (uint8_t *)d_xq, n_in);
     CUDA_LAUNCHED(err, "f32_to_xq");
     return BRISK_OK;
 }
@@ -153,8 +160,8 @@ extern "C" brisk_status brisk_cuda_rmsnorm_xq(float *d_x, const float *d_add, co
                           4 * 1024 * MAX_NORM_ITERS);
     int threads = (width / 4 + 31) / 32 * 32;
     if (threads > 1024) threads = 1024;
-    rmsnorm_xq_kernel<<<1, threads, 0, (cudaStream_t)stream>>>(d_x, d_add, d_w, (half *)d_out16, (uint8_t *)d_xq,
-                                                                width, eps);
+    pdl_launch(rmsnorm_xq_kernel, dim3(1), dim3(threads), 0, (cudaStream_t)stream, d_x, d_add, d_w, (half *)d_out16,
+               (uint8_t *)d_xq, width, eps);
     CUDA_LAUNCHED(err, "rmsnorm_xq");
     return BRISK_OK;
 }
