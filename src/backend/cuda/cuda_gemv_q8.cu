@@ -186,7 +186,6 @@ struct Group {
 template <class U, int WARPS, int R, int UNROLL>
 __global__ void __launch_bounds__(WARPS * 32)
 gemv_q8_kernel(Group grp, const uint8_t *__restrict__ xq, int64_t n_in) {
-    brisk_cuda::pdl_wait();
     brisk_cuda::pdl_trigger();
     // selects with constant indices (an indexed kernel parameter would be copied to local memory)
     const bool m0 = blockIdx.x < grp.block_end[0], m1 = !m0 && blockIdx.x < grp.block_end[1];
@@ -196,22 +195,39 @@ gemv_q8_kernel(Group grp, const uint8_t *__restrict__ xq, int64_t n_in) {
     const int64_t n_out = m0 ? grp.n_out[0] : m1 ? grp.n_out[1] : grp.n_out[2];
     const int lane = threadIdx.x % 32;
     const int64_t row0 = ((int64_t)block * WARPS + threadIdx.x / 32) * R;
-    if (row0 >= n_out) return;
+    if (row0 >= n_out) {
+        brisk_cuda::pdl_wait();
+        return;
+    }
     const int64_t n_units = n_in / 64;
     float acc[R];
 #pragma unroll
     for (int r = 0; r < R; r++) acc[r] = 0.0f;
+    // rows past the end re-read the last row (never stored)
+    int64_t rows[R];
+#pragma unroll
+    for (int r = 0; r < R; r++) rows[r] = row0 + r < n_out ? row0 + r : n_out - 1;
+    // the first units' weights do not depend on the kernel before: in flight
+    // before waiting for it (programmatic dependent launch, cuda_pdl.cuh)
+    typename U::W ws[UNROLL][R];
+#pragma unroll
+    for (int i = 0; i < UNROLL; i++) {
+        const int64_t u = lane + 32 * i;
+        if (u >= n_units) break;
+#pragma unroll
+        for (int r = 0; r < R; r++) U::load_w(w, n_in, n_out, rows[r], u, ws[i][r]);
+    }
+    brisk_cuda::pdl_wait();
     for (int64_t base = lane; base < n_units; base += 32 * UNROLL) {
         typename U::X xs[UNROLL];
-        typename U::W ws[UNROLL][R];
 #pragma unroll
         for (int i = 0; i < UNROLL; i++) {
             const int64_t u = base + 32 * i;
             if (u >= n_units) break;
             U::load_x(xq, n_in, u, xs[i]);
+            if (base != lane)
 #pragma unroll
-            for (int r = 0; r < R; r++) // rows past the end re-read the last row (never stored)
-                U::load_w(w, n_in, n_out, row0 + r < n_out ? row0 + r : n_out - 1, u, ws[i][r]);
+                for (int r = 0; r < R; r++) U::load_w(w, n_in, n_out, rows[r], u, ws[i][r]);
         }
 #pragma unroll
         for (int i = 0; i < UNROLL; i++) {
