@@ -412,11 +412,9 @@ static brisk_status inputs_ready(gpu_forward *g, int n, int64_t n_in, brisk_erro
     return brisk_cuda_quantize_x8(g->h16, g->xq, 1, n_in, g->stream, err);
 }
 
-/* The integer GEMV for this 1-token matrix? (A tall Q6_K matrix, the output
- * of Q4_K_M files, streams faster through the f16 tensor-core kernel:
- * bench/results/2026-11-24-cuda-decode-h100.md.) */
+/* The integer GEMV for this 1-token matrix? */
 static bool use_q8_gemv(const gpu_forward *g, const brisk_cuda_weight *w, int n) {
-    return q8_input(g, n, w->n_in) && brisk_cuda_gemv_q8_supported(w) && !(w->type == BRISK_TYPE_Q6_K && w->n_out > 65536);
+    return q8_input(g, n, w->n_in) && brisk_cuda_gemv_q8_supported(w);
 }
 
 static brisk_status matmul(gpu_forward *g, const brisk_cuda_weight *w, const void *x16, float *y, int n,

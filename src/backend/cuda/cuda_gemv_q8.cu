@@ -288,8 +288,8 @@ static brisk_status gemv_group(const brisk_cuda_weight *const *ws, float *const 
         if (ws[m]->n_in % 64 || ws[m]->n_in != ws[0]->n_in || ws[m]->type != ws[0]->type)
             return brisk_fail(err, BRISK_ERR_ARG, "CUDA gemv_q8: matrices of one type and n_in (a multiple of 64)");
     cudaStream_t s = (cudaStream_t)stream;
-    // the measured best (bench/results/*cuda*): 2 rows per warp; Q8_0 with 2 units in flight
-    if (variant < 1 || variant > 4) variant = ws[0]->type == BRISK_TYPE_Q8_0 ? 4 : 2;
+    // the measured best (bench/results/2026-11-24-cuda-decode-h100.md): 2 rows per warp, 1 unit in flight
+    if (variant < 1 || variant > 4) variant = 2;
     const bool ok = variant == 1   ? launch_type<1, 1>(ws, ys, n, d_xq, s)
                     : variant == 2 ? launch_type<2, 1>(ws, ys, n, d_xq, s)
                     : variant == 3 ? launch_type<1, 2>(ws, ys, n, d_xq, s)
