@@ -110,20 +110,24 @@ static double copy_bandwidth(cudaStream_t s) {
 typedef struct shape { const char *name; int64_t n_out, n_in; } shape;
 static const shape shapes[] = {
     {"attn 4096x4096", 4096, 4096},
+    {"attn kv 1024x4096", 1024, 4096},
     {"ffn up 14336x4096", 14336, 4096},
     {"ffn down 4096x14336", 4096, 14336},
     {"output 128256x4096", 128256, 4096},
 };
 
 /* GB/s of weight bytes for gemv over `copies` uploads of the matrix. */
-static double bench_gemv(brisk_cuda_weight *ws, int copies, const void *d_x, float *d_y, int cols,
-                         int variant, cudaStream_t s) {
+/* d_xq != NULL: the int8-activation kernel (brisk_cuda_gemv_q8_variant, 1 column). */
+static double bench_gemv(brisk_cuda_weight *ws, int copies, const void *d_x, const void *d_xq, float *d_y,
+                         int cols, int variant, cudaStream_t s) {
     const int launches = copies < 40 ? 40 : copies;
     cudaGraph_t g;
     cudaGraphExec_t exec;
     CK(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal));
-    for (int i = 0; i < launches; i++)
-        BK(brisk_cuda_gemv_variant(&ws[i % copies], d_x, d_y, cols, variant, s, E));
+    for (int i = 0; i < launches; i++) {
+        if (d_xq) BK(brisk_cuda_gemv_q8_variant(&ws[i % copies], d_xq, d_y, variant, s, E));
+        else BK(brisk_cuda_gemv_variant(&ws[i % copies], d_x, d_y, cols, variant, s, E));
+    }
     CK(cudaStreamEndCapture(s, &g));
     CK(cudaGraphInstantiate(&exec, g, 0));
     float ms = time_graph(exec, s, 7);
@@ -155,12 +159,22 @@ static void bench_type(brisk_type type, double copy_gbs, cudaStream_t s, brisk_c
         free(xh);
         printf("%-5s %-22s %7.1f MB  gemv GB/s (%% of copy):", tn, sh->name, (double)bytes / 1e6);
         for (int v = 1; v <= 4; v++) {
-            double gbs = bench_gemv(ws, copies, d_x, d_y, 1, v, s);
+            double gbs = bench_gemv(ws, copies, d_x, NULL, d_y, 1, v, s);
             printf("  v%d 1col %6.0f (%3.0f%%)", v, gbs, 100 * gbs / copy_gbs);
+        }
+        if (brisk_cuda_gemv_q8_supported(&ws[0])) {
+            void *d_xq;
+            CK(cudaMalloc(&d_xq, brisk_cuda_xq8_bytes(sh->n_in)));
+            BK(brisk_cuda_quantize_x8(d_x, d_xq, 1, sh->n_in, s, E));
+            for (int v = 1; v <= 4; v++) {
+                double gbs = bench_gemv(ws, copies, NULL, d_xq, d_y, 1, v, s);
+                printf("  q8v%d 1col %6.0f (%3.0f%%)", v, gbs, 100 * gbs / copy_gbs);
+            }
+            CK(cudaFree(d_xq));
         }
         const int cols[] = {1, 2, 4, 8};
         for (size_t ci = 0; ci < 4; ci++) {
-            double gbs = bench_gemv(ws, copies, d_x, d_y, cols[ci], 0, s);
+            double gbs = bench_gemv(ws, copies, d_x, NULL, d_y, cols[ci], 0, s);
             printf("  default %dcol %6.0f (%3.0f%%)", cols[ci], gbs, 100 * gbs / copy_gbs);
         }
         /* prompt GEMM, 512 tokens, one copy (the dequantized slices are what stream) */
@@ -259,6 +273,18 @@ static void bench_attention(cudaStream_t s) {
         float ms = time_graph(exec, s, 5) / 4;
         double flops = 4.0 * 32 * 128 * (double)n * (n + 1) / 2;
         printf("attention prefill llama3-8b layer, 512 tokens: %.3f ms, %.1f TFLOP/s\n", ms,
+               flops / (ms * 1e-3) / 1e12);
+        cudaGraphExecDestroy(exec);
+        cudaGraphDestroy(g);
+        /* the tensor-core prefill kernel (its shared-memory attribute is set on the first call, outside capture) */
+        BK(brisk_cuda_attention_prefill(&sh, d_q, k, v, d_pos, NULL, 0, d_o, s, E));
+        CK(cudaStreamSynchronize(s));
+        CK(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal));
+        for (int i = 0; i < 4; i++) BK(brisk_cuda_attention_prefill(&sh, d_q, k, v, d_pos, NULL, 0, d_o, s, E));
+        CK(cudaStreamEndCapture(s, &g));
+        CK(cudaGraphInstantiate(&exec, g, 0));
+        ms = time_graph(exec, s, 5) / 4;
+        printf("attention prefill llama3-8b layer, 512 tokens, tensor cores: %.3f ms, %.1f TFLOP/s\n", ms,
                flops / (ms * 1e-3) / 1e12);
         cudaGraphExecDestroy(exec);
         cudaGraphDestroy(g);

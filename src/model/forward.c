@@ -222,6 +222,7 @@ static void final_norm_rows(brisk_engine *e, const int32_t *rows, int32_t n_rows
 brisk_status model_forward(brisk_engine *e, const fwd_batch *b, brisk_error *err) {
     const brisk_model *m = e->model;
     const hparams *hp = &m->hp;
+    if (gpu_forward_whole(e->gpu, b)) return gpu_forward_pass(e, b, err); /* model/forward_cuda.c */
     float scale = m->arch->embed_scale ? sqrtf((float)hp->n_embd) : 1.0f;
     for (int32_t t = 0; t < b->n; t++) {
         float *row = e->x + (int64_t)t * hp->n_embd;

@@ -36,6 +36,10 @@ bool gpu_forward_has_output(const gpu_forward *g) { (void)g; return false; }
 brisk_status gpu_forward_logits(brisk_engine *e, const fwd_batch *b, brisk_error *err) {
     return brisk_fail(err, BRISK_ERR_UNSUPPORTED, "no CUDA backend");
 }
+bool gpu_forward_whole(const gpu_forward *g, const fwd_batch *b) { (void)g; (void)b; return false; }
+brisk_status gpu_forward_pass(brisk_engine *e, const fwd_batch *b, brisk_error *err) {
+    return brisk_fail(err, BRISK_ERR_UNSUPPORTED, "no CUDA backend");
+}
 
 #else
 
@@ -47,8 +51,8 @@ brisk_status gpu_forward_logits(brisk_engine *e, const fwd_batch *b, brisk_error
 
 #define MAX_DEVICE_ALLOCS 64
 #define RESERVE_BYTES ((size_t)768 << 20) /* left free for cuBLAS, the CUDA context and fragmentation */
-#define ATTN_SCRATCH_SLOTS 512             /* query tokens x context splits the attention scratch holds */
-#define MAX_SPLITS 64                      /* brisk_cuda_attention_splits' most */
+#define ATTN_SCRATCH_SLOTS 1024            /* query tokens x context splits the attention scratch holds */
+#define MAX_SPLITS 128                     /* brisk_cuda_attention_splits' most */
 
 typedef struct gpu_layer {
     brisk_cuda_weight wq, wk, wv, wo, gate, up, down;
@@ -67,15 +71,26 @@ struct gpu_forward {
     brisk_cuda_blas *blas;
     void *stream;                 /* every pass's work, in order */
     bool use_graphs;              /* BRISK_CUDA_GRAPHS=0 turns them off */
+    bool use_q8;                  /* 1-token passes: int8-activation GEMV (BRISK_CUDA_Q8=0 turns it off) */
     void *graphs[BRISK_CUDA_GEMV_MAX_COLS + 1][MAX_SPLITS + 1]; /* the layers of an n-token pass, by split count */
     /* activations, [n_batch, width] */
     float *x, *q, *k, *v, *attn, *o, *gate, *up, *logits;
     void *h16;                    /* f16 input of the matrix products, [n_batch, max n_in] */
+    void *xq;                     /* h16 of a 1-token pass quantized to int8 (brisk_cuda_quantize_x8) */
     void *gemm_scratch, *attn_scratch;
     /* one pass's token metadata (device, and host staging) */
-    int32_t *d_pos, *d_rows, *d_table_off, *d_tables, *d_logit_rows;
-    int32_t *h_rows, *h_table_off, *h_tables;
-    int64_t max_tables;           /* entries d_tables holds */
+    /* d_meta / h_meta (page-locked): for an n-token pass, tokens[n] pos[n]
+     * rows[n] table_off[n] logit_rows[n] tables[...] (meta_layout), copied in
+     * one upload; the pointers below point into d_meta. */
+    int32_t *d_meta, *h_meta;
+    int32_t *d_tokens, *d_pos, *d_rows, *d_table_off, *d_logit_rows, *d_tables;
+    int64_t max_tables;           /* entries the tables hold */
+    const brisk_cuda_weight *embd; /* token embedding: &g->output when tied, else &g->embd_own */
+    brisk_cuda_weight embd_own;
+    float *h_logits;              /* page-locked [BRISK_CUDA_GEMV_MAX_COLS, n_vocab_pad] */
+    void *pass_graphs[BRISK_CUDA_GEMV_MAX_COLS + 1]; /* whole n-token passes, embedding to logits */
+    int attn_splits[BRISK_CUDA_GEMV_MAX_COLS + 1];   /* split count of an n-token pass (0: not yet set) */
+    bool one_seq;                 /* the pass's tokens are all of one sequence (its table at d_tables) */
     int64_t kv_rows, k_dim, v_dim;
     int32_t block_size;
     brisk_error copy_err;         /* a failed KV block copy (kv_cache hook), reported by the next pass */
@@ -113,9 +128,10 @@ void gpu_forward_free(gpu_forward *g) {
     for (int n = 0; n <= BRISK_CUDA_GEMV_MAX_COLS; n++)
         for (int s = 0; s <= MAX_SPLITS; s++) brisk_cuda_graph_free(g->graphs[n][s]);
     brisk_cuda_stream_free(g->stream);
-    free(g->h_rows);
-    free(g->h_table_off);
-    free(g->h_tables);
+    for (int n = 0; n <= BRISK_CUDA_GEMV_MAX_COLS; n++) brisk_cuda_graph_free(g->pass_graphs[n]);
+    brisk_cuda_weight_free(&g->embd_own);
+    brisk_cuda_host_free(g->h_meta);
+    brisk_cuda_host_free(g->h_logits);
     free(g);
 }
 
@@ -251,6 +267,8 @@ static brisk_status create_n(brisk_engine *e, int32_t n, gpu_forward **out, bris
     g->has_output = n == hp->n_layer;
     const char *graphs = getenv("BRISK_CUDA_GRAPHS");
     g->use_graphs = !graphs || strcmp(graphs, "0") != 0;
+    const char *q8 = getenv("BRISK_CUDA_Q8");
+    g->use_q8 = !q8 || strcmp(q8, "0") != 0;
     g->layers = calloc((size_t)n, sizeof *g->layers);
     if (!g->layers) return brisk_fail(err, BRISK_ERR_NOMEM, "out of memory");
     brisk_status st = brisk_cuda_stream_create(&g->stream, err);
@@ -260,6 +278,11 @@ static brisk_status create_n(brisk_engine *e, int32_t n, gpu_forward **out, bris
         g->n_vocab_pad = round16(hp->n_vocab);
         st = upload_weight(&g->output, &m->output, err);
         if (st == BRISK_OK) st = upload_vec(&g->output_norm, m->output_norm, hp->n_embd, err);
+        g->embd = &g->output;
+        if (st == BRISK_OK && m->tok_embd.data != m->output.data) {
+            st = upload_weight(&g->embd_own, &m->tok_embd, err);
+            g->embd = &g->embd_own;
+        }
     }
     if (st != BRISK_OK) return st;
 
@@ -290,21 +313,19 @@ static brisk_status create_n(brisk_engine *e, int32_t n, gpu_forward **out, bris
         {(void **)&g->up, (size_t)(B * hp->n_ff) * 4, "activations"},
         {(void **)&g->logits, g->has_output ? (size_t)(B * g->n_vocab_pad) * 4 : 0, "the logits"},
         {&g->h16, (size_t)(B * max_in) * 2, "activations"},
+        {&g->xq, brisk_cuda_xq8_bytes((max_in + 63) / 64 * 64), "activations"},
         {&g->gemm_scratch, gemm_scratch, "the GEMM scratch"},
         {&g->attn_scratch, (size_t)ATTN_SCRATCH_SLOTS * (size_t)hp->n_head * (size_t)(hp->head_dim_v + 2) * 4, "the attention scratch"},
-        {(void **)&g->d_pos, (size_t)B * 4, "token positions"},
-        {(void **)&g->d_rows, (size_t)B * 4, "token rows"},
-        {(void **)&g->d_table_off, (size_t)B * 4, "block table offsets"},
-        {(void **)&g->d_logit_rows, (size_t)B * 4, "logit rows"},
-        {(void **)&g->d_tables, (size_t)g->max_tables * 4, "block tables"},
+        {(void **)&g->d_meta, (size_t)(5 * B + g->max_tables) * 4, "token metadata"},
     };
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0] && st == BRISK_OK; i++)
         st = dalloc(g, bufs[i].p, bufs[i].bytes, bufs[i].what, err);
     if (st != BRISK_OK) return st;
-    g->h_rows = malloc((size_t)B * sizeof *g->h_rows);
-    g->h_table_off = malloc((size_t)B * sizeof *g->h_table_off);
-    g->h_tables = malloc((size_t)g->max_tables * sizeof *g->h_tables);
-    if (!g->h_rows || !g->h_table_off || !g->h_tables) return brisk_fail(err, BRISK_ERR_NOMEM, "out of memory");
+    st = brisk_cuda_host_alloc((void **)&g->h_meta, (size_t)(5 * B + g->max_tables) * 4, "token metadata", err);
+    if (st == BRISK_OK && g->has_output)
+        st = brisk_cuda_host_alloc((void **)&g->h_logits, (size_t)BRISK_CUDA_GEMV_MAX_COLS * (size_t)g->n_vocab_pad * 4,
+                                   "logits", err);
+    if (st != BRISK_OK) return st;
     int32_t half_rot = e->rope_global.n_rot / 2;
     st = dalloc(g, (void **)&g->inv_freq_global, (size_t)(half_rot > 0 ? half_rot : 1) * 4, "RoPE table", err);
     if (st == BRISK_OK && half_rot > 0)
@@ -326,6 +347,7 @@ static int32_t layers_that_fit(const brisk_engine *e, brisk_error *err) {
     int64_t B = e->n_batch;
     size_t fixed = RESERVE_BYTES + (size_t)B * (size_t)(4 * hp->n_embd + 3 * hp->n_head * hp->head_dim + 2 * hp->n_ff) * 6;
     size_t output = weight_device_bytes(&e->model->output) + (size_t)B * (size_t)round16(hp->n_vocab) * 4;
+    if (e->model->tok_embd.data != e->model->output.data) output += weight_device_bytes(&e->model->tok_embd);
     if (fixed > free_b) return 0;
     size_t budget = free_b - fixed, used = 0;
     int32_t n = 0;
@@ -381,8 +403,23 @@ brisk_status gpu_forward_create(brisk_engine *e, int32_t requested, brisk_error 
 
 /* ---- the pass ------------------------------------------------------------------ */
 
+/* A 1-token pass reads its matrix inputs as int8 (g->xq) where the weight type
+ * has that kernel: quantize h16 once after each kernel that writes it. */
+static bool q8_input(const gpu_forward *g, int n, int64_t n_in) { return g->use_q8 && n == 1 && n_in % 64 == 0; }
+
+static brisk_status inputs_ready(gpu_forward *g, int n, int64_t n_in, brisk_error *err) {
+    if (!q8_input(g, n, n_in)) return BRISK_OK;
+    return brisk_cuda_quantize_x8(g->h16, g->xq, 1, n_in, g->stream, err);
+}
+
+/* The integer GEMV for this 1-token matrix? */
+static bool use_q8_gemv(const gpu_forward *g, const brisk_cuda_weight *w, int n) {
+    return q8_input(g, n, w->n_in) && brisk_cuda_gemv_q8_supported(w);
+}
+
 static brisk_status matmul(gpu_forward *g, const brisk_cuda_weight *w, const void *x16, float *y, int n,
                            brisk_error *err) {
+    if (use_q8_gemv(g, w, n)) return brisk_cuda_gemv_q8(w, g->xq, y, g->stream, err);
     if (n <= BRISK_CUDA_GEMV_MAX_COLS) return brisk_cuda_gemv(w, x16, y, n, g->stream, err);
     return brisk_cuda_gemm(g->blas, w, x16, y, n, g->gemm_scratch, err);
 }
@@ -393,44 +430,110 @@ static brisk_status matmul(gpu_forward *g, const brisk_cuda_weight *w, const voi
         if (st_ != BRISK_OK) return st_;            \
     } while (0)
 
-/* Positions, physical cache rows and the block tables of the pass's sequences. */
+/* ys[i] = ws[i] h16 for matrices that read the same input; on the int8 path
+ * runs of one type go to the GPU in one launch (brisk_cuda_gemv_q8_group). */
+static brisk_status matmuls(gpu_forward *g, const brisk_cuda_weight *const *ws, float *const *ys, int count, int n,
+                            brisk_error *err) {
+    for (int i = 0; i < count;) {
+        int j = i + 1;
+        if (use_q8_gemv(g, ws[i], n)) {
+            while (j < count && ws[j]->type == ws[i]->type && ws[j]->n_in == ws[i]->n_in && use_q8_gemv(g, ws[j], n)) j++;
+            TRY(brisk_cuda_gemv_q8_group(ws + i, ys + i, j - i, g->xq, g->stream, err));
+        } else {
+            TRY(matmul(g, ws[i], g->h16, ys[i], n, err));
+        }
+        i = j;
+    }
+    return BRISK_OK;
+}
+
+/* Where an n-token pass's metadata lies in d_meta / h_meta. */
+static void meta_layout(gpu_forward *g, int n) {
+    g->d_tokens = g->d_meta;
+    g->d_pos = g->d_meta + n;
+    g->d_rows = g->d_meta + 2 * n;
+    g->d_table_off = g->d_meta + 3 * n;
+    g->d_logit_rows = g->d_meta + 4 * n;
+    g->d_tables = g->d_meta + 5 * n;
+}
+
+/* Tokens, positions, physical cache rows, logit rows and the block tables of
+ * the pass's sequences, staged in h_meta and copied in one upload. */
 static brisk_status upload_batch(brisk_engine *e, gpu_forward *g, const fwd_batch *b, int32_t *max_len,
                                  brisk_error *err) {
+    const int n = b->n;
+    int32_t *h_tok = g->h_meta, *h_pos = h_tok + n, *h_rows = h_tok + 2 * n, *h_off = h_tok + 3 * n;
+    int32_t *h_logit = h_tok + 4 * n, *h_tables = h_tok + 5 * n;
     int64_t n_tab = 0;
     *max_len = 0;
-    for (int32_t t = 0; t < b->n; t++) {
-        g->h_rows[t] = (int32_t)kv_pos_row(&e->kv, b->tables[t], b->pos[t]);
+    meta_layout(g, n);
+    g->one_seq = true;
+    for (int32_t t = 0; t < n; t++) {
+        h_tok[t] = b->tokens ? (int32_t)b->tokens[t] : 0;
+        h_pos[t] = b->pos[t];
+        h_rows[t] = (int32_t)kv_pos_row(&e->kv, b->tables[t], b->pos[t]);
+        h_logit[t] = t < b->n_logit_rows ? b->logit_rows[t] : 0;
         if (b->pos[t] + 1 > *max_len) *max_len = b->pos[t] + 1;
         if (t == 0 || b->tables[t] != b->tables[t - 1]) {
             int32_t last = b->pos[t]; /* the run's last position: tokens of a sequence come in order */
-            for (int32_t u = t; u < b->n && b->tables[u] == b->tables[t]; u++) last = b->pos[u];
+            for (int32_t u = t; u < n && b->tables[u] == b->tables[t]; u++) last = b->pos[u];
             int32_t len = last / g->block_size + 1;
             if (n_tab + len > g->max_tables)
                 return brisk_fail(err, BRISK_ERR_ARG, "GPU pass: block tables exceed %lld entries", (long long)g->max_tables);
-            memcpy(g->h_tables + n_tab, b->tables[t], (size_t)len * sizeof(int32_t));
-            g->h_table_off[t] = (int32_t)n_tab;
+            memcpy(h_tables + n_tab, b->tables[t], (size_t)len * sizeof(int32_t));
+            h_off[t] = (int32_t)n_tab;
             n_tab += len;
+            g->one_seq = t == 0;
         } else {
-            g->h_table_off[t] = g->h_table_off[t - 1];
+            h_off[t] = h_off[t - 1];
         }
     }
-    TRY(brisk_cuda_upload_async(g->d_pos, b->pos, (size_t)b->n * 4, g->stream, err));
-    TRY(brisk_cuda_upload_async(g->d_rows, g->h_rows, (size_t)b->n * 4, g->stream, err));
-    TRY(brisk_cuda_upload_async(g->d_table_off, g->h_table_off, (size_t)b->n * 4, g->stream, err));
-    return brisk_cuda_upload_async(g->d_tables, g->h_tables, (size_t)n_tab * 4, g->stream, err);
+    return brisk_cuda_upload_async(g->d_meta, g->h_meta, (size_t)(5 * n + n_tab) * 4, g->stream, err);
 }
 
-static brisk_status attention_block(brisk_engine *e, gpu_forward *g, int il, int n, int splits,
+/* Context splits of an n-token pass's attention: sized for the longest
+ * context once, so one captured graph serves every length (the splits past
+ * a shorter context are empty). */
+static int attention_splits(brisk_engine *e, gpu_forward *g, int n, int32_t max_len) {
+    const hparams *hp = &e->model->hp;
+    brisk_cuda_attn_shape s = {.n_q = n, .n_head = hp->n_head, .n_head_kv = hp->n_head_kv};
+    int splits;
+    if (n <= BRISK_CUDA_GEMV_MAX_COLS) {
+        if (!g->attn_splits[n]) g->attn_splits[n] = brisk_cuda_attention_splits(&s, e->n_ctx_seq);
+        splits = g->attn_splits[n];
+    } else {
+        splits = brisk_cuda_attention_splits(&s, max_len);
+    }
+    if (splits > MAX_SPLITS) splits = MAX_SPLITS;
+    if ((int64_t)splits * n > ATTN_SCRATCH_SLOTS) splits = n >= ATTN_SCRATCH_SLOTS ? 1 : ATTN_SCRATCH_SLOTS / n;
+    return splits;
+}
+
+/* h16 (and xq) = rmsnorm(x) * w over n rows of width, after x += o when
+ * add_o (the previous block's residual, deferred so that 1-token passes fuse
+ * it into the norm kernel). */
+static brisk_status norm_input(gpu_forward *g, int n, int width, const float *w, float eps, bool add_o,
+                               brisk_error *err) {
+    if (q8_input(g, n, width) && brisk_cuda_rmsnorm_xq_supported(width))
+        return brisk_cuda_rmsnorm_xq(g->x, add_o ? g->o : NULL, w, g->h16, g->xq, width, eps, g->stream, err);
+    if (add_o) TRY(brisk_cuda_add(g->x, g->o, (int64_t)n * width, g->stream, err));
+    TRY(brisk_cuda_rmsnorm(g->x, w, NULL, g->h16, n, width, eps, g->stream, err));
+    return inputs_ready(g, n, width, err);
+}
+
+/* The attention half of layer il; leaves its output in g->o (x += o is the
+ * next norm_input's). */
+static brisk_status attention_block(brisk_engine *e, gpu_forward *g, int il, int n, int splits, bool add_o,
                                     brisk_error *err) {
     const brisk_model *m = e->model;
     const hparams *hp = &m->hp;
     const layer_weights *ly = &m->layers[il];
     gpu_layer *l = &g->layers[il];
     int64_t q_dim = (int64_t)hp->n_head * hp->head_dim, o_dim = (int64_t)hp->n_head * hp->head_dim_v;
-    TRY(brisk_cuda_rmsnorm(g->x, l->attn_norm, NULL, g->h16, n, hp->n_embd, hp->norm_eps, g->stream, err));
-    TRY(matmul(g, &l->wq, g->h16, g->q, n, err));
-    TRY(matmul(g, &l->wk, g->h16, g->k, n, err));
-    TRY(matmul(g, &l->wv, g->h16, g->v, n, err));
+    TRY(norm_input(g, n, hp->n_embd, l->attn_norm, hp->norm_eps, add_o, err));
+    const brisk_cuda_weight *qkv[] = {&l->wq, &l->wk, &l->wv};
+    float *qkv_out[] = {g->q, g->k, g->v};
+    TRY(matmuls(g, qkv, qkv_out, 3, n, err));
     if (l->bq) TRY(brisk_cuda_add_bias(g->q, l->bq, n, (int)q_dim, g->stream, err));
     if (l->bk) TRY(brisk_cuda_add_bias(g->k, l->bk, n, (int)g->k_dim, g->stream, err));
     if (l->bv) TRY(brisk_cuda_add_bias(g->v, l->bv, n, (int)g->v_dim, g->stream, err));
@@ -441,42 +544,61 @@ static brisk_status attention_block(brisk_engine *e, gpu_forward *g, int il, int
     const rope_table *rt = ly->sliding ? &e->rope_local : &e->rope_global;
     const float *inv_freq = ly->sliding ? g->inv_freq_local : g->inv_freq_global;
     bool neox = rt->style == ROPE_NEOX;
-    TRY(brisk_cuda_rope(g->q, g->d_pos, inv_freq, n, hp->n_head, hp->head_dim, rt->n_rot, neox, rt->mscale, g->stream, err));
-    TRY(brisk_cuda_rope(g->k, g->d_pos, inv_freq, n, hp->n_head_kv, hp->head_dim, rt->n_rot, neox, rt->mscale, g->stream, err));
-    TRY(brisk_cuda_kv_store(g->k, l->k, g->d_rows, n, (int)g->k_dim, g->stream, err));
-    TRY(brisk_cuda_kv_store(g->v, l->v, g->d_rows, n, (int)g->v_dim, g->stream, err));
+    TRY(brisk_cuda_rope_kv_store(g->q, g->k, g->v, g->d_pos, inv_freq, n, hp->n_head, hp->n_head_kv, hp->head_dim,
+                                 hp->head_dim_v, rt->n_rot, neox, rt->mscale, l->k, l->v, g->d_rows, g->stream, err));
     brisk_cuda_attn_shape s = {.n_q = n, .n_head = hp->n_head, .n_head_kv = hp->n_head_kv, .head_dim = hp->head_dim,
                                .head_dim_v = hp->head_dim_v, .window = ly->sliding ? hp->n_swa : 0,
                                .scale = hp->attn_scale, .softcap = hp->attn_softcap};
-    TRY(brisk_cuda_attention_paged(&s, g->q, l->k, l->v, g->d_pos, g->d_tables, g->d_table_off, g->block_size,
-                                   g->attn, splits, g->attn_scratch, g->stream, err));
-    TRY(brisk_cuda_f32_to_f16(g->attn, g->h16, n * o_dim, g->stream, err));
+    if (n > BRISK_CUDA_GEMV_MAX_COLS && g->one_seq && brisk_cuda_attention_prefill_supported(&s))
+        TRY(brisk_cuda_attention_prefill(&s, g->q, l->k, l->v, g->d_pos, g->d_tables, g->block_size, g->attn, g->stream,
+                                         err));
+    else
+        TRY(brisk_cuda_attention_paged(&s, g->q, l->k, l->v, g->d_pos, g->d_tables, g->d_table_off, g->block_size,
+                                       g->attn, splits, g->attn_scratch, g->stream, err));
+    if (q8_input(g, n, o_dim)) TRY(brisk_cuda_f32_to_xq(g->attn, NULL, false, g->h16, g->xq, o_dim, g->stream, err));
+    else TRY(brisk_cuda_f32_to_f16(g->attn, g->h16, n * o_dim, g->stream, err));
     TRY(matmul(g, &l->wo, g->h16, g->o, n, err));
     if (l->post_attn_norm)
         TRY(brisk_cuda_rmsnorm(g->o, l->post_attn_norm, g->o, NULL, n, hp->n_embd, hp->norm_eps, g->stream, err));
-    return brisk_cuda_add(g->x, g->o, (int64_t)n * hp->n_embd, g->stream, err);
+    return BRISK_OK;
 }
 
 static brisk_status ffn_block(brisk_engine *e, gpu_forward *g, int il, int n, brisk_error *err) {
     const brisk_model *m = e->model;
     const hparams *hp = &m->hp;
     gpu_layer *l = &g->layers[il];
-    TRY(brisk_cuda_rmsnorm(g->x, l->ffn_norm, NULL, g->h16, n, hp->n_embd, hp->norm_eps, g->stream, err));
-    TRY(matmul(g, &l->gate, g->h16, g->gate, n, err));
-    TRY(matmul(g, &l->up, g->h16, g->up, n, err));
-    TRY(brisk_cuda_act_mul(g->gate, g->up, g->h16, (int64_t)n * hp->n_ff, m->arch->act == ACT_GELU_TANH, g->stream, err));
+    TRY(norm_input(g, n, hp->n_embd, l->ffn_norm, hp->norm_eps, true, err));
+    const brisk_cuda_weight *gate_up[] = {&l->gate, &l->up};
+    float *gate_up_out[] = {g->gate, g->up};
+    TRY(matmuls(g, gate_up, gate_up_out, 2, n, err));
+    bool gelu = m->arch->act == ACT_GELU_TANH;
+    if (q8_input(g, n, hp->n_ff)) TRY(brisk_cuda_f32_to_xq(g->gate, g->up, gelu, g->h16, g->xq, hp->n_ff, g->stream, err));
+    else TRY(brisk_cuda_act_mul(g->gate, g->up, g->h16, (int64_t)n * hp->n_ff, gelu, g->stream, err));
     TRY(matmul(g, &l->down, g->h16, g->o, n, err));
     if (l->post_ffn_norm)
         TRY(brisk_cuda_rmsnorm(g->o, l->post_ffn_norm, g->o, NULL, n, hp->n_embd, hp->norm_eps, g->stream, err));
-    return brisk_cuda_add(g->x, g->o, (int64_t)n * hp->n_embd, g->stream, err);
+    return BRISK_OK;
+}
+
+/* Final norm and output matrix of the n logit rows (d_logit_rows) -> g->logits. */
+static brisk_status output_block(brisk_engine *e, gpu_forward *g, int n, brisk_error *err) {
+    const hparams *hp = &e->model->hp;
+    TRY(brisk_cuda_gather_rows(g->x, g->d_logit_rows, g->o, n, hp->n_embd, g->stream, err));
+    if (q8_input(g, n, hp->n_embd) && brisk_cuda_rmsnorm_xq_supported(hp->n_embd)) {
+        TRY(brisk_cuda_rmsnorm_xq(g->o, NULL, g->output_norm, g->h16, g->xq, hp->n_embd, hp->norm_eps, g->stream, err));
+    } else {
+        TRY(brisk_cuda_rmsnorm(g->o, g->output_norm, NULL, g->h16, n, hp->n_embd, hp->norm_eps, g->stream, err));
+        TRY(inputs_ready(g, n, hp->n_embd, err));
+    }
+    return matmul(g, &g->output, g->h16, g->logits, n, err);
 }
 
 static brisk_status run_layers(brisk_engine *e, gpu_forward *g, int n, int splits, brisk_error *err) {
     for (int il = 0; il < g->n_layers; il++) {
-        TRY(attention_block(e, g, il, n, splits, err));
+        TRY(attention_block(e, g, il, n, splits, il > 0, err));
         TRY(ffn_block(e, g, il, n, err));
     }
-    return BRISK_OK;
+    return brisk_cuda_add(g->x, g->o, (int64_t)n * e->model->hp.n_embd, g->stream, err);
 }
 
 brisk_status gpu_forward_layers(brisk_engine *e, const fwd_batch *b, brisk_error *err) {
@@ -487,10 +609,8 @@ brisk_status gpu_forward_layers(brisk_engine *e, const fwd_batch *b, brisk_error
     int32_t max_len = 0;
     TRY(upload_batch(e, g, b, &max_len, err));
     TRY(brisk_cuda_upload_async(g->x, e->x, (size_t)b->n * (size_t)hp->n_embd * 4, g->stream, err));
-    brisk_cuda_attn_shape s = {.n_q = b->n, .n_head = hp->n_head, .n_head_kv = hp->n_head_kv};
-    int splits = brisk_cuda_attention_splits(&s, max_len);
-    if ((int64_t)splits * b->n > ATTN_SCRATCH_SLOTS) splits = b->n >= ATTN_SCRATCH_SLOTS ? 1 : ATTN_SCRATCH_SLOTS / b->n;
-    if (g->use_graphs && b->n <= BRISK_CUDA_GEMV_MAX_COLS && splits <= MAX_SPLITS) {
+    int splits = attention_splits(e, g, b->n, max_len);
+    if (g->use_graphs && b->n <= BRISK_CUDA_GEMV_MAX_COLS) {
         /* decode: the layers as one graph replay (positions and tables are read on the device) */
         void **graph = &g->graphs[b->n][splits];
         if (!*graph) {
@@ -514,10 +634,8 @@ brisk_status gpu_forward_logits(brisk_engine *e, const fwd_batch *b, brisk_error
     gpu_forward *g = e->gpu;
     const hparams *hp = &e->model->hp;
     int n = b->n_logit_rows;
-    TRY(brisk_cuda_upload_async(g->d_logit_rows, b->logit_rows, (size_t)n * 4, g->stream, err));
-    TRY(brisk_cuda_gather_rows(g->x, g->d_logit_rows, g->o, n, hp->n_embd, g->stream, err));
-    TRY(brisk_cuda_rmsnorm(g->o, g->output_norm, NULL, g->h16, n, hp->n_embd, hp->norm_eps, g->stream, err));
-    TRY(matmul(g, &g->output, g->h16, g->logits, n, err));
+    if (n > b->n) return brisk_fail(err, BRISK_ERR_ARG, "GPU pass: %d logit rows of %d", n, b->n);
+    TRY(output_block(e, g, n, err));
     size_t row = (size_t)hp->n_vocab * 4;
     if (g->n_vocab_pad == hp->n_vocab) {
         TRY(brisk_cuda_download_async(b->logits, g->logits, (size_t)n * row, g->stream, err));
@@ -530,6 +648,64 @@ brisk_status gpu_forward_logits(brisk_engine *e, const fwd_batch *b, brisk_error
     if (hp->final_softcap > 0)
         for (int64_t i = 0; i < (int64_t)n * hp->n_vocab; i++)
             b->logits[i] = hp->final_softcap * tanhf(b->logits[i] / hp->final_softcap);
+    return BRISK_OK;
+}
+
+/* The whole pass on the device: the GPU holds every layer and the output,
+ * the pass wants the logits of each of its (<= 8) tokens and no hidden rows. */
+bool gpu_forward_whole(const gpu_forward *g, const fwd_batch *b) {
+    return g && g->has_output && b->n >= 1 && b->n <= BRISK_CUDA_GEMV_MAX_COLS && b->n_logit_rows == b->n &&
+           b->n_hidden_rows == 0;
+}
+
+static brisk_status whole_pass(brisk_engine *e, gpu_forward *g, int n, int splits, brisk_error *err) {
+    const brisk_model *m = e->model;
+    const hparams *hp = &m->hp;
+    float scale = m->arch->embed_scale ? sqrtf((float)hp->n_embd) : 1.0f;
+    TRY(brisk_cuda_embed(g->embd, g->d_tokens, n, scale, g->x, g->stream, err));
+    TRY(run_layers(e, g, n, splits, err));
+    return output_block(e, g, n, err);
+}
+
+/* One upload of the metadata, one graph replay (embedding, layers, output),
+ * one download of the logits, one synchronization. */
+brisk_status gpu_forward_pass(brisk_engine *e, const fwd_batch *b, brisk_error *err) {
+    gpu_forward *g = e->gpu;
+    const hparams *hp = &e->model->hp;
+    const int n = b->n;
+    if (g->copy_err.status != BRISK_OK)
+        return brisk_fail(err, g->copy_err.status, "GPU KV block copy failed earlier: %s", g->copy_err.msg);
+    for (int t = 0; t < n; t++)
+        if (b->tokens[t] < 0 || b->tokens[t] >= hp->n_vocab)
+            return brisk_fail(err, BRISK_ERR_ARG, "token id %d out of range (vocabulary of %d)", (int)b->tokens[t],
+                              hp->n_vocab);
+    int32_t max_len = 0;
+    TRY(upload_batch(e, g, b, &max_len, err));
+    int splits = attention_splits(e, g, n, max_len);
+    if (g->use_graphs) {
+        void **graph = &g->pass_graphs[n];
+        if (!*graph) {
+            TRY(brisk_cuda_capture_begin(g->stream, err));
+            brisk_status st = whole_pass(e, g, n, splits, err);
+            brisk_error end_err;
+            brisk_status st_end = brisk_cuda_capture_end(g->stream, st == BRISK_OK, graph, &end_err);
+            if (st != BRISK_OK) return st;
+            if (st_end != BRISK_OK) return brisk_fail(err, st_end, "%s", end_err.msg);
+        }
+        TRY(brisk_cuda_graph_launch(*graph, g->stream, err));
+    } else {
+        TRY(whole_pass(e, g, n, splits, err));
+    }
+    TRY(brisk_cuda_download_async(g->h_logits, g->logits, (size_t)n * (size_t)g->n_vocab_pad * 4, g->stream, err));
+    TRY(brisk_cuda_stream_sync(g->stream, err));
+    for (int r = 0; r < n; r++) {
+        const float *src = g->h_logits + (size_t)r * (size_t)g->n_vocab_pad;
+        float *dst = b->logits + (size_t)r * (size_t)hp->n_vocab;
+        if (hp->final_softcap > 0)
+            for (int64_t i = 0; i < hp->n_vocab; i++) dst[i] = hp->final_softcap * tanhf(src[i] / hp->final_softcap);
+        else
+            memcpy(dst, src, (size_t)hp->n_vocab * sizeof(float));
+    }
     return BRISK_OK;
 }
 

@@ -30,4 +30,11 @@ brisk_status gpu_forward_layers(brisk_engine *e, const fwd_batch *b, brisk_error
 bool gpu_forward_has_output(const gpu_forward *g);
 brisk_status gpu_forward_logits(brisk_engine *e, const fwd_batch *b, brisk_error *err);
 
+/* True when b runs entirely on the GPU (every layer and the output there; b
+ * wants the logits of each of its <= 8 tokens and no hidden rows): then
+ * gpu_forward_pass does the whole pass, token embedding to logits, as one
+ * CUDA graph replay with one upload, one download and one synchronization. */
+bool gpu_forward_whole(const gpu_forward *g, const fwd_batch *b);
+brisk_status gpu_forward_pass(brisk_engine *e, const fwd_batch *b, brisk_error *err);
+
 #endif

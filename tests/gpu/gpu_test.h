@@ -27,6 +27,10 @@ void *gpu_upload_copy(const void *host, size_t bytes);
 void *gpu_alloc_poisoned(size_t bytes);
 void gpu_download(void *host, const void *dev, size_t bytes);
 
+/* The xq8 activation encoding (brisk_cuda_quantize_x8) on the host, and back. */
+void host_quantize_x8(const float *x, int64_t n_in, uint8_t *out);
+void host_dequantize_x8(const uint8_t *xq, int64_t n_in, float *x);
+
 /* The test groups (one file each). */
 void gpu_test_dequant(void);
 void gpu_test_matmul(void);

@@ -119,6 +119,16 @@ static void check_attention(const attn_case *c) {
     double rel = gpu_rel_err(out, ref, no);
     gpu_check(ok && rel <= 1e-5, "attention %s (%d queries at %d.., %d splits%s): rel err %.2e (tol 1e-5)%s",
               c->name, s->n_q, c->first_pos, splits, bs ? ", paged" : "", rel, ok ? "" : err.msg);
+    if (s->n_q > 1 && brisk_cuda_attention_prefill_supported(s)) {
+        /* the tensor-core prefill kernel: q and the probabilities in f16 */
+        float *d_out2 = gpu_alloc_poisoned((size_t)no * 4);
+        ok = brisk_cuda_attention_prefill(s, d_q, d_k, d_v, d_pos, d_tables, bs, d_out2, NULL, &err) == BRISK_OK;
+        gpu_download(out, d_out2, (size_t)no * 4);
+        rel = gpu_rel_err(out, ref, no);
+        gpu_check(ok && rel <= 3e-3, "prefill attention (tensor cores) %s (%d queries at %d..%s): rel err %.2e (tol 3e-3)%s",
+                  c->name, s->n_q, c->first_pos, bs ? ", paged" : "", rel, ok ? "" : err.msg);
+        brisk_cuda_free(d_out2);
+    }
     brisk_cuda_free(d_tables); brisk_cuda_free(d_off);
     brisk_cuda_free(d_q); brisk_cuda_free(d_out); brisk_cuda_free(d_k); brisk_cuda_free(d_v);
     brisk_cuda_free(d_pos); brisk_cuda_free(scratch);
@@ -132,6 +142,8 @@ void gpu_test_attention(void) {
         {"decode llama3 GQA 4", {1, 32, 8, 128, 128, 0, s128, 0}, 1000, 0, 0},
         {"decode first token", {1, 32, 8, 128, 128, 0, s128, 0}, 0, 0, 0},
         {"decode many splits", {1, 8, 2, 128, 128, 0, s128, 0}, 4999, 37, 0},
+        {"decode, splits sized for a longer context (empty ones)", {1, 32, 8, 128, 128, 0, s128, 0}, 300, 128, 16},
+        {"decode 8192 positions, 128 splits", {1, 32, 8, 128, 128, 0, s128, 0}, 8191, 128, 0},
         {"decode no GQA hd64", {1, 9, 9, 64, 64, 0, s64, 0}, 300, 0, 0},
         {"decode GQA 8", {1, 16, 2, 64, 64, 0, s64, 0}, 777, 0, 0},
         {"decode sliding softcap hd256", {1, 8, 4, 256, 256, 64, s256, 50.0f}, 700, 0, 0},
@@ -147,6 +159,8 @@ void gpu_test_attention(void) {
         {"decode paged, split inside blocks", {1, 8, 2, 128, 128, 0, s128, 0}, 777, 9, 7},
         {"prefill paged", {37, 8, 4, 64, 64, 0, s64, 0}, 50, 1, 16},
         {"prefill paged sliding", {20, 8, 4, 256, 256, 16, s256, 0}, 30, 2, 4},
+        {"prefill 130 tokens GQA 4 paged", {130, 32, 8, 128, 128, 0, s128, 0}, 300, 1, 16},
+        {"prefill softcap window GQA 8", {50, 16, 2, 64, 64, 100, s64, 30.0f}, 200, 1, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_attention(&cases[i]);
 }

@@ -188,6 +188,144 @@ static void check_matmul(brisk_type type, int64_t n_in, int64_t n_out, int n_col
     free(src); free(W); free(x16); free(x32); free(ref); free(y);
 }
 
+/* The xq8 activation format of brisk_cuda_quantize_x8, computed on the host
+ * the same way (cuda_gemv_q8.cu): per 32 elements v = x * (127 / max|x|),
+ * hi = rint(v), lo = clamp(rint((v - hi) * 256), -127, 127), d = max|x| /
+ * 127 / 256, sums of 256 hi + lo over each half. */
+void host_quantize_x8(const float *x, int64_t n_in, uint8_t *out) {
+    for (int64_t b = 0; b < n_in / 32; b++) {
+        float amax = 0;
+        for (int k = 0; k < 32; k++) amax = fmaxf(amax, fabsf(x[32 * b + k]));
+        const float id = amax > 0 ? 127.0f / amax : 0.0f, d = amax / 127.0f / 256.0f;
+        int32_t m[4] = {0, 0, 0, 0};
+        for (int k = 0; k < 32; k++) {
+            const float t = x[32 * b + k] * id;
+            const int h = (int)rintf(t);
+            int l = (int)rintf((t - (float)h) * 256.0f);
+            l = l < -127 ? -127 : l > 127 ? 127 : l;
+            out[32 * b + k] = (uint8_t)(int8_t)h;
+            out[n_in + 32 * b + k] = (uint8_t)(int8_t)l;
+            m[1 + k / 16] += 256 * h + l;
+        }
+        memcpy(&m[0], &d, 4);
+        memcpy(out + 2 * n_in + 16 * b, m, 16);
+    }
+}
+
+/* x ~= d * (256 hi + lo) of an xq8 column. */
+void host_dequantize_x8(const uint8_t *xq, int64_t n_in, float *x) {
+    for (int64_t k = 0; k < n_in; k++) {
+        float d;
+        memcpy(&d, xq + 2 * n_in + 16 * (k / 32), 4);
+        x[k] = d * (float)(256 * (int)(int8_t)xq[k] + (int)(int8_t)xq[n_in + k]);
+    }
+}
+
+/* quantize_x8 (bit-exact with the host) and gemv_q8: against the dot of the
+ * dequantized weights with the dequantized x (f32 accumulation only), and
+ * against the f16 x (~16-bit activations: ~1e-5 relative error expected). */
+static void check_gemv_q8(brisk_type type, int64_t n_in, int64_t n_out, int variant) {
+    size_t bytes;
+    uint8_t *src = random_weights(type, n_in, n_out, &bytes);
+    float *W = cpu_dequant(type, src, n_in * n_out);
+    const int n_cols = 3; /* quantize 3 columns, multiply the last */
+    uint16_t *x16 = malloc((size_t)n_cols * n_in * 2);
+    float *x32 = malloc((size_t)n_cols * n_in * sizeof(float));
+    random_acts(n_cols * n_in, x16, x32);
+    /* one block of exact zeros (d = 0) and one with a large outlier */
+    for (int k = 0; k < 32; k++) x16[(n_cols - 1) * n_in + k] = 0, x32[(n_cols - 1) * n_in + k] = 0;
+    x16[(n_cols - 1) * n_in + 40] = brisk_f32_to_fp16(-300.0f);
+    x32[(n_cols - 1) * n_in + 40] = brisk_fp16_to_f32(x16[(n_cols - 1) * n_in + 40]);
+    const size_t xq_bytes = brisk_cuda_xq8_bytes(n_in);
+    uint8_t *xq_host = malloc((size_t)n_cols * xq_bytes), *xq_dev = malloc((size_t)n_cols * xq_bytes);
+    for (int c = 0; c < n_cols; c++) host_quantize_x8(x32 + (int64_t)c * n_in, n_in, xq_host + c * xq_bytes);
+    const float *xl = x32 + (int64_t)(n_cols - 1) * n_in;
+    const uint8_t *xql = xq_host + (n_cols - 1) * xq_bytes;
+    float *xdq = malloc((size_t)n_in * sizeof(float)); /* the dequantized x */
+    host_dequantize_x8(xql, n_in, xdq);
+    double *ref_q = reference_matmul(W, xdq, n_in, n_out, 1), *ref_x = reference_matmul(W, xl, n_in, n_out, 1);
+    brisk_cuda_weight w;
+    brisk_error err;
+    bool ok = brisk_cuda_weight_upload(&w, type, n_in, n_out, src, &err) == BRISK_OK;
+    const size_t y_bytes = (size_t)(n_out + 16) * sizeof(float);
+    float *y = malloc(y_bytes);
+    double rel_q = INFINITY, rel_x = INFINITY;
+    bool guard = false, same = false;
+    if (ok) {
+        void *d_x = gpu_upload_copy(x16, (size_t)n_cols * n_in * 2);
+        void *d_xq = gpu_alloc_poisoned((size_t)n_cols * xq_bytes);
+        float *d_y = gpu_alloc_poisoned(y_bytes);
+        ok = brisk_cuda_quantize_x8(d_x, d_xq, n_cols, n_in, NULL, &err) == BRISK_OK &&
+             brisk_cuda_gemv_q8_variant(&w, (uint8_t *)d_xq + (n_cols - 1) * xq_bytes, d_y, variant, NULL, &err) ==
+                 BRISK_OK;
+        gpu_download(xq_dev, d_xq, (size_t)n_cols * xq_bytes);
+        gpu_download(y, d_y, y_bytes);
+        same = memcmp(xq_host, xq_dev, (size_t)n_cols * xq_bytes) == 0;
+        rel_q = gpu_rel_err(y, ref_q, n_out);
+        rel_x = gpu_rel_err(y, ref_x, n_out);
+        guard = true;
+        for (int64_t o = n_out; o < n_out + 16; o++) {
+            uint32_t u;
+            memcpy(&u, &y[o], 4);
+            guard &= u == 0xFFFFFFFFu;
+        }
+        brisk_cuda_free(d_x);
+        brisk_cuda_free(d_xq);
+        brisk_cuda_free(d_y);
+        brisk_cuda_weight_free(&w);
+    }
+    gpu_check(ok && same && rel_q <= 1e-5 && rel_x <= 2e-4 && guard,
+              "gemv_q8 %s %lldx%lld variant %d: xq8 %s host, rel err %.2e vs quantized x (tol 1e-5), %.2e vs f16 x "
+              "(tol 2e-4)%s%s",
+              tname(type), (long long)n_out, (long long)n_in, variant, same ? "==" : "!=", rel_q, rel_x,
+              guard ? "" : ", wrote past the end", ok ? "" : err.msg);
+    free(src); free(W); free(x16); free(x32); free(xq_host); free(xq_dev); free(xdq); free(ref_q); free(ref_x);
+    free(y);
+}
+
+/* gemv_q8_group: three matrices of different heights in one launch give
+ * exactly the results of three single launches. */
+static void check_gemv_q8_group(brisk_type type) {
+    const int64_t n_in = 1024, n_outs[3] = {256, 64, 48};
+    brisk_cuda_weight w[3];
+    float *d_y[3], *d_y1[3];
+    brisk_error err;
+    bool ok = true;
+    for (int m = 0; m < 3; m++) {
+        size_t bytes;
+        uint8_t *src = random_weights(type, n_in, n_outs[m], &bytes);
+        ok &= brisk_cuda_weight_upload(&w[m], type, n_in, n_outs[m], src, &err) == BRISK_OK;
+        d_y[m] = gpu_alloc_poisoned((size_t)n_outs[m] * 4);
+        d_y1[m] = gpu_alloc_poisoned((size_t)n_outs[m] * 4);
+        free(src);
+    }
+    uint16_t *x16 = malloc((size_t)n_in * 2);
+    float *x32 = malloc((size_t)n_in * 4);
+    random_acts(n_in, x16, x32);
+    void *d_x = gpu_upload_copy(x16, (size_t)n_in * 2), *d_xq = gpu_alloc_poisoned(brisk_cuda_xq8_bytes(n_in));
+    const brisk_cuda_weight *ws[3] = {&w[0], &w[1], &w[2]};
+    ok = ok && brisk_cuda_quantize_x8(d_x, d_xq, 1, n_in, NULL, &err) == BRISK_OK &&
+         brisk_cuda_gemv_q8_group(ws, d_y, 3, d_xq, NULL, &err) == BRISK_OK;
+    bool same = true;
+    for (int m = 0; ok && m < 3; m++) {
+        ok = brisk_cuda_gemv_q8(&w[m], d_xq, d_y1[m], NULL, &err) == BRISK_OK;
+        float *a = malloc((size_t)n_outs[m] * 4), *b = malloc((size_t)n_outs[m] * 4);
+        gpu_download(a, d_y[m], (size_t)n_outs[m] * 4);
+        gpu_download(b, d_y1[m], (size_t)n_outs[m] * 4);
+        same &= memcmp(a, b, (size_t)n_outs[m] * 4) == 0;
+        free(a); free(b);
+    }
+    gpu_check(ok && same, "gemv_q8_group %s (3 matrices, 256/64/48 rows): %s single launches%s", tname(type),
+              same ? "bit-exact with" : "differs from", ok ? "" : err.msg);
+    for (int m = 0; m < 3; m++) {
+        brisk_cuda_weight_free(&w[m]);
+        brisk_cuda_free(d_y[m]);
+        brisk_cuda_free(d_y1[m]);
+    }
+    brisk_cuda_free(d_x); brisk_cuda_free(d_xq);
+    free(x16); free(x32);
+}
+
 void gpu_test_matmul(void) {
     for (size_t i = 0; i < sizeof weight_types / sizeof weight_types[0]; i++) {
         brisk_type t = weight_types[i];
@@ -199,6 +337,14 @@ void gpu_test_matmul(void) {
         check_matmul(t, 512, 48, 37, true, 0);
         check_matmul(t, 2816, 144, 1, true, 0);
     }
+    const brisk_type q8_types[] = {BRISK_TYPE_Q4_K, BRISK_TYPE_Q6_K, BRISK_TYPE_Q8_0};
+    for (size_t i = 0; i < 3; i++)
+        for (int v = 0; v <= 4; v++) {
+            check_gemv_q8(q8_types[i], 512, 48, v);
+            check_gemv_q8(q8_types[i], 4352, 144, v);
+        }
+    check_gemv_q8(BRISK_TYPE_Q8_0, 576, 32, 0);
+    for (size_t i = 0; i < 3; i++) check_gemv_q8_group(q8_types[i]);
     /* several slices of dequantized rows (64 MiB each) */
     check_matmul(BRISK_TYPE_Q4_K, 14336, 2352, 3, true, 0);
 }

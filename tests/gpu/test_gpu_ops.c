@@ -145,6 +145,112 @@ static void check_add_and_convert(void) {
     free(x); free(y); free(out); free(h);
 }
 
+/* rmsnorm_xq: x += add (exact), f16 output within one f16 rounding of the
+ * CPU rmsnorm, xq8 bit-exact with the host encoding of that f16 output. */
+static void check_rmsnorm_xq(int width, bool with_add) {
+    float *x = random_floats(width, -3, 3), *a = random_floats(width, -1, 1), *w = random_floats(width, 0.5f, 1.5f);
+    float *sum = malloc((size_t)width * 4), *ref = malloc((size_t)width * 4), *xs = malloc((size_t)width * 4);
+    for (int i = 0; i < width; i++) sum[i] = with_add ? x[i] + a[i] : x[i];
+    cpu_rmsnorm(sum, w, ref, width, 1e-5f);
+    float *d_x = gpu_upload_copy(x, (size_t)width * 4), *d_a = gpu_upload_copy(a, (size_t)width * 4);
+    float *d_w = gpu_upload_copy(w, (size_t)width * 4);
+    const size_t xq_bytes = brisk_cuda_xq8_bytes(width);
+    void *d_16 = gpu_alloc_poisoned((size_t)width * 2), *d_xq = gpu_alloc_poisoned(xq_bytes);
+    brisk_error err;
+    bool ok = brisk_cuda_rmsnorm_xq(d_x, with_add ? d_a : NULL, d_w, d_16, d_xq, width, 1e-5f, NULL, &err) == BRISK_OK;
+    uint16_t *h = malloc((size_t)width * 2);
+    uint8_t *xq = malloc(xq_bytes), *xq_ref = malloc(xq_bytes);
+    gpu_download(h, d_16, (size_t)width * 2);
+    gpu_download(xq, d_xq, xq_bytes);
+    gpu_download(xs, d_x, (size_t)width * 4);
+    bool add_ok = memcmp(xs, sum, (size_t)width * 4) == 0;
+    bool ok16 = close_f16(h, ref, width);
+    for (int i = 0; i < width; i++) xs[i] = brisk_fp16_to_f32(h[i]);
+    host_quantize_x8(xs, width, xq_ref);
+    bool same = memcmp(xq, xq_ref, xq_bytes) == 0;
+    gpu_check(ok && add_ok && ok16 && same, "rmsnorm_xq %d%s: x += add %s, f16 %s, xq8 %s the host encoding", width,
+              with_add ? " with add" : "", add_ok ? "exact" : "BAD", ok16 ? "ok" : "BAD", same ? "==" : "!=");
+    brisk_cuda_free(d_x); brisk_cuda_free(d_a); brisk_cuda_free(d_w); brisk_cuda_free(d_16); brisk_cuda_free(d_xq);
+    free(x); free(a); free(w); free(sum); free(ref); free(xs); free(h); free(xq); free(xq_ref);
+}
+
+/* f32_to_xq: f16 output as f32_to_f16 / act_mul (bit-exact / within one f16
+ * rounding of the CPU), xq8 bit-exact with the host encoding of it. */
+static void check_f32_to_xq(int64_t n, int act) {
+    float *x = random_floats(n, -6, 6), *u = random_floats(n, -4, 4), *ref = malloc((size_t)n * 4);
+    if (act == 1) cpu_silu_mul(x, u, ref, n);
+    else if (act == 2) cpu_gelu_tanh_mul(x, u, ref, n);
+    else memcpy(ref, x, (size_t)n * 4);
+    float *d_x = gpu_upload_copy(x, (size_t)n * 4), *d_u = gpu_upload_copy(u, (size_t)n * 4);
+    const size_t xq_bytes = brisk_cuda_xq8_bytes(n);
+    void *d_16 = gpu_alloc_poisoned((size_t)n * 2), *d_xq = gpu_alloc_poisoned(xq_bytes);
+    brisk_error err;
+    bool ok = brisk_cuda_f32_to_xq(d_x, act ? d_u : NULL, act == 2, d_16, d_xq, n, NULL, &err) == BRISK_OK;
+    uint16_t *h = malloc((size_t)n * 2);
+    uint8_t *xq = malloc(xq_bytes), *xq_ref = malloc(xq_bytes);
+    gpu_download(h, d_16, (size_t)n * 2);
+    gpu_download(xq, d_xq, xq_bytes);
+    bool ok16 = true;
+    if (act) ok16 = close_f16(h, ref, n);
+    else
+        for (int64_t i = 0; i < n; i++) ok16 &= h[i] == brisk_f32_to_fp16(x[i]);
+    float *hv = malloc((size_t)n * 4);
+    for (int64_t i = 0; i < n; i++) hv[i] = brisk_fp16_to_f32(h[i]);
+    host_quantize_x8(hv, n, xq_ref);
+    bool same = memcmp(xq, xq_ref, xq_bytes) == 0;
+    gpu_check(ok && ok16 && same, "f32_to_xq %s (%lld values): f16 %s, xq8 %s the host encoding",
+              act == 1 ? "silu * up" : act == 2 ? "gelu_tanh * up" : "plain", (long long)n, ok16 ? "ok" : "BAD",
+              same ? "==" : "!=");
+    brisk_cuda_free(d_x); brisk_cuda_free(d_u); brisk_cuda_free(d_16); brisk_cuda_free(d_xq);
+    free(x); free(u); free(ref); free(h); free(xq); free(xq_ref); free(hv);
+}
+
+/* rope_kv_store = rope(q), rope(k), kv_store(k), kv_store(v) (bit-exact). */
+static void check_rope_kv_store(bool neox, int head_dim, int n_rot) {
+    const int n_tokens = 3, n_head = 8, n_head_kv = 2, head_dim_v = head_dim, cache_rows = 40;
+    const int64_t nq = (int64_t)n_tokens * n_head * head_dim, nk = (int64_t)n_tokens * n_head_kv * head_dim;
+    const int64_t k_dim = (int64_t)n_head_kv * head_dim, cache = cache_rows * k_dim;
+    float *q = random_floats(nq, -2, 2), *k = random_floats(nk, -2, 2), *v = random_floats(nk, -2, 2);
+    float *f = random_floats(n_rot / 2, 0.001f, 1.0f);
+    int32_t pos[3] = {0, 17, 4000}, rows[3] = {5, 31, 12};
+    float *d_f = gpu_upload_copy(f, (size_t)n_rot / 2 * 4);
+    int32_t *d_pos = gpu_upload_copy(pos, sizeof pos), *d_rows = gpu_upload_copy(rows, sizeof rows);
+    float *d_q[2], *d_k[2], *d_v;
+    void *d_kc[2], *d_vc[2];
+    for (int i = 0; i < 2; i++) {
+        d_q[i] = gpu_upload_copy(q, (size_t)nq * 4);
+        d_k[i] = gpu_upload_copy(k, (size_t)nk * 4);
+        d_kc[i] = gpu_alloc_poisoned((size_t)cache * 2);
+        d_vc[i] = gpu_alloc_poisoned((size_t)cache * 2);
+    }
+    d_v = gpu_upload_copy(v, (size_t)nk * 4);
+    brisk_error err;
+    bool ok = brisk_cuda_rope(d_q[0], d_pos, d_f, n_tokens, n_head, head_dim, n_rot, neox, 0.9f, NULL, &err) == BRISK_OK &&
+              brisk_cuda_rope(d_k[0], d_pos, d_f, n_tokens, n_head_kv, head_dim, n_rot, neox, 0.9f, NULL, &err) == BRISK_OK &&
+              brisk_cuda_kv_store(d_k[0], d_kc[0], d_rows, n_tokens, (int)k_dim, NULL, &err) == BRISK_OK &&
+              brisk_cuda_kv_store(d_v, d_vc[0], d_rows, n_tokens, (int)k_dim, NULL, &err) == BRISK_OK &&
+              brisk_cuda_rope_kv_store(d_q[1], d_k[1], d_v, d_pos, d_f, n_tokens, n_head, n_head_kv, head_dim,
+                                       head_dim_v, n_rot, neox, 0.9f, d_kc[1], d_vc[1], d_rows, NULL, &err) == BRISK_OK;
+    float *qa = malloc((size_t)nq * 4), *qb = malloc((size_t)nq * 4);
+    uint16_t *ca = malloc((size_t)cache * 2), *cb = malloc((size_t)cache * 2);
+    gpu_download(qa, d_q[0], (size_t)nq * 4);
+    gpu_download(qb, d_q[1], (size_t)nq * 4);
+    bool same = memcmp(qa, qb, (size_t)nq * 4) == 0;
+    for (int i = 0; i < 2; i++) {
+        void *const *c = i ? d_vc : d_kc;
+        gpu_download(ca, c[0], (size_t)cache * 2);
+        gpu_download(cb, c[1], (size_t)cache * 2);
+        same &= memcmp(ca, cb, (size_t)cache * 2) == 0;
+    }
+    gpu_check(ok && same, "rope_kv_store %s head_dim %d n_rot %d: %s the separate kernels", neox ? "neox" : "normal",
+              head_dim, n_rot, same ? "bit-exact with" : "differs from");
+    for (int i = 0; i < 2; i++) {
+        brisk_cuda_free(d_q[i]); brisk_cuda_free(d_k[i]); brisk_cuda_free(d_kc[i]); brisk_cuda_free(d_vc[i]);
+    }
+    brisk_cuda_free(d_v); brisk_cuda_free(d_f); brisk_cuda_free(d_pos); brisk_cuda_free(d_rows);
+    free(q); free(k); free(v); free(f); free(qa); free(qb); free(ca); free(cb);
+}
+
 void gpu_test_ops(void) {
     check_rmsnorm(7, 4096, true);
     check_rmsnorm(3, 576, false);
@@ -159,4 +265,13 @@ void gpu_test_ops(void) {
     check_act(false);
     check_act(true);
     check_add_and_convert();
+    check_rmsnorm_xq(4096, true);
+    check_rmsnorm_xq(2048, false);
+    check_rmsnorm_xq(11264, true);
+    check_f32_to_xq(4096, 0);
+    check_f32_to_xq(14336, 1);
+    check_f32_to_xq(2048 + 64, 2);
+    check_rope_kv_store(false, 128, 128);
+    check_rope_kv_store(true, 128, 64);
+    check_rope_kv_store(true, 64, 64);
 }

@@ -15,6 +15,7 @@
 
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/cuda_pdl.cuh"
 
 namespace {
 
@@ -23,7 +24,9 @@ const int TILE = 32;            // context rows per step (one per lane in the so
 const int MAX_GROUP = 8;        // query heads per KV head
 const int MAX_PAIRS = 4;        // ceil(head_dim / 64) (head_dim <= 256)
 const int MAX_DIMS = 2;         // head_dim_v / THREADS (head_dim_v <= 256)
-const int TARGET_BLOCKS = 264;  // about two blocks per SM on an H100
+const int TARGET_BLOCKS = 1056; // about eight blocks per SM on an H100 (a long context's KV streams)
+const int MAX_SPLITS = 128;
+const int MAX_SPLITS_COMBINE = 1024; // splits a launch takes (attn_combine's weights in shared memory)
 
 struct Shape {
     int n_q, n_head, n_head_kv, head_dim, head_dim_v, window, group, n_splits;
@@ -42,7 +45,11 @@ __device__ __forceinline__ int64_t cache_row(const Shape &s, const int32_t *tabl
 __device__ void split_range(const Shape &s, int pos, int split, int &start, int &end) {
     const int first = s.window > 0 && pos - s.window + 1 > 0 ? pos - s.window + 1 : 0;
     const int n = pos + 1 - first;
-    const int chunk = (n + s.n_splits - 1) / s.n_splits;
+    // at least one tile per split: a launch sized for the longest context
+    // (fixed split count, so a captured graph serves every length) leaves
+    // the splits past the context empty.
+    int chunk = (n + s.n_splits - 1) / s.n_splits;
+    if (chunk < TILE) chunk = TILE;
     start = first + split * chunk;
     end = start + chunk < pos + 1 ? start + chunk : pos + 1;
 }
@@ -51,6 +58,8 @@ __global__ void __launch_bounds__(THREADS)
 attn_split(Shape s, const float *__restrict__ q, const half *__restrict__ kc,
            const half *__restrict__ vc, const int32_t *__restrict__ pos, float *__restrict__ out,
            float *__restrict__ part) {
+    brisk_cuda::pdl_wait();
+    brisk_cuda::pdl_trigger();
     const int kvh = blockIdx.x, split = blockIdx.y, qi = blockIdx.z;
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     const int G = s.group, half_dim = s.head_dim / 2, pairs = (half_dim + 31) / 32;
@@ -61,6 +70,15 @@ attn_split(Shape s, const float *__restrict__ q, const half *__restrict__ kc,
     int start, end;
     split_range(s, pos[qi], split, start, end);
     const int32_t *table = s.tables ? s.tables + s.table_off[qi] : nullptr;
+    if (start >= end && s.n_splits > 1) { // past the context: only (m, l) = (-inf, 0), which attn_combine skips
+        if (threadIdx.x < G) {
+            const int64_t slot = ((int64_t)qi * s.n_head + kvh * G + threadIdx.x) * s.n_splits + split;
+            float *ml = part + (int64_t)s.n_q * s.n_head * s.n_splits * s.head_dim_v + 2 * slot;
+            ml[0] = -INFINITY;
+            ml[1] = 0.0f;
+        }
+        return;
+    }
 
     // q of the group's heads, lane's pairs (2 * (lane + 32 i), +1), in registers.
     float2 qr[MAX_GROUP][MAX_PAIRS];
@@ -195,21 +213,57 @@ attn_split(Shape s, const float *__restrict__ q, const half *__restrict__ kc,
 }
 
 // One block per (query head, query token): merge the splits' partial results.
-__global__ void attn_combine(Shape s, const float *__restrict__ part, float *__restrict__ out) {
-    const int head = blockIdx.x, qi = blockIdx.y;
+// The split weights exp(m_k - M) go to shared memory; then warp w adds splits
+// w, w + WARPS, ... (lane: 4 dims per 128, loads of several splits in flight)
+// and the warps' sums meet in shared memory. Empty splits (m = -inf) are
+// skipped: they wrote no output.
+__global__ void __launch_bounds__(THREADS) attn_combine(Shape s, const float *__restrict__ part, float *__restrict__ out) {
+    brisk_cuda::pdl_wait();
+    brisk_cuda::pdl_trigger();
+    const int head = blockIdx.x, qi = blockIdx.y, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     const int64_t qh = (int64_t)qi * s.n_head + head;
     const float *ml = part + (int64_t)s.n_q * s.n_head * s.n_splits * s.head_dim_v + 2 * qh * s.n_splits;
+    __shared__ float wgt[MAX_SPLITS_COMBINE];
+    __shared__ float red[WARPS][THREADS * MAX_DIMS];
+    __shared__ float m_red[WARPS], l_red[WARPS];
     float M = -INFINITY;
-    for (int k = 0; k < s.n_splits; k++) M = fmaxf(M, ml[2 * k]);
+    for (int k = threadIdx.x; k < s.n_splits; k += THREADS) M = fmaxf(M, ml[2 * k]);
+    for (int o = 16; o > 0; o /= 2) M = fmaxf(M, __shfl_xor_sync(0xffffffffu, M, o));
+    if (lane == 0) m_red[warp] = M;
+    __syncthreads();
+    M = m_red[0];
+    for (int i = 1; i < WARPS; i++) M = fmaxf(M, m_red[i]);
     float L = 0.0f;
-    for (int k = 0; k < s.n_splits; k++) L += ml[2 * k + 1] * expf(ml[2 * k] - M);
+    for (int k = threadIdx.x; k < s.n_splits; k += THREADS) {
+        const float mk = ml[2 * k];
+        const float wk = mk == -INFINITY ? 0.0f : expf(mk - M);
+        wgt[k] = wk;
+        L += ml[2 * k + 1] * wk;
+    }
+    for (int o = 16; o > 0; o /= 2) L += __shfl_xor_sync(0xffffffffu, L, o);
+    if (lane == 0) l_red[warp] = L;
+    __syncthreads();
+    L = 0.0f;
+    for (int i = 0; i < WARPS; i++) L += l_red[i];
     const float inv = 1.0f / L;
-    for (int d = threadIdx.x; d < s.head_dim_v; d += blockDim.x) {
-        float o = 0.0f;
-        for (int k = 0; k < s.n_splits; k++) {
-            const float wk = expf(ml[2 * k] - M);
-            o += wk * part[(qh * s.n_splits + k) * s.head_dim_v + d];
+    for (int d0 = 0; d0 < s.head_dim_v; d0 += 128) {
+        const int d = d0 + 4 * lane;
+        float4 acc = make_float4(0, 0, 0, 0);
+        if (d < s.head_dim_v) {
+#pragma unroll 4
+            for (int k = warp; k < s.n_splits; k += WARPS) {
+                const float wk = wgt[k];
+                if (wk == 0.0f) continue;
+                const float4 p = *reinterpret_cast<const float4 *>(part + (qh * s.n_splits + k) * s.head_dim_v + d);
+                acc.x += wk * p.x, acc.y += wk * p.y, acc.z += wk * p.z, acc.w += wk * p.w;
+            }
+            red[warp][d] = acc.x, red[warp][d + 1] = acc.y, red[warp][d + 2] = acc.z, red[warp][d + 3] = acc.w;
         }
+    }
+    __syncthreads();
+    for (int d = threadIdx.x; d < s.head_dim_v; d += THREADS) {
+        float o = 0.0f;
+        for (int i = 0; i < WARPS; i++) o += red[i][d];
         out[qh * s.head_dim_v + d] = o * inv;
     }
 }
@@ -219,9 +273,9 @@ __global__ void attn_combine(Shape s, const float *__restrict__ part, float *__r
 extern "C" int brisk_cuda_attention_splits(const brisk_cuda_attn_shape *s, int max_kv_len) {
     const int blocks = s->n_head_kv * (s->n_q > 0 ? s->n_q : 1);
     int splits = (TARGET_BLOCKS + blocks - 1) / blocks;
-    const int by_len = max_kv_len / (2 * TILE); // at least two tiles per split
+    const int by_len = (max_kv_len + TILE - 1) / TILE; // at least one tile per split
     if (splits > by_len) splits = by_len;
-    if (splits > 64) splits = 64;
+    if (splits > MAX_SPLITS) splits = MAX_SPLITS;
     return splits < 1 ? 1 : splits;
 }
 
@@ -248,13 +302,13 @@ extern "C" brisk_status brisk_cuda_attention_paged(const brisk_cuda_attn_shape *
         return brisk_fail(err, BRISK_ERR_ARG, "CUDA attention: a paged cache needs block_size > 0 and table offsets");
     if (s->n_q < 0 || s->n_head_kv <= 0 || s->n_head % s->n_head_kv ||
         s->n_head / s->n_head_kv > MAX_GROUP || s->head_dim <= 0 || s->head_dim % 8 || s->head_dim > 64 * MAX_PAIRS ||
-        s->head_dim_v <= 0 || s->head_dim_v % 8 || s->head_dim_v > THREADS * MAX_DIMS || n_splits < 1 || n_splits > 65535)
+        s->head_dim_v <= 0 || s->head_dim_v % 8 || s->head_dim_v > THREADS * MAX_DIMS || n_splits < 1 || n_splits > MAX_SPLITS_COMBINE)
         return brisk_fail(err, BRISK_ERR_UNSUPPORTED,
                           "CUDA attention: %d heads / %d KV heads, head_dim %d/%d, %d splits "
                           "(supported: group <= %d, head_dim a multiple of 8 up to %d, "
-                          "head_dim_v a multiple of 8 up to %d)",
+                          "head_dim_v a multiple of 8 up to %d, 1..%d splits)",
                           s->n_head, s->n_head_kv, s->head_dim, s->head_dim_v, n_splits, MAX_GROUP,
-                          64 * MAX_PAIRS, THREADS * MAX_DIMS);
+                          64 * MAX_PAIRS, THREADS * MAX_DIMS, MAX_SPLITS_COMBINE);
     if (s->n_q == 0) return BRISK_OK;
     if (n_splits > 1 && !d_scratch)
         return brisk_fail(err, BRISK_ERR_ARG, "CUDA attention: %d splits need scratch", n_splits);
@@ -263,12 +317,12 @@ extern "C" brisk_status brisk_cuda_attention_paged(const brisk_cuda_attn_shape *
                 d_tables,    d_table_off, block_size};
     cudaStream_t st = (cudaStream_t)stream;
     dim3 grid((unsigned)s->n_head_kv, (unsigned)n_splits, (unsigned)s->n_q);
-    attn_split<<<grid, THREADS, 0, st>>>(sh, d_q, (const half *)d_k, (const half *)d_v, d_pos,
+    brisk_cuda::pdl_launch(attn_split, grid, dim3(THREADS), 0, st, sh, d_q, (const half *)d_k, (const half *)d_v, d_pos,
                                          d_out, (float *)d_scratch);
     CUDA_LAUNCHED(err, "attention");
     if (n_splits > 1) {
-        attn_combine<<<dim3((unsigned)s->n_head, (unsigned)s->n_q), THREADS, 0, st>>>(
-            sh, (const float *)d_scratch, d_out);
+        brisk_cuda::pdl_launch(attn_combine, dim3((unsigned)s->n_head, (unsigned)s->n_q), dim3(THREADS), 0, st, sh,
+                               (const float *)d_scratch, d_out);
         CUDA_LAUNCHED(err, "attention combine");
     }
     return BRISK_OK;

@@ -52,6 +52,9 @@ brisk_status brisk_cuda_capture_begin(void *stream, brisk_error *err);
 brisk_status brisk_cuda_capture_end(void *stream, bool keep, void **graph_exec, brisk_error *err);
 brisk_status brisk_cuda_graph_launch(void *graph_exec, void *stream, brisk_error *err);
 void brisk_cuda_graph_free(void *graph_exec);
+/* Page-locked host memory (copies from/to it are truly asynchronous). */
+brisk_status brisk_cuda_host_alloc(void **p, size_t bytes, const char *what, brisk_error *err);
+void brisk_cuda_host_free(void *p);
 /* Free and total memory of the current device. */
 brisk_status brisk_cuda_mem_info(size_t *free_bytes, size_t *total_bytes, brisk_error *err);
 
@@ -97,6 +100,40 @@ brisk_status brisk_cuda_gemv(const brisk_cuda_weight *w, const void *d_x, float 
 brisk_status brisk_cuda_gemv_variant(const brisk_cuda_weight *w, const void *d_x, float *d_y,
                                      int n_cols, int variant, void *stream, brisk_error *err);
 
+/* Decode GEMV of one column on int8 activations (cuda_gemv_q8.cu; dp4a): the
+ * faster path for Q4_K, Q6_K and Q8_0 weights (n_in a multiple of 64).
+ * x is first quantized from f16 by brisk_cuda_quantize_x8 into the "xq8"
+ * format (per column brisk_cuda_xq8_bytes(n_in) bytes: int8 planes hi[n_in]
+ * and lo[n_in], then per 32 elements {f32 d, i32 sums of 256 hi + lo over
+ * each half, pad}; x ~= d * (256 hi + lo), ~16 bits; cuda_gemv_q8.cu has the
+ * exact rule); one quantized x serves every matrix that reads it. The result
+ * is the f32 dot of the dequantized weights with the dequantized x. */
+size_t brisk_cuda_xq8_bytes(int64_t n_in);
+bool brisk_cuda_gemv_q8_supported(const brisk_cuda_weight *w);
+brisk_status brisk_cuda_quantize_x8(const void *d_x16, void *d_xq, int n_cols, int64_t n_in, void *stream,
+                                    brisk_error *err);
+brisk_status brisk_cuda_gemv_q8(const brisk_cuda_weight *w, const void *d_xq, float *d_y, void *stream,
+                                brisk_error *err);
+/* Up to 3 matrices of one type and n_in that read the same x (q/k/v, gate/up)
+ * in one launch: d_ys[m] = ws[m] x. */
+brisk_status brisk_cuda_gemv_q8_group(const brisk_cuda_weight *const *ws, float *const *d_ys, int n, const void *d_xq,
+                                      void *stream, brisk_error *err);
+/* Fused producers of a 1-token pass's matrix input (f16 in d_out16 and xq8):
+ *  f32_to_xq: d_x f32 [n_in] (with d_up: act(d_x) * d_up, as act_mul);
+ *  rmsnorm_xq: one row; with d_add, d_x += d_add first (written back);
+ *    width a multiple of 64 up to 12288 (brisk_cuda_rmsnorm_xq_supported).
+ * The f16 values equal those of act_mul / f32_to_f16 / rmsnorm, and xq8 is
+ * their brisk_cuda_quantize_x8 encoding. */
+brisk_status brisk_cuda_f32_to_xq(const float *d_x, const float *d_up, bool gelu, void *d_out16, void *d_xq,
+                                  int64_t n_in, void *stream, brisk_error *err);
+bool brisk_cuda_rmsnorm_xq_supported(int width);
+brisk_status brisk_cuda_rmsnorm_xq(float *d_x, const float *d_add, const float *d_w, void *d_out16, void *d_xq,
+                                   int width, float eps, void *stream, brisk_error *err);
+/* variant for the bench: 0 = the default; 1..4 = (rows per warp, units in flight per lane) =
+ * (1, 1), (2, 1), (1, 2), (2, 2). */
+brisk_status brisk_cuda_gemv_q8_variant(const brisk_cuda_weight *w, const void *d_xq, float *d_y, int variant,
+                                        void *stream, brisk_error *err);
+
 /* Prompt GEMM: d_y[t, :] = W d_x[t, :] for t < n_tokens (any count).
  * d_x: [n_tokens, n_in] f16; d_y: [n_tokens, n_out] f32. W is dequantized to
  * f16 in slices of rows into d_scratch (brisk_cuda_gemm_scratch_bytes), each
@@ -112,6 +149,11 @@ brisk_status brisk_cuda_gemm(brisk_cuda_blas *blas, const brisk_cuda_weight *w, 
 brisk_status brisk_cuda_weight_to_f16(const brisk_cuda_weight *w, int64_t row0, int64_t n_rows,
                                       void *d_out, void *stream, brisk_error *err);
 
+/* d_out[t, :] = scale * row d_tokens[t] of W (the token embedding), f32
+ * [n_tokens, n_in]; values as weight_to_f16 decodes them (f16 precision). */
+brisk_status brisk_cuda_embed(const brisk_cuda_weight *w, const int32_t *d_tokens, int n_tokens, float scale,
+                              float *d_out, void *stream, brisk_error *err);
+
 /* ---- element-wise and normalization ops ------------------------------------------- */
 
 /* Per row of d_x [n_rows, width]: x / rms(x) * w (d_w [width] or NULL).
@@ -126,6 +168,15 @@ brisk_status brisk_cuda_rmsnorm(const float *d_x, const float *d_w, float *d_out
 brisk_status brisk_cuda_rope(float *d_x, const int32_t *d_pos, const float *d_inv_freq, int n_tokens,
                              int n_heads, int head_dim, int n_rot, bool neox, float mscale,
                              void *stream, brisk_error *err);
+
+/* The rope of q and k and the KV cache store of one layer in one launch:
+ * brisk_cuda_rope on d_q [n_tokens, n_head, head_dim] and d_k [n_tokens,
+ * n_head_kv, head_dim], then brisk_cuda_kv_store of k and of d_v [n_tokens,
+ * n_head_kv, head_dim_v] (rows d_rows) into the f16 caches. */
+brisk_status brisk_cuda_rope_kv_store(float *d_q, float *d_k, const float *d_v, const int32_t *d_pos,
+                                      const float *d_inv_freq, int n_tokens, int n_head, int n_head_kv, int head_dim,
+                                      int head_dim_v, int n_rot, bool neox, float mscale, void *d_kcache16,
+                                      void *d_vcache16, const int32_t *d_rows, void *stream, brisk_error *err);
 
 /* d_out16 = act(gate) * up over n elements (f16 out: the input of the down
  * projection). gelu: GELU with the tanh approximation; else SiLU. */
@@ -184,6 +235,17 @@ brisk_status brisk_cuda_attention_paged(const brisk_cuda_attn_shape *s, const fl
                                         const void *d_v, const int32_t *d_pos, const int32_t *d_tables,
                                         const int32_t *d_table_off, int block_size, float *d_out,
                                         int n_splits, void *d_scratch, void *stream, brisk_error *err);
+
+/* Prefill attention on the tensor cores (cuda_attention_prefill.cu; f16 q
+ * and probabilities, f32 accumulation): the same function as
+ * brisk_cuda_attention_paged for n_q queries of ONE sequence, whose block
+ * table is d_table (NULL: row p = position p). Shapes it takes:
+ * brisk_cuda_attention_prefill_supported (head_dim and head_dim_v multiples
+ * of 16 up to 256, groups <= 8). */
+bool brisk_cuda_attention_prefill_supported(const brisk_cuda_attn_shape *s);
+brisk_status brisk_cuda_attention_prefill(const brisk_cuda_attn_shape *s, const float *d_q, const void *d_k,
+                                          const void *d_v, const int32_t *d_pos, const int32_t *d_table,
+                                          int block_size, float *d_out, void *stream, brisk_error *err);
 
 /* ---- tests ---------------------------------------------------------------------- */
 

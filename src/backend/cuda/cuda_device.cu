@@ -58,3 +58,16 @@ extern "C" brisk_status brisk_cuda_sync(brisk_error *err) {
     CUDA_TRY(err, cudaDeviceSynchronize());
     return BRISK_OK;
 }
+
+extern "C" brisk_status brisk_cuda_host_alloc(void **p, size_t bytes, const char *what, brisk_error *err) {
+    *p = nullptr;
+    if (cudaHostAlloc(p, bytes ? bytes : 16, cudaHostAllocDefault) == cudaSuccess) return BRISK_OK;
+    cudaGetLastError();
+    *p = nullptr;
+    return brisk_fail(err, BRISK_ERR_NOMEM, "CUDA: cannot allocate %.1f MiB of page-locked host memory for %s",
+                      (double)bytes / (1024.0 * 1024.0), what);
+}
+
+extern "C" void brisk_cuda_host_free(void *p) {
+    if (p) cudaFreeHost(p);
+}

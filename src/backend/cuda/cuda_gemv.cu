@@ -15,6 +15,7 @@
 // memory at the end. Each warp loads UNROLL groups before using any.
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/cuda_pdl.cuh"
 #include "backend/cuda/cuda_formats.cuh"
 
 using namespace brisk_cuda;
@@ -36,6 +37,8 @@ template <class Fmt, int WARPS, int UNROLL>
 __global__ void __launch_bounds__(WARPS * 32)
 gemv_kernel(const uint8_t *__restrict__ w, const half *__restrict__ x, float *__restrict__ y,
             int64_t n_in, int64_t n_out, int n_cols) {
+    brisk_cuda::pdl_wait();
+    brisk_cuda::pdl_trigger();
     constexpr int PAIRS = Fmt::RUNS * Fmt::RUN / 2;
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     const int g = lane / 4, t = lane % 4;
@@ -104,8 +107,8 @@ gemv_kernel(const uint8_t *__restrict__ w, const half *__restrict__ x, float *__
 
 template <class Fmt, int WARPS, int UNROLL>
 void launch(const brisk_cuda_weight *w, const void *x, float *y, int n_cols, cudaStream_t s) {
-    gemv_kernel<Fmt, WARPS, UNROLL><<<(unsigned)(w->n_out / 16), WARPS * 32, 0, s>>>(
-        (const uint8_t *)w->d_data, (const half *)x, y, w->n_in, w->n_out, n_cols);
+    brisk_cuda::pdl_launch(gemv_kernel<Fmt, WARPS, UNROLL>, dim3((unsigned)(w->n_out / 16)), dim3(WARPS * 32), 0, s,
+                           (const uint8_t *)w->d_data, (const half *)x, y, w->n_in, w->n_out, n_cols);
 }
 
 // The tuned configuration per type (bench/cuda_bench.c measures the others

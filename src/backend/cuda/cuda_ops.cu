@@ -4,6 +4,7 @@
 
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/cuda_pdl.cuh"
 
 namespace {
 
@@ -68,6 +69,8 @@ __global__ void act_mul_kernel(const float *gate, const float *up, half *out, in
 }
 
 __global__ void add_kernel(float *x, const float *y, int64_t n) {
+    brisk_cuda::pdl_wait();
+    brisk_cuda::pdl_trigger();
     const int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (i < n) x[i] += y[i];
 }
@@ -77,7 +80,83 @@ __global__ void to_f16_kernel(const float *x, half *out, int64_t n) {
     if (i < n) out[i] = __float2half_rn(x[i]);
 }
 
+// Rotate pair p (< n_rot / 2) of one head vector v in place; returns nothing.
+__device__ __forceinline__ void rope_pair(float *v, int p, int half_rot, float pos, const float *inv_freq,
+                                          bool neox, float mscale, int &a, int &b) {
+    const float angle = pos * inv_freq[p];
+    float s, c;
+    sincosf(angle, &s, &c);
+    c *= mscale;
+    s *= mscale;
+    a = neox ? p : 2 * p;
+    b = neox ? p + half_rot : 2 * p + 1;
+    const float x0 = v[a], x1 = v[b];
+    v[a] = x0 * c - x1 * s;
+    v[b] = x0 * s + x1 * c;
+}
+
+// One thread per (token, item); items: the q pairs to rotate, then the k
+// pairs (rotated or not, stored to the cache), then the v elements (stored).
+__global__ void rope_kv_kernel(float *q, float *k, const float *v, const int32_t *pos, const float *inv_freq,
+                               int n_tokens, int n_head, int n_head_kv, int head_dim, int head_dim_v, int n_rot,
+                               bool neox, float mscale, half *kc, half *vc, const int32_t *rows) {
+    brisk_cuda::pdl_wait();
+    brisk_cuda::pdl_trigger();
+    const int half_rot = n_rot / 2, k_pairs = head_dim / 2;
+    const int64_t nq = (int64_t)n_head * half_rot, nk = (int64_t)n_head_kv * k_pairs;
+    const int64_t nv = (int64_t)n_head_kv * head_dim_v, per_token = nq + nk + nv;
+    const int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= (int64_t)n_tokens * per_token) return;
+    const int t = (int)(i / per_token);
+    int64_t j = i % per_token;
+    const float p_t = (float)pos[t];
+    const int64_t k_dim = (int64_t)n_head_kv * head_dim;
+    int a, b;
+    if (j < nq) {
+        const int64_t h = j / half_rot;
+        rope_pair(q + ((int64_t)t * n_head + h) * head_dim, (int)(j % half_rot), half_rot, p_t, inv_freq, neox,
+                  mscale, a, b);
+        return;
+    }
+    j -= nq;
+    if (j < nk) {
+        const int64_t h = j / k_pairs;
+        const int p = (int)(j % k_pairs);
+        float *kv = k + (int64_t)t * k_dim + h * head_dim;
+        if (p < half_rot) {
+            rope_pair(kv, p, half_rot, p_t, inv_freq, neox, mscale, a, b);
+        } else {
+            a = n_rot + 2 * (p - half_rot);
+            b = a + 1;
+        }
+        half *dst = kc + (int64_t)rows[t] * k_dim + h * head_dim;
+        dst[a] = __float2half_rn(kv[a]);
+        dst[b] = __float2half_rn(kv[b]);
+        return;
+    }
+    j -= nk;
+    vc[(int64_t)rows[t] * nv + j] = __float2half_rn(v[(int64_t)t * nv + j]);
+}
+
 } // namespace
+
+extern "C" brisk_status brisk_cuda_rope_kv_store(float *d_q, float *d_k, const float *d_v, const int32_t *d_pos,
+                                                 const float *d_inv_freq, int n_tokens, int n_head, int n_head_kv,
+                                                 int head_dim, int head_dim_v, int n_rot, bool neox, float mscale,
+                                                 void *d_kcache16, void *d_vcache16, const int32_t *d_rows,
+                                                 void *stream, brisk_error *err) {
+    if (n_tokens < 0 || n_head <= 0 || n_head_kv <= 0 || n_rot < 0 || n_rot % 2 || n_rot > head_dim || head_dim % 2)
+        return brisk_fail(err, BRISK_ERR_ARG, "CUDA rope_kv_store: shape (n_rot %d, head_dim %d)", n_rot, head_dim);
+    const int64_t per_token = (int64_t)n_head * (n_rot / 2) + (int64_t)n_head_kv * (head_dim / 2) +
+                              (int64_t)n_head_kv * head_dim_v;
+    const int64_t n = per_token * n_tokens;
+    if (n == 0) return BRISK_OK;
+    brisk_cuda::pdl_launch(rope_kv_kernel, dim3(blocks_for(n)), dim3(THREADS), 0, (cudaStream_t)stream, d_q, d_k, d_v,
+                           d_pos, d_inv_freq, n_tokens, n_head, n_head_kv, head_dim, head_dim_v, n_rot, neox, mscale,
+                           (half *)d_kcache16, (half *)d_vcache16, d_rows);
+    CUDA_LAUNCHED(err, "rope_kv_store");
+    return BRISK_OK;
+}
 
 extern "C" brisk_status brisk_cuda_rmsnorm(const float *d_x, const float *d_w, float *d_out,
                                            void *d_out16, int n_rows, int width, float eps,
@@ -116,7 +195,7 @@ extern "C" brisk_status brisk_cuda_act_mul(const float *d_gate, const float *d_u
 extern "C" brisk_status brisk_cuda_add(float *d_x, const float *d_y, int64_t n, void *stream,
                                        brisk_error *err) {
     if (n <= 0) return n == 0 ? BRISK_OK : brisk_fail(err, BRISK_ERR_ARG, "CUDA add: n");
-    add_kernel<<<blocks_for(n), THREADS, 0, (cudaStream_t)stream>>>(d_x, d_y, n);
+    brisk_cuda::pdl_launch(add_kernel, dim3(blocks_for(n)), dim3(THREADS), 0, (cudaStream_t)stream, d_x, d_y, n);
     CUDA_LAUNCHED(err, "add");
     return BRISK_OK;
 }

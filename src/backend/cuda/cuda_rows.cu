@@ -4,6 +4,7 @@
 
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/cuda_pdl.cuh"
 
 namespace {
 
@@ -27,6 +28,8 @@ __global__ void kv_store_kernel(const float *src, half *cache, const int32_t *ro
 
 __global__ void gather_kernel(const float *src, const int32_t *rows, float *dst, int n_rows,
                               int width) {
+    brisk_cuda::pdl_wait();
+    brisk_cuda::pdl_trigger();
     const int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= (int64_t)n_rows * width) return;
     const int64_t r = i / width, c = i % width;
@@ -63,7 +66,7 @@ extern "C" brisk_status brisk_cuda_gather_rows(const float *d_src, const int32_t
     if (n_rows < 0 || width <= 0) return brisk_fail(err, BRISK_ERR_ARG, "CUDA gather_rows: shape");
     const int64_t n = (int64_t)n_rows * width;
     if (n == 0) return BRISK_OK;
-    gather_kernel<<<blocks_for(n), THREADS, 0, (cudaStream_t)stream>>>(d_src, d_rows, d_dst, n_rows,
+    brisk_cuda::pdl_launch(gather_kernel, dim3(blocks_for(n)), dim3(THREADS), 0, (cudaStream_t)stream, d_src, d_rows, d_dst, n_rows,
                                                                       width);
     CUDA_LAUNCHED(err, "gather_rows");
     return BRISK_OK;

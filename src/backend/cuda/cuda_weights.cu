@@ -6,6 +6,7 @@
 
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/cuda_pdl.cuh"
 #include "backend/cuda/cuda_formats.cuh"
 
 extern "C" {
@@ -145,5 +146,56 @@ extern "C" brisk_status brisk_cuda_weight_to_f16(const brisk_cuda_weight *w, int
     default: return brisk_fail(err, BRISK_ERR_UNSUPPORTED, "CUDA weight_to_f16: type");
     }
     CUDA_LAUNCHED(err, "weight_to_f16");
+    return BRISK_OK;
+}
+
+// One thread per (token, chunk): out[t, :] = row tokens[t] of W, times scale, f32.
+template <class Fmt>
+__global__ static void embed_rows(const uint8_t *w, int64_t n_in, int64_t n_out, const int32_t *tokens,
+                                  int n_tokens, float scale, float *out) {
+    brisk_cuda::pdl_wait();
+    brisk_cuda::pdl_trigger();
+    const int64_t chunks = n_in / Fmt::CHUNK;
+    const int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= (int64_t)n_tokens * chunks) return;
+    const int64_t t = i / chunks, ci = i % chunks;
+    int64_t row = tokens[t];
+    if (row < 0 || row >= n_out) row = 0; // ids are checked on the host; never read out of bounds
+    typename Fmt::Raw raw;
+    Fmt::load(w, n_in, n_out, row, ci, raw);
+    half2 v[Fmt::RUNS * Fmt::RUN / 2];
+    Fmt::decode(raw, v);
+#pragma unroll
+    for (int run = 0; run < Fmt::RUNS; run++) {
+        float2 *dst = reinterpret_cast<float2 *>(out + t * n_in + Fmt::run_start(ci, run));
+#pragma unroll
+        for (int k = 0; k < Fmt::RUN / 2; k++) {
+            const float2 f = __half22float2(v[run * Fmt::RUN / 2 + k]);
+            dst[k] = make_float2(f.x * scale, f.y * scale);
+        }
+    }
+}
+
+template <class Fmt>
+static void launch_embed(const brisk_cuda_weight *w, const int32_t *tokens, int n, float scale, float *out,
+                         cudaStream_t stream) {
+    const int64_t total = (int64_t)n * (w->n_in / Fmt::CHUNK);
+    const int threads = 128;
+    brisk_cuda::pdl_launch(embed_rows<Fmt>, dim3((unsigned)((total + threads - 1) / threads)), dim3(threads), 0, stream,
+                           (const uint8_t *)w->d_data, w->n_in, w->n_out, tokens, n, scale, out);
+}
+
+extern "C" brisk_status brisk_cuda_embed(const brisk_cuda_weight *w, const int32_t *d_tokens, int n_tokens,
+                                         float scale, float *d_out, void *stream, brisk_error *err) {
+    if (n_tokens <= 0) return n_tokens == 0 ? BRISK_OK : brisk_fail(err, BRISK_ERR_ARG, "CUDA embed: %d tokens", n_tokens);
+    cudaStream_t s = (cudaStream_t)stream;
+    switch (w->type) {
+    case BRISK_TYPE_F16: launch_embed<FmtF16>(w, d_tokens, n_tokens, scale, d_out, s); break;
+    case BRISK_TYPE_Q8_0: launch_embed<FmtQ8_0>(w, d_tokens, n_tokens, scale, d_out, s); break;
+    case BRISK_TYPE_Q4_K: launch_embed<FmtQ4_K>(w, d_tokens, n_tokens, scale, d_out, s); break;
+    case BRISK_TYPE_Q6_K: launch_embed<FmtQ6_K>(w, d_tokens, n_tokens, scale, d_out, s); break;
+    default: return brisk_fail(err, BRISK_ERR_UNSUPPORTED, "CUDA embed: type");
+    }
+    CUDA_LAUNCHED(err, "embed");
     return BRISK_OK;
 }

@@ -1,0 +1,317 @@
+// Decode GEMV for one column on ~16-bit integer activations (dp4a): y = W x.
+//
+// Why: the tensor-core GEMV (cuda_gemv.cu) turns every weight into an f16
+// before the mma; for 4.5-bit Q4_K that is ~3 instructions per weight, more
+// than the SMs issue while the HBM streams (48-71% of copy bandwidth). Here x
+// comes pre-encoded as two int8 planes (the xq8 format, cuda_xq.cuh) and the
+// weights' integer quants meet both planes in dp4a (4 multiply-adds per
+// instruction; the weight extraction is shared), with the block scales
+// applied once per 32 (Q4_K, Q8_0) or 16 (Q6_K) elements in f32. The result
+// is the f32 dot of the dequantized weights with the dequantized x.
+//
+// Kernel: each warp takes R consecutive weight rows; lane i takes units i,
+// i + 32, ... of the rows (a unit = 64 weights: 48 bytes of Q4_K/Q6_K, 64 of
+// Q8_0), loading the unit's x once for the R rows and UNROLL units before
+// using any; then the warp adds its lanes.
+#include <cuda_fp16.h>
+
+#include "backend/cuda/cuda_backend.h"
+#include "backend/cuda/cuda_check.h"
+#include "backend/cuda/cuda_pdl.cuh"
+#include "backend/cuda/cuda_xq.cuh"
+
+using namespace brisk_cuda;
+
+namespace {
+
+__device__ __forceinline__ uint4 ldg16(const void *p) { return __ldg(reinterpret_cast<const uint4 *>(p)); }
+
+// 16 bytes of weights (4 words) against 16 elements of x: 256 * hi + lo.
+__device__ __forceinline__ int dp4a_hl(uint4 w, uint4 xh, uint4 xl, int acc) {
+    int h = 0;
+    h = __dp4a((int)w.x, (int)xh.x, h);
+    h = __dp4a((int)w.y, (int)xh.y, h);
+    h = __dp4a((int)w.z, (int)xh.z, h);
+    h = __dp4a((int)w.w, (int)xh.w, h);
+    acc = __dp4a((int)w.x, (int)xl.x, acc);
+    acc = __dp4a((int)w.y, (int)xl.y, acc);
+    acc = __dp4a((int)w.z, (int)xl.z, acc);
+    acc = __dp4a((int)w.w, (int)xl.w, acc);
+    return acc + 256 * h;
+}
+
+__device__ __forceinline__ uint4 and4(uint4 v, uint32_t m) { return make_uint4(v.x & m, v.y & m, v.z & m, v.w & m); }
+__device__ __forceinline__ uint4 shr4(uint4 v, int s) { return make_uint4(v.x >> s, v.y >> s, v.z >> s, v.w >> s); }
+
+// Q4_K, file layout (144-byte super-blocks, see cuda_formats.cuh). Unit u of a
+// row: super-block u / 4, c = u % 4: qs[32c .. 32c + 32): low nibbles =
+// elements 64c + 0..31 (sub-block 2c), high nibbles = 64c + 32..63 (2c + 1).
+struct UnitQ4_K {
+    struct X { uint4 x[8]; int sum_l, sum_h; float dl, dh; }; // x[0..3] hi planes of the unit's 64, x[4..7] lo
+    struct W { uint4 hdr, q0, q1; };
+    __device__ static void load_x(const uint8_t *xq, int64_t n_in, int64_t u, X &r) {
+#pragma unroll
+        for (int k = 0; k < 4; k++) {
+            r.x[k] = ldg16(xq + u * 64 + 16 * k);
+            r.x[4 + k] = ldg16(xq + n_in + u * 64 + 16 * k);
+        }
+        const XBlock *m = reinterpret_cast<const XBlock *>(xq + 2 * n_in) + 2 * u;
+        const uint4 ml = ldg16(m), mh = ldg16(m + 1);
+        r.dl = __uint_as_float(ml.x);
+        r.sum_l = (int)ml.y + (int)ml.z;
+        r.dh = __uint_as_float(mh.x);
+        r.sum_h = (int)mh.y + (int)mh.z;
+    }
+    __device__ static void load_w(const uint8_t *w, int64_t n_in, int64_t n_out, int64_t row, int64_t u, W &r) {
+        const uint8_t *blk = w + (row * (n_in / 256) + u / 4) * 144;
+        const int c = (int)(u % 4);
+        r.hdr = ldg16(blk);
+        r.q0 = ldg16(blk + 16 + 32 * c);
+        r.q1 = ldg16(blk + 32 + 32 * c);
+    }
+    __device__ static float dot(const W &r, const X &x, int64_t u) {
+        const int c = (int)(u % 4);
+        const uint32_t lo = 0x0F0F0F0Fu;
+        const int s_lo = dp4a_hl(and4(r.q1, lo), x.x[1], x.x[5], dp4a_hl(and4(r.q0, lo), x.x[0], x.x[4], 0));
+        const int s_hi = dp4a_hl(and4(shr4(r.q1, 4), lo), x.x[3], x.x[7], dp4a_hl(and4(shr4(r.q0, 4), lo), x.x[2], x.x[6], 0));
+        // 6-bit scales/mins of sub-blocks 2c, 2c + 1: bytes 2p, 2p + 1 (p = c % 2)
+        // of header words y (scales), z (mins), w (the high parts for c >= 2).
+        const int sh = 16 * (c & 1);
+        const uint32_t a = r.hdr.y >> sh, b = r.hdr.z >> sh, e = r.hdr.w >> sh;
+        const uint32_t scs = c < 2 ? a & 0x3F3Fu : (e & 0x0F0Fu) | ((a >> 2) & 0x3030u);
+        const uint32_t mns = c < 2 ? b & 0x3F3Fu : ((e >> 4) & 0x0F0Fu) | ((b >> 2) & 0x3030u);
+        const float d = __half2float(__ushort_as_half((unsigned short)(r.hdr.x & 0xFFFF)));
+        const float dmin = __half2float(__ushort_as_half((unsigned short)(r.hdr.x >> 16)));
+        // |sc * s| <= 63 * 32 * 15 * 127 * 257 < 2^31
+        const float vl = d * (float)((int)(scs & 0xFF) * s_lo) - dmin * (float)((int)(mns & 0xFF) * x.sum_l);
+        const float vh = d * (float)((int)((scs >> 8) & 0xFF) * s_hi) - dmin * (float)((int)((mns >> 8) & 0xFF) * x.sum_h);
+        return x.dl * vl + x.dh * vh;
+    }
+};
+
+// Q6_K, repacked (cuda_backend.h): 208-byte blocks ql[128] qh[64] scales[16],
+// then d. Unit u: block u / 4, h = (u % 4) / 2, l0 = 16 (u % 2): run k (0..3)
+// = elements 128h + 32k + l0 + 0..15 (one 16-element scale group each): low 4
+// bits = nibble k / 2 of ql[64h + 32 (k % 2) + l0 + i], high 2 bits = bits 2k
+// of qh[32h + l0 + i]. value = d * scale * (q - 32).
+struct UnitQ6_K {
+    struct X { uint4 x[4], xl[4]; float xd[4]; int xs[4]; };
+    struct W { uint4 ql0, ql1, qh; uint32_t sc; unsigned short d; };
+    __device__ static int64_t first(int64_t u) { return (u / 4) * 256 + 128 * ((u % 4) / 2) + 16 * (u % 2); }
+    __device__ static void load_x(const uint8_t *xq, int64_t n_in, int64_t u, X &r) {
+        const int64_t e0 = first(u); // element of run 0
+        const XBlock *xb = reinterpret_cast<const XBlock *>(xq + 2 * n_in) + e0 / 32;
+#pragma unroll
+        for (int k = 0; k < 4; k++) {
+            r.x[k] = ldg16(xq + e0 + 32 * k);
+            r.xl[k] = ldg16(xq + n_in + e0 + 32 * k);
+            const uint4 m = ldg16(xb + k);
+            r.xd[k] = __uint_as_float(m.x);
+            r.xs[k] = (int)(u % 2 ? m.z : m.y);
+        }
+    }
+    __device__ static void load_w(const uint8_t *w, int64_t n_in, int64_t n_out, int64_t row, int64_t u, W &r) {
+        const int64_t nb = n_in / 256, b = row * nb + u / 4;
+        const uint8_t *blk = w + b * 208;
+        const int h = (int)(u % 4) / 2, l0 = 16 * (int)(u % 2);
+        r.ql0 = ldg16(blk + 64 * h + l0);
+        r.ql1 = ldg16(blk + 64 * h + 32 + l0);
+        r.qh = ldg16(blk + 128 + 32 * h + l0);
+        // scales 8h + 2k + l0 / 16 for k = 0..3: bytes 8h + l0/16 + {0, 2, 4, 6}
+        const uint2 s8 = __ldg(reinterpret_cast<const uint2 *>(blk + 192 + 8 * h));
+        r.sc = __byte_perm(s8.x, s8.y, l0 ? 0x7531u : 0x6420u);
+        r.d = __ldg(reinterpret_cast<const unsigned short *>(w + n_out * nb * 208) + b);
+    }
+    __device__ static float dot(const W &r, const X &x, int64_t) {
+        const uint32_t l0w[4] = {r.ql0.x, r.ql0.y, r.ql0.z, r.ql0.w};
+        const uint32_t l1w[4] = {r.ql1.x, r.ql1.y, r.ql1.z, r.ql1.w};
+        const uint32_t hw[4] = {r.qh.x, r.qh.y, r.qh.z, r.qh.w};
+        float acc = 0.0f;
+#pragma unroll
+        for (int k = 0; k < 4; k++) {
+            uint32_t qw[4];
+#pragma unroll
+            for (int j = 0; j < 4; j++)
+                qw[j] = (((k % 2 ? l1w[j] : l0w[j]) >> (4 * (k / 2))) & 0x0F0F0F0Fu) |
+                        (((hw[j] >> (2 * k)) & 0x03030303u) << 4);
+            const int s = dp4a_hl(make_uint4(qw[0], qw[1], qw[2], qw[3]), x.x[k], x.xl[k], 0);
+            const int scale = (int)(int8_t)((r.sc >> (8 * k)) & 0xFF);
+            // |s - 32 xs| <= 16 * 95 * 127 * 257 < 2^31; the scale multiply in f32
+            acc += x.xd[k] * (float)scale * (float)(s - 32 * x.xs[k]);
+        }
+        return __half2float(__ushort_as_half(r.d)) * acc;
+    }
+};
+
+// Q8_0, repacked: quants [n_out, n_in] int8, then d [n_out, n_in / 32] f16.
+// Unit u = elements 64u .. 64u + 63 (two blocks).
+struct UnitQ8_0 {
+    struct X { uint4 x[4], xl[4]; float d0, d1; };
+    struct W { uint4 q[4]; uint32_t d; };
+    __device__ static void load_x(const uint8_t *xq, int64_t n_in, int64_t u, X &r) {
+#pragma unroll
+        for (int k = 0; k < 4; k++) {
+            r.x[k] = ldg16(xq + u * 64 + 16 * k);
+            r.xl[k] = ldg16(xq + n_in + u * 64 + 16 * k);
+        }
+        const float *m = reinterpret_cast<const float *>(reinterpret_cast<const XBlock *>(xq + 2 * n_in) + 2 * u);
+        r.d0 = __ldg(m);
+        r.d1 = __ldg(m + 4);
+    }
+    __device__ static void load_w(const uint8_t *w, int64_t n_in, int64_t n_out, int64_t row, int64_t u, W &r) {
+        const uint8_t *q = w + row * n_in + u * 64;
+#pragma unroll
+        for (int k = 0; k < 4; k++) r.q[k] = ldg16(q + 16 * k);
+        r.d = __ldg(reinterpret_cast<const uint32_t *>(w + n_out * n_in) + row * (n_in / 64) + u);
+    }
+    __device__ static float dot(const W &r, const X &x, int64_t) {
+        const int s0 = dp4a_hl(r.q[1], x.x[1], x.xl[1], dp4a_hl(r.q[0], x.x[0], x.xl[0], 0));
+        const int s1 = dp4a_hl(r.q[3], x.x[3], x.xl[3], dp4a_hl(r.q[2], x.x[2], x.xl[2], 0));
+        const float d0 = __half2float(__ushort_as_half((unsigned short)(r.d & 0xFFFF)));
+        const float d1 = __half2float(__ushort_as_half((unsigned short)(r.d >> 16)));
+        return d0 * x.d0 * (float)s0 + d1 * x.d1 * (float)s1;
+    }
+};
+
+// Up to MAX_GROUP matrices of one type and n_in that read the same x, in one
+// launch: blocks [block_end[m - 1], block_end[m]) take matrix m.
+const int MAX_GROUP = 3;
+struct Group {
+    const uint8_t *w[MAX_GROUP];
+    float *y[MAX_GROUP];
+    int64_t n_out[MAX_GROUP];
+    unsigned block_end[MAX_GROUP];
+};
+
+template <class U, int WARPS, int R, int UNROLL>
+__global__ void __launch_bounds__(WARPS * 32)
+gemv_q8_kernel(Group grp, const uint8_t *__restrict__ xq, int64_t n_in) {
+    brisk_cuda::pdl_trigger();
+    // selects with constant indices (an indexed kernel parameter would be copied to local memory)
+    const bool m0 = blockIdx.x < grp.block_end[0], m1 = !m0 && blockIdx.x < grp.block_end[1];
+    const unsigned block = blockIdx.x - (m0 ? 0u : m1 ? grp.block_end[0] : grp.block_end[1]);
+    const uint8_t *__restrict__ w = m0 ? grp.w[0] : m1 ? grp.w[1] : grp.w[2];
+    float *__restrict__ y = m0 ? grp.y[0] : m1 ? grp.y[1] : grp.y[2];
+    const int64_t n_out = m0 ? grp.n_out[0] : m1 ? grp.n_out[1] : grp.n_out[2];
+    const int lane = threadIdx.x % 32;
+    const int64_t row0 = ((int64_t)block * WARPS + threadIdx.x / 32) * R;
+    if (row0 >= n_out) {
+        brisk_cuda::pdl_wait();
+        return;
+    }
+    const int64_t n_units = n_in / 64;
+    float acc[R];
+#pragma unroll
+    for (int r = 0; r < R; r++) acc[r] = 0.0f;
+    // rows past the end re-read the last row (never stored)
+    int64_t rows[R];
+#pragma unroll
+    for (int r = 0; r < R; r++) rows[r] = row0 + r < n_out ? row0 + r : n_out - 1;
+    // the first units' weights do not depend on the kernel before: in flight
+    // before waiting for it (programmatic dependent launch, cuda_pdl.cuh)
+    typename U::W ws[UNROLL][R];
+#pragma unroll
+    for (int i = 0; i < UNROLL; i++) {
+        const int64_t u = lane + 32 * i;
+        if (u >= n_units) break;
+#pragma unroll
+        for (int r = 0; r < R; r++) U::load_w(w, n_in, n_out, rows[r], u, ws[i][r]);
+    }
+    brisk_cuda::pdl_wait();
+    for (int64_t base = lane; base < n_units; base += 32 * UNROLL) {
+        typename U::X xs[UNROLL];
+#pragma unroll
+        for (int i = 0; i < UNROLL; i++) {
+            const int64_t u = base + 32 * i;
+            if (u >= n_units) break;
+            U::load_x(xq, n_in, u, xs[i]);
+            if (base != lane)
+#pragma unroll
+                for (int r = 0; r < R; r++) U::load_w(w, n_in, n_out, rows[r], u, ws[i][r]);
+        }
+#pragma unroll
+        for (int i = 0; i < UNROLL; i++) {
+            const int64_t u = base + 32 * i;
+            if (u >= n_units) break;
+#pragma unroll
+            for (int r = 0; r < R; r++) acc[r] += U::dot(ws[i][r], xs[i], u);
+        }
+    }
+#pragma unroll
+    for (int r = 0; r < R; r++) {
+        float a = acc[r];
+#pragma unroll
+        for (int o = 16; o > 0; o /= 2) a += __shfl_xor_sync(0xffffffffu, a, o);
+        if (lane == 0 && row0 + r < n_out) y[row0 + r] = a;
+    }
+}
+
+template <class U, int R, int UNROLL>
+void launch(const brisk_cuda_weight *const *ws, float *const *ys, int n, const void *xq, cudaStream_t s) {
+    constexpr int WARPS = 4;
+    const int64_t rows_per_block = WARPS * R;
+    Group grp = {};
+    unsigned blocks = 0;
+    for (int m = 0; m < MAX_GROUP; m++) {
+        if (m < n) {
+            grp.w[m] = (const uint8_t *)ws[m]->d_data;
+            grp.y[m] = ys[m];
+            grp.n_out[m] = ws[m]->n_out;
+            blocks += (unsigned)((ws[m]->n_out + rows_per_block - 1) / rows_per_block);
+        }
+        grp.block_end[m] = blocks;
+    }
+    pdl_launch(gemv_q8_kernel<U, WARPS, R, UNROLL>, dim3(blocks), dim3(WARPS * 32), 0, s, grp, (const uint8_t *)xq,
+               ws[0]->n_in);
+}
+
+template <int R, int UNROLL>
+bool launch_type(const brisk_cuda_weight *const *ws, float *const *ys, int n, const void *xq, cudaStream_t s) {
+    switch (ws[0]->type) {
+    case BRISK_TYPE_Q4_K: launch<UnitQ4_K, R, UNROLL>(ws, ys, n, xq, s); return true;
+    case BRISK_TYPE_Q6_K: launch<UnitQ6_K, R, UNROLL>(ws, ys, n, xq, s); return true;
+    case BRISK_TYPE_Q8_0: launch<UnitQ8_0, R, UNROLL>(ws, ys, n, xq, s); return true;
+    default: return false;
+    }
+}
+
+} // namespace
+
+extern "C" bool brisk_cuda_gemv_q8_supported(const brisk_cuda_weight *w) {
+    return w->type == BRISK_TYPE_Q4_K || w->type == BRISK_TYPE_Q6_K || w->type == BRISK_TYPE_Q8_0;
+}
+
+static brisk_status gemv_group(const brisk_cuda_weight *const *ws, float *const *ys, int n, const void *d_xq,
+                               int variant, void *stream, brisk_error *err) {
+    if (n < 1 || n > MAX_GROUP) return brisk_fail(err, BRISK_ERR_ARG, "CUDA gemv_q8: %d matrices (1..%d)", n, MAX_GROUP);
+    for (int m = 0; m < n; m++)
+        if (ws[m]->n_in % 64 || ws[m]->n_in != ws[0]->n_in || ws[m]->type != ws[0]->type)
+            return brisk_fail(err, BRISK_ERR_ARG, "CUDA gemv_q8: matrices of one type and n_in (a multiple of 64)");
+    cudaStream_t s = (cudaStream_t)stream;
+    // the measured best (bench/results/2026-11-24-cuda-decode-h100.md): 2 rows per warp, 1 unit in flight
+    if (variant < 1 || variant > 4) variant = 2;
+    const bool ok = variant == 1   ? launch_type<1, 1>(ws, ys, n, d_xq, s)
+                    : variant == 2 ? launch_type<2, 1>(ws, ys, n, d_xq, s)
+                    : variant == 3 ? launch_type<1, 2>(ws, ys, n, d_xq, s)
+                                   : launch_type<2, 2>(ws, ys, n, d_xq, s);
+    if (!ok) return brisk_fail(err, BRISK_ERR_UNSUPPORTED, "CUDA gemv_q8: weight type %d", (int)ws[0]->type);
+    CUDA_LAUNCHED(err, "gemv_q8");
+    return BRISK_OK;
+}
+
+// variant: 0 = the default (per type); 1..4 = (rows per warp, units in flight
+// per lane) = (1, 1), (2, 1), (1, 2), (2, 2).
+extern "C" brisk_status brisk_cuda_gemv_q8_variant(const brisk_cuda_weight *w, const void *d_xq, float *d_y,
+                                                   int variant, void *stream, brisk_error *err) {
+    return gemv_group(&w, &d_y, 1, d_xq, variant, stream, err);
+}
+
+extern "C" brisk_status brisk_cuda_gemv_q8(const brisk_cuda_weight *w, const void *d_xq, float *d_y, void *stream,
+                                           brisk_error *err) {
+    return gemv_group(&w, &d_y, 1, d_xq, 0, stream, err);
+}
+
+extern "C" brisk_status brisk_cuda_gemv_q8_group(const brisk_cuda_weight *const *ws, float *const *d_ys, int n,
+                                                 const void *d_xq, void *stream, brisk_error *err) {
+    return gemv_group(ws, d_ys, n, d_xq, 0, stream, err);
+}

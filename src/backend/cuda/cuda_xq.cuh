@@ -1,0 +1,60 @@
+// The "xq8" activation format of the int8-activation GEMV (cuda_gemv_q8.cu),
+// produced by the kernels of cuda_xq.cu.
+//
+// Per column of n_in elements (xq8_bytes): int8 hi[n_in], int8 lo[n_in],
+// then n_in / 32 blocks XBlock. Per 32 elements: v = x * (127 / max|x|),
+// hi = rint(v), lo = clamp(rint((v - hi) * 256), -127, 127), so x ~= d *
+// (256 hi + lo) with d = max|x| / 127 / 256 (~16 bits: one int8 plane alone
+// flipped near-tied argmaxes of the logit tests); s0 / s1 = sums of
+// 256 hi + lo over elements 0..15 / 16..31 (the Q4_K mins and Q6_K offsets
+// need them). An all-zero block has d = 0 and zeros.
+#ifndef BRISK_CUDA_XQ_CUH
+#define BRISK_CUDA_XQ_CUH
+
+#include <stdint.h>
+
+namespace brisk_cuda {
+
+struct XBlock {
+    float d;
+    int s0, s1, pad;
+};
+
+__host__ __device__ inline size_t xq8_bytes(int64_t n_in) {
+    return 2 * (size_t)n_in + (size_t)(n_in / 32) * sizeof(XBlock);
+}
+
+// Cooperative encoding of one 32-element block by 8 consecutive lanes (sub =
+// lane % 8 holds elements 4 sub .. 4 sub + 3 in v). Every lane of the warp
+// must call it (shuffles); lanes with valid == false store nothing.
+__device__ __forceinline__ void quantize_group(const float (&v)[4], bool valid, uint8_t *col_base, int64_t n_in,
+                                               int64_t blk) {
+    const int lane = threadIdx.x % 32, sub = lane % 8;
+    float amax = fmaxf(fmaxf(fabsf(v[0]), fabsf(v[1])), fmaxf(fabsf(v[2]), fabsf(v[3])));
+    amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, 1));
+    amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, 2));
+    amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, 4));
+    const float id = amax > 0.0f ? 127.0f / amax : 0.0f;
+    uint32_t hi = 0, lo = 0;
+    int sum = 0;
+#pragma unroll
+    for (int j = 0; j < 4; j++) {
+        const float t = v[j] * id;
+        const int h = __float2int_rn(t);
+        const int l = max(-127, min(127, __float2int_rn((t - (float)h) * 256.0f)));
+        sum += 256 * h + l;
+        hi |= (uint32_t)(h & 0xFF) << (8 * j);
+        lo |= (uint32_t)(l & 0xFF) << (8 * j);
+    }
+    sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+    sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+    const int s1 = __shfl_sync(0xffffffffu, sum, (lane & ~7) + 4);
+    if (!valid) return;
+    reinterpret_cast<uint32_t *>(col_base + blk * 32)[sub] = hi;
+    reinterpret_cast<uint32_t *>(col_base + n_in + blk * 32)[sub] = lo;
+    if (sub == 0) reinterpret_cast<XBlock *>(col_base + 2 * n_in)[blk] = {amax / 127.0f / 256.0f, sum, s1, 0};
+}
+
+} // namespace brisk_cuda
+
+#endif
