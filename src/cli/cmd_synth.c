@@ -173,7 +173,7 @@ static brisk_status fill_tensor(void *user, uint64_t index, void *dst, uint64_t 
 /* ---- vocabulary ----------------------------------------------------------------- */
 
 static const char *const MERGES[] = {"\xC4\xA0 t", "h e", "i n", "\xC4\xA0 a", "e r", "o n"};
-static const char *const MERGED[] = {"\xC4\xA0t", "he", "in", "\xC4\xA0" "a", "er", "on"};
+static const char *const MERGED[] = {"\xC4\xA0t", "he", "in", "\xC4\240a", "er", "on"}; /* \240 = \xA0 (\xA0a would be one escape) */
 static const char *const LLAMA_SPECIALS[] = {"<|begin_of_text|>", "<|end_of_text|>", "<|eot_id|>"};
 static const char *const QWEN_SPECIALS[] = {"<|endoftext|>", "<|im_start|>", "<|im_end|>"};
 

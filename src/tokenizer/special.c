@@ -23,7 +23,7 @@ static const char *const EOG_TEXTS[] = {
     "<|eot_id|>",    "<|eom_id|>",   "<|im_end|>",  "<|end|>",         "<end_of_turn>",
     "<|endoftext|>", "<|end_of_text|>", "<EOT>",    "_<EOT>",          "<|return|>",
     "<|call|>",      "<end_of_utterance>", "<|end\xE2\x96\x81of\xE2\x96\x81sentence|>",
-    "<\xEF\xBD\x9C" "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>",
+    "<\xEF\xBD\234end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>", /* \234 = \x9C, which would take the 'e' */
 };
 
 static int cmp_desc_u32(const void *a, const void *b) {

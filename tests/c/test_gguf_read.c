@@ -796,7 +796,9 @@ TEST(gguf_read_nesting_depth) {
         brisk_gguf_value v = *brisk_gguf_find(g, "deep");
         for (int i = 0; i < 3; i++) {
             brisk_gguf_value e;
-            CHECK(v.type == BRISK_GGUF_ARRAY && v.v.arr.n == 1 && brisk_gguf_array_get(&v, 0, &e));
+            const bool ok = v.type == BRISK_GGUF_ARRAY && v.v.arr.n == 1 && brisk_gguf_array_get(&v, 0, &e);
+            CHECK(ok);
+            if (!ok) break;
             v = e;
         }
         brisk_gguf_value e;
