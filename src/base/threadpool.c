@@ -28,8 +28,10 @@
  * the caller (workers sleep, nothing spins), then a parallel window measures
  * again. Parallel must win by a margin (WIN_MARGIN: the samples are few and
  * noisy); solo_len doubles while parallel keeps losing (SOLO_MIN..SOLO_MAX
- * runs) and halves when it wins. On a quiet machine parallel wins every
- * window and nothing changes. The first WARMUP runs after a solo period are
+ * runs) and halves when it wins. On a quiet machine parallel wins (time the
+ * hypervisor steals from a vCPU still loses a window now and then, hence the
+ * short SOLO_MIN: measured 64-128 of 9603 runs alone in a quiet brisk bench). The first WARMUP runs after a solo period (or after
+ * the caller was away for IDLE_S, long enough for the workers to sleep) are
  * not timed (the workers are waking up). (Thread CPU time costs ~0.5 us per
  * read here, hence sampling.)
  *
@@ -59,10 +61,11 @@
 
 #define SPIN_BEFORE_SLEEP 20000 /* pause iterations (~0.1-0.5 ms) before a worker sleeps */
 #define SPIN_BEFORE_YIELD 2000  /* the caller yields its core after this many */
-#define WARMUP 8                /* untimed parallel runs after a solo period */
+#define WARMUP 8                /* untimed parallel runs after a solo period or an idle spell */
+#define IDLE_S 1e-3             /* the caller away this long (s): the workers have gone to sleep */
 #define SAMPLE_EVERY 4          /* one run in this many is timed */
 #define WINDOW_SAMPLES 8        /* timed parallel runs per decision */
-#define SOLO_MIN 256            /* runs on the caller alone after a window where parallel lost */
+#define SOLO_MIN 64             /* runs on the caller alone after a window where parallel lost */
 #define SOLO_MAX 16384
 #define WIN_MARGIN 0.9          /* parallel must take less than this share of the solo time */
 
@@ -90,6 +93,7 @@ struct threadpool {
     int warmup;                         /* untimed parallel runs left */
     long solo_runs;                     /* runs executed alone so far (statistics) */
     bool timed;                         /* the current job is timed (written before publishing it) */
+    double last_end;                    /* when the last parallel run returned (CLOCK_MONOTONIC s) */
     long slice_cpu_ns;                  /* atomic: thread CPU time of its slices, all threads */
 };
 
@@ -246,6 +250,10 @@ void threadpool_run(threadpool *tp, threadpool_fn fn, void *arg) {
         }
         return;
     }
+    /* After the caller was away long enough for the workers to fall asleep
+     * (e.g. between two decode runs), they wake slowly: the next WARMUP runs
+     * say nothing about parallel vs alone. */
+    if (clock_s(CLOCK_MONOTONIC) - tp->last_end > IDLE_S) tp->warmup = WARMUP;
     if (tp->warmup > 0) {
         tp->warmup--;
         timed = false;
@@ -265,7 +273,9 @@ void threadpool_run(threadpool *tp, threadpool_fn fn, void *arg) {
     }
     /* alone, the caller would have needed about the CPU time of all slices
      * (slices may be unequal: cpu_matmul hands out work dynamically) */
-    if (timed) adapt(tp, clock_s(CLOCK_MONOTONIC) - w0, 1e-9 * (double)__atomic_load_n(&tp->slice_cpu_ns, __ATOMIC_ACQUIRE));
+    const double end = clock_s(CLOCK_MONOTONIC);
+    if (timed) adapt(tp, end - w0, 1e-9 * (double)__atomic_load_n(&tp->slice_cpu_ns, __ATOMIC_ACQUIRE));
+    tp->last_end = end;
 }
 
 long threadpool_solo_runs(const threadpool *tp) { return tp->solo_runs; }
