@@ -348,11 +348,6 @@ int cmd_chat(int argc, char **argv) {
     int rc = parse_args(argc, argv, &o);
     if (rc) return rc < 0 ? 0 : rc;
     cli_gen_seed(&o.gen);
-    char default_path[4096];
-    if (!o.model) {
-        if (!default_model_path(default_path, sizeof default_path)) return 1;
-        o.model = default_path;
-    }
     chat_session s = {.o = &o};
     brisk_error err = {0};
     rc = 1;
@@ -360,11 +355,9 @@ int cmd_chat(int argc, char **argv) {
         fprintf(stderr, "brisk chat: cannot read the template %s\n", o.template_path);
         return 1;
     }
-    s.model = brisk_model_load(o.model, &err);
-    if (!s.model) {
-        fprintf(stderr, "brisk chat: %s\n", err.msg);
-        goto done;
-    }
+    char default_path[4096];
+    s.model = cli_load_model("brisk chat", &o.model, default_path, sizeof default_path);
+    if (!s.model) goto done;
     s.vocab = brisk_model_vocab(s.model);
     s.ctx = brisk_context_create(s.model, &o.gen.ctx, &err);
     s.smp = s.ctx ? brisk_sampler_create(&o.gen.sampling, brisk_model_n_vocab(s.model), &err) : NULL;

@@ -137,16 +137,9 @@ int cmd_run(int argc, char **argv) {
     cli_gen_seed(&o.gen);
 
     char default_path[4096];
-    if (!o.model) {
-        if (!default_model_path(default_path, sizeof default_path)) return 1;
-        o.model = default_path;
-    }
+    brisk_model *model = cli_load_model("brisk run", &o.model, default_path, sizeof default_path);
+    if (!model) return 1;
     brisk_error err;
-    brisk_model *model = brisk_model_load(o.model, &err);
-    if (!model) {
-        fprintf(stderr, "brisk run: %s\n", err.msg);
-        return 1;
-    }
     const brisk_vocab *vocab = brisk_model_vocab(model);
     brisk_context *ctx = brisk_context_create(model, &o.gen.ctx, &err);
     brisk_sampler *smp = ctx ? brisk_sampler_create(&o.gen.sampling, brisk_model_n_vocab(model), &err) : NULL;

@@ -94,16 +94,9 @@ int cmd_serve(int argc, char **argv) {
     int rc = parse_args(argc, argv, &o);
     if (rc) return rc < 0 ? 0 : rc;
     char default_path[4096];
-    if (!o.model) {
-        if (!default_model_path(default_path, sizeof default_path)) return 1;
-        o.model = default_path;
-    }
+    brisk_model *model = cli_load_model("brisk serve", &o.model, default_path, sizeof default_path);
+    if (!model) return 1;
     brisk_error err;
-    brisk_model *model = brisk_model_load(o.model, &err);
-    if (!model) {
-        fprintf(stderr, "brisk serve: %s\n", err.msg);
-        return 1;
-    }
     char *id = o.cfg.model_id ? NULL : model_id_from_path(o.model);
     if (!o.cfg.model_id) o.cfg.model_id = id ? id : "model";
     /* one sequence per parallel slot and one for embeddings, each of n_ctx_seq */

@@ -18,6 +18,17 @@ static bool cache_path(char *buf, size_t size) {
     return n > 0 && (size_t)n < size;
 }
 
+brisk_model *cli_load_model(const char *cmd, const char **path, char *buf, size_t size) {
+    if (!*path) {
+        if (!default_model_path(buf, size)) return NULL;
+        *path = buf;
+    }
+    brisk_error err;
+    brisk_model *model = brisk_model_load(*path, &err);
+    if (!model) fprintf(stderr, "%s: %s\n", cmd, err.msg);
+    return model;
+}
+
 bool default_model_path(char *buf, size_t size) {
     if (!cache_path(buf, size)) {
         fprintf(stderr, "brisk: cannot place the model cache (set BRISK_CACHE or HOME)\n");
