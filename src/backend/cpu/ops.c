@@ -79,7 +79,6 @@ VECTOR_CLONES void cpu_gelu_tanh_mul(const float *gate, const float *up, float *
 VECTOR_CLONES void cpu_softmax(float *x, int64_t n) {
     float mx = -INFINITY;
     for (int64_t i = 0; i < n; i++) mx = x[i] > mx ? x[i] : mx;
-    if (mx == -INFINITY) mx = 0.0f; /* all masked: every entry becomes 0 below */
     float part[16] = {0}; /* 16 partial sums: vectorizes without reassociating one */
     int64_t i = 0;
     for (; i + 16 <= n; i += 16)
