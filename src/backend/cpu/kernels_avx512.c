@@ -197,53 +197,61 @@ INLINE __m512 s8x16_ps(const uint8_t *p) {
     return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)p)));
 }
 
+/* for (c = 0; c < nc; c++) over a pair's columns (nc <= 2), unrolled, so
+ * that per-column accumulator arrays stay in registers. */
+#define COLUMNS(c) _Pragma("GCC unroll 2") for (int c = 0; c < nc; c++)
+
 /* Q4_K panel: vector m's low nibbles are elements 4m..4m+3 (sub-block m / 8),
  * its high nibbles elements 128+4m.. (sub-block 4 + m / 8). Per sub-block and
- * lane: |lo| <= 32 x 255 x 15, |hi| <= 32 x 128 x 15, sum < 2^24. */
+ * lane: |lo| <= 32 x 255 x 15, |hi| <= 32 x 128 x 15, sum < 2^24.
+ * The 8 vectors of sub-blocks j, 4 + j are one fully unrolled pass, even and
+ * odd vectors into separate accumulators (8 chains of 4 dependent dot
+ * products per column instead of 4 of 8: the dot's latency hid behind them). */
 INLINE void panel_body_q4_k(int64_t n, const void *panel, const void *act, size_t as, float *o, size_t os, const int nc) {
-    __m512 acc[4];
-    for (int c = 0; c < nc; c++) acc[c] = _mm512_setzero_ps();
+    __m512 acc[2];
+    COLUMNS(c) acc[c] = _mm512_setzero_ps();
     const uint8_t *p = panel;
     const __m512i m4 = _mm512_set1_epi8(0x0F);
     for (int64_t i = 0; i < n / 256; i++, p += CPU_PANEL_Q4_K_BYTES) {
         /* per column: blk = sum_j sc_j * isum_j, mins = sum_j mn_j * ssum_j;
          * d and dmin (per row) are applied once per super-block */
-        __m512 blk[4], mins[4];
-        for (int c = 0; c < nc; c++) blk[c] = mins[c] = _mm512_setzero_ps();
+        __m512 blk[2], mins[2];
+        COLUMNS(c) blk[c] = mins[c] = _mm512_setzero_ps();
         for (int j = 0; j < 4; j++) {
-            __m512i Llo[4], Lhi[4], Hlo[4], Hhi[4]; /* [column]: sub-blocks j, 4 + j */
-            for (int c = 0; c < nc; c++) Llo[c] = Lhi[c] = Hlo[c] = Hhi[c] = _mm512_setzero_si512();
-            for (int m = 8 * j; m < 8 * j + 8; m += 2) {
-                const __m512i v0 = _mm512_loadu_si512(p + CPU_PANEL_Q4_K_VEC(m));
-                const __m512i v1 = _mm512_loadu_si512(p + CPU_PANEL_Q4_K_VEC(m + 1));
-                const __m512i l0 = _mm512_and_si512(v0, m4), h0 = _mm512_and_si512(_mm512_srli_epi16(v0, 4), m4);
-                const __m512i l1 = _mm512_and_si512(v1, m4), h1 = _mm512_and_si512(_mm512_srli_epi16(v1, 4), m4);
-                for (int c = 0; c < nc; c++) {
+            const uint8_t *v = p + CPU_PANEL_Q4_K_VEC(8 * j); /* vectors 8j..8j+7, 64 bytes apart */
+            __m512i Llo[2][2], Lhi[2][2], Hlo[2][2], Hhi[2][2]; /* [column][vector parity]: sub-blocks j, 4 + j */
+            COLUMNS(c) for (int e = 0; e < 2; e++) Llo[c][e] = Lhi[c][e] = Hlo[c][e] = Hhi[c][e] = _mm512_setzero_si512();
+#pragma GCC unroll 8
+            for (int u = 0; u < 8; u++) {
+                const __m512i w = _mm512_loadu_si512(v + 64 * u);
+                const __m512i l = _mm512_and_si512(w, m4), h = _mm512_and_si512(_mm512_srli_epi16(w, 4), m4);
+                const int e = u & 1, m = 8 * j + u;
+                COLUMNS(c) {
                     const act_q16_256 *ab = ACT256(c, i);
-                    DOT4(Llo[c], Lhi[c], l0, ab, 4 * m);
-                    DOT4(Hlo[c], Hhi[c], h0, ab, 128 + 4 * m);
-                    DOT4(Llo[c], Lhi[c], l1, ab, 4 * m + 4);
-                    DOT4(Hlo[c], Hhi[c], h1, ab, 132 + 4 * m);
+                    DOT4(Llo[c][e], Lhi[c][e], l, ab, 4 * m);
+                    DOT4(Hlo[c][e], Hhi[c][e], h, ab, 128 + 4 * m);
                 }
             }
             const uint8_t *scales = p + CPU_PANEL_Q4_K_PAIR(j);
             const __m512 sl = u8x16_ps(scales), sh = u8x16_ps(scales + 16);
             const __m512 ml = u8x16_ps(scales + 32), mh = u8x16_ps(scales + 48);
-            for (int c = 0; c < nc; c++) {
+            COLUMNS(c) {
                 const act_q16_256 *ab = ACT256(c, i);
-                blk[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(planes_sum(Llo[c], Lhi[c])), sl, blk[c]);
-                blk[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(planes_sum(Hlo[c], Hhi[c])), sh, blk[c]);
+                const __m512i L = planes_sum(_mm512_add_epi32(Llo[c][0], Llo[c][1]), _mm512_add_epi32(Lhi[c][0], Lhi[c][1]));
+                const __m512i H = planes_sum(_mm512_add_epi32(Hlo[c][0], Hlo[c][1]), _mm512_add_epi32(Hhi[c][0], Hhi[c][1]));
+                blk[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(L), sl, blk[c]);
+                blk[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(H), sh, blk[c]);
                 mins[c] = _mm512_fmadd_ps(ml, _mm512_set1_ps(ab->ssum[2 * j] + ab->ssum[2 * j + 1]), mins[c]);
                 mins[c] = _mm512_fmadd_ps(mh, _mm512_set1_ps(ab->ssum[8 + 2 * j] + ab->ssum[9 + 2 * j]), mins[c]);
             }
         }
         const __m512 d = f16x16(p), dmin = f16x16(p + 32);
-        for (int c = 0; c < nc; c++) {
+        COLUMNS(c) {
             const __m512 dd = _mm512_mul_ps(d, _mm512_set1_ps(ACT256(c, i)->d));
             acc[c] = _mm512_fnmadd_ps(mins[c], dmin, _mm512_fmadd_ps(blk[c], dd, acc[c]));
         }
     }
-    for (int c = 0; c < nc; c++) _mm512_storeu_ps(o + c * os, acc[c]);
+    COLUMNS(c) _mm512_storeu_ps(o + c * os, acc[c]);
 }
 /* Many columns run as pairs here too: a wide variant like Q6_K's (weights in
  * registers, every column) measured ~6% slower (64 tokens, one core). */
@@ -255,25 +263,28 @@ KC_SPECIALIZE_PAIRS(panel_q4_k, panel_body_q4_k)
  * hold groups g (low nibbles) and 8 + g (high nibbles). Per group and lane:
  * |lo| <= 16 x 255 x 63, |hi| <= 16 x 128 x 63, sum < 2^26. */
 INLINE void panel_body_q6_k(int64_t n, const void *panel, const void *act, size_t as, float *o, size_t os, const int nc) {
-    __m512 acc[4];
-    for (int c = 0; c < nc; c++) acc[c] = _mm512_setzero_ps();
+    __m512 acc[2];
+    COLUMNS(c) acc[c] = _mm512_setzero_ps();
     const uint8_t *p = panel;
     const __m512i m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
     for (int64_t i = 0; i < n / 256; i++, p += CPU_PANEL_Q6_K_BYTES) {
-        __m512 blk[4]; /* sum_g sc[g] * (d_a isum_g - 32 ssum_g); d once per super-block */
-        for (int c = 0; c < nc; c++) blk[c] = _mm512_setzero_ps();
+        __m512 blk[2]; /* sum_g sc[g] * (d_a isum_g - 32 ssum_g); d once per super-block */
+        COLUMNS(c) blk[c] = _mm512_setzero_ps();
         for (int g = 0; g < 8; g++) {
-            __m512i Glo[4], Ghi[4], Klo[4], Khi[4]; /* [column]: groups g, 8 + g */
-            for (int c = 0; c < nc; c++) Glo[c] = Ghi[c] = Klo[c] = Khi[c] = _mm512_setzero_si512();
-            for (int m = 4 * g; m < 4 * g + 4; m += 2) {
-                const __m512i hb = _mm512_loadu_si512(p + CPU_PANEL_Q6_K_HIGH(m));
-                const __m512i v0 = _mm512_loadu_si512(p + CPU_PANEL_Q6_K_VEC(m));
-                const __m512i v1 = _mm512_loadu_si512(p + CPU_PANEL_Q6_K_VEC(m + 1));
+            const uint8_t *hv = p + CPU_PANEL_Q6_K_HIGH(4 * g); /* per vector pair k: high bits, vector, vector */
+            __m512i Glo[2], Ghi[2], Klo[2], Khi[2]; /* [column]: groups g, 8 + g */
+            COLUMNS(c) Glo[c] = Ghi[c] = Klo[c] = Khi[c] = _mm512_setzero_si512();
+#pragma GCC unroll 2
+            for (int k = 0; k < 2; k++) {
+                const int m = 4 * g + 2 * k;
+                const __m512i hb = _mm512_loadu_si512(hv + 192 * k);
+                const __m512i v0 = _mm512_loadu_si512(hv + 192 * k + 64);
+                const __m512i v1 = _mm512_loadu_si512(hv + 192 * k + 128);
                 const __m512i wa = nibble_or(v0, _mm512_and_si512(_mm512_slli_epi16(hb, 4), m30), m4);
                 const __m512i wb = nibble_or(_mm512_srli_epi16(v0, 4), _mm512_and_si512(_mm512_slli_epi16(hb, 2), m30), m4);
                 const __m512i wc = nibble_or(v1, _mm512_and_si512(hb, m30), m4);
                 const __m512i wd = nibble_or(_mm512_srli_epi16(v1, 4), _mm512_and_si512(_mm512_srli_epi16(hb, 2), m30), m4);
-                for (int c = 0; c < nc; c++) {
+                COLUMNS(c) {
                     const act_q16_256 *ab = ACT256(c, i);
                     DOT4(Glo[c], Ghi[c], wa, ab, 4 * m);
                     DOT4(Klo[c], Khi[c], wb, ab, 128 + 4 * m);
@@ -282,7 +293,7 @@ INLINE void panel_body_q6_k(int64_t n, const void *panel, const void *act, size_
                 }
             }
             const __m512 sl = s8x16_ps(p + CPU_PANEL_Q6_K_PAIR(g)), sh = s8x16_ps(p + CPU_PANEL_Q6_K_PAIR(g) + 16);
-            for (int c = 0; c < nc; c++) {
+            COLUMNS(c) {
                 const act_q16_256 *ab = ACT256(c, i);
                 const __m512i G = planes_sum(Glo[c], Ghi[c]), K = planes_sum(Klo[c], Khi[c]);
                 const __m512 da = _mm512_set1_ps(ab->d);
@@ -292,9 +303,9 @@ INLINE void panel_body_q6_k(int64_t n, const void *panel, const void *act, size_
             }
         }
         const __m512 d = f16x16(p);
-        for (int c = 0; c < nc; c++) acc[c] = _mm512_fmadd_ps(blk[c], d, acc[c]);
+        COLUMNS(c) acc[c] = _mm512_fmadd_ps(blk[c], d, acc[c]);
     }
-    for (int c = 0; c < nc; c++) _mm512_storeu_ps(o + c * os, acc[c]);
+    COLUMNS(c) _mm512_storeu_ps(o + c * os, acc[c]);
 }
 KC_SPECIALIZE_PAIRS(panel_q6_k_narrow, panel_body_q6_k)
 
