@@ -50,15 +50,6 @@
 #include <stdlib.h>
 #include <time.h>
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#define CPU_RELAX() _mm_pause()
-#elif defined(__aarch64__)
-#define CPU_RELAX() __asm__ __volatile__("yield")
-#else
-#define CPU_RELAX() ((void)0)
-#endif
-
 #define SPIN_BEFORE_SLEEP 20000 /* pause iterations (~0.1-0.5 ms) before a worker sleeps */
 #define SPIN_BEFORE_YIELD 2000  /* the caller yields its core after this many */
 #define WARMUP 8                /* untimed parallel runs after a solo period or an idle spell */
@@ -108,7 +99,7 @@ static unsigned long wait_for_job(threadpool *tp, unsigned long seen) {
     for (int i = 0; i < SPIN_BEFORE_SLEEP; i++) {
         g = __atomic_load_n(&tp->generation, __ATOMIC_ACQUIRE);
         if (g != seen) return g;
-        CPU_RELAX();
+        threadpool_cpu_relax();
     }
     pthread_mutex_lock(&tp->mu);
     __atomic_fetch_add(&tp->sleepers, 1, __ATOMIC_SEQ_CST);
@@ -268,7 +259,7 @@ void threadpool_run(threadpool *tp, threadpool_fn fn, void *arg) {
     publish(tp);
     for (int ith = 0; ith < tp->n_threads; ith++) run_slice(tp, ith, g);
     for (long i = 0; __atomic_load_n(&tp->done, __ATOMIC_ACQUIRE) != tp->n_threads; i++) {
-        if (i < SPIN_BEFORE_YIELD) CPU_RELAX();
+        if (i < SPIN_BEFORE_YIELD) threadpool_cpu_relax();
         else sched_yield();
     }
     /* alone, the caller would have needed about the CPU time of all slices

@@ -7,8 +7,10 @@
  * threadpool_run returns when every slice has been run. Work is split by the
  * callee: slice ith of nth (nth = threadpool_size) is its own share; a slice
  * runs exactly once, on some thread (the caller takes slices a worker has not
- * started, and runs them all itself while parallel runs are losing). A pool belongs
- * to one caller thread at a time (one context). */
+ * started, and runs them all itself while parallel runs are losing). Slice 0
+ * always runs on the caller, before any other slice the caller runs, so other
+ * slices may wait for something slice 0 does. A pool belongs to one caller
+ * thread at a time (one context). */
 #ifndef BRISK_BASE_THREADPOOL_H
 #define BRISK_BASE_THREADPOOL_H
 
@@ -39,6 +41,15 @@ bool threadpool_exact(const threadpool *tp);
  * caller's until the next call. Call from the owner thread only. NULL when
  * out of memory. */
 void *threadpool_workspace(threadpool *tp, size_t bytes);
+
+/* A spin-wait iteration's pause (lets the other hyperthread run). */
+static inline void threadpool_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
 
 /* [begin, end) of n items for thread ith of nth, in contiguous even slices. */
 static inline void threadpool_slice(long n, int ith, int nth, long *begin, long *end) {

@@ -139,6 +139,23 @@ static void add_rows(float *x, const float *y, int32_t n_tokens, int64_t width) 
     for (int64_t i = 0; i < (int64_t)n_tokens * width; i++) x[i] += y[i];
 }
 
+/* xn = rmsnorm(x) with weight w, then the observer sees it as the input of
+ * the named matmuls: the prologue of those matmuls (cpu_prologue). */
+typedef struct norm_prologue {
+    brisk_engine *e;
+    int il;
+    int32_t n;
+    const float *w;
+    const char *inputs_of[3]; /* NULL-terminated when fewer */
+} norm_prologue;
+
+static void norm_prologue_run(void *p) {
+    const norm_prologue *np = p;
+    const hparams *hp = &np->e->model->hp;
+    rmsnorm_rows(np->e->x, np->w, np->e->xn, np->n, hp->n_embd, hp->norm_eps);
+    for (int i = 0; i < 3 && np->inputs_of[i]; i++) observe(np->e, np->il, np->inputs_of[i], np->e->xn, np->n, hp->n_embd);
+}
+
 static void attention_block(brisk_engine *e, const fwd_batch *b, int il) {
     const brisk_model *m = e->model;
     const hparams *hp = &m->hp;
@@ -148,12 +165,9 @@ static void attention_block(brisk_engine *e, const fwd_batch *b, int il) {
     int64_t q_dim = (int64_t)hp->n_head * hp->head_dim, k_dim = (int64_t)hp->n_head_kv * hp->head_dim;
     int64_t v_dim = (int64_t)hp->n_head_kv * hp->head_dim_v;
 
-    rmsnorm_rows(e->x, ly->attn_norm, e->xn, n, hp->n_embd, hp->norm_eps);
-    observe(e, il, "attn_q", e->xn, n, hp->n_embd);
-    observe(e, il, "attn_k", e->xn, n, hp->n_embd);
-    observe(e, il, "attn_v", e->xn, n, hp->n_embd);
+    norm_prologue norm = {e, il, n, ly->attn_norm, {"attn_q", "attn_k", "attn_v"}};
     cpu_matmul_n(e->tp, 3, (const cpu_weight *[]){&ly->wq, &ly->wk, &ly->wv}, e->xn, (float *[]){e->q, e->k, e->v}, n,
-                 e->scratch);
+                 e->scratch, &(cpu_prologue){norm_prologue_run, &norm});
     add_bias(e->q, ly->bq, n, q_dim);
     add_bias(e->k, ly->bk, n, k_dim);
     add_bias(e->v, ly->bv, n, v_dim);
@@ -178,13 +192,16 @@ static void attention_block(brisk_engine *e, const fwd_batch *b, int il) {
     add_rows(e->x, e->o, n, hp->n_embd);
 }
 
-/* gate = act(gate) * up, elementwise, the elements split over the pool. */
+/* gate = act(gate) * up, elementwise: on the pool, or as the prologue of the
+ * down matmul when there are few elements (one token's). */
 typedef struct act_job {
     float *gate;
     const float *up;
     int64_t n;
     bool gelu;
 } act_job;
+
+#define ACT_PROLOGUE_MAX 16384 /* elements */
 
 static void act_worker(void *p, int ith, int nth) {
     const act_job *job = p;
@@ -194,19 +211,32 @@ static void act_worker(void *p, int ith, int nth) {
     else cpu_silu_mul(job->gate + b, job->up + b, job->gate + b, end - b);
 }
 
+typedef struct down_prologue {
+    brisk_engine *e;
+    int il;
+    int32_t n;
+    act_job act;
+    bool run_act;
+} down_prologue;
+
+static void down_prologue_run(void *p) {
+    down_prologue *dp = p;
+    if (dp->run_act) act_worker(&dp->act, 0, 1);
+    observe(dp->e, dp->il, "ffn_down", dp->e->gate, dp->n, dp->e->model->hp.n_ff);
+}
+
 static void ffn_block(brisk_engine *e, int il, int32_t n) {
     const brisk_model *m = e->model;
     const hparams *hp = &m->hp;
     const layer_weights *ly = &m->layers[il];
-    rmsnorm_rows(e->x, ly->ffn_norm, e->xn, n, hp->n_embd, hp->norm_eps);
-    observe(e, il, "ffn_gate", e->xn, n, hp->n_embd);
-    observe(e, il, "ffn_up", e->xn, n, hp->n_embd);
+    norm_prologue norm = {e, il, n, ly->ffn_norm, {"ffn_gate", "ffn_up", NULL}};
     cpu_matmul_n(e->tp, 2, (const cpu_weight *[]){&ly->w_gate, &ly->w_up}, e->xn, (float *[]){e->gate, e->up}, n,
-                 e->scratch);
-    act_job act = {e->gate, e->up, (int64_t)n * hp->n_ff, m->arch->act == ACT_GELU_TANH};
-    threadpool_run(e->tp, act_worker, &act);
-    observe(e, il, "ffn_down", e->gate, n, hp->n_ff);
-    cpu_matmul(e->tp, &ly->w_down, e->gate, e->o, n, e->scratch);
+                 e->scratch, &(cpu_prologue){norm_prologue_run, &norm});
+    down_prologue down = {e, il, n, {e->gate, e->up, (int64_t)n * hp->n_ff, m->arch->act == ACT_GELU_TANH}, false};
+    down.run_act = down.act.n <= ACT_PROLOGUE_MAX;
+    if (!down.run_act) threadpool_run(e->tp, act_worker, &down.act);
+    cpu_matmul_n(e->tp, 1, &(const cpu_weight *){&ly->w_down}, e->gate, &(float *){e->o}, n, e->scratch,
+                 &(cpu_prologue){down_prologue_run, &down});
     if (ly->post_ffn_norm) rmsnorm_rows(e->o, ly->post_ffn_norm, e->o, n, hp->n_embd, hp->norm_eps);
     add_rows(e->x, e->o, n, hp->n_embd);
 }

@@ -4,6 +4,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "backend/cpu/kernels.h"
 #include "backend/cpu/ops.h"
@@ -95,15 +96,36 @@ TEST(cpu_matmul_matches_reference_all_types) {
     free(x); free(w); free(want); free(got); free(got1); free(scale); free(qbound); free(half_step); free(scratch); free(bytes);
 }
 
+/* A prologue that writes the matmul's input: slow on purpose (the other
+ * threads load weights meanwhile), counted (it must run once). */
+typedef struct copy_prologue {
+    const float *src;
+    float *dst;
+    size_t n;
+    int calls;
+} copy_prologue;
+
+static void copy_prologue_run(void *p) {
+    copy_prologue *cp = p;
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    do clock_gettime(CLOCK_MONOTONIC, &t);
+    while ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) < 200000);
+    memcpy(cp->dst, cp->src, cp->n * sizeof(float));
+    cp->calls++;
+}
+
 /* cpu_matmul_n (several weights of one input as one job) gives exactly what
  * cpu_matmul gives for each weight alone: mixed types (both activation
  * formats, f32 weights, a type without panels), panel and row remainders,
- * 1..4 threads, exact and normal mode. */
+ * 1..4 threads, exact and normal mode; also when a prologue writes the
+ * input while the other threads already run. */
 TEST(cpu_matmul_n_equals_separate_matmuls) {
-    const int64_t n_in = 512, n_out[4] = {37, 64, 21, 16};
+    const int64_t n_in = 512, n_out[4] = {37, 160, 21, 16};
     const brisk_type types[4] = {BRISK_TYPE_Q4_K, BRISK_TYPE_Q8_0, BRISK_TYPE_F16, BRISK_TYPE_Q5_K};
     const int n_tok = 5;
     float *x = malloc(n_tok * n_in * sizeof *x), *scratch = malloc(4 * n_in * sizeof *scratch);
+    float *x_late = malloc(n_tok * n_in * sizeof *x_late);
     for (int64_t i = 0; i < n_tok * n_in; i++) x[i] = test_rand_normal();
     cpu_weight cw[4];
     uint8_t *bytes[4];
@@ -125,11 +147,22 @@ TEST(cpu_matmul_n_equals_separate_matmuls) {
             for (int i = 0; i < 4; i++) cpu_matmul(tp, &cw[i], x, want[i], n_tok, scratch);
             for (int n_w = 1; n_w <= 4; n_w++) {
                 for (int i = 0; i < n_w; i++) memset(got[i], 0xff, n_tok * n_out[i] * sizeof *got[i]);
-                cpu_matmul_n(tp, n_w, ws, x, got, n_tok, scratch);
+                cpu_matmul_n(tp, n_w, ws, x, got, n_tok, scratch, NULL);
                 for (int i = 0; i < n_w; i++)
                     CHECK_MSG(!memcmp(got[i], want[i], n_tok * n_out[i] * sizeof *got[i]),
                               "weight %d of %d (%s), %d threads, exact %d", i, n_w, brisk_type_traits_get(types[i])->info.name,
                               nth, exact);
+                for (int i = 0; i < n_w; i++) memset(got[i], 0xff, n_tok * n_out[i] * sizeof *got[i]);
+                /* the workspace holds other activations, and x_late no input yet */
+                for (int64_t i = 0; i < n_tok * n_in; i++) x_late[i] = -x[i];
+                cpu_matmul_n(tp, n_w, ws, x_late, got, n_tok, scratch, NULL);
+                for (int64_t i = 0; i < n_tok * n_in; i++) x_late[i] = NAN;
+                copy_prologue cp = {x, x_late, (size_t)(n_tok * n_in), 0};
+                cpu_matmul_n(tp, n_w, ws, x_late, got, n_tok, scratch, &(cpu_prologue){copy_prologue_run, &cp});
+                CHECK(cp.calls == 1);
+                for (int i = 0; i < n_w; i++)
+                    CHECK_MSG(!memcmp(got[i], want[i], n_tok * n_out[i] * sizeof *got[i]),
+                              "with a prologue: weight %d of %d, %d threads, exact %d", i, n_w, nth, exact);
             }
             threadpool_free(tp);
         }
@@ -137,7 +170,7 @@ TEST(cpu_matmul_n_equals_separate_matmuls) {
         cpu_weight_free_panels(&cw[i]);
         free(bytes[i]); free(want[i]); free(got[i]);
     }
-    free(x); free(scratch);
+    free(x); free(x_late); free(scratch);
 }
 
 TEST(cpu_rmsnorm_softmax_activations) {

@@ -45,12 +45,21 @@ void cpu_huge_free(void *p, size_t bytes);
 void cpu_matmul(threadpool *tp, const cpu_weight *w, const float *x, float *y, int n_tokens,
                 float *scratch);
 
+/* Work the caller does on its own thread right before a matmul reads x
+ * (e.g. the norm that writes x): the other threads, already released, start
+ * loading their weights meanwhile instead of waiting for the job. */
+typedef struct cpu_prologue {
+    void (*fn)(void *arg);
+    void *arg;
+} cpu_prologue;
+
 /* y[i][t, :] = W_i x[t, :] for n_w (1..CPU_MATMUL_MAX_WEIGHTS) weights of the
  * same n_in (e.g. attention q, k, v): the activations are converted once and
- * all the weights are one job for the threads. */
+ * all the weights are one job for the threads. `before` (NULL: none) runs
+ * first, on the caller's thread. */
 #define CPU_MATMUL_MAX_WEIGHTS 4
 void cpu_matmul_n(threadpool *tp, int n_w, const cpu_weight *const *w, const float *x, float *const *y, int n_tokens,
-                  float *scratch);
+                  float *scratch, const cpu_prologue *before);
 
 /* One row of W (e.g. an embedding) as f32: out[n_in]. */
 void cpu_weight_row(const cpu_weight *w, int64_t row, float *out);
