@@ -67,14 +67,14 @@ static void attention_worker(void *p, int ith, int nth) {
         const float *q = e->q + (int64_t)t * hp->n_head * hd + (int64_t)g * group * hd; /* [group][hd] */
         if (kv->f32) {
             for (int32_t j = first; j <= pos; j++) {
-                const float *krow = (const float *)kv_k_row(kv, job->il, kv_pos_row(kv, table, j)) + (size_t)g * hd;
+                const float *krow = kv_k_at(kv, job->il, kv_pos_row(kv, table, j), g);
                 for (int c = 0; c < group; c++)
                     scores[(int64_t)c * e->n_ctx_seq + (j - first)] = job->k->dot_f32(krow, q + (int64_t)c * hd, hd);
             }
         } else {
             FOR_EACH_RUN(kv, first, pos, j, run, {
-                const uint16_t *krow = (const uint16_t *)kv_k_row(kv, job->il, kv_pos_row(kv, table, j)) + (size_t)g * hd;
-                job->k->attn_scores_f16(krow, (size_t)kv->k_width, run, q, group, hd, scores + (j - first),
+                const uint16_t *krow = kv_k_at(kv, job->il, kv_pos_row(kv, table, j), g);
+                job->k->attn_scores_f16(krow, (size_t)hd, run, q, group, hd, scores + (j - first),
                                         (size_t)e->n_ctx_seq);
             })
         }
@@ -90,7 +90,7 @@ static void attention_worker(void *p, int ith, int nth) {
         memset(out, 0, (size_t)group * hdv * sizeof(float));
         if (kv->f32) {
             for (int32_t j = first; j <= pos; j++) {
-                const float *v = (const float *)kv_v_row(kv, job->il, kv_pos_row(kv, table, j)) + (size_t)g * hdv;
+                const float *v = kv_v_at(kv, job->il, kv_pos_row(kv, table, j), g);
                 for (int c = 0; c < group; c++) {
                     float pj = scores[(int64_t)c * e->n_ctx_seq + (j - first)], *o = out + (int64_t)c * hdv;
                     for (int64_t i = 0; i < hdv; i++) o[i] += pj * v[i];
@@ -98,8 +98,8 @@ static void attention_worker(void *p, int ith, int nth) {
             }
         } else {
             FOR_EACH_RUN(kv, first, pos, j, run, {
-                const uint16_t *vrow = (const uint16_t *)kv_v_row(kv, job->il, kv_pos_row(kv, table, j)) + (size_t)g * hdv;
-                job->k->attn_values_f16(vrow, (size_t)kv->v_width, run, scores + (j - first), (size_t)e->n_ctx_seq,
+                const uint16_t *vrow = kv_v_at(kv, job->il, kv_pos_row(kv, table, j), g);
+                job->k->attn_values_f16(vrow, (size_t)hdv, run, scores + (j - first), (size_t)e->n_ctx_seq,
                                         group, hdv, out);
             })
         }
@@ -181,8 +181,10 @@ static void attention_block(brisk_engine *e, const fwd_batch *b, int il) {
         int64_t row = kv_pos_row(kv, b->tables[t], pos);
         for (int h = 0; h < hp->n_head; h++) rope_apply(rt, e->q + t * q_dim + (int64_t)h * hp->head_dim, pos);
         for (int h = 0; h < hp->n_head_kv; h++) rope_apply(rt, e->k + t * k_dim + (int64_t)h * hp->head_dim, pos);
-        kv_store(kv, kv_k_row(kv, il, row), e->k + t * k_dim, k_dim);
-        kv_store(kv, kv_v_row(kv, il, row), e->v + t * v_dim, v_dim);
+        for (int h = 0; h < hp->n_head_kv; h++) {
+            kv_store(kv, kv_k_at(kv, il, row, h), e->k + t * k_dim + (int64_t)h * hp->head_dim, hp->head_dim);
+            kv_store(kv, kv_v_at(kv, il, row, h), e->v + t * v_dim + (int64_t)h * hp->head_dim_v, hp->head_dim_v);
+        }
     }
     attn_job job = {e, b, il, cpu_kernels_best()};
     threadpool_run(e->tp, attention_worker, &job);

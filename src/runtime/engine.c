@@ -80,7 +80,8 @@ brisk_engine *brisk_engine_create(const brisk_model *m, const brisk_engine_param
     int64_t n_blocks = ((int64_t)p.n_kv_tokens + p.block_size - 1) / p.block_size;
     int64_t k_dim = (int64_t)hp->n_head_kv * hp->head_dim, v_dim = (int64_t)hp->n_head_kv * hp->head_dim_v;
     bool ok = n_blocks <= INT32_MAX / p.block_size &&
-              kv_cache_init(&e->kv, hp->n_layer, k_dim, v_dim, (int32_t)n_blocks, p.block_size, p.exact);
+              kv_cache_init(&e->kv, hp->n_layer, hp->n_head_kv, hp->head_dim, hp->head_dim_v, (int32_t)n_blocks,
+                            p.block_size, p.exact);
     bool kv_ok = ok;
     e->tp = threadpool_create(p.n_threads);
     if (e->tp) threadpool_set_exact(e->tp, p.exact); /* f32 activations in cpu_matmul */

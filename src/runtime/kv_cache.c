@@ -8,14 +8,21 @@
 
 size_t kv_elem_size(const kv_cache *kv) { return kv->f32 ? 4 : 2; }
 
-static int64_t kv_rows(const kv_cache *kv) { return (int64_t)kv->n_blocks * kv->block_size; }
-
-void *kv_k_row(const kv_cache *kv, int il, int64_t row) {
-    return (uint8_t *)kv->k + ((size_t)il * (size_t)kv_rows(kv) + (size_t)row) * (size_t)kv->k_width * kv_elem_size(kv);
+/* Element offset of head `head`'s slot `slot` of block `block`, layer il, in
+ * a [n_layer][n_blocks][n_head_kv][block_size][head_dim] array. */
+static size_t kv_offset(const kv_cache *kv, int il, int64_t block, int head, int64_t slot, int64_t head_dim) {
+    return ((((size_t)il * (size_t)kv->n_blocks + (size_t)block) * (size_t)kv->n_head_kv + (size_t)head) *
+                (size_t)kv->block_size + (size_t)slot) * (size_t)head_dim;
 }
 
-void *kv_v_row(const kv_cache *kv, int il, int64_t row) {
-    return (uint8_t *)kv->v + ((size_t)il * (size_t)kv_rows(kv) + (size_t)row) * (size_t)kv->v_width * kv_elem_size(kv);
+void *kv_k_at(const kv_cache *kv, int il, int64_t row, int head) {
+    return (uint8_t *)kv->k + kv_offset(kv, il, row / kv->block_size, head, row % kv->block_size, kv->head_dim_k) *
+                                  kv_elem_size(kv);
+}
+
+void *kv_v_at(const kv_cache *kv, int il, int64_t row, int head) {
+    return (uint8_t *)kv->v + kv_offset(kv, il, row / kv->block_size, head, row % kv->block_size, kv->head_dim_v) *
+                                  kv_elem_size(kv);
 }
 
 /* ---- free list (oldest first) -------------------------------------------------- */
@@ -116,12 +123,15 @@ static void take_block(kv_cache *kv, int32_t b) {
     if (kv->blocks[b].ref++ == 0) list_remove(kv, b);
 }
 
-bool kv_cache_init(kv_cache *kv, int32_t n_layer, int64_t k_width, int64_t v_width, int32_t n_blocks,
-                   int32_t block_size, bool f32) {
+bool kv_cache_init(kv_cache *kv, int32_t n_layer, int32_t n_head_kv, int64_t head_dim_k, int64_t head_dim_v,
+                   int32_t n_blocks, int32_t block_size, bool f32) {
     memset(kv, 0, sizeof *kv);
     kv->n_layer = n_layer;
-    kv->k_width = k_width;
-    kv->v_width = v_width;
+    kv->n_head_kv = n_head_kv;
+    kv->head_dim_k = head_dim_k;
+    kv->head_dim_v = head_dim_v;
+    kv->k_width = n_head_kv * head_dim_k;
+    kv->v_width = n_head_kv * head_dim_v;
     kv->n_blocks = n_blocks;
     kv->block_size = block_size;
     kv->f32 = f32;
@@ -129,8 +139,8 @@ bool kv_cache_init(kv_cache *kv, int32_t n_layer, int64_t k_width, int64_t v_wid
     kv->n_buckets = 16;
     while (kv->n_buckets < 2u * (uint32_t)n_blocks) kv->n_buckets *= 2;
     size_t rows = (size_t)n_blocks * (size_t)block_size * (size_t)n_layer;
-    kv->k = malloc(rows * (size_t)k_width * kv_elem_size(kv));
-    kv->v = malloc(rows * (size_t)v_width * kv_elem_size(kv));
+    kv->k = malloc(rows * (size_t)kv->k_width * kv_elem_size(kv));
+    kv->v = malloc(rows * (size_t)kv->v_width * kv_elem_size(kv));
     kv->blocks = calloc((size_t)n_blocks, sizeof *kv->blocks);
     kv->tokens = malloc((size_t)n_blocks * (size_t)block_size * sizeof *kv->tokens);
     kv->buckets = malloc(kv->n_buckets * sizeof *kv->buckets);
@@ -240,13 +250,14 @@ int32_t kv_seq_take_prefix(kv_cache *kv, kv_seq *seq, const brisk_token *tokens,
     return seq->n_past;
 }
 
-/* Copy every layer's rows of block src into block dst. */
+/* Copy every layer's rows of block src into block dst (a layer's block is
+ * one contiguous piece: all its heads' slots). */
 static void copy_block(kv_cache *kv, int32_t dst, int32_t src) {
     size_t kb = (size_t)kv->block_size * (size_t)kv->k_width * kv_elem_size(kv);
     size_t vb = (size_t)kv->block_size * (size_t)kv->v_width * kv_elem_size(kv);
     for (int il = 0; il < kv->n_layer; il++) {
-        memcpy(kv_k_row(kv, il, (int64_t)dst * kv->block_size), kv_k_row(kv, il, (int64_t)src * kv->block_size), kb);
-        memcpy(kv_v_row(kv, il, (int64_t)dst * kv->block_size), kv_v_row(kv, il, (int64_t)src * kv->block_size), vb);
+        memcpy(kv_k_at(kv, il, (int64_t)dst * kv->block_size, 0), kv_k_at(kv, il, (int64_t)src * kv->block_size, 0), kb);
+        memcpy(kv_v_at(kv, il, (int64_t)dst * kv->block_size, 0), kv_v_at(kv, il, (int64_t)src * kv->block_size, 0), vb);
     }
     if (kv->copy_hook) kv->copy_hook(kv->copy_hook_user, dst, src);
 }

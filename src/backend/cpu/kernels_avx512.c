@@ -527,7 +527,8 @@ INLINE void attn_scores_body(const uint16_t *k, size_t stride, int n, const floa
         for (int c = 0; c < m; c++) acc[c] = _mm512_setzero_ps();
         for (int i = 0; i < hd; i += 16) {
             const __mmask16 mk = tail_mask(hd - i);
-            const __m512 kv = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mk, kr + i));
+            const __m512 kv = _mm512_cvtph_ps(hd - i >= 16 ? _mm256_loadu_si256((const __m256i *)(kr + i))
+                                                            : _mm256_maskz_loadu_epi16(mk, kr + i));
             for (int c = 0; c < m; c++) acc[c] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mk, q + (size_t)c * hd + i), kv, acc[c]);
         }
         for (int c = 0; c < m; c++) s[c * ss + j] = _mm512_reduce_add_ps(acc[c]);
