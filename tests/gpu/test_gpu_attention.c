@@ -161,6 +161,15 @@ void gpu_test_attention(void) {
         {"prefill paged sliding", {20, 8, 4, 256, 256, 16, s256, 0}, 30, 2, 4},
         {"prefill 130 tokens GQA 4 paged", {130, 32, 8, 128, 128, 0, s128, 0}, 300, 1, 16},
         {"prefill softcap window GQA 8", {50, 16, 2, 64, 64, 100, s64, 30.0f}, 200, 1, 0},
+        /* the decode kernel's shapes: lanes per row 4/8/16/32, groups rounded up (3 -> 4, 7 -> 8) */
+        {"decode 8192 positions paged, engine splits", {1, 32, 8, 128, 128, 0, s128, 0}, 8191, 0, 16},
+        {"decode GQA 7 (qwen2.5-0.5b-like)", {1, 14, 2, 64, 64, 0, s64, 0}, 1234, 0, 16},
+        {"decode GQA 3 hd16", {1, 6, 2, 16, 16, 0, 0.25f, 0}, 200, 5, 0},
+        {"decode GQA 6 hd128 sliding window inside a split", {1, 12, 2, 128, 128, 100, s128, 0}, 3000, 20, 16},
+        {"decode head_dim 64 / head_dim_v 32", {1, 8, 4, 64, 32, 0, s64, 0}, 150, 3, 0},
+        {"decode head_dim 96 / head_dim_v 256", {1, 8, 8, 96, 256, 0, 0.10206f, 0}, 77, 2, 0},
+        {"decode 8 queries (a batch) paged, many splits", {8, 32, 8, 128, 128, 0, s128, 0}, 600, 24, 16},
+        {"decode one split, long", {1, 16, 4, 128, 128, 0, s128, 0}, 2500, 1, 16},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_attention(&cases[i]);
 }
