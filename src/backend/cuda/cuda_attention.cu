@@ -7,7 +7,8 @@
 // holds 32 / LPR "streams", each walking its own rows of the split with its
 // own online softmax (running max m and sum l per head, in log2 units, and
 // the unnormalized output of its lanes' 8 dims). A stream loads R rows of K
-// and V at once (all in flight before the first use) and needs no barrier:
+// and V at once, one step ahead of their use (two steps' loads in flight
+// while it computes), and needs no barrier:
 // the scores are reduced over the row's lanes by shuffles. At the end the
 // streams of a warp merge by shuffles, the warps through shared memory.
 // With one split the block writes the normalized output; with several it
@@ -72,7 +73,7 @@ __device__ __forceinline__ float weight(float a, float b) { return a == -INFINIT
 // LPR: lanes per K/V row (4, 8, 16, 32); MAXG: query heads per KV head the
 // registers hold (s.group <= MAXG).
 template <int LPR, int MAXG>
-__global__ void __launch_bounds__(THREADS, MAXG >= 8 ? 2 : MAXG >= 4 ? 3 : 4)
+__global__ void __launch_bounds__(THREADS, MAXG >= 4 ? 2 : 3)
 attn_split(Shape s, const float *__restrict__ q, const half *__restrict__ kc, const half *__restrict__ vc,
            const int32_t *__restrict__ pos, float *__restrict__ out, float *__restrict__ part) {
     constexpr int STREAMS = THREADS / LPR;      // streams per block
@@ -131,25 +132,34 @@ attn_split(Shape s, const float *__restrict__ q, const half *__restrict__ kc, co
     const int64_t v_stride = (int64_t)s.n_head_kv * s.head_dim_v;
     const half *kb = kc + (int64_t)kvh * s.head_dim + 8 * sub;
     const half *vb = vc + (int64_t)kvh * s.head_dim_v + 8 * sub;
-    // this stream's rows of a step: t0 + r * STREAMS + stream; -1 past the end
+    // this stream's rows of a step: t0 + r * STREAMS + stream (row -1: past
+    // the end). Software pipeline: the K/V rows of the next step are loaded
+    // while this step's are used, the table entries of the one after that too.
     int64_t row[R];
+    uint4 kr[R], vr[R];
+    bool valid[R];
 #pragma unroll
     for (int r = 0; r < R; r++) {
         const int t = start + r * STREAMS + stream;
         row[r] = t < end ? cache_row(s, table, t) : -1;
     }
+#pragma unroll
+    for (int r = 0; r < R; r++) {
+        valid[r] = row[r] >= 0;
+        kr[r] = valid[r] && k_on ? __ldg(reinterpret_cast<const uint4 *>(kb + row[r] * k_stride)) : make_uint4(0, 0, 0, 0);
+        vr[r] = valid[r] && v_on ? __ldg(reinterpret_cast<const uint4 *>(vb + row[r] * v_stride)) : make_uint4(0, 0, 0, 0);
+        const int t = start + STEP + r * STREAMS + stream;
+        row[r] = t < end ? cache_row(s, table, t) : -1;
+    }
     for (int t0 = start; t0 < end; t0 += STEP) {
-        uint4 kr[R], vr[R];
+        uint4 kn[R], vn[R];
+        bool vn_ok[R];
 #pragma unroll
         for (int r = 0; r < R; r++) {
-            kr[r] = row[r] >= 0 && k_on ? __ldg(reinterpret_cast<const uint4 *>(kb + row[r] * k_stride)) : make_uint4(0, 0, 0, 0);
-            vr[r] = row[r] >= 0 && v_on ? __ldg(reinterpret_cast<const uint4 *>(vb + row[r] * v_stride)) : make_uint4(0, 0, 0, 0);
-        }
-        bool valid[R];
-#pragma unroll
-        for (int r = 0; r < R; r++) { // the next step's rows (their table reads overlap this step)
-            valid[r] = row[r] >= 0;
-            const int t = t0 + STEP + r * STREAMS + stream;
+            vn_ok[r] = row[r] >= 0;
+            kn[r] = vn_ok[r] && k_on ? __ldg(reinterpret_cast<const uint4 *>(kb + row[r] * k_stride)) : make_uint4(0, 0, 0, 0);
+            vn[r] = vn_ok[r] && v_on ? __ldg(reinterpret_cast<const uint4 *>(vb + row[r] * v_stride)) : make_uint4(0, 0, 0, 0);
+            const int t = t0 + 2 * STEP + r * STREAMS + stream;
             row[r] = t < end ? cache_row(s, table, t) : -1;
         }
         // scores of the R rows for every head, reduced over the row's lanes
@@ -202,6 +212,8 @@ attn_split(Shape s, const float *__restrict__ q, const half *__restrict__ kc, co
                 for (int j = 0; j < 8; j++) acc[h][j] += p * vf[r][j];
             }
         }
+#pragma unroll
+        for (int r = 0; r < R; r++) kr[r] = kn[r], vr[r] = vn[r], valid[r] = vn_ok[r];
     }
 
     // the warp's streams merged (lanes sub of every stream hold the same dims)

@@ -7,6 +7,7 @@
 
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/cuda_act.cuh"
 #include "backend/cuda/cuda_pdl.cuh"
 #include "backend/cuda/cuda_xq.cuh"
 
@@ -40,10 +41,6 @@ __global__ void quantize_x8_kernel(const half *__restrict__ x, uint8_t *__restri
     }
     const int64_t col = valid ? e / n_in : 0, k = valid ? e % n_in : 0;
     quantize_group(v, valid, xq + col * xq8_bytes(n_in), n_in, k / 32);
-}
-
-__device__ __forceinline__ float act(float g, bool gelu) {
-    return gelu ? 0.5f * g * (1.0f + tanhf(0.7978845608028654f * (g + 0.044715f * g * g * g))) : g / (1.0f + expf(-g));
 }
 
 // f32 x [n_in] (or act(x) * up) -> f16 out16 and xq8, as f32_to_f16 / act_mul.
