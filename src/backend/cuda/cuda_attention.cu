@@ -26,7 +26,7 @@ const int THREADS = 128, WARPS = THREADS / 32;
 const int MIN_CHUNK = 32;       // context rows a split takes at least
 const int MAX_GROUP = 8;        // query heads per KV head
 const int MAX_DIM = 256;        // head_dim and head_dim_v: multiples of 8 up to this
-const int TARGET_BLOCKS = 1056; // about eight blocks per SM on an H100 (a long context's KV streams)
+const int TARGET_BLOCKS = 264;  // one wave of two blocks per SM on an H100 (a long context's KV streams)
 const int MAX_SPLITS = 128;
 const int MAX_SPLITS_COMBINE = 1024; // splits a launch takes
 const float LOG2E = 1.4426950408889634f;
@@ -70,6 +70,52 @@ __device__ __forceinline__ void unpack8(const uint4 &u, float f[8]) {
 // exp2(a - b), 0 when a is -inf (also when b is: an empty state merged into another).
 __device__ __forceinline__ float weight(float a, float b) { return a == -INFINITY ? 0.0f : exp2f(a - b); }
 
+// After the warps of a block stored their (m, l, unnormalized output) per
+// head in shared memory (a warp with no rows: -inf, 0, 0) and synchronized:
+// the warps merged, one output (head, dim) per thread and step, written
+// normalized (one split) or as the split's partial result for attn_combine.
+template <int MAXG, int DV>
+__device__ void store_merged(const Shape &s, const float (&m_sh)[WARPS][MAXG], const float (&l_sh)[WARPS][MAXG],
+                             const float (&acc_sh)[WARPS][MAXG][DV], int kvh, int split, int qi, float *out,
+                             float *part) {
+    const int G = s.group;
+    for (int i = threadIdx.x; i < G * s.head_dim_v; i += THREADS) {
+        const int h = i / s.head_dim_v, d = i % s.head_dim_v;
+        float mx = -INFINITY;
+#pragma unroll
+        for (int w = 0; w < WARPS; w++) mx = fmaxf(mx, m_sh[w][h]);
+        float sum = 0.0f, o = 0.0f;
+#pragma unroll
+        for (int w = 0; w < WARPS; w++) {
+            const float a = weight(m_sh[w][h], mx);
+            sum += l_sh[w][h] * a;
+            o += acc_sh[w][h][d] * a;
+        }
+        const int64_t qh = (int64_t)qi * s.n_head + kvh * G + h;
+        if (s.n_splits == 1) {
+            out[qh * s.head_dim_v + d] = o / sum;
+        } else {
+            const int64_t slot = qh * s.n_splits + split;
+            part[slot * s.head_dim_v + d] = o;
+            if (d == 0) {
+                float *ml = part + (int64_t)s.n_q * s.n_head * s.n_splits * s.head_dim_v + 2 * slot;
+                ml[0] = mx; // -inf and 0 for a split with no rows
+                ml[1] = sum;
+            }
+        }
+    }
+}
+
+// A split past the context: only (m, l) = (-inf, 0) per head, which attn_combine skips.
+__device__ void store_empty(const Shape &s, int kvh, int split, int qi, float *part) {
+    if (threadIdx.x < s.group) {
+        const int64_t slot = ((int64_t)qi * s.n_head + kvh * s.group + threadIdx.x) * s.n_splits + split;
+        float *ml = part + (int64_t)s.n_q * s.n_head * s.n_splits * s.head_dim_v + 2 * slot;
+        ml[0] = -INFINITY;
+        ml[1] = 0.0f;
+    }
+}
+
 // LPR: lanes per K/V row (4, 8, 16, 32); MAXG: query heads per KV head the
 // registers hold (s.group <= MAXG).
 template <int LPR, int MAXG>
@@ -91,13 +137,8 @@ attn_split(Shape s, const float *__restrict__ q, const half *__restrict__ kc, co
     const int G = s.group;
     int start, end;
     split_range(s, pos[qi], split, start, end);
-    if (start >= end && s.n_splits > 1) { // past the context: only (m, l) = (-inf, 0), which attn_combine skips
-        if (threadIdx.x < G) {
-            const int64_t slot = ((int64_t)qi * s.n_head + kvh * G + threadIdx.x) * s.n_splits + split;
-            float *ml = part + (int64_t)s.n_q * s.n_head * s.n_splits * s.head_dim_v + 2 * slot;
-            ml[0] = -INFINITY;
-            ml[1] = 0.0f;
-        }
+    if (start >= end && s.n_splits > 1) {
+        store_empty(s, kvh, split, qi, part);
         return;
     }
     const int32_t *table = s.tables ? s.tables + s.table_off[qi] : nullptr;
@@ -240,32 +281,155 @@ attn_split(Shape s, const float *__restrict__ q, const half *__restrict__ kc, co
         }
     }
     __syncthreads();
-    // the warps merged: one output (head, dim) per thread and step
-    for (int i = threadIdx.x; i < G * s.head_dim_v; i += THREADS) {
-        const int h = i / s.head_dim_v, d = i % s.head_dim_v;
-        float mx = -INFINITY;
-#pragma unroll
-        for (int w = 0; w < WARPS; w++) mx = fmaxf(mx, m_sh[w][h]);
-        float sum = 0.0f, o = 0.0f;
-#pragma unroll
-        for (int w = 0; w < WARPS; w++) {
-            const float a = weight(m_sh[w][h], mx);
-            sum += l_sh[w][h] * a;
-            o += acc_sh[w][h][d] * a;
-        }
-        const int64_t qh = (int64_t)qi * s.n_head + kvh * G + h;
-        if (s.n_splits == 1) {
-            out[qh * s.head_dim_v + d] = o / sum;
-        } else {
-            const int64_t slot = qh * s.n_splits + split;
-            part[slot * s.head_dim_v + d] = o;
-            if (d == 0) {
-                float *ml = part + (int64_t)s.n_q * s.n_head * s.n_splits * s.head_dim_v + 2 * slot;
-                ml[0] = mx; // -inf and 0 for a split with no rows
-                ml[1] = sum;
-            }
-        }
+    store_merged(s, m_sh, l_sh, acc_sh, kvh, split, qi, out, part);
+}
+
+// d[0..1] += A B for one mma.m16n8k16 (f16 in, f32 out) whose A rows 8..15
+// are zero (a1 = a3 = 0): only the C rows 0..7 (d[0], d[1]) are kept.
+__device__ __forceinline__ void mma_rows8(float (&d)[2], uint32_t a0, uint32_t a2, uint32_t b0, uint32_t b1) {
+    float x2 = 0.0f, x3 = 0.0f; // rows 8..15: zero, dropped
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 "
+                 "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(x2), "+f"(x3)
+                 : "r"(a0), "r"(0u), "r"(a2), "r"(0u), "r"(b0), "r"(b1));
+}
+
+__device__ __forceinline__ uint32_t pack_half2(float lo, float hi) {
+    const half2 h = __floats2half2_rn(lo, hi);
+    return *reinterpret_cast<const uint32_t *>(&h);
+}
+
+__device__ __forceinline__ uint32_t word(const uint4 &u, int i) {
+    return i == 0 ? u.x : i == 1 ? u.y : i == 2 ? u.z : u.w;
+}
+
+// The same on the tensor cores (f16 q and probabilities, f32 sums; head_dim
+// == head_dim_v == D = 64 or 128, groups <= 8). Each warp takes tiles of 16
+// positions of the split (tile i: warp i % WARPS) with its own online softmax.
+// Lane (g, c) = (lane / 4, lane % 4) holds query head g (rows 8..15 of the
+// mma's M are zero padding). Scores S[head, 16 positions] = Q K^T: per 8
+// positions one mma n-block, D / 16 k-steps; the k order is permuted (as in
+// cuda_gemv.cu: lane c holds dims 32 j + 8 c .. + 7 of a row, j < D / 32),
+// so each 16-byte K load feeds two k-steps' B fragments and the same
+// permutation of q forms the A fragments. Then O[head, D] += P V over the 16
+// positions: D / 8 n-blocks (dims 64 h + 8 n + j for column n, n-block
+// (h, j)); lane (g, c) loads 16 bytes (dims 64 h + 8 g ..) of the V rows
+// 2c, 2c + 1, 2c + 8, 2c + 9 and pairs their halves with byte permutes.
+template <int D>
+__global__ void __launch_bounds__(THREADS, D > 64 ? 2 : 3)
+attn_split_mma(Shape s, const float *__restrict__ q, const half *__restrict__ kc, const half *__restrict__ vc,
+               const int32_t *__restrict__ pos, float *__restrict__ out, float *__restrict__ part) {
+    constexpr int NJ = D / 32, NH = D / 64, TILE = 16;
+    __shared__ float m_sh[WARPS][MAX_GROUP], l_sh[WARPS][MAX_GROUP];
+    __shared__ __align__(16) float acc_sh[WARPS][MAX_GROUP][D];
+
+    brisk_cuda::pdl_wait();
+    brisk_cuda::pdl_trigger();
+    const int kvh = blockIdx.x, split = blockIdx.y, qi = blockIdx.z;
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, c = lane % 4;
+    const int G = s.group;
+    int start, end;
+    split_range(s, pos[qi], split, start, end);
+    if (start >= end && s.n_splits > 1) {
+        store_empty(s, kvh, split, qi, part);
+        return;
     }
+    const int32_t *table = s.tables ? s.tables + s.table_off[qi] : nullptr;
+
+    // A fragments of q (head g, dims 32 j + 8 c ..), times scale (and log2 e
+    // without a softcap): qa[j][w] = the pair of dims 2w, 2w + 1 of the 8
+    const float q_mul = s.softcap > 0.0f ? s.scale : s.scale * LOG2E;
+    uint32_t qa[NJ][4];
+#pragma unroll
+    for (int j = 0; j < NJ; j++) {
+        float4 a = make_float4(0, 0, 0, 0), b = a;
+        if (g < G) {
+            const float4 *qh = reinterpret_cast<const float4 *>(
+                q + ((int64_t)qi * s.n_head + (int64_t)kvh * G + g) * D + 32 * j + 8 * c);
+            a = qh[0];
+            b = qh[1];
+        }
+        qa[j][0] = pack_half2(a.x * q_mul, a.y * q_mul), qa[j][1] = pack_half2(a.z * q_mul, a.w * q_mul);
+        qa[j][2] = pack_half2(b.x * q_mul, b.y * q_mul), qa[j][3] = pack_half2(b.z * q_mul, b.w * q_mul);
+    }
+    float m = -INFINITY, l = 0.0f; // head g: running max (log2 units), this lane's part of the sum
+    float o[NH * 8][2];            // head g, dims 64 h + 16 c + j (o[8h + j][0]) and + 8 (o[8h + j][1])
+#pragma unroll
+    for (int n = 0; n < NH * 8; n++) o[n][0] = o[n][1] = 0.0f;
+
+    const int64_t stride = (int64_t)s.n_head_kv * D;
+    const half *kb = kc + (int64_t)kvh * D + 8 * c, *vb = vc + (int64_t)kvh * D + 8 * g;
+    const int v_off[4] = {2 * c, 2 * c + 1, 2 * c + 8, 2 * c + 9}; // this lane's V rows of a tile
+    for (int t0 = start + warp * TILE; t0 < end; t0 += WARPS * TILE) {
+        uint4 kr[2][NJ], vr[4][NH];
+#pragma unroll
+        for (int nb = 0; nb < 2; nb++) {
+            const int t = t0 + 8 * nb + g;
+            const int64_t row = t < end ? cache_row(s, table, t) : -1;
+#pragma unroll
+            for (int j = 0; j < NJ; j++)
+                kr[nb][j] = row >= 0 ? __ldg(reinterpret_cast<const uint4 *>(kb + row * stride + 32 * j)) : make_uint4(0, 0, 0, 0);
+        }
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            const int t = t0 + v_off[i];
+            const int64_t row = t < end ? cache_row(s, table, t) : -1; // past the end: zeros (p = 0 must not meet NaN)
+#pragma unroll
+            for (int h = 0; h < NH; h++)
+                vr[i][h] = row >= 0 ? __ldg(reinterpret_cast<const uint4 *>(vb + row * stride + 64 * h)) : make_uint4(0, 0, 0, 0);
+        }
+        // S: sc[nb] = head g at positions t0 + 8 nb + 2c, + 1
+        float sc[2][2] = {{0.0f, 0.0f}, {0.0f, 0.0f}};
+#pragma unroll
+        for (int nb = 0; nb < 2; nb++)
+#pragma unroll
+            for (int j = 0; j < NJ; j++) {
+                mma_rows8(sc[nb], qa[j][0], qa[j][1], kr[nb][j].x, kr[nb][j].y);
+                mma_rows8(sc[nb], qa[j][2], qa[j][3], kr[nb][j].z, kr[nb][j].w);
+            }
+        float sv[4] = {sc[0][0], sc[0][1], sc[1][0], sc[1][1]}; // positions t0 + v_off[i]
+        float mx = m;
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            if (s.softcap > 0.0f) sv[i] = s.softcap * tanhf(sv[i] / s.softcap) * LOG2E;
+            if (t0 + v_off[i] >= end) sv[i] = -INFINITY;
+            mx = fmaxf(mx, sv[i]);
+        }
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2)); // finite: position t0 < end is lane c = 0's
+        const float alpha = weight(m, mx);
+        m = mx;
+        const uint32_t pa0 = pack_half2(exp2f(sv[0] - mx), exp2f(sv[1] - mx));
+        const uint32_t pa2 = pack_half2(exp2f(sv[2] - mx), exp2f(sv[3] - mx));
+        const float2 p01 = __half22float2(*reinterpret_cast<const half2 *>(&pa0));
+        const float2 p23 = __half22float2(*reinterpret_cast<const half2 *>(&pa2));
+        l = l * alpha + (p01.x + p01.y) + (p23.x + p23.y); // the rounded probabilities the mma uses
+#pragma unroll
+        for (int h = 0; h < NH; h++)
+#pragma unroll
+            for (int j = 0; j < 8; j++) {
+                const uint32_t sel = j % 2 ? 0x7632u : 0x5410u; // high or low halves of the two words
+                const uint32_t b0 = __byte_perm(word(vr[0][h], j / 2), word(vr[1][h], j / 2), sel);
+                const uint32_t b1 = __byte_perm(word(vr[2][h], j / 2), word(vr[3][h], j / 2), sel);
+                o[8 * h + j][0] *= alpha;
+                o[8 * h + j][1] *= alpha;
+                mma_rows8(o[8 * h + j], pa0, pa2, b0, b1);
+            }
+    }
+    l += __shfl_xor_sync(0xffffffffu, l, 1);
+    l += __shfl_xor_sync(0xffffffffu, l, 2);
+    if (g < G) {
+        if (c == 0) m_sh[warp][g] = m, l_sh[warp][g] = l;
+#pragma unroll
+        for (int h = 0; h < NH; h++)
+#pragma unroll
+            for (int j = 0; j < 8; j++) {
+                acc_sh[warp][g][64 * h + 16 * c + j] = o[8 * h + j][0];
+                acc_sh[warp][g][64 * h + 16 * c + 8 + j] = o[8 * h + j][1];
+            }
+    }
+    __syncthreads();
+    store_merged(s, m_sh, l_sh, acc_sh, kvh, split, qi, out, part);
 }
 
 // One block per (query head, query token): merge the splits' partial results
@@ -348,6 +512,11 @@ extern "C" int brisk_cuda_attention_splits(const brisk_cuda_attn_shape *s, int m
     return splits < 1 ? 1 : splits;
 }
 
+extern "C" bool brisk_cuda_attention_tensor_cores(const brisk_cuda_attn_shape *s) {
+    return s->head_dim == s->head_dim_v && (s->head_dim == 64 || s->head_dim == 128) && s->n_head_kv > 0 &&
+           s->n_head % s->n_head_kv == 0 && s->n_head / s->n_head_kv <= MAX_GROUP;
+}
+
 extern "C" size_t brisk_cuda_attention_scratch_bytes(const brisk_cuda_attn_shape *s, int n_splits) {
     if (n_splits <= 1) return 0;
     return (size_t)s->n_q * s->n_head * n_splits * (s->head_dim_v + 2) * sizeof(float);
@@ -390,7 +559,11 @@ extern "C" brisk_status brisk_cuda_attention_paged(const brisk_cuda_attn_shape *
     const float *q = d_q;
     const half *k = (const half *)d_k, *v = (const half *)d_v;
     float *part = (float *)d_scratch;
-    if (vecs <= 4) launch_split<4>(group, grid, st, sh, q, k, v, d_pos, d_out, part);
+    if (brisk_cuda_attention_tensor_cores(s) && s->head_dim == 64)
+        brisk_cuda::pdl_launch(attn_split_mma<64>, grid, dim3(THREADS), 0, st, sh, q, k, v, d_pos, d_out, part);
+    else if (brisk_cuda_attention_tensor_cores(s))
+        brisk_cuda::pdl_launch(attn_split_mma<128>, grid, dim3(THREADS), 0, st, sh, q, k, v, d_pos, d_out, part);
+    else if (vecs <= 4) launch_split<4>(group, grid, st, sh, q, k, v, d_pos, d_out, part);
     else if (vecs <= 8) launch_split<8>(group, grid, st, sh, q, k, v, d_pos, d_out, part);
     else if (vecs <= 16) launch_split<16>(group, grid, st, sh, q, k, v, d_pos, d_out, part);
     else launch_split<32>(group, grid, st, sh, q, k, v, d_pos, d_out, part);

@@ -223,6 +223,11 @@ typedef struct brisk_cuda_attn_shape {
 } brisk_cuda_attn_shape;
 
 int brisk_cuda_attention_splits(const brisk_cuda_attn_shape *s, int max_kv_len);
+/* Whether brisk_cuda_attention(_paged) runs on the tensor cores for this
+ * shape (head_dim == head_dim_v == 64 or 128: f16 q and probabilities, f32
+ * sums, relative error ~1e-4 like the prefill kernel); other shapes run on
+ * the CUDA cores in f32 (f16 K/V). */
+bool brisk_cuda_attention_tensor_cores(const brisk_cuda_attn_shape *s);
 size_t brisk_cuda_attention_scratch_bytes(const brisk_cuda_attn_shape *s, int n_splits);
 brisk_status brisk_cuda_attention(const brisk_cuda_attn_shape *s, const float *d_q, const void *d_k,
                                   const void *d_v, const int32_t *d_pos, float *d_out, int n_splits,
