@@ -72,26 +72,26 @@ __device__ __forceinline__ float weight(float a, float b) { return a == -INFINIT
 
 // After the warps of a block stored their (m, l, unnormalized output) per
 // head in shared memory (a warp with no rows: -inf, 0, 0) and synchronized:
-// the warps merged, one output (head, dim) per thread and step, written
-// normalized (one split) or as the split's partial result for attn_combine.
+// the warps of each KV head merged, one output (head, dim) per thread and
+// step, written normalized (one split) or as the split's partial result for
+// attn_combine. The block serves KV heads kvh0 .. kvh0 + hpb - 1; warp w
+// holds KV head kvh0 + w % hpb.
 template <int MAXG, int DV>
 __device__ void store_merged(const Shape &s, const float (&m_sh)[WARPS][MAXG], const float (&l_sh)[WARPS][MAXG],
-                             const float (&acc_sh)[WARPS][MAXG][DV], int kvh, int split, int qi, float *out,
-                             float *part) {
-    const int G = s.group;
-    for (int i = threadIdx.x; i < G * s.head_dim_v; i += THREADS) {
-        const int h = i / s.head_dim_v, d = i % s.head_dim_v;
+                             const float (&acc_sh)[WARPS][MAXG][DV], int kvh0, int hpb, int split, int qi,
+                             float *out, float *part) {
+    const int G = s.group, per_kv = G * s.head_dim_v;
+    for (int i = threadIdx.x; i < hpb * per_kv; i += THREADS) {
+        const int hk = i / per_kv, h = i % per_kv / s.head_dim_v, d = i % s.head_dim_v;
         float mx = -INFINITY;
-#pragma unroll
-        for (int w = 0; w < WARPS; w++) mx = fmaxf(mx, m_sh[w][h]);
+        for (int w = hk; w < WARPS; w += hpb) mx = fmaxf(mx, m_sh[w][h]);
         float sum = 0.0f, o = 0.0f;
-#pragma unroll
-        for (int w = 0; w < WARPS; w++) {
+        for (int w = hk; w < WARPS; w += hpb) {
             const float a = weight(m_sh[w][h], mx);
             sum += l_sh[w][h] * a;
             o += acc_sh[w][h][d] * a;
         }
-        const int64_t qh = (int64_t)qi * s.n_head + kvh * G + h;
+        const int64_t qh = (int64_t)qi * s.n_head + (kvh0 + hk) * G + h;
         if (s.n_splits == 1) {
             out[qh * s.head_dim_v + d] = o / sum;
         } else {
@@ -106,10 +106,11 @@ __device__ void store_merged(const Shape &s, const float (&m_sh)[WARPS][MAXG], c
     }
 }
 
-// A split past the context: only (m, l) = (-inf, 0) per head, which attn_combine skips.
-__device__ void store_empty(const Shape &s, int kvh, int split, int qi, float *part) {
-    if (threadIdx.x < s.group) {
-        const int64_t slot = ((int64_t)qi * s.n_head + kvh * s.group + threadIdx.x) * s.n_splits + split;
+// A split past the context: only (m, l) = (-inf, 0) per head of the KV heads
+// kvh0 .. kvh0 + hpb - 1, which attn_combine skips.
+__device__ void store_empty(const Shape &s, int kvh0, int hpb, int split, int qi, float *part) {
+    if (threadIdx.x < hpb * s.group) {
+        const int64_t slot = ((int64_t)qi * s.n_head + kvh0 * s.group + threadIdx.x) * s.n_splits + split;
         float *ml = part + (int64_t)s.n_q * s.n_head * s.n_splits * s.head_dim_v + 2 * slot;
         ml[0] = -INFINITY;
         ml[1] = 0.0f;
@@ -138,7 +139,7 @@ attn_split(Shape s, const float *__restrict__ q, const half *__restrict__ kc, co
     int start, end;
     split_range(s, pos[qi], split, start, end);
     if (start >= end && s.n_splits > 1) {
-        store_empty(s, kvh, split, qi, part);
+        store_empty(s, kvh, 1, split, qi, part);
         return;
     }
     const int32_t *table = s.tables ? s.tables + s.table_off[qi] : nullptr;
@@ -281,7 +282,7 @@ attn_split(Shape s, const float *__restrict__ q, const half *__restrict__ kc, co
         }
     }
     __syncthreads();
-    store_merged(s, m_sh, l_sh, acc_sh, kvh, split, qi, out, part);
+    store_merged(s, m_sh, l_sh, acc_sh, kvh, 1, split, qi, out, part);
 }
 
 // d[0..1] += A B for one mma.m16n8k16 (f16 in, f32 out) whose A rows 8..15
@@ -304,8 +305,12 @@ __device__ __forceinline__ uint32_t word(const uint4 &u, int i) {
 }
 
 // The same on the tensor cores (f16 q and probabilities, f32 sums; head_dim
-// == head_dim_v == D = 64 or 128, groups <= 8). Each warp takes tiles of 16
-// positions of the split (tile i: warp i % WARPS) with its own online softmax.
+// == head_dim_v == D = 64 or 128, groups <= 8). A block serves hpb KV heads
+// (4, 2 or 1: what divides n_head_kv; warp w takes KV head w % hpb), so that
+// its warps read neighbouring parts of the same cache rows at the same time
+// (one KV head per block read each 256-byte piece of a 2 KB row at its own
+// time: ~1.6 TB/s). Each warp takes tiles of 16 positions of the split (tile
+// i: the i % (WARPS / hpb)-th warp of its head) with its own online softmax.
 // Lane (g, c) = (lane / 4, lane % 4) holds query head g (rows 8..15 of the
 // mma's M are zero padding). Scores S[head, 16 positions] = Q K^T: per 8
 // positions one mma n-block, D / 16 k-steps; the k order is permuted (as in
@@ -325,13 +330,15 @@ attn_split_mma(Shape s, const float *__restrict__ q, const half *__restrict__ kc
 
     brisk_cuda::pdl_wait();
     brisk_cuda::pdl_trigger();
-    const int kvh = blockIdx.x, split = blockIdx.y, qi = blockIdx.z;
+    const int hpb = s.n_head_kv % 4 == 0 ? 4 : s.n_head_kv % 2 == 0 ? 2 : 1, phases = WARPS / hpb;
+    const int split = blockIdx.y, qi = blockIdx.z;
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, c = lane % 4;
+    const int kvh0 = blockIdx.x * hpb, kvh = kvh0 + warp % hpb, phase = warp / hpb;
     const int G = s.group;
     int start, end;
     split_range(s, pos[qi], split, start, end);
     if (start >= end && s.n_splits > 1) {
-        store_empty(s, kvh, split, qi, part);
+        store_empty(s, kvh0, hpb, split, qi, part);
         return;
     }
     const int32_t *table = s.tables ? s.tables + s.table_off[qi] : nullptr;
@@ -360,7 +367,7 @@ attn_split_mma(Shape s, const float *__restrict__ q, const half *__restrict__ kc
     const int64_t stride = (int64_t)s.n_head_kv * D;
     const half *kb = kc + (int64_t)kvh * D + 8 * c, *vb = vc + (int64_t)kvh * D + 8 * g;
     const int v_off[4] = {2 * c, 2 * c + 1, 2 * c + 8, 2 * c + 9}; // this lane's V rows of a tile
-    for (int t0 = start + warp * TILE; t0 < end; t0 += WARPS * TILE) {
+    for (int t0 = start + phase * TILE; t0 < end; t0 += phases * TILE) {
         uint4 kr[2][NJ], vr[4][NH];
 #pragma unroll
         for (int nb = 0; nb < 2; nb++) {
@@ -429,7 +436,7 @@ attn_split_mma(Shape s, const float *__restrict__ q, const half *__restrict__ kc
             }
     }
     __syncthreads();
-    store_merged(s, m_sh, l_sh, acc_sh, kvh, split, qi, out, part);
+    store_merged(s, m_sh, l_sh, acc_sh, kvh0, hpb, split, qi, out, part);
 }
 
 // One block per (query head, query token): merge the splits' partial results
@@ -503,8 +510,14 @@ void launch_split(int max_group, dim3 grid, cudaStream_t st, const Shape &sh, co
 
 } // namespace
 
+// KV heads per block of attn_split_mma (its kernel computes the same).
+static int mma_heads_per_block(const brisk_cuda_attn_shape *s) {
+    return s->n_head_kv % 4 == 0 ? 4 : s->n_head_kv % 2 == 0 ? 2 : 1;
+}
+
 extern "C" int brisk_cuda_attention_splits(const brisk_cuda_attn_shape *s, int max_kv_len) {
-    const int blocks = s->n_head_kv * (s->n_q > 0 ? s->n_q : 1);
+    const int per_split = brisk_cuda_attention_tensor_cores(s) ? s->n_head_kv / mma_heads_per_block(s) : s->n_head_kv;
+    const int blocks = per_split * (s->n_q > 0 ? s->n_q : 1);
     int splits = (TARGET_BLOCKS + blocks - 1) / blocks;
     const int by_len = (max_kv_len + MIN_CHUNK - 1) / MIN_CHUNK;
     if (splits > by_len) splits = by_len;
@@ -559,10 +572,11 @@ extern "C" brisk_status brisk_cuda_attention_paged(const brisk_cuda_attn_shape *
     const float *q = d_q;
     const half *k = (const half *)d_k, *v = (const half *)d_v;
     float *part = (float *)d_scratch;
+    const dim3 grid_mma((unsigned)(s->n_head_kv / mma_heads_per_block(s)), (unsigned)n_splits, (unsigned)s->n_q);
     if (brisk_cuda_attention_tensor_cores(s) && s->head_dim == 64)
-        brisk_cuda::pdl_launch(attn_split_mma<64>, grid, dim3(THREADS), 0, st, sh, q, k, v, d_pos, d_out, part);
+        brisk_cuda::pdl_launch(attn_split_mma<64>, grid_mma, dim3(THREADS), 0, st, sh, q, k, v, d_pos, d_out, part);
     else if (brisk_cuda_attention_tensor_cores(s))
-        brisk_cuda::pdl_launch(attn_split_mma<128>, grid, dim3(THREADS), 0, st, sh, q, k, v, d_pos, d_out, part);
+        brisk_cuda::pdl_launch(attn_split_mma<128>, grid_mma, dim3(THREADS), 0, st, sh, q, k, v, d_pos, d_out, part);
     else if (vecs <= 4) launch_split<4>(group, grid, st, sh, q, k, v, d_pos, d_out, part);
     else if (vecs <= 8) launch_split<8>(group, grid, st, sh, q, k, v, d_pos, d_out, part);
     else if (vecs <= 16) launch_split<16>(group, grid, st, sh, q, k, v, d_pos, d_out, part);
