@@ -38,6 +38,7 @@ struct Shape {
     // * block_size + p % block_size. tables == nullptr: row p.
     const int32_t *tables, *table_off;
     int block_size;
+    int hpb; // attn_split_mma: KV heads per block
 };
 
 __device__ __forceinline__ int64_t cache_row(const Shape &s, const int32_t *table, int p) {
@@ -320,17 +321,51 @@ __device__ __forceinline__ uint32_t word(const uint4 &u, int i) {
 // positions: D / 8 n-blocks (dims 64 h + 8 n + j for column n, n-block
 // (h, j)); lane (g, c) loads 16 bytes (dims 64 h + 8 g ..) of the V rows
 // 2c, 2c + 1, 2c + 8, 2c + 9 and pairs their halves with byte permutes.
+// 16 bytes from global to shared memory without the registers (cp.async);
+// valid == false: zeros, nothing read.
+__device__ __forceinline__ void cp_async16(uint4 *smem, const void *gmem, bool valid) {
+    const unsigned dst = (unsigned)__cvta_generic_to_shared(smem);
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(gmem), "r"(valid ? 16 : 0) : "memory");
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+template <int N> __device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory"); }
+
+const int MMA_STAGES = 3; // tiles per warp in flight (cp.async into shared memory)
+
+template <int D> __host__ __device__ constexpr int mma_vecs() { return 2 * (D / 32) + 4 * (D / 64); } // 16-byte pieces per lane and tile
+template <int D> constexpr size_t mma_smem_bytes() {
+    return (size_t)WARPS * MMA_STAGES * mma_vecs<D>() * 32 * 16 > sizeof(float) * WARPS * MAX_GROUP * D
+               ? (size_t)WARPS * MMA_STAGES * mma_vecs<D>() * 32 * 16
+               : sizeof(float) * WARPS * MAX_GROUP * D;
+}
+
+// The same on the tensor cores (f16 q and probabilities, f32 sums; head_dim
+// == head_dim_v == D = 64 or 128, groups <= 8). A block serves s.hpb KV heads
+// (warp w takes KV head w % hpb) and each warp takes tiles of 16 positions of
+// the split (tile i: the (i % (WARPS / hpb))-th warp of its head) with its own
+// online softmax. A lane copies its own 16-byte pieces of a tile's K and V
+// rows into shared memory with cp.async, MMA_STAGES - 1 tiles ahead of their
+// use (no barrier: each lane reads back only what it copied).
+// Lane (g, c) = (lane / 4, lane % 4) holds query head g (rows 8..15 of the
+// mma's M are zero padding). Scores S[head, 16 positions] = Q K^T: per 8
+// positions one mma n-block, D / 16 k-steps; the k order is permuted (as in
+// cuda_gemv.cu: lane c holds dims 32 j + 8 c .. + 7 of a row, j < D / 32),
+// so each 16-byte K piece feeds two k-steps' B fragments and the same
+// permutation of q forms the A fragments. Then O[head, D] += P V over the 16
+// positions: D / 8 n-blocks (dims 64 h + 8 n + j for column n, n-block
+// (h, j)); lane (g, c) takes 16 bytes (dims 64 h + 8 g ..) of the V rows
+// 2c, 2c + 1, 2c + 8, 2c + 9 and pairs their halves with byte permutes.
 template <int D>
-__global__ void __launch_bounds__(THREADS, D > 64 ? 2 : 3)
+__global__ void __launch_bounds__(THREADS, 2)
 attn_split_mma(Shape s, const float *__restrict__ q, const half *__restrict__ kc, const half *__restrict__ vc,
                const int32_t *__restrict__ pos, float *__restrict__ out, float *__restrict__ part) {
-    constexpr int NJ = D / 32, NH = D / 64, TILE = 16;
+    constexpr int NJ = D / 32, NH = D / 64, TILE = 16, VECS = mma_vecs<D>();
+    extern __shared__ __align__(16) uint4 dsm[]; // [WARPS][MMA_STAGES][VECS][32 lanes]; then the merge's acc_sh
     __shared__ float m_sh[WARPS][MAX_GROUP], l_sh[WARPS][MAX_GROUP];
-    __shared__ __align__(16) float acc_sh[WARPS][MAX_GROUP][D];
 
     brisk_cuda::pdl_wait();
     brisk_cuda::pdl_trigger();
-    const int hpb = s.n_head_kv % 4 == 0 ? 4 : s.n_head_kv % 2 == 0 ? 2 : 1, phases = WARPS / hpb;
+    const int hpb = s.hpb, phases = WARPS / hpb;
     const int split = blockIdx.y, qi = blockIdx.z;
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, c = lane % 4;
     const int kvh0 = blockIdx.x * hpb, kvh = kvh0 + warp % hpb, phase = warp / hpb;
@@ -342,6 +377,36 @@ attn_split_mma(Shape s, const float *__restrict__ q, const half *__restrict__ kc
         return;
     }
     const int32_t *table = s.tables ? s.tables + s.table_off[qi] : nullptr;
+    const int64_t stride = (int64_t)s.n_head_kv * D;
+    const half *kb = kc + (int64_t)kvh * D + 8 * c, *vb = vc + (int64_t)kvh * D + 8 * g;
+    const int v_off[4] = {2 * c, 2 * c + 1, 2 * c + 8, 2 * c + 9}; // this lane's V rows of a tile
+    uint4 *slots = dsm + (size_t)warp * MMA_STAGES * VECS * 32 + lane;
+    // tile k of this warp: positions tile_t0(k) ..; its pieces to stage k % MMA_STAGES
+    auto tile_t0 = [&](int k) { return start + (phase + k * phases) * TILE; };
+    auto issue = [&](int k) {
+        const int t0 = tile_t0(k);
+        if (t0 < end) {
+            uint4 *st = slots + (k % MMA_STAGES) * VECS * 32;
+#pragma unroll
+            for (int nb = 0; nb < 2; nb++) {
+                const int t = t0 + 8 * nb + g;
+                const int64_t row = t < end ? cache_row(s, table, t) : 0;
+#pragma unroll
+                for (int j = 0; j < NJ; j++) cp_async16(st + (nb * NJ + j) * 32, kb + row * stride + 32 * j, t < end);
+            }
+#pragma unroll
+            for (int i = 0; i < 4; i++) { // past the end: zeros (p = 0 must not meet NaN)
+                const int t = t0 + v_off[i];
+                const int64_t row = t < end ? cache_row(s, table, t) : 0;
+#pragma unroll
+                for (int h = 0; h < NH; h++)
+                    cp_async16(st + (2 * NJ + i * NH + h) * 32, vb + row * stride + 64 * h, t < end);
+            }
+        }
+        cp_async_commit(); // an empty group past the end keeps the count of groups per tile
+    };
+#pragma unroll
+    for (int k = 0; k < MMA_STAGES - 1; k++) issue(k);
 
     // A fragments of q (head g, dims 32 j + 8 c ..), times scale (and log2 e
     // without a softcap): qa[j][w] = the pair of dims 2w, 2w + 1 of the 8
@@ -364,27 +429,20 @@ attn_split_mma(Shape s, const float *__restrict__ q, const half *__restrict__ kc
 #pragma unroll
     for (int n = 0; n < NH * 8; n++) o[n][0] = o[n][1] = 0.0f;
 
-    const int64_t stride = (int64_t)s.n_head_kv * D;
-    const half *kb = kc + (int64_t)kvh * D + 8 * c, *vb = vc + (int64_t)kvh * D + 8 * g;
-    const int v_off[4] = {2 * c, 2 * c + 1, 2 * c + 8, 2 * c + 9}; // this lane's V rows of a tile
-    for (int t0 = start + phase * TILE; t0 < end; t0 += phases * TILE) {
+    for (int k = 0; tile_t0(k) < end; k++) {
+        const int t0 = tile_t0(k);
+        issue(k + MMA_STAGES - 1);
+        cp_async_wait<MMA_STAGES - 1>(); // tile k's pieces have landed
+        const uint4 *st = slots + (k % MMA_STAGES) * VECS * 32;
         uint4 kr[2][NJ], vr[4][NH];
 #pragma unroll
-        for (int nb = 0; nb < 2; nb++) {
-            const int t = t0 + 8 * nb + g;
-            const int64_t row = t < end ? cache_row(s, table, t) : -1;
+        for (int nb = 0; nb < 2; nb++)
 #pragma unroll
-            for (int j = 0; j < NJ; j++)
-                kr[nb][j] = row >= 0 ? __ldg(reinterpret_cast<const uint4 *>(kb + row * stride + 32 * j)) : make_uint4(0, 0, 0, 0);
-        }
+            for (int j = 0; j < NJ; j++) kr[nb][j] = st[(nb * NJ + j) * 32];
 #pragma unroll
-        for (int i = 0; i < 4; i++) {
-            const int t = t0 + v_off[i];
-            const int64_t row = t < end ? cache_row(s, table, t) : -1; // past the end: zeros (p = 0 must not meet NaN)
+        for (int i = 0; i < 4; i++)
 #pragma unroll
-            for (int h = 0; h < NH; h++)
-                vr[i][h] = row >= 0 ? __ldg(reinterpret_cast<const uint4 *>(vb + row * stride + 64 * h)) : make_uint4(0, 0, 0, 0);
-        }
+            for (int h = 0; h < NH; h++) vr[i][h] = st[(2 * NJ + i * NH + h) * 32];
         // S: sc[nb] = head g at positions t0 + 8 nb + 2c, + 1
         float sc[2][2] = {{0.0f, 0.0f}, {0.0f, 0.0f}};
 #pragma unroll
@@ -423,8 +481,11 @@ attn_split_mma(Shape s, const float *__restrict__ q, const half *__restrict__ kc
                 mma_rows8(o[8 * h + j], pa0, pa2, b0, b1);
             }
     }
+    cp_async_wait<0>();
     l += __shfl_xor_sync(0xffffffffu, l, 1);
     l += __shfl_xor_sync(0xffffffffu, l, 2);
+    __syncthreads(); // every warp is done with its stages: acc_sh takes their memory
+    float(&acc_sh)[WARPS][MAX_GROUP][D] = *reinterpret_cast<float(*)[WARPS][MAX_GROUP][D]>(dsm);
     if (g < G) {
         if (c == 0) m_sh[warp][g] = m, l_sh[warp][g] = l;
 #pragma unroll
@@ -437,6 +498,25 @@ attn_split_mma(Shape s, const float *__restrict__ q, const half *__restrict__ kc
     }
     __syncthreads();
     store_merged(s, m_sh, l_sh, acc_sh, kvh0, hpb, split, qi, out, part);
+}
+
+// Launch of attn_split_mma<D> (its dynamic shared memory allowed once, also
+// from inside a graph capture: relaxed capture mode for that call).
+template <int D>
+brisk_status launch_mma(dim3 grid, cudaStream_t st, const Shape &sh, const float *q, const half *k, const half *v,
+                        const int32_t *pos, float *out, float *part, brisk_error *err) {
+    static bool smem_set = false;
+    if (!smem_set) {
+        cudaStreamCaptureMode mode = cudaStreamCaptureModeRelaxed;
+        cudaThreadExchangeStreamCaptureMode(&mode);
+        const cudaError_t e = cudaFuncSetAttribute(attn_split_mma<D>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                                   (int)mma_smem_bytes<D>());
+        cudaThreadExchangeStreamCaptureMode(&mode);
+        CUDA_TRY(err, e);
+        smem_set = true;
+    }
+    brisk_cuda::pdl_launch(attn_split_mma<D>, grid, dim3(THREADS), mma_smem_bytes<D>(), st, sh, q, k, v, pos, out, part);
+    return BRISK_OK;
 }
 
 // One block per (query head, query token): merge the splits' partial results
@@ -510,9 +590,14 @@ void launch_split(int max_group, dim3 grid, cudaStream_t st, const Shape &sh, co
 
 } // namespace
 
-// KV heads per block of attn_split_mma (its kernel computes the same).
+// KV heads per block of attn_split_mma: 4, 2 or 1 (what divides n_head_kv;
+// BRISK_CUDA_ATTN_HPB=1: one per block, its warps splitting the positions).
 static int mma_heads_per_block(const brisk_cuda_attn_shape *s) {
-    return s->n_head_kv % 4 == 0 ? 4 : s->n_head_kv % 2 == 0 ? 2 : 1;
+    static const int limit = [] {
+        const char *v = getenv("BRISK_CUDA_ATTN_HPB");
+        return v && atoi(v) >= 1 && atoi(v) <= 4 ? atoi(v) : 4;
+    }();
+    return s->n_head_kv % 4 == 0 && limit >= 4 ? 4 : s->n_head_kv % 2 == 0 && limit >= 2 ? 2 : 1;
 }
 
 extern "C" int brisk_cuda_attention_splits(const brisk_cuda_attn_shape *s, int max_kv_len) {
@@ -565,22 +650,24 @@ extern "C" brisk_status brisk_cuda_attention_paged(const brisk_cuda_attn_shape *
     const int group = s->n_head / s->n_head_kv;
     Shape sh = {s->n_q,      s->n_head, s->n_head_kv, s->head_dim, s->head_dim_v,
                 s->window,   group,     n_splits,     s->scale,    s->softcap,
-                d_tables,    d_table_off, block_size};
+                d_tables,    d_table_off, block_size, mma_heads_per_block(s)};
     cudaStream_t st = (cudaStream_t)stream;
     dim3 grid((unsigned)s->n_head_kv, (unsigned)n_splits, (unsigned)s->n_q);
     const int vecs = (s->head_dim > s->head_dim_v ? s->head_dim : s->head_dim_v) / 8; // 16-byte vectors per row
     const float *q = d_q;
     const half *k = (const half *)d_k, *v = (const half *)d_v;
     float *part = (float *)d_scratch;
-    const dim3 grid_mma((unsigned)(s->n_head_kv / mma_heads_per_block(s)), (unsigned)n_splits, (unsigned)s->n_q);
+    const dim3 grid_mma((unsigned)(s->n_head_kv / sh.hpb), (unsigned)n_splits, (unsigned)s->n_q);
+    brisk_status status = BRISK_OK;
     if (brisk_cuda_attention_tensor_cores(s) && s->head_dim == 64)
-        brisk_cuda::pdl_launch(attn_split_mma<64>, grid_mma, dim3(THREADS), 0, st, sh, q, k, v, d_pos, d_out, part);
+        status = launch_mma<64>(grid_mma, st, sh, q, k, v, d_pos, d_out, part, err);
     else if (brisk_cuda_attention_tensor_cores(s))
-        brisk_cuda::pdl_launch(attn_split_mma<128>, grid_mma, dim3(THREADS), 0, st, sh, q, k, v, d_pos, d_out, part);
+        status = launch_mma<128>(grid_mma, st, sh, q, k, v, d_pos, d_out, part, err);
     else if (vecs <= 4) launch_split<4>(group, grid, st, sh, q, k, v, d_pos, d_out, part);
     else if (vecs <= 8) launch_split<8>(group, grid, st, sh, q, k, v, d_pos, d_out, part);
     else if (vecs <= 16) launch_split<16>(group, grid, st, sh, q, k, v, d_pos, d_out, part);
     else launch_split<32>(group, grid, st, sh, q, k, v, d_pos, d_out, part);
+    if (status != BRISK_OK) return status;
     CUDA_LAUNCHED(err, "attention");
     if (n_splits > 1) {
         brisk_cuda::pdl_launch(attn_combine, dim3((unsigned)s->n_head, (unsigned)s->n_q), dim3(C_THREADS), 0, st, sh,
