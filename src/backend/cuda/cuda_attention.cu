@@ -38,7 +38,6 @@ struct Shape {
     // * block_size + p % block_size. tables == nullptr: row p.
     const int32_t *tables, *table_off;
     int block_size;
-    int hpb; // attn_split_mma: KV heads per block
 };
 
 __device__ __forceinline__ int64_t cache_row(const Shape &s, const int32_t *table, int p) {
@@ -52,10 +51,17 @@ __device__ void split_range(const Shape &s, int pos, int split, int &start, int 
     // at least MIN_CHUNK rows per split: a launch sized for the longest
     // context (fixed split count, so a captured graph serves every length)
     // leaves the splits past the context empty.
-    int chunk = (n + s.n_splits - 1) / s.n_splits;
+    // Splits start at multiples of 16 (from first rounded down; the first
+    // split starts at first), so attn_split_mma's 16-position tiles are
+    // aligned: with a block size that is a multiple of 16 a tile's rows are
+    // consecutive rows of one cache block.
+    const int base = first & ~15;
+    int chunk = (n + 15 + s.n_splits - 1) / s.n_splits; // the splits cover base .. pos
     if (chunk < MIN_CHUNK) chunk = MIN_CHUNK;
-    start = first + split * chunk;
+    chunk = (chunk + 15) & ~15;
+    start = base + split * chunk;
     end = start + chunk < pos + 1 ? start + chunk : pos + 1;
+    if (start < first) start = first;
 }
 
 __device__ __forceinline__ void unpack8(const uint4 &u, float f[8]) {
@@ -73,45 +79,53 @@ __device__ __forceinline__ float weight(float a, float b) { return a == -INFINIT
 
 // After the warps of a block stored their (m, l, unnormalized output) per
 // head in shared memory (a warp with no rows: -inf, 0, 0) and synchronized:
-// the warps of each KV head merged, one output (head, dim) per thread and
-// step, written normalized (one split) or as the split's partial result for
-// attn_combine. The block serves KV heads kvh0 .. kvh0 + hpb - 1; warp w
-// holds KV head kvh0 + w % hpb.
+// the warps merged (m_sh becomes each warp's weight), one output (head, dim)
+// per thread and step, written normalized (one split) or as the split's
+// partial result for attn_combine.
 template <int MAXG, int DV>
-__device__ void store_merged(const Shape &s, const float (&m_sh)[WARPS][MAXG], const float (&l_sh)[WARPS][MAXG],
-                             const float (&acc_sh)[WARPS][MAXG][DV], int kvh0, int hpb, int split, int qi,
-                             float *out, float *part) {
-    const int G = s.group, per_kv = G * s.head_dim_v;
-    for (int i = threadIdx.x; i < hpb * per_kv; i += THREADS) {
-        const int hk = i / per_kv, h = i % per_kv / s.head_dim_v, d = i % s.head_dim_v;
-        float mx = -INFINITY;
-        for (int w = hk; w < WARPS; w += hpb) mx = fmaxf(mx, m_sh[w][h]);
-        float sum = 0.0f, o = 0.0f;
-        for (int w = hk; w < WARPS; w += hpb) {
-            const float a = weight(m_sh[w][h], mx);
-            sum += l_sh[w][h] * a;
-            o += acc_sh[w][h][d] * a;
+__device__ void store_merged(const Shape &s, float (&m_sh)[WARPS][MAXG], float (&l_sh)[WARPS][MAXG],
+                             const float (&acc_sh)[WARPS][MAXG][DV], int kvh, int split, int qi, float *out,
+                             float *part) {
+    const int G = s.group;
+    __shared__ float mx_sh[MAXG], sum_sh[MAXG];
+    if (threadIdx.x < G) { // per head: the max, each warp's weight (in m_sh) and the sum
+        const int h = threadIdx.x;
+        float mx = -INFINITY, sum = 0.0f;
+#pragma unroll
+        for (int w = 0; w < WARPS; w++) mx = fmaxf(mx, m_sh[w][h]);
+#pragma unroll
+        for (int w = 0; w < WARPS; w++) {
+            m_sh[w][h] = weight(m_sh[w][h], mx);
+            sum += l_sh[w][h] * m_sh[w][h];
         }
-        const int64_t qh = (int64_t)qi * s.n_head + (kvh0 + hk) * G + h;
+        mx_sh[h] = mx;
+        sum_sh[h] = sum;
+    }
+    __syncthreads();
+    for (int i = threadIdx.x; i < G * s.head_dim_v; i += THREADS) {
+        const int h = i / s.head_dim_v, d = i % s.head_dim_v;
+        float o = 0.0f;
+#pragma unroll
+        for (int w = 0; w < WARPS; w++) o += acc_sh[w][h][d] * m_sh[w][h];
+        const int64_t qh = (int64_t)qi * s.n_head + kvh * G + h;
         if (s.n_splits == 1) {
-            out[qh * s.head_dim_v + d] = o / sum;
+            out[qh * s.head_dim_v + d] = o / sum_sh[h];
         } else {
             const int64_t slot = qh * s.n_splits + split;
             part[slot * s.head_dim_v + d] = o;
             if (d == 0) {
                 float *ml = part + (int64_t)s.n_q * s.n_head * s.n_splits * s.head_dim_v + 2 * slot;
-                ml[0] = mx; // -inf and 0 for a split with no rows
-                ml[1] = sum;
+                ml[0] = mx_sh[h]; // -inf and 0 for a split with no rows
+                ml[1] = sum_sh[h];
             }
         }
     }
 }
 
-// A split past the context: only (m, l) = (-inf, 0) per head of the KV heads
-// kvh0 .. kvh0 + hpb - 1, which attn_combine skips.
-__device__ void store_empty(const Shape &s, int kvh0, int hpb, int split, int qi, float *part) {
-    if (threadIdx.x < hpb * s.group) {
-        const int64_t slot = ((int64_t)qi * s.n_head + kvh0 * s.group + threadIdx.x) * s.n_splits + split;
+// A split past the context: only (m, l) = (-inf, 0) per head, which attn_combine skips.
+__device__ void store_empty(const Shape &s, int kvh, int split, int qi, float *part) {
+    if (threadIdx.x < s.group) {
+        const int64_t slot = ((int64_t)qi * s.n_head + kvh * s.group + threadIdx.x) * s.n_splits + split;
         float *ml = part + (int64_t)s.n_q * s.n_head * s.n_splits * s.head_dim_v + 2 * slot;
         ml[0] = -INFINITY;
         ml[1] = 0.0f;
@@ -140,7 +154,7 @@ attn_split(Shape s, const float *__restrict__ q, const half *__restrict__ kc, co
     int start, end;
     split_range(s, pos[qi], split, start, end);
     if (start >= end && s.n_splits > 1) {
-        store_empty(s, kvh, 1, split, qi, part);
+        store_empty(s, kvh, split, qi, part);
         return;
     }
     const int32_t *table = s.tables ? s.tables + s.table_off[qi] : nullptr;
@@ -283,7 +297,7 @@ attn_split(Shape s, const float *__restrict__ q, const half *__restrict__ kc, co
         }
     }
     __syncthreads();
-    store_merged(s, m_sh, l_sh, acc_sh, kvh, 1, split, qi, out, part);
+    store_merged(s, m_sh, l_sh, acc_sh, kvh, split, qi, out, part);
 }
 
 // d[0..1] += A B for one mma.m16n8k16 (f16 in, f32 out) whose A rows 8..15
@@ -306,12 +320,8 @@ __device__ __forceinline__ uint32_t word(const uint4 &u, int i) {
 }
 
 // The same on the tensor cores (f16 q and probabilities, f32 sums; head_dim
-// == head_dim_v == D = 64 or 128, groups <= 8). A block serves hpb KV heads
-// (4, 2 or 1: what divides n_head_kv; warp w takes KV head w % hpb), so that
-// its warps read neighbouring parts of the same cache rows at the same time
-// (one KV head per block read each 256-byte piece of a 2 KB row at its own
-// time: ~1.6 TB/s). Each warp takes tiles of 16 positions of the split (tile
-// i: the i % (WARPS / hpb)-th warp of its head) with its own online softmax.
+// == head_dim_v == D = 64 or 128, groups <= 8). Each warp takes tiles of 16
+// positions of the split (tile i: warp i % WARPS) with its own online softmax.
 // Lane (g, c) = (lane / 4, lane % 4) holds query head g (rows 8..15 of the
 // mma's M are zero padding). Scores S[head, 16 positions] = Q K^T: per 8
 // positions one mma n-block, D / 16 k-steps; the k order is permuted (as in
@@ -321,92 +331,26 @@ __device__ __forceinline__ uint32_t word(const uint4 &u, int i) {
 // positions: D / 8 n-blocks (dims 64 h + 8 n + j for column n, n-block
 // (h, j)); lane (g, c) loads 16 bytes (dims 64 h + 8 g ..) of the V rows
 // 2c, 2c + 1, 2c + 8, 2c + 9 and pairs their halves with byte permutes.
-// 16 bytes from global to shared memory without the registers (cp.async);
-// valid == false: zeros, nothing read.
-__device__ __forceinline__ void cp_async16(uint4 *smem, const void *gmem, bool valid) {
-    const unsigned dst = (unsigned)__cvta_generic_to_shared(smem);
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(gmem), "r"(valid ? 16 : 0) : "memory");
-}
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
-template <int N> __device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory"); }
-
-const int MMA_STAGES = 3; // tiles per warp in flight (cp.async into shared memory)
-
-template <int D> __host__ __device__ constexpr int mma_vecs() { return 2 * (D / 32) + 4 * (D / 64); } // 16-byte pieces per lane and tile
-template <int D> constexpr size_t mma_smem_bytes() {
-    return (size_t)WARPS * MMA_STAGES * mma_vecs<D>() * 32 * 16 > sizeof(float) * WARPS * MAX_GROUP * D
-               ? (size_t)WARPS * MMA_STAGES * mma_vecs<D>() * 32 * 16
-               : sizeof(float) * WARPS * MAX_GROUP * D;
-}
-
-// The same on the tensor cores (f16 q and probabilities, f32 sums; head_dim
-// == head_dim_v == D = 64 or 128, groups <= 8). A block serves s.hpb KV heads
-// (warp w takes KV head w % hpb) and each warp takes tiles of 16 positions of
-// the split (tile i: the (i % (WARPS / hpb))-th warp of its head) with its own
-// online softmax. A lane copies its own 16-byte pieces of a tile's K and V
-// rows into shared memory with cp.async, MMA_STAGES - 1 tiles ahead of their
-// use (no barrier: each lane reads back only what it copied).
-// Lane (g, c) = (lane / 4, lane % 4) holds query head g (rows 8..15 of the
-// mma's M are zero padding). Scores S[head, 16 positions] = Q K^T: per 8
-// positions one mma n-block, D / 16 k-steps; the k order is permuted (as in
-// cuda_gemv.cu: lane c holds dims 32 j + 8 c .. + 7 of a row, j < D / 32),
-// so each 16-byte K piece feeds two k-steps' B fragments and the same
-// permutation of q forms the A fragments. Then O[head, D] += P V over the 16
-// positions: D / 8 n-blocks (dims 64 h + 8 n + j for column n, n-block
-// (h, j)); lane (g, c) takes 16 bytes (dims 64 h + 8 g ..) of the V rows
-// 2c, 2c + 1, 2c + 8, 2c + 9 and pairs their halves with byte permutes.
 template <int D>
-__global__ void __launch_bounds__(THREADS, 2)
+__global__ void __launch_bounds__(THREADS, D > 64 ? 2 : 3)
 attn_split_mma(Shape s, const float *__restrict__ q, const half *__restrict__ kc, const half *__restrict__ vc,
                const int32_t *__restrict__ pos, float *__restrict__ out, float *__restrict__ part) {
-    constexpr int NJ = D / 32, NH = D / 64, TILE = 16, VECS = mma_vecs<D>();
-    extern __shared__ __align__(16) uint4 dsm[]; // [WARPS][MMA_STAGES][VECS][32 lanes]; then the merge's acc_sh
+    constexpr int NJ = D / 32, NH = D / 64, TILE = 16;
     __shared__ float m_sh[WARPS][MAX_GROUP], l_sh[WARPS][MAX_GROUP];
+    __shared__ __align__(16) float acc_sh[WARPS][MAX_GROUP][D];
 
     brisk_cuda::pdl_wait();
     brisk_cuda::pdl_trigger();
-    const int hpb = s.hpb, phases = WARPS / hpb;
-    const int split = blockIdx.y, qi = blockIdx.z;
+    const int kvh = blockIdx.x, split = blockIdx.y, qi = blockIdx.z;
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, c = lane % 4;
-    const int kvh0 = blockIdx.x * hpb, kvh = kvh0 + warp % hpb, phase = warp / hpb;
     const int G = s.group;
     int start, end;
     split_range(s, pos[qi], split, start, end);
     if (start >= end && s.n_splits > 1) {
-        store_empty(s, kvh0, hpb, split, qi, part);
+        store_empty(s, kvh, split, qi, part);
         return;
     }
     const int32_t *table = s.tables ? s.tables + s.table_off[qi] : nullptr;
-    const int64_t stride = (int64_t)s.n_head_kv * D;
-    const half *kb = kc + (int64_t)kvh * D + 8 * c, *vb = vc + (int64_t)kvh * D + 8 * g;
-    const int v_off[4] = {2 * c, 2 * c + 1, 2 * c + 8, 2 * c + 9}; // this lane's V rows of a tile
-    uint4 *slots = dsm + (size_t)warp * MMA_STAGES * VECS * 32 + lane;
-    // tile k of this warp: positions tile_t0(k) ..; its pieces to stage k % MMA_STAGES
-    auto tile_t0 = [&](int k) { return start + (phase + k * phases) * TILE; };
-    auto issue = [&](int k) {
-        const int t0 = tile_t0(k);
-        if (t0 < end) {
-            uint4 *st = slots + (k % MMA_STAGES) * VECS * 32;
-#pragma unroll
-            for (int nb = 0; nb < 2; nb++) {
-                const int t = t0 + 8 * nb + g;
-                const int64_t row = t < end ? cache_row(s, table, t) : 0;
-#pragma unroll
-                for (int j = 0; j < NJ; j++) cp_async16(st + (nb * NJ + j) * 32, kb + row * stride + 32 * j, t < end);
-            }
-#pragma unroll
-            for (int i = 0; i < 4; i++) { // past the end: zeros (p = 0 must not meet NaN)
-                const int t = t0 + v_off[i];
-                const int64_t row = t < end ? cache_row(s, table, t) : 0;
-#pragma unroll
-                for (int h = 0; h < NH; h++)
-                    cp_async16(st + (2 * NJ + i * NH + h) * 32, vb + row * stride + 64 * h, t < end);
-            }
-        }
-        cp_async_commit(); // an empty group past the end keeps the count of groups per tile
-    };
-#pragma unroll
-    for (int k = 0; k < MMA_STAGES - 1; k++) issue(k);
 
     // A fragments of q (head g, dims 32 j + 8 c ..), times scale (and log2 e
     // without a softcap): qa[j][w] = the pair of dims 2w, 2w + 1 of the 8
@@ -429,20 +373,32 @@ attn_split_mma(Shape s, const float *__restrict__ q, const half *__restrict__ kc
 #pragma unroll
     for (int n = 0; n < NH * 8; n++) o[n][0] = o[n][1] = 0.0f;
 
-    for (int k = 0; tile_t0(k) < end; k++) {
-        const int t0 = tile_t0(k);
-        issue(k + MMA_STAGES - 1);
-        cp_async_wait<MMA_STAGES - 1>(); // tile k's pieces have landed
-        const uint4 *st = slots + (k % MMA_STAGES) * VECS * 32;
+    const int64_t stride = (int64_t)s.n_head_kv * D;
+    const half *kb = kc + (int64_t)kvh * D + 8 * c, *vb = vc + (int64_t)kvh * D + 8 * g;
+    const int v_off[4] = {2 * c, 2 * c + 1, 2 * c + 8, 2 * c + 9}; // this lane's V rows of a tile
+    // a tile's 16 rows are consecutive: contiguous cache, or cache blocks of a multiple of 16 rows
+    const bool one_block = !table || s.block_size % TILE == 0;
+    for (int t0 = (start & ~(TILE - 1)) + warp * TILE; t0 < end; t0 += WARPS * TILE) {
+        const int64_t row0 = one_block ? cache_row(s, table, t0 > start ? t0 : start) - (t0 > start ? 0 : start - t0) : 0;
         uint4 kr[2][NJ], vr[4][NH];
 #pragma unroll
-        for (int nb = 0; nb < 2; nb++)
+        for (int nb = 0; nb < 2; nb++) {
+            const int t = t0 + 8 * nb + g;
+            const bool ok = t >= start && t < end;
+            const int64_t row = !ok ? 0 : one_block ? row0 + 8 * nb + g : cache_row(s, table, t);
 #pragma unroll
-            for (int j = 0; j < NJ; j++) kr[nb][j] = st[(nb * NJ + j) * 32];
+            for (int j = 0; j < NJ; j++)
+                kr[nb][j] = ok ? __ldg(reinterpret_cast<const uint4 *>(kb + row * stride + 32 * j)) : make_uint4(0, 0, 0, 0);
+        }
 #pragma unroll
-        for (int i = 0; i < 4; i++)
+        for (int i = 0; i < 4; i++) { // outside the split: zeros (p = 0 must not meet NaN)
+            const int t = t0 + v_off[i];
+            const bool ok = t >= start && t < end;
+            const int64_t row = !ok ? 0 : one_block ? row0 + v_off[i] : cache_row(s, table, t);
 #pragma unroll
-            for (int h = 0; h < NH; h++) vr[i][h] = st[(2 * NJ + i * NH + h) * 32];
+            for (int h = 0; h < NH; h++)
+                vr[i][h] = ok ? __ldg(reinterpret_cast<const uint4 *>(vb + row * stride + 64 * h)) : make_uint4(0, 0, 0, 0);
+        }
         // S: sc[nb] = head g at positions t0 + 8 nb + 2c, + 1
         float sc[2][2] = {{0.0f, 0.0f}, {0.0f, 0.0f}};
 #pragma unroll
@@ -457,11 +413,11 @@ attn_split_mma(Shape s, const float *__restrict__ q, const half *__restrict__ kc
 #pragma unroll
         for (int i = 0; i < 4; i++) {
             if (s.softcap > 0.0f) sv[i] = s.softcap * tanhf(sv[i] / s.softcap) * LOG2E;
-            if (t0 + v_off[i] >= end) sv[i] = -INFINITY;
+            if (t0 + v_off[i] >= end || t0 + v_off[i] < start) sv[i] = -INFINITY;
             mx = fmaxf(mx, sv[i]);
         }
         mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2)); // finite: position t0 < end is lane c = 0's
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2)); // finite: the tile has a position in [start, end)
         const float alpha = weight(m, mx);
         m = mx;
         const uint32_t pa0 = pack_half2(exp2f(sv[0] - mx), exp2f(sv[1] - mx));
@@ -481,11 +437,8 @@ attn_split_mma(Shape s, const float *__restrict__ q, const half *__restrict__ kc
                 mma_rows8(o[8 * h + j], pa0, pa2, b0, b1);
             }
     }
-    cp_async_wait<0>();
     l += __shfl_xor_sync(0xffffffffu, l, 1);
     l += __shfl_xor_sync(0xffffffffu, l, 2);
-    __syncthreads(); // every warp is done with its stages: acc_sh takes their memory
-    float(&acc_sh)[WARPS][MAX_GROUP][D] = *reinterpret_cast<float(*)[WARPS][MAX_GROUP][D]>(dsm);
     if (g < G) {
         if (c == 0) m_sh[warp][g] = m, l_sh[warp][g] = l;
 #pragma unroll
@@ -497,26 +450,7 @@ attn_split_mma(Shape s, const float *__restrict__ q, const half *__restrict__ kc
             }
     }
     __syncthreads();
-    store_merged(s, m_sh, l_sh, acc_sh, kvh0, hpb, split, qi, out, part);
-}
-
-// Launch of attn_split_mma<D> (its dynamic shared memory allowed once, also
-// from inside a graph capture: relaxed capture mode for that call).
-template <int D>
-brisk_status launch_mma(dim3 grid, cudaStream_t st, const Shape &sh, const float *q, const half *k, const half *v,
-                        const int32_t *pos, float *out, float *part, brisk_error *err) {
-    static bool smem_set = false;
-    if (!smem_set) {
-        cudaStreamCaptureMode mode = cudaStreamCaptureModeRelaxed;
-        cudaThreadExchangeStreamCaptureMode(&mode);
-        const cudaError_t e = cudaFuncSetAttribute(attn_split_mma<D>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                                   (int)mma_smem_bytes<D>());
-        cudaThreadExchangeStreamCaptureMode(&mode);
-        CUDA_TRY(err, e);
-        smem_set = true;
-    }
-    brisk_cuda::pdl_launch(attn_split_mma<D>, grid, dim3(THREADS), mma_smem_bytes<D>(), st, sh, q, k, v, pos, out, part);
-    return BRISK_OK;
+    store_merged(s, m_sh, l_sh, acc_sh, kvh, split, qi, out, part);
 }
 
 // One block per (query head, query token): merge the splits' partial results
@@ -590,19 +524,8 @@ void launch_split(int max_group, dim3 grid, cudaStream_t st, const Shape &sh, co
 
 } // namespace
 
-// KV heads per block of attn_split_mma: 4, 2 or 1 (what divides n_head_kv;
-// BRISK_CUDA_ATTN_HPB=1: one per block, its warps splitting the positions).
-static int mma_heads_per_block(const brisk_cuda_attn_shape *s) {
-    static const int limit = [] {
-        const char *v = getenv("BRISK_CUDA_ATTN_HPB");
-        return v && atoi(v) >= 1 && atoi(v) <= 4 ? atoi(v) : 4;
-    }();
-    return s->n_head_kv % 4 == 0 && limit >= 4 ? 4 : s->n_head_kv % 2 == 0 && limit >= 2 ? 2 : 1;
-}
-
 extern "C" int brisk_cuda_attention_splits(const brisk_cuda_attn_shape *s, int max_kv_len) {
-    const int per_split = brisk_cuda_attention_tensor_cores(s) ? s->n_head_kv / mma_heads_per_block(s) : s->n_head_kv;
-    const int blocks = per_split * (s->n_q > 0 ? s->n_q : 1);
+    const int blocks = s->n_head_kv * (s->n_q > 0 ? s->n_q : 1);
     int splits = (TARGET_BLOCKS + blocks - 1) / blocks;
     const int by_len = (max_kv_len + MIN_CHUNK - 1) / MIN_CHUNK;
     if (splits > by_len) splits = by_len;
@@ -650,24 +573,21 @@ extern "C" brisk_status brisk_cuda_attention_paged(const brisk_cuda_attn_shape *
     const int group = s->n_head / s->n_head_kv;
     Shape sh = {s->n_q,      s->n_head, s->n_head_kv, s->head_dim, s->head_dim_v,
                 s->window,   group,     n_splits,     s->scale,    s->softcap,
-                d_tables,    d_table_off, block_size, mma_heads_per_block(s)};
+                d_tables,    d_table_off, block_size};
     cudaStream_t st = (cudaStream_t)stream;
     dim3 grid((unsigned)s->n_head_kv, (unsigned)n_splits, (unsigned)s->n_q);
     const int vecs = (s->head_dim > s->head_dim_v ? s->head_dim : s->head_dim_v) / 8; // 16-byte vectors per row
     const float *q = d_q;
     const half *k = (const half *)d_k, *v = (const half *)d_v;
     float *part = (float *)d_scratch;
-    const dim3 grid_mma((unsigned)(s->n_head_kv / sh.hpb), (unsigned)n_splits, (unsigned)s->n_q);
-    brisk_status status = BRISK_OK;
     if (brisk_cuda_attention_tensor_cores(s) && s->head_dim == 64)
-        status = launch_mma<64>(grid_mma, st, sh, q, k, v, d_pos, d_out, part, err);
+        brisk_cuda::pdl_launch(attn_split_mma<64>, grid, dim3(THREADS), 0, st, sh, q, k, v, d_pos, d_out, part);
     else if (brisk_cuda_attention_tensor_cores(s))
-        status = launch_mma<128>(grid_mma, st, sh, q, k, v, d_pos, d_out, part, err);
+        brisk_cuda::pdl_launch(attn_split_mma<128>, grid, dim3(THREADS), 0, st, sh, q, k, v, d_pos, d_out, part);
     else if (vecs <= 4) launch_split<4>(group, grid, st, sh, q, k, v, d_pos, d_out, part);
     else if (vecs <= 8) launch_split<8>(group, grid, st, sh, q, k, v, d_pos, d_out, part);
     else if (vecs <= 16) launch_split<16>(group, grid, st, sh, q, k, v, d_pos, d_out, part);
     else launch_split<32>(group, grid, st, sh, q, k, v, d_pos, d_out, part);
-    if (status != BRISK_OK) return status;
     CUDA_LAUNCHED(err, "attention");
     if (n_splits > 1) {
         brisk_cuda::pdl_launch(attn_combine, dim3((unsigned)s->n_head, (unsigned)s->n_q), dim3(C_THREADS), 0, st, sh,
