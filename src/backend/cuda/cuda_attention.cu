@@ -331,7 +331,7 @@ __device__ __forceinline__ uint32_t word(const uint4 &u, int i) {
 // positions: D / 8 n-blocks (dims 64 h + 8 n + j for column n, n-block
 // (h, j)); lane (g, c) loads 16 bytes (dims 64 h + 8 g ..) of the V rows
 // 2c, 2c + 1, 2c + 8, 2c + 9 and pairs their halves with byte permutes.
-template <int D, bool PF_V>
+template <int D>
 __global__ void __launch_bounds__(THREADS, D > 64 ? 2 : 3)
 attn_split_mma(Shape s, const float *__restrict__ q, const half *__restrict__ kc, const half *__restrict__ vc,
                const int32_t *__restrict__ pos, float *__restrict__ out, float *__restrict__ part) {
@@ -378,11 +378,9 @@ attn_split_mma(Shape s, const float *__restrict__ q, const half *__restrict__ kc
     const int v_off[4] = {2 * c, 2 * c + 1, 2 * c + 8, 2 * c + 9}; // this lane's V rows of a tile
     // a tile's 16 rows are consecutive: contiguous cache, or cache blocks of a multiple of 16 rows
     const bool one_block = !table || s.block_size % TILE == 0;
-    // the K and V pieces of the tile at t0 (zeros outside the split: p = 0 must not meet NaN)
-    auto tile_row0 = [&](int t0) {
-        return one_block && t0 < end ? cache_row(s, table, t0 > start ? t0 : start) - (t0 > start ? 0 : start - t0) : 0;
-    };
-    auto load_k = [&](int t0, int64_t row0, uint4 (&kr)[2][NJ]) {
+    for (int t0 = (start & ~(TILE - 1)) + warp * TILE; t0 < end; t0 += WARPS * TILE) {
+        const int64_t row0 = one_block ? cache_row(s, table, t0 > start ? t0 : start) - (t0 > start ? 0 : start - t0) : 0;
+        uint4 kr[2][NJ], vr[4][NH];
 #pragma unroll
         for (int nb = 0; nb < 2; nb++) {
             const int t = t0 + 8 * nb + g;
@@ -392,10 +390,8 @@ attn_split_mma(Shape s, const float *__restrict__ q, const half *__restrict__ kc
             for (int j = 0; j < NJ; j++)
                 kr[nb][j] = ok ? __ldg(reinterpret_cast<const uint4 *>(kb + row * stride + 32 * j)) : make_uint4(0, 0, 0, 0);
         }
-    };
-    auto load_v = [&](int t0, int64_t row0, uint4 (&vr)[4][NH]) {
 #pragma unroll
-        for (int i = 0; i < 4; i++) {
+        for (int i = 0; i < 4; i++) { // outside the split: zeros (p = 0 must not meet NaN)
             const int t = t0 + v_off[i];
             const bool ok = t >= start && t < end;
             const int64_t row = !ok ? 0 : one_block ? row0 + v_off[i] : cache_row(s, table, t);
@@ -403,20 +399,6 @@ attn_split_mma(Shape s, const float *__restrict__ q, const half *__restrict__ kc
             for (int h = 0; h < NH; h++)
                 vr[i][h] = ok ? __ldg(reinterpret_cast<const uint4 *>(vb + row * stride + 64 * h)) : make_uint4(0, 0, 0, 0);
         }
-    };
-    // software pipeline: the next tile's K (and with PF_V its V) pieces load
-    // while this one's are used
-    uint4 kr[2][NJ], vr[4][NH];
-    const int first_t0 = (start & ~(TILE - 1)) + warp * TILE;
-    int64_t row0 = tile_row0(first_t0);
-    load_k(first_t0, row0, kr);
-    if (PF_V) load_v(first_t0, row0, vr);
-    for (int t0 = first_t0; t0 < end; t0 += WARPS * TILE) {
-        if (!PF_V) load_v(t0, row0, vr);
-        uint4 kn[2][NJ], vn[4][NH];
-        row0 = tile_row0(t0 + WARPS * TILE);
-        load_k(t0 + WARPS * TILE, row0, kn);
-        if (PF_V) load_v(t0 + WARPS * TILE, row0, vn);
         // S: sc[nb] = head g at positions t0 + 8 nb + 2c, + 1
         float sc[2][2] = {{0.0f, 0.0f}, {0.0f, 0.0f}};
 #pragma unroll
@@ -454,15 +436,6 @@ attn_split_mma(Shape s, const float *__restrict__ q, const half *__restrict__ kc
                 o[8 * h + j][1] *= alpha;
                 mma_rows8(o[8 * h + j], pa0, pa2, b0, b1);
             }
-#pragma unroll
-        for (int nb = 0; nb < 2; nb++)
-#pragma unroll
-            for (int j = 0; j < NJ; j++) kr[nb][j] = kn[nb][j];
-        if (PF_V)
-#pragma unroll
-            for (int i = 0; i < 4; i++)
-#pragma unroll
-                for (int h = 0; h < NH; h++) vr[i][h] = vn[i][h];
     }
     l += __shfl_xor_sync(0xffffffffu, l, 1);
     l += __shfl_xor_sync(0xffffffffu, l, 2);
@@ -607,13 +580,10 @@ extern "C" brisk_status brisk_cuda_attention_paged(const brisk_cuda_attn_shape *
     const float *q = d_q;
     const half *k = (const half *)d_k, *v = (const half *)d_v;
     float *part = (float *)d_scratch;
-    static const bool pf_v = [] { const char *e = getenv("BRISK_CUDA_ATTN_PFV"); return e && e[0] == '1'; }();
     if (brisk_cuda_attention_tensor_cores(s) && s->head_dim == 64)
-        brisk_cuda::pdl_launch(pf_v ? attn_split_mma<64, true> : attn_split_mma<64, false>, grid, dim3(THREADS), 0, st,
-                               sh, q, k, v, d_pos, d_out, part);
+        brisk_cuda::pdl_launch(attn_split_mma<64>, grid, dim3(THREADS), 0, st, sh, q, k, v, d_pos, d_out, part);
     else if (brisk_cuda_attention_tensor_cores(s))
-        brisk_cuda::pdl_launch(pf_v ? attn_split_mma<128, true> : attn_split_mma<128, false>, grid, dim3(THREADS), 0,
-                               st, sh, q, k, v, d_pos, d_out, part);
+        brisk_cuda::pdl_launch(attn_split_mma<128>, grid, dim3(THREADS), 0, st, sh, q, k, v, d_pos, d_out, part);
     else if (vecs <= 4) launch_split<4>(group, grid, st, sh, q, k, v, d_pos, d_out, part);
     else if (vecs <= 8) launch_split<8>(group, grid, st, sh, q, k, v, d_pos, d_out, part);
     else if (vecs <= 16) launch_split<16>(group, grid, st, sh, q, k, v, d_pos, d_out, part);
