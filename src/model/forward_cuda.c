@@ -550,14 +550,21 @@ static brisk_status attention_block(brisk_engine *e, gpu_forward *g, int il, int
     brisk_cuda_attn_shape s = {.n_q = n, .n_head = hp->n_head, .n_head_kv = hp->n_head_kv, .head_dim = hp->head_dim,
                                .head_dim_v = hp->head_dim_v, .window = ly->sliding ? hp->n_swa : 0,
                                .scale = hp->attn_scale, .softcap = hp->attn_softcap};
+    /* a 1-token pass with splits: the split merge writes the o matrix's inputs (f16 and xq8) itself */
+    const bool merge_to_xq = q8_input(g, n, o_dim) && brisk_cuda_attention_xq_supported(&s, splits);
     if (n > BRISK_CUDA_GEMV_MAX_COLS && g->one_seq && brisk_cuda_attention_prefill_supported(&s))
         TRY(brisk_cuda_attention_prefill(&s, g->q, l->k, l->v, g->d_pos, g->d_tables, g->block_size, g->attn, g->stream,
                                          err));
+    else if (merge_to_xq)
+        TRY(brisk_cuda_attention_paged_xq(&s, g->q, l->k, l->v, g->d_pos, g->d_tables, g->d_table_off, g->block_size,
+                                          g->h16, g->xq, splits, g->attn_scratch, g->stream, err));
     else
         TRY(brisk_cuda_attention_paged(&s, g->q, l->k, l->v, g->d_pos, g->d_tables, g->d_table_off, g->block_size,
                                        g->attn, splits, g->attn_scratch, g->stream, err));
-    if (q8_input(g, n, o_dim)) TRY(brisk_cuda_f32_to_xq(g->attn, NULL, false, g->h16, g->xq, o_dim, g->stream, err));
-    else TRY(brisk_cuda_f32_to_f16(g->attn, g->h16, n * o_dim, g->stream, err));
+    if (!merge_to_xq && q8_input(g, n, o_dim))
+        TRY(brisk_cuda_f32_to_xq(g->attn, NULL, false, g->h16, g->xq, o_dim, g->stream, err));
+    else if (!merge_to_xq)
+        TRY(brisk_cuda_f32_to_f16(g->attn, g->h16, n * o_dim, g->stream, err));
     TRY(matmul(g, &l->wo, g->h16, g->o, n, err));
     if (l->post_attn_norm)
         TRY(brisk_cuda_rmsnorm(g->o, l->post_attn_norm, g->o, NULL, n, hp->n_embd, hp->norm_eps, g->stream, err));

@@ -123,6 +123,26 @@ static void check_attention(const attn_case *c) {
     gpu_check(ok && rel <= tol, "attention %s (%d queries at %d.., %d splits%s, %s): rel err %.2e (tol %.0e)%s",
               c->name, s->n_q, c->first_pos, splits, bs ? ", paged" : "", tc ? "tensor cores" : "CUDA cores", rel,
               tol, ok ? "" : err.msg);
+    if (ok && brisk_cuda_attention_xq_supported(s, splits)) {
+        /* the merge's own f16 + xq8 output == brisk_cuda_f32_to_xq of its f32 output */
+        const int64_t n_in = (int64_t)s->n_head * s->head_dim_v;
+        const size_t xq_bytes = brisk_cuda_xq8_bytes(n_in);
+        void *d16a = gpu_alloc_poisoned((size_t)n_in * 2), *d16b = gpu_alloc_poisoned((size_t)n_in * 2);
+        void *dxa = gpu_alloc_poisoned(xq_bytes), *dxb = gpu_alloc_poisoned(xq_bytes);
+        bool ok2 = brisk_cuda_attention_paged_xq(s, d_q, d_k, d_v, d_pos, d_tables, d_off, bs, d16a, dxa, splits, scratch,
+                                                 NULL, &err) == BRISK_OK &&
+                   brisk_cuda_f32_to_xq(d_out, NULL, false, d16b, dxb, n_in, NULL, &err) == BRISK_OK;
+        uint8_t *ha = malloc(xq_bytes + (size_t)n_in * 2), *hb = malloc(xq_bytes + (size_t)n_in * 2);
+        gpu_download(ha, d16a, (size_t)n_in * 2);
+        gpu_download(ha + n_in * 2, dxa, xq_bytes);
+        gpu_download(hb, d16b, (size_t)n_in * 2);
+        gpu_download(hb + n_in * 2, dxb, xq_bytes);
+        const bool same = memcmp(ha, hb, xq_bytes + (size_t)n_in * 2) == 0;
+        gpu_check(ok2 && same, "attention %s to f16 + xq8 in the merge: %s f32_to_xq of the f32 output%s", c->name,
+                  same ? "bit-exact with" : "DIFFERS from", ok2 ? "" : err.msg);
+        brisk_cuda_free(d16a); brisk_cuda_free(d16b); brisk_cuda_free(dxa); brisk_cuda_free(dxb);
+        free(ha); free(hb);
+    }
     if (s->n_q > 1 && brisk_cuda_attention_prefill_supported(s)) {
         /* the tensor-core prefill kernel: q and the probabilities in f16 */
         float *d_out2 = gpu_alloc_poisoned((size_t)no * 4);

@@ -19,6 +19,7 @@
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/cuda_pdl.cuh"
+#include "backend/cuda/cuda_xq.cuh"
 
 namespace {
 
@@ -458,9 +459,13 @@ attn_split_mma(Shape s, const float *__restrict__ q, const half *__restrict__ kc
 // BATCH splits' (m, l, output) at once (lane: 4 dims per 128) and merging
 // them into its own running (m, l, output); the warps meet in shared memory.
 // Empty splits (m = -inf) wrote no output: their loads are ignored.
+// xq != nullptr (one query, head_dim_v a multiple of 32): instead of the f32
+// output, its f16 copy out16 and xq8 encoding (the o matrix's input).
 const int C_THREADS = 256, C_WARPS = C_THREADS / 32, C_BATCH = 8;
 
-__global__ void __launch_bounds__(C_THREADS) attn_combine(Shape s, const float *__restrict__ part, float *__restrict__ out) {
+__global__ void __launch_bounds__(C_THREADS)
+attn_combine(Shape s, const float *__restrict__ part, float *__restrict__ out, half *__restrict__ out16,
+             uint8_t *__restrict__ xq) {
     brisk_cuda::pdl_wait();
     brisk_cuda::pdl_trigger();
     const int head = blockIdx.x, qi = blockIdx.y, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -498,16 +503,28 @@ __global__ void __launch_bounds__(C_THREADS) attn_combine(Shape s, const float *
         if (lane == 0) m_red[warp] = mw, l_red[warp] = lw;
         if (on) *reinterpret_cast<float4 *>(&o_red[warp][4 * lane]) = ow;
         __syncthreads();
-        for (int i = threadIdx.x; i < 128 && d0 + i < s.head_dim_v; i += C_THREADS) {
+        if (warp == 0) { // lane: dims d .. d + 3 (8 lanes: one 32-block of the xq8 encoding)
             float mx = -INFINITY;
             for (int w = 0; w < C_WARPS; w++) mx = fmaxf(mx, m_red[w]);
-            float sum = 0.0f, o = 0.0f;
+            float sum = 0.0f, v[4] = {0, 0, 0, 0};
             for (int w = 0; w < C_WARPS; w++) {
                 const float a = weight(m_red[w], mx);
                 sum += l_red[w] * a;
-                o += o_red[w][i] * a;
+                if (on)
+#pragma unroll
+                    for (int j = 0; j < 4; j++) v[j] += o_red[w][4 * lane + j] * a;
             }
-            out[qh * s.head_dim_v + d0 + i] = o / sum;
+#pragma unroll
+            for (int j = 0; j < 4; j++) v[j] /= sum;
+            if (!xq) {
+                if (on) *reinterpret_cast<float4 *>(out + qh * s.head_dim_v + d) = make_float4(v[0], v[1], v[2], v[3]);
+            } else { // as brisk_cuda_f32_to_xq of the output: f16 (the matrix input) and its xq8
+                const int64_t n_in = (int64_t)s.n_head * s.head_dim_v, e = (int64_t)head * s.head_dim_v + d;
+#pragma unroll
+                for (int j = 0; j < 4; j++) v[j] = __half2float(__float2half_rn(v[j]));
+                if (on) brisk_cuda::store_halves4(out16 + e, v);
+                brisk_cuda::quantize_group(v, on, xq, n_in, on ? e / 32 : 0);
+            }
         }
         __syncthreads(); // m_red, l_red and o_red are rewritten by the next 128 dims
     }
@@ -551,12 +568,10 @@ extern "C" brisk_status brisk_cuda_attention(const brisk_cuda_attn_shape *s, con
                                       d_scratch, stream, err);
 }
 
-extern "C" brisk_status brisk_cuda_attention_paged(const brisk_cuda_attn_shape *s, const float *d_q,
-                                                   const void *d_k, const void *d_v,
-                                                   const int32_t *d_pos, const int32_t *d_tables,
-                                                   const int32_t *d_table_off, int block_size,
-                                                   float *d_out, int n_splits, void *d_scratch,
-                                                   void *stream, brisk_error *err) {
+static brisk_status attention(const brisk_cuda_attn_shape *s, const float *d_q, const void *d_k, const void *d_v,
+                              const int32_t *d_pos, const int32_t *d_tables, const int32_t *d_table_off,
+                              int block_size, float *d_out, void *d_out16, void *d_xq, int n_splits, void *d_scratch,
+                              void *stream, brisk_error *err) {
     if (d_tables && (block_size <= 0 || !d_table_off))
         return brisk_fail(err, BRISK_ERR_ARG, "CUDA attention: a paged cache needs block_size > 0 and table offsets");
     if (s->n_q < 0 || s->n_head_kv <= 0 || s->n_head % s->n_head_kv ||
@@ -591,8 +606,36 @@ extern "C" brisk_status brisk_cuda_attention_paged(const brisk_cuda_attn_shape *
     CUDA_LAUNCHED(err, "attention");
     if (n_splits > 1) {
         brisk_cuda::pdl_launch(attn_combine, dim3((unsigned)s->n_head, (unsigned)s->n_q), dim3(C_THREADS), 0, st, sh,
-                               (const float *)d_scratch, d_out);
+                               (const float *)d_scratch, d_out, (half *)d_out16, (uint8_t *)d_xq);
         CUDA_LAUNCHED(err, "attention combine");
     }
     return BRISK_OK;
+}
+
+extern "C" brisk_status brisk_cuda_attention_paged(const brisk_cuda_attn_shape *s, const float *d_q,
+                                                   const void *d_k, const void *d_v,
+                                                   const int32_t *d_pos, const int32_t *d_tables,
+                                                   const int32_t *d_table_off, int block_size,
+                                                   float *d_out, int n_splits, void *d_scratch,
+                                                   void *stream, brisk_error *err) {
+    return attention(s, d_q, d_k, d_v, d_pos, d_tables, d_table_off, block_size, d_out, nullptr, nullptr, n_splits,
+                     d_scratch, stream, err);
+}
+
+extern "C" bool brisk_cuda_attention_xq_supported(const brisk_cuda_attn_shape *s, int n_splits) {
+    return s->n_q == 1 && n_splits > 1 && s->head_dim_v % 32 == 0 && (int64_t)s->n_head * s->head_dim_v % 64 == 0;
+}
+
+extern "C" brisk_status brisk_cuda_attention_paged_xq(const brisk_cuda_attn_shape *s, const float *d_q,
+                                                      const void *d_k, const void *d_v, const int32_t *d_pos,
+                                                      const int32_t *d_tables, const int32_t *d_table_off,
+                                                      int block_size, void *d_out16, void *d_xq, int n_splits,
+                                                      void *d_scratch, void *stream, brisk_error *err) {
+    if (!brisk_cuda_attention_xq_supported(s, n_splits) || !d_out16 || !d_xq)
+        return brisk_fail(err, BRISK_ERR_ARG,
+                          "CUDA attention to xq8: %d queries, %d splits, head_dim_v %d (one query, > 1 split, "
+                          "head_dim_v a multiple of 32)",
+                          s->n_q, n_splits, s->head_dim_v);
+    return attention(s, d_q, d_k, d_v, d_pos, d_tables, d_table_off, block_size, nullptr, d_out16, d_xq, n_splits,
+                     d_scratch, stream, err);
 }

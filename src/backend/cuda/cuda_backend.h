@@ -241,6 +241,16 @@ brisk_status brisk_cuda_attention_paged(const brisk_cuda_attn_shape *s, const fl
                                         const int32_t *d_table_off, int block_size, float *d_out,
                                         int n_splits, void *d_scratch, void *stream, brisk_error *err);
 
+/* The same for one query with n_splits > 1 (brisk_cuda_attention_xq_supported)
+ * writing, instead of the f32 output, what brisk_cuda_f32_to_xq makes of it:
+ * d_out16 [n_head * head_dim_v] f16 and d_xq its xq8 encoding (the input of
+ * the int8 GEMV), from the split merge (one launch fewer). */
+bool brisk_cuda_attention_xq_supported(const brisk_cuda_attn_shape *s, int n_splits);
+brisk_status brisk_cuda_attention_paged_xq(const brisk_cuda_attn_shape *s, const float *d_q, const void *d_k,
+                                           const void *d_v, const int32_t *d_pos, const int32_t *d_tables,
+                                           const int32_t *d_table_off, int block_size, void *d_out16, void *d_xq,
+                                           int n_splits, void *d_scratch, void *stream, brisk_error *err);
+
 /* Prefill attention on the tensor cores (cuda_attention_prefill.cu; f16 q
  * and probabilities, f32 accumulation): the same function as
  * brisk_cuda_attention_paged for n_q queries of ONE sequence, whose block

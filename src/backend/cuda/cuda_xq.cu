@@ -17,14 +17,6 @@ namespace {
 
 const int MAX_NORM_ITERS = 3; // rmsnorm_xq: 4 * 1024 elements per iteration held in registers
 
-__device__ __forceinline__ void store_halves4(half *dst, const float (&v)[4]) {
-    const half2 a = __floats2half2_rn(v[0], v[1]), b = __floats2half2_rn(v[2], v[3]);
-    uint2 u;
-    u.x = *reinterpret_cast<const uint32_t *>(&a);
-    u.y = *reinterpret_cast<const uint32_t *>(&b);
-    *reinterpret_cast<uint2 *>(dst) = u;
-}
-
 // x16 [n_cols, n_in] -> xq8 per column; thread i: elements 4i..4i+3 of the
 // columns laid end to end (n_in % 64 == 0, so no group straddles columns).
 __global__ void quantize_x8_kernel(const half *__restrict__ x, uint8_t *__restrict__ xq, int64_t n_in, int64_t n) {
