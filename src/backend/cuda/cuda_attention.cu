@@ -340,18 +340,58 @@ attn_split_mma(Shape s, const float *__restrict__ q, const half *__restrict__ kc
     __shared__ float m_sh[WARPS][MAX_GROUP], l_sh[WARPS][MAX_GROUP];
     __shared__ __align__(16) float acc_sh[WARPS][MAX_GROUP][D];
 
-    brisk_cuda::pdl_wait();
-    brisk_cuda::pdl_trigger();
+    // Before waiting for the kernel before (programmatic dependent launch):
+    // the positions and block tables (uploaded before the pass) and the
+    // first tile when it holds only rows of earlier passes (this pass's rows,
+    // positions > pos - n_q, are stored by the kernel before). Safe while the
+    // kernel before waits for its own predecessor before it triggers this
+    // one (rope_kv_store does): everything earlier in the stream is then done.
     const int kvh = blockIdx.x, split = blockIdx.y, qi = blockIdx.z;
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, c = lane % 4;
     const int G = s.group;
+    const int p_last = pos[qi];
     int start, end;
-    split_range(s, pos[qi], split, start, end);
+    split_range(s, p_last, split, start, end);
     if (start >= end && s.n_splits > 1) {
+        brisk_cuda::pdl_wait();
+        brisk_cuda::pdl_trigger();
         store_empty(s, kvh, split, qi, part);
         return;
     }
     const int32_t *table = s.tables ? s.tables + s.table_off[qi] : nullptr;
+    const int64_t stride = (int64_t)s.n_head_kv * D;
+    const half *kb = kc + (int64_t)kvh * D + 8 * c, *vb = vc + (int64_t)kvh * D + 8 * g;
+    const int v_off[4] = {2 * c, 2 * c + 1, 2 * c + 8, 2 * c + 9}; // this lane's V rows of a tile
+    // a tile's 16 rows are consecutive: contiguous cache, or cache blocks of a multiple of 16 rows
+    const bool one_block = !table || s.block_size % TILE == 0;
+    // the K and V pieces of the tile at t0 (zeros outside the split: p = 0 must not meet NaN)
+    auto load_tile = [&](int t0, uint4(&kr)[2][NJ], uint4(&vr)[4][NH]) {
+        const int64_t row0 = one_block ? cache_row(s, table, t0 > start ? t0 : start) - (t0 > start ? 0 : start - t0) : 0;
+#pragma unroll
+        for (int nb = 0; nb < 2; nb++) {
+            const int t = t0 + 8 * nb + g;
+            const bool ok = t >= start && t < end;
+            const int64_t row = !ok ? 0 : one_block ? row0 + 8 * nb + g : cache_row(s, table, t);
+#pragma unroll
+            for (int j = 0; j < NJ; j++)
+                kr[nb][j] = ok ? __ldg(reinterpret_cast<const uint4 *>(kb + row * stride + 32 * j)) : make_uint4(0, 0, 0, 0);
+        }
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            const int t = t0 + v_off[i];
+            const bool ok = t >= start && t < end;
+            const int64_t row = !ok ? 0 : one_block ? row0 + v_off[i] : cache_row(s, table, t);
+#pragma unroll
+            for (int h = 0; h < NH; h++)
+                vr[i][h] = ok ? __ldg(reinterpret_cast<const uint4 *>(vb + row * stride + 64 * h)) : make_uint4(0, 0, 0, 0);
+        }
+    };
+    const int first_t0 = (start & ~(TILE - 1)) + warp * TILE;
+    uint4 kr[2][NJ], vr[4][NH];
+    bool loaded = first_t0 < end && first_t0 + TILE <= p_last - s.n_q + 1;
+    if (loaded) load_tile(first_t0, kr, vr);
+    brisk_cuda::pdl_wait();
+    brisk_cuda::pdl_trigger();
 
     // A fragments of q (head g, dims 32 j + 8 c ..), times scale (and log2 e
     // without a softcap): qa[j][w] = the pair of dims 2w, 2w + 1 of the 8
@@ -374,32 +414,9 @@ attn_split_mma(Shape s, const float *__restrict__ q, const half *__restrict__ kc
 #pragma unroll
     for (int n = 0; n < NH * 8; n++) o[n][0] = o[n][1] = 0.0f;
 
-    const int64_t stride = (int64_t)s.n_head_kv * D;
-    const half *kb = kc + (int64_t)kvh * D + 8 * c, *vb = vc + (int64_t)kvh * D + 8 * g;
-    const int v_off[4] = {2 * c, 2 * c + 1, 2 * c + 8, 2 * c + 9}; // this lane's V rows of a tile
-    // a tile's 16 rows are consecutive: contiguous cache, or cache blocks of a multiple of 16 rows
-    const bool one_block = !table || s.block_size % TILE == 0;
-    for (int t0 = (start & ~(TILE - 1)) + warp * TILE; t0 < end; t0 += WARPS * TILE) {
-        const int64_t row0 = one_block ? cache_row(s, table, t0 > start ? t0 : start) - (t0 > start ? 0 : start - t0) : 0;
-        uint4 kr[2][NJ], vr[4][NH];
-#pragma unroll
-        for (int nb = 0; nb < 2; nb++) {
-            const int t = t0 + 8 * nb + g;
-            const bool ok = t >= start && t < end;
-            const int64_t row = !ok ? 0 : one_block ? row0 + 8 * nb + g : cache_row(s, table, t);
-#pragma unroll
-            for (int j = 0; j < NJ; j++)
-                kr[nb][j] = ok ? __ldg(reinterpret_cast<const uint4 *>(kb + row * stride + 32 * j)) : make_uint4(0, 0, 0, 0);
-        }
-#pragma unroll
-        for (int i = 0; i < 4; i++) { // outside the split: zeros (p = 0 must not meet NaN)
-            const int t = t0 + v_off[i];
-            const bool ok = t >= start && t < end;
-            const int64_t row = !ok ? 0 : one_block ? row0 + v_off[i] : cache_row(s, table, t);
-#pragma unroll
-            for (int h = 0; h < NH; h++)
-                vr[i][h] = ok ? __ldg(reinterpret_cast<const uint4 *>(vb + row * stride + 64 * h)) : make_uint4(0, 0, 0, 0);
-        }
+    for (int t0 = first_t0; t0 < end; t0 += WARPS * TILE) {
+        if (!loaded) load_tile(t0, kr, vr);
+        loaded = false;
         // S: sc[nb] = head g at positions t0 + 8 nb + 2c, + 1
         float sc[2][2] = {{0.0f, 0.0f}, {0.0f, 0.0f}};
 #pragma unroll
