@@ -31,9 +31,7 @@ const int THREADS = 128, WARPS = THREADS / 32;
 const int MIN_CHUNK = 32;       // context rows a split takes at least
 const int MAX_GROUP = 8;        // query heads per KV head
 const int MAX_DIM = 256;        // head_dim and head_dim_v: multiples of 8 up to this
-// blocks of a long context's split launch: one wave on an H100 (132 SMs) of
-// three blocks per SM (attn_split_mma) or two (attn_split: its registers)
-const int TARGET_BLOCKS_MMA = 396, TARGET_BLOCKS = 264;
+const int TARGET_BLOCKS = 264;  // one wave of two blocks per SM on an H100 (a long context's KV streams)
 const int MAX_SPLITS = 128;
 const int MAX_SPLITS_COMBINE = 1024; // splits a launch takes
 const float LOG2E = 1.4426950408889634f;
@@ -339,7 +337,7 @@ __device__ __forceinline__ uint32_t word(const uint4 &u, int i) {
 // (h, j)); lane (g, c) loads 16 bytes (dims 64 h + 8 g ..) of the V rows
 // 2c, 2c + 1, 2c + 8, 2c + 9 and pairs their halves with byte permutes.
 template <int D>
-__global__ void __launch_bounds__(THREADS, 3)
+__global__ void __launch_bounds__(THREADS, D > 64 ? 2 : 3) // 2: 220 registers, no spills (3: spills, 20.0 vs 18.1 us)
 attn_split_mma(Shape s, const float *__restrict__ q, const half *__restrict__ kc, const half *__restrict__ vc,
                const int32_t *__restrict__ pos, float *__restrict__ out, float *__restrict__ part) {
     constexpr int NJ = D / 32, NH = D / 64, TILE = 16;
@@ -566,8 +564,7 @@ void launch_split(int max_group, dim3 grid, cudaStream_t st, const Shape &sh, co
 
 extern "C" int brisk_cuda_attention_splits(const brisk_cuda_attn_shape *s, int max_kv_len) {
     const int blocks = s->n_head_kv * (s->n_q > 0 ? s->n_q : 1);
-    const int target = brisk_cuda_attention_tensor_cores(s) ? TARGET_BLOCKS_MMA : TARGET_BLOCKS;
-    int splits = (target + blocks - 1) / blocks;
+    int splits = (TARGET_BLOCKS + blocks - 1) / blocks;
     const int by_len = (max_kv_len + MIN_CHUNK - 1) / MIN_CHUNK;
     if (splits > by_len) splits = by_len;
     if (splits > MAX_SPLITS) splits = MAX_SPLITS;
