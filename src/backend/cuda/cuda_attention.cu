@@ -369,8 +369,24 @@ attn_split_mma(Shape s, const float *__restrict__ q, const half *__restrict__ kc
     // a tile's 16 rows are consecutive: contiguous cache, or cache blocks of a multiple of 16 rows
     const bool one_block = !table || s.block_size % TILE == 0;
     // the K and V pieces of the tile at t0 (zeros outside the split: p = 0 must not meet NaN)
+    // this lane's piece offsets inside a tile of consecutive rows
+    const int64_t k_lane[2] = {(int64_t)g * stride, (int64_t)(8 + g) * stride};
+    const int64_t v_lane[4] = {(int64_t)v_off[0] * stride, (int64_t)v_off[1] * stride, (int64_t)v_off[2] * stride,
+                               (int64_t)v_off[3] * stride};
     auto load_tile = [&](int t0, uint4(&kr)[2][NJ], uint4(&vr)[4][NH]) {
         const int64_t row0 = one_block ? cache_row(s, table, t0 > start ? t0 : start) - (t0 > start ? 0 : start - t0) : 0;
+        if (one_block && t0 >= start && t0 + TILE <= end) { // a whole tile of consecutive rows: no checks
+            const half *kt = kb + row0 * stride, *vt = vb + row0 * stride;
+#pragma unroll
+            for (int nb = 0; nb < 2; nb++)
+#pragma unroll
+                for (int j = 0; j < NJ; j++) kr[nb][j] = __ldg(reinterpret_cast<const uint4 *>(kt + k_lane[nb] + 32 * j));
+#pragma unroll
+            for (int i = 0; i < 4; i++)
+#pragma unroll
+                for (int h = 0; h < NH; h++) vr[i][h] = __ldg(reinterpret_cast<const uint4 *>(vt + v_lane[i] + 64 * h));
+            return;
+        }
 #pragma unroll
         for (int nb = 0; nb < 2; nb++) {
             const int t = t0 + 8 * nb + g;
@@ -421,16 +437,18 @@ attn_split_mma(Shape s, const float *__restrict__ q, const half *__restrict__ kc
     for (int t0 = first_t0; t0 < end; t0 += WARPS * TILE) {
         if (!loaded) load_tile(t0, kr, vr);
         loaded = false;
-        // S: sc[nb] = head g at positions t0 + 8 nb + 2c, + 1
-        float sc[2][2] = {{0.0f, 0.0f}, {0.0f, 0.0f}};
+        // S: sc[nb] = head g at positions t0 + 8 nb + 2c, + 1 (two accumulators
+        // per n-block: chains of D / 32 mma instead of D / 16)
+        float sc[2][2] = {{0.0f, 0.0f}, {0.0f, 0.0f}}, sc2[2][2] = {{0.0f, 0.0f}, {0.0f, 0.0f}};
 #pragma unroll
         for (int nb = 0; nb < 2; nb++)
 #pragma unroll
             for (int j = 0; j < NJ; j++) {
                 mma_rows8(sc[nb], qa[j][0], qa[j][1], kr[nb][j].x, kr[nb][j].y);
-                mma_rows8(sc[nb], qa[j][2], qa[j][3], kr[nb][j].z, kr[nb][j].w);
+                mma_rows8(sc2[nb], qa[j][2], qa[j][3], kr[nb][j].z, kr[nb][j].w);
             }
-        float sv[4] = {sc[0][0], sc[0][1], sc[1][0], sc[1][1]}; // positions t0 + v_off[i]
+        float sv[4] = {sc[0][0] + sc2[0][0], sc[0][1] + sc2[0][1], sc[1][0] + sc2[1][0],
+                       sc[1][1] + sc2[1][1]}; // positions t0 + v_off[i]
         float mx = m;
 #pragma unroll
         for (int i = 0; i < 4; i++) {
