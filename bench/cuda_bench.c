@@ -5,7 +5,8 @@
  *     copies of the matrix that it never sits in the L2 cache),
  *   prompt GEMM (512 tokens, dequantize + cuBLAS): TFLOP/s,
  *   attention: decode at 512 and 8192 positions, prefill of 512 tokens.
- * Usage: brisk_cuda_bench [quick]   (quick: Q4_K 4096x4096 only, for smoke runs) */
+ * Usage: brisk_cuda_bench [quick|attention]   (quick: Q4_K 4096x4096 only, for smoke runs;
+ *        attention: the copy bandwidth and attention only) */
 #include <cuda_runtime_api.h>
 #include <math.h>
 #include <stdio.h>
@@ -206,47 +207,80 @@ static void bench_type(brisk_type type, double copy_gbs, cudaStream_t s, brisk_c
     }
 }
 
-static void bench_attention(cudaStream_t s) {
-    const int n_layer_like = 8; /* rotate caches so they are not L2-resident */
-    const int ctxs[] = {512, 8192};
-    for (int ci = 0; ci < 2; ci++) {
-        const int n_ctx = ctxs[ci];
-        brisk_cuda_attn_shape sh = {1, 32, 8, 128, 128, 0, 0.088388f, 0};
-        const size_t kv_bytes = (size_t)n_ctx * 8 * 128 * 2;
-        void *k[8], *v[8];
-        for (int l = 0; l < n_layer_like; l++) {
-            CK(cudaMalloc(&k[l], kv_bytes));
-            CK(cudaMalloc(&v[l], kv_bytes));
-            CK(cudaMemset(k[l], 0x21, kv_bytes));
-            CK(cudaMemset(v[l], 0x22, kv_bytes));
-        }
-        float *d_q, *d_o;
-        int32_t *d_pos;
-        int32_t pos = n_ctx - 1;
-        CK(cudaMalloc((void **)&d_q, 32 * 128 * 4));
-        CK(cudaMemset(d_q, 0x3c, 32 * 128 * 4));
-        CK(cudaMalloc((void **)&d_o, 32 * 128 * 4));
-        CK(cudaMalloc((void **)&d_pos, 4));
-        CK(cudaMemcpy(d_pos, &pos, 4, cudaMemcpyHostToDevice));
-        const int splits = brisk_cuda_attention_splits(&sh, n_ctx);
-        void *scratch;
-        CK(cudaMalloc(&scratch, brisk_cuda_attention_scratch_bytes(&sh, splits) + 16));
-        cudaGraph_t g;
-        cudaGraphExec_t exec;
-        const int launches = 32;
-        CK(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal));
-        for (int i = 0; i < launches; i++)
-            BK(brisk_cuda_attention(&sh, d_q, k[i % 8], v[i % 8], d_pos, d_o, splits, scratch, s, E));
-        CK(cudaStreamEndCapture(s, &g));
-        CK(cudaGraphInstantiate(&exec, g, 0));
-        float ms = time_graph(exec, s, 7) / launches;
-        printf("attention decode llama3-8b layer, %5d positions, %2d splits: %.1f us, KV %.0f GB/s\n",
-               n_ctx, splits, ms * 1e3, 2.0 * kv_bytes / (ms * 1e-3) / 1e9);
-        cudaGraphExecDestroy(exec);
-        cudaGraphDestroy(g);
-        for (int l = 0; l < n_layer_like; l++) { cudaFree(k[l]); cudaFree(v[l]); }
-        cudaFree(d_q); cudaFree(d_o); cudaFree(d_pos); cudaFree(scratch);
+/* One decode attention case on a llama3-8b layer (32 heads, 8 KV heads,
+ * head_dim 128, f16 KV, random data): n_ctx positions, n_splits splits,
+ * paged (block_size > 0: blocks of that many rows in shuffled order, as the
+ * engine's cache) or contiguous. Eight caches rotate so that none sits in L2. */
+static void bench_attention_decode(cudaStream_t s, int n_ctx, int n_splits, int block_size, const char *note) {
+    enum { N_CACHES = 8 };
+    brisk_cuda_attn_shape sh = {1, 32, 8, 128, 128, 0, 0.088388f, 0};
+    const int n_blocks = block_size > 0 ? (n_ctx + block_size - 1) / block_size : 0;
+    const int n_rows = block_size > 0 ? n_blocks * block_size : n_ctx;
+    const size_t kv_bytes = (size_t)n_ctx * 8 * 128 * 2, row_bytes = 8 * 128 * 2;
+    uint16_t *h = malloc((size_t)n_rows * row_bytes);
+    for (size_t i = 0; i < (size_t)n_rows * 8 * 128; i++) h[i] = rnd_half(-4, 1);
+    void *k[N_CACHES], *v[N_CACHES];
+    for (int l = 0; l < N_CACHES; l++) {
+        CK(cudaMalloc(&k[l], (size_t)n_rows * row_bytes));
+        CK(cudaMalloc(&v[l], (size_t)n_rows * row_bytes));
+        CK(cudaMemcpy(k[l], h, (size_t)n_rows * row_bytes, cudaMemcpyHostToDevice));
+        CK(cudaMemcpy(v[l], h, (size_t)n_rows * row_bytes, cudaMemcpyHostToDevice));
     }
+    float q[32 * 128];
+    for (int i = 0; i < 32 * 128; i++) q[i] = (float)(rnd() % 2001) / 1000.0f - 1.0f;
+    float *d_q, *d_o;
+    int32_t *d_pos, *d_table = NULL, *d_off = NULL, pos = n_ctx - 1, zero = 0;
+    CK(cudaMalloc((void **)&d_q, sizeof q));
+    CK(cudaMemcpy(d_q, q, sizeof q, cudaMemcpyHostToDevice));
+    CK(cudaMalloc((void **)&d_o, 32 * 128 * 4));
+    CK(cudaMalloc((void **)&d_pos, 4));
+    CK(cudaMemcpy(d_pos, &pos, 4, cudaMemcpyHostToDevice));
+    if (block_size > 0) {
+        int32_t *table = malloc((size_t)n_blocks * sizeof *table);
+        for (int i = 0; i < n_blocks; i++) table[i] = i;
+        for (int i = n_blocks - 1; i > 0; i--) {
+            int j = (int)(rnd() % (uint32_t)(i + 1));
+            int32_t t = table[i]; table[i] = table[j]; table[j] = t;
+        }
+        CK(cudaMalloc((void **)&d_table, (size_t)n_blocks * sizeof *table));
+        CK(cudaMemcpy(d_table, table, (size_t)n_blocks * sizeof *table, cudaMemcpyHostToDevice));
+        CK(cudaMalloc((void **)&d_off, 4));
+        CK(cudaMemcpy(d_off, &zero, 4, cudaMemcpyHostToDevice));
+        free(table);
+    }
+    void *scratch;
+    CK(cudaMalloc(&scratch, brisk_cuda_attention_scratch_bytes(&sh, n_splits) + 16));
+    cudaGraph_t g;
+    cudaGraphExec_t exec;
+    const int launches = 32;
+    CK(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal));
+    for (int i = 0; i < launches; i++)
+        BK(brisk_cuda_attention_paged(&sh, d_q, k[i % N_CACHES], v[i % N_CACHES], d_pos, d_table, d_off, block_size,
+                                      d_o, n_splits, scratch, s, E));
+    CK(cudaStreamEndCapture(s, &g));
+    CK(cudaGraphInstantiate(&exec, g, 0));
+    float ms = time_graph(exec, s, 7) / launches;
+    printf("attention decode llama3-8b layer, %5d positions, %3d splits%s%s: %.1f us, KV %.0f GB/s\n", n_ctx,
+           n_splits, block_size > 0 ? ", paged" : "", note, ms * 1e3, 2.0 * kv_bytes / (ms * 1e-3) / 1e9);
+    fflush(stdout);
+    cudaGraphExecDestroy(exec);
+    cudaGraphDestroy(g);
+    for (int l = 0; l < N_CACHES; l++) { cudaFree(k[l]); cudaFree(v[l]); }
+    cudaFree(d_q); cudaFree(d_o); cudaFree(d_pos); cudaFree(d_table); cudaFree(d_off); cudaFree(scratch);
+    free(h);
+}
+
+static void bench_attention(cudaStream_t s) {
+    const brisk_cuda_attn_shape dec = {1, 32, 8, 128, 128, 0, 0.088388f, 0};
+    /* brisk bench -n 128 (n_ctx 512: splits sized for it) and -d 8192 -n 128 (n_ctx 8320) */
+    const int s512 = brisk_cuda_attention_splits(&dec, 512), s8320 = brisk_cuda_attention_splits(&dec, 8320);
+    bench_attention_decode(s, 128, s512, 16, " (decode at depth 0, n_ctx 512)");
+    bench_attention_decode(s, 512, s512, 0, "");
+    bench_attention_decode(s, 512, s8320, 16, " (sized for 8320)");
+    bench_attention_decode(s, 8192, brisk_cuda_attention_splits(&dec, 8192), 0, "");
+    bench_attention_decode(s, 8192, s8320, 16, " (the engine's case at -d 8192)");
+    const int sweep[] = {16, 32, 48, 64, 96, 128, 256};
+    for (size_t i = 0; i < sizeof sweep / sizeof sweep[0]; i++) bench_attention_decode(s, 8192, sweep[i], 16, " (sweep)");
     /* prefill: 512 queries at positions 0..511 */
     {
         const int n = 512;
@@ -294,6 +328,7 @@ static void bench_attention(cudaStream_t s) {
 
 int main(int argc, char **argv) {
     const bool quick = argc > 1 && strcmp(argv[1], "quick") == 0;
+    const bool attention_only = argc > 1 && strcmp(argv[1], "attention") == 0;
     char desc[256];
     BK(brisk_cuda_device_describe(0, desc, sizeof desc, E));
     printf("device: %s\n", desc);
@@ -304,7 +339,7 @@ int main(int argc, char **argv) {
     brisk_cuda_blas *blas;
     BK(brisk_cuda_blas_create(&blas, s, E));
     const brisk_type types[] = {BRISK_TYPE_Q4_K, BRISK_TYPE_Q6_K, BRISK_TYPE_Q8_0, BRISK_TYPE_F16};
-    for (size_t i = 0; i < (quick ? 1 : 4); i++) bench_type(types[i], copy_gbs, s, blas, quick);
+    for (size_t i = 0; i < (attention_only ? 0 : quick ? 1 : 4); i++) bench_type(types[i], copy_gbs, s, blas, quick);
     bench_attention(s);
     brisk_cuda_blas_free(blas);
     cudaStreamDestroy(s);

@@ -91,6 +91,7 @@ struct gpu_forward {
     void *pass_graphs[BRISK_CUDA_GEMV_MAX_COLS + 1]; /* whole n-token passes, embedding to logits */
     int attn_splits[BRISK_CUDA_GEMV_MAX_COLS + 1];   /* split count of an n-token pass (0: not yet set) */
     bool one_seq;                 /* the pass's tokens are all of one sequence (its table at d_tables) */
+    bool o_pending;               /* x += o still to do (the last block's output in o, not yet added) */
     int64_t kv_rows, k_dim, v_dim;
     int32_t block_size;
     brisk_error copy_err;         /* a failed KV block copy (kv_cache hook), reported by the next pass */
@@ -496,7 +497,8 @@ static brisk_status upload_batch(brisk_engine *e, gpu_forward *g, const fwd_batc
  * a shorter context are empty). */
 static int attention_splits(brisk_engine *e, gpu_forward *g, int n, int32_t max_len) {
     const hparams *hp = &e->model->hp;
-    brisk_cuda_attn_shape s = {.n_q = n, .n_head = hp->n_head, .n_head_kv = hp->n_head_kv};
+    brisk_cuda_attn_shape s = {.n_q = n, .n_head = hp->n_head, .n_head_kv = hp->n_head_kv, .head_dim = hp->head_dim,
+                               .head_dim_v = hp->head_dim_v};
     int splits;
     if (n <= BRISK_CUDA_GEMV_MAX_COLS) {
         if (!g->attn_splits[n]) g->attn_splits[n] = brisk_cuda_attention_splits(&s, e->n_ctx_seq);
@@ -507,6 +509,17 @@ static int attention_splits(brisk_engine *e, gpu_forward *g, int n, int32_t max_
     if (splits > MAX_SPLITS) splits = MAX_SPLITS;
     if ((int64_t)splits * n > ATTN_SCRATCH_SLOTS) splits = n >= ATTN_SCRATCH_SLOTS ? 1 : ATTN_SCRATCH_SLOTS / n;
     return splits;
+}
+
+/* The block's output matrix (wo, down): o = W h for the next norm_input's
+ * residual add (o_pending), or, on the int8 GEMV of a 1-token pass without a
+ * post-norm, x += W h in the GEMV's epilogue (then the norm needs no add and
+ * spreads over several blocks). */
+static brisk_status residual_matmul(gpu_forward *g, const brisk_cuda_weight *w, int n, bool post_norm,
+                                    brisk_error *err) {
+    g->o_pending = post_norm || !use_q8_gemv(g, w, n);
+    if (!g->o_pending) return brisk_cuda_gemv_q8_add(w, g->xq, g->x, g->stream, err);
+    return matmul(g, w, g->h16, g->o, n, err);
 }
 
 /* h16 (and xq) = rmsnorm(x) * w over n rows of width, after x += o when
@@ -522,15 +535,15 @@ static brisk_status norm_input(gpu_forward *g, int n, int width, const float *w,
 }
 
 /* The attention half of layer il; leaves its output in g->o (x += o is the
- * next norm_input's). */
-static brisk_status attention_block(brisk_engine *e, gpu_forward *g, int il, int n, int splits, bool add_o,
+ * next norm_input's) or adds it to x (residual_matmul). */
+static brisk_status attention_block(brisk_engine *e, gpu_forward *g, int il, int n, int splits,
                                     brisk_error *err) {
     const brisk_model *m = e->model;
     const hparams *hp = &m->hp;
     const layer_weights *ly = &m->layers[il];
     gpu_layer *l = &g->layers[il];
     int64_t q_dim = (int64_t)hp->n_head * hp->head_dim, o_dim = (int64_t)hp->n_head * hp->head_dim_v;
-    TRY(norm_input(g, n, hp->n_embd, l->attn_norm, hp->norm_eps, add_o, err));
+    TRY(norm_input(g, n, hp->n_embd, l->attn_norm, hp->norm_eps, g->o_pending, err));
     const brisk_cuda_weight *qkv[] = {&l->wq, &l->wk, &l->wv};
     float *qkv_out[] = {g->q, g->k, g->v};
     TRY(matmuls(g, qkv, qkv_out, 3, n, err));
@@ -549,15 +562,22 @@ static brisk_status attention_block(brisk_engine *e, gpu_forward *g, int il, int
     brisk_cuda_attn_shape s = {.n_q = n, .n_head = hp->n_head, .n_head_kv = hp->n_head_kv, .head_dim = hp->head_dim,
                                .head_dim_v = hp->head_dim_v, .window = ly->sliding ? hp->n_swa : 0,
                                .scale = hp->attn_scale, .softcap = hp->attn_softcap};
+    /* a 1-token pass with splits: the split merge writes the o matrix's inputs (f16 and xq8) itself */
+    const bool merge_to_xq = q8_input(g, n, o_dim) && brisk_cuda_attention_xq_supported(&s, splits);
     if (n > BRISK_CUDA_GEMV_MAX_COLS && g->one_seq && brisk_cuda_attention_prefill_supported(&s))
         TRY(brisk_cuda_attention_prefill(&s, g->q, l->k, l->v, g->d_pos, g->d_tables, g->block_size, g->attn, g->stream,
                                          err));
+    else if (merge_to_xq)
+        TRY(brisk_cuda_attention_paged_xq(&s, g->q, l->k, l->v, g->d_pos, g->d_tables, g->d_table_off, g->block_size,
+                                          g->h16, g->xq, splits, g->attn_scratch, g->stream, err));
     else
         TRY(brisk_cuda_attention_paged(&s, g->q, l->k, l->v, g->d_pos, g->d_tables, g->d_table_off, g->block_size,
                                        g->attn, splits, g->attn_scratch, g->stream, err));
-    if (q8_input(g, n, o_dim)) TRY(brisk_cuda_f32_to_xq(g->attn, NULL, false, g->h16, g->xq, o_dim, g->stream, err));
-    else TRY(brisk_cuda_f32_to_f16(g->attn, g->h16, n * o_dim, g->stream, err));
-    TRY(matmul(g, &l->wo, g->h16, g->o, n, err));
+    if (!merge_to_xq && q8_input(g, n, o_dim))
+        TRY(brisk_cuda_f32_to_xq(g->attn, NULL, false, g->h16, g->xq, o_dim, g->stream, err));
+    else if (!merge_to_xq)
+        TRY(brisk_cuda_f32_to_f16(g->attn, g->h16, n * o_dim, g->stream, err));
+    TRY(residual_matmul(g, &l->wo, n, l->post_attn_norm != NULL, err));
     if (l->post_attn_norm)
         TRY(brisk_cuda_rmsnorm(g->o, l->post_attn_norm, g->o, NULL, n, hp->n_embd, hp->norm_eps, g->stream, err));
     return BRISK_OK;
@@ -567,14 +587,14 @@ static brisk_status ffn_block(brisk_engine *e, gpu_forward *g, int il, int n, br
     const brisk_model *m = e->model;
     const hparams *hp = &m->hp;
     gpu_layer *l = &g->layers[il];
-    TRY(norm_input(g, n, hp->n_embd, l->ffn_norm, hp->norm_eps, true, err));
+    TRY(norm_input(g, n, hp->n_embd, l->ffn_norm, hp->norm_eps, g->o_pending, err));
     const brisk_cuda_weight *gate_up[] = {&l->gate, &l->up};
     float *gate_up_out[] = {g->gate, g->up};
     TRY(matmuls(g, gate_up, gate_up_out, 2, n, err));
     bool gelu = m->arch->act == ACT_GELU_TANH;
     if (q8_input(g, n, hp->n_ff)) TRY(brisk_cuda_f32_to_xq(g->gate, g->up, gelu, g->h16, g->xq, hp->n_ff, g->stream, err));
     else TRY(brisk_cuda_act_mul(g->gate, g->up, g->h16, (int64_t)n * hp->n_ff, gelu, g->stream, err));
-    TRY(matmul(g, &l->down, g->h16, g->o, n, err));
+    TRY(residual_matmul(g, &l->down, n, l->post_ffn_norm != NULL, err));
     if (l->post_ffn_norm)
         TRY(brisk_cuda_rmsnorm(g->o, l->post_ffn_norm, g->o, NULL, n, hp->n_embd, hp->norm_eps, g->stream, err));
     return BRISK_OK;
@@ -594,10 +614,13 @@ static brisk_status output_block(brisk_engine *e, gpu_forward *g, int n, brisk_e
 }
 
 static brisk_status run_layers(brisk_engine *e, gpu_forward *g, int n, int splits, brisk_error *err) {
+    g->o_pending = false;
     for (int il = 0; il < g->n_layers; il++) {
-        TRY(attention_block(e, g, il, n, splits, il > 0, err));
+        TRY(attention_block(e, g, il, n, splits, err));
         TRY(ffn_block(e, g, il, n, err));
     }
+    if (!g->o_pending) return BRISK_OK;
+    g->o_pending = false;
     return brisk_cuda_add(g->x, g->o, (int64_t)n * e->model->hp.n_embd, g->stream, err);
 }
 

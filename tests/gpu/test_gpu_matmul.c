@@ -283,6 +283,12 @@ static void check_gemv_q8(brisk_type type, int64_t n_in, int64_t n_out, int vari
     free(y);
 }
 
+static float *random_floats_host(int64_t n) {
+    float *v = malloc((size_t)n * 4);
+    for (int64_t i = 0; i < n; i++) v[i] = gpu_rand_uniform(-2, 2);
+    return v;
+}
+
 /* gemv_q8_group: three matrices of different heights in one launch give
  * exactly the results of three single launches. */
 static void check_gemv_q8_group(brisk_type type) {
@@ -317,6 +323,18 @@ static void check_gemv_q8_group(brisk_type type) {
     }
     gpu_check(ok && same, "gemv_q8_group %s (3 matrices, 256/64/48 rows): %s single launches%s", tname(type),
               same ? "bit-exact with" : "differs from", ok ? "" : err.msg);
+    /* gemv_q8_add: y0 + W x, the f32 sum of y0 and gemv_q8's result */
+    float *y0 = random_floats_host(n_outs[0]), *yw = malloc((size_t)n_outs[0] * 4), *ya = malloc((size_t)n_outs[0] * 4);
+    float *d_acc = gpu_upload_copy(y0, (size_t)n_outs[0] * 4);
+    bool ok_add = ok && brisk_cuda_gemv_q8_add(&w[0], d_xq, d_acc, NULL, &err) == BRISK_OK;
+    gpu_download(ya, d_acc, (size_t)n_outs[0] * 4);
+    gpu_download(yw, d_y1[0], (size_t)n_outs[0] * 4);
+    bool sum_ok = true;
+    for (int64_t r = 0; r < n_outs[0]; r++) sum_ok &= ya[r] == y0[r] + yw[r];
+    gpu_check(ok_add && sum_ok, "gemv_q8_add %s (%lld rows): y0 + W x %s%s", tname(type), (long long)n_outs[0],
+              sum_ok ? "== y0 + gemv_q8" : "differs", ok_add ? "" : err.msg);
+    brisk_cuda_free(d_acc);
+    free(y0); free(yw); free(ya);
     for (int m = 0; m < 3; m++) {
         brisk_cuda_weight_free(&w[m]);
         brisk_cuda_free(d_y[m]);

@@ -267,6 +267,8 @@ void gpu_test_ops(void) {
     check_add_and_convert();
     check_rmsnorm_xq(4096, true);
     check_rmsnorm_xq(2048, false);
+    check_rmsnorm_xq(4096, false); /* sliced over 8 blocks */
+    check_rmsnorm_xq(4160, false); /* not a multiple of 512: one block */
     check_rmsnorm_xq(11264, true);
     check_f32_to_xq(4096, 0);
     check_f32_to_xq(14336, 1);

@@ -1,32 +1,40 @@
 // Attention over the f16 KV cache, split over the context (flash-decoding).
+// Two split kernels: attn_split_mma (tensor cores; head_dim == head_dim_v ==
+// 64 or 128, the common case; described at the kernel) and attn_split (CUDA
+// cores, f32; any head_dim multiple of 8 up to 256), then attn_combine when
+// there are several splits.
 //
-// attn_split: one block per (KV head, context split, query token). It serves
-// all the query heads of its KV head (GQA group), so each K and V row is read
-// once per group. The split's rows are walked in tiles of TILE positions,
-// staged in shared memory with 16-byte loads (all of a tile's loads in
-// flight at once), with an online softmax (running max m and sum l per head, accumulators rescaled
-// by exp(m_old - m_new)). Scores: one warp per position, each lane holding
-// head_dim/32 elements of q for every head of the group, reduced by shuffles.
-// Values: each thread owns up to 2 output dims of every head.
-// With one split it writes the normalized output; with several it writes
-// (m, l, unnormalized output) per split and attn_combine merges them.
+// attn_split: one block per (KV head, context split, query token), serving
+// all the query heads of its KV head (GQA group): each K and V row is read
+// once per group. A row of head_dim halves is read by LPR lanes, one 16-byte
+// vector each (LPR = head_dim / 8 rounded up to a power of two), so a warp
+// holds 32 / LPR "streams", each walking its own rows of the split with its
+// own online softmax (running max m and sum l per head, in log2 units, and
+// the unnormalized output of its lanes' 8 dims). A stream loads R rows of K
+// and V at once, one step ahead of their use (two steps' loads in flight
+// while it computes), and needs no barrier:
+// the scores are reduced over the row's lanes by shuffles. At the end the
+// streams of a warp merge by shuffles, the warps through shared memory.
+// With one split the block writes the normalized output; with several it
+// writes (m, l, unnormalized output) per split and attn_combine merges them.
 #include <cuda_fp16.h>
 #include <math.h>
 
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/cuda_pdl.cuh"
+#include "backend/cuda/cuda_xq.cuh"
 
 namespace {
 
 const int THREADS = 128, WARPS = THREADS / 32;
-const int TILE = 32;            // context rows per step (one per lane in the softmax)
+const int MIN_CHUNK = 32;       // context rows a split takes at least
 const int MAX_GROUP = 8;        // query heads per KV head
-const int MAX_PAIRS = 4;        // ceil(head_dim / 64) (head_dim <= 256)
-const int MAX_DIMS = 2;         // head_dim_v / THREADS (head_dim_v <= 256)
-const int TARGET_BLOCKS = 1056; // about eight blocks per SM on an H100 (a long context's KV streams)
+const int MAX_DIM = 256;        // head_dim and head_dim_v: multiples of 8 up to this
+const int TARGET_BLOCKS = 264;  // one wave of two blocks per SM on an H100 (a long context's KV streams)
 const int MAX_SPLITS = 128;
-const int MAX_SPLITS_COMBINE = 1024; // splits a launch takes (attn_combine's weights in shared memory)
+const int MAX_SPLITS_COMBINE = 1024; // splits a launch takes
+const float LOG2E = 1.4426950408889634f;
 
 struct Shape {
     int n_q, n_head, n_head_kv, head_dim, head_dim_v, window, group, n_splits;
@@ -38,234 +46,536 @@ struct Shape {
 };
 
 __device__ __forceinline__ int64_t cache_row(const Shape &s, const int32_t *table, int p) {
-    return table ? (int64_t)table[p / s.block_size] * s.block_size + p % s.block_size : p;
+    return table ? (int64_t)__ldg(table + p / s.block_size) * s.block_size + p % s.block_size : p;
 }
 
 // The context rows [start, end) of this block's split for query position pos.
 __device__ void split_range(const Shape &s, int pos, int split, int &start, int &end) {
     const int first = s.window > 0 && pos - s.window + 1 > 0 ? pos - s.window + 1 : 0;
     const int n = pos + 1 - first;
-    // at least one tile per split: a launch sized for the longest context
-    // (fixed split count, so a captured graph serves every length) leaves
-    // the splits past the context empty.
-    int chunk = (n + s.n_splits - 1) / s.n_splits;
-    if (chunk < TILE) chunk = TILE;
-    start = first + split * chunk;
+    // at least MIN_CHUNK rows per split: a launch sized for the longest
+    // context (fixed split count, so a captured graph serves every length)
+    // leaves the splits past the context empty.
+    // Splits start at multiples of 16 (from first rounded down; the first
+    // split starts at first), so attn_split_mma's 16-position tiles are
+    // aligned: with a block size that is a multiple of 16 a tile's rows are
+    // consecutive rows of one cache block.
+    const int base = first & ~15;
+    int chunk = (n + 15 + s.n_splits - 1) / s.n_splits; // the splits cover base .. pos
+    if (chunk < MIN_CHUNK) chunk = MIN_CHUNK;
+    chunk = (chunk + 15) & ~15;
+    start = base + split * chunk;
     end = start + chunk < pos + 1 ? start + chunk : pos + 1;
+    if (start < first) start = first;
 }
 
-__global__ void __launch_bounds__(THREADS)
-attn_split(Shape s, const float *__restrict__ q, const half *__restrict__ kc,
-           const half *__restrict__ vc, const int32_t *__restrict__ pos, float *__restrict__ out,
-           float *__restrict__ part) {
+__device__ __forceinline__ void unpack8(const uint4 &u, float f[8]) {
+    const half2 *h = reinterpret_cast<const half2 *>(&u);
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+        const float2 v = __half22float2(h[i]);
+        f[2 * i] = v.x;
+        f[2 * i + 1] = v.y;
+    }
+}
+
+// exp2(a - b), 0 when a is -inf (also when b is: an empty state merged into another).
+__device__ __forceinline__ float weight(float a, float b) { return a == -INFINITY ? 0.0f : exp2f(a - b); }
+
+// After the warps of a block stored their (m, l, unnormalized output) per
+// head in shared memory (a warp with no rows: -inf, 0, 0) and synchronized:
+// the warps merged (m_sh becomes each warp's weight), one output (head, dim)
+// per thread and step, written normalized (one split) or as the split's
+// partial result for attn_combine.
+template <int MAXG, int DV>
+__device__ void store_merged(const Shape &s, float (&m_sh)[WARPS][MAXG], float (&l_sh)[WARPS][MAXG],
+                             const float (&acc_sh)[WARPS][MAXG][DV], int kvh, int split, int qi, float *out,
+                             float *part) {
+    const int G = s.group;
+    __shared__ float mx_sh[MAXG], sum_sh[MAXG];
+    if (threadIdx.x < G) { // per head: the max, each warp's weight (in m_sh) and the sum
+        const int h = threadIdx.x;
+        float mx = -INFINITY, sum = 0.0f;
+#pragma unroll
+        for (int w = 0; w < WARPS; w++) mx = fmaxf(mx, m_sh[w][h]);
+#pragma unroll
+        for (int w = 0; w < WARPS; w++) {
+            m_sh[w][h] = weight(m_sh[w][h], mx);
+            sum += l_sh[w][h] * m_sh[w][h];
+        }
+        mx_sh[h] = mx;
+        sum_sh[h] = sum;
+    }
+    __syncthreads();
+    for (int i = threadIdx.x; i < G * s.head_dim_v; i += THREADS) {
+        const int h = i / s.head_dim_v, d = i % s.head_dim_v;
+        float o = 0.0f;
+#pragma unroll
+        for (int w = 0; w < WARPS; w++) o += acc_sh[w][h][d] * m_sh[w][h];
+        const int64_t qh = (int64_t)qi * s.n_head + kvh * G + h;
+        if (s.n_splits == 1) {
+            out[qh * s.head_dim_v + d] = o / sum_sh[h];
+        } else {
+            const int64_t slot = qh * s.n_splits + split;
+            part[slot * s.head_dim_v + d] = o;
+            if (d == 0) {
+                float *ml = part + (int64_t)s.n_q * s.n_head * s.n_splits * s.head_dim_v + 2 * slot;
+                ml[0] = mx_sh[h]; // -inf and 0 for a split with no rows
+                ml[1] = sum_sh[h];
+            }
+        }
+    }
+}
+
+// A split past the context: only (m, l) = (-inf, 0) per head, which attn_combine skips.
+__device__ void store_empty(const Shape &s, int kvh, int split, int qi, float *part) {
+    if (threadIdx.x < s.group) {
+        const int64_t slot = ((int64_t)qi * s.n_head + kvh * s.group + threadIdx.x) * s.n_splits + split;
+        float *ml = part + (int64_t)s.n_q * s.n_head * s.n_splits * s.head_dim_v + 2 * slot;
+        ml[0] = -INFINITY;
+        ml[1] = 0.0f;
+    }
+}
+
+// LPR: lanes per K/V row (4, 8, 16, 32); MAXG: query heads per KV head the
+// registers hold (s.group <= MAXG).
+template <int LPR, int MAXG>
+__global__ void __launch_bounds__(THREADS, MAXG >= 4 ? 2 : 3)
+attn_split(Shape s, const float *__restrict__ q, const half *__restrict__ kc, const half *__restrict__ vc,
+           const int32_t *__restrict__ pos, float *__restrict__ out, float *__restrict__ part) {
+    constexpr int STREAMS = THREADS / LPR;      // streams per block
+    constexpr int R = MAXG >= 8 ? 2 : 4;        // rows per stream per step (registers)
+    constexpr int STEP = STREAMS * R;           // rows per block per step
+    constexpr int DV = LPR * 8;                 // head_dim_v a block covers
+    __shared__ float m_sh[WARPS][MAXG], l_sh[WARPS][MAXG];
+    __shared__ __align__(16) float acc_sh[WARPS][MAXG][DV];
+
     brisk_cuda::pdl_wait();
     brisk_cuda::pdl_trigger();
     const int kvh = blockIdx.x, split = blockIdx.y, qi = blockIdx.z;
-    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-    const int G = s.group, half_dim = s.head_dim / 2, pairs = (half_dim + 31) / 32;
-    __shared__ float p_s[MAX_GROUP][TILE];
-    __shared__ float alpha_s[MAX_GROUP], m_s[MAX_GROUP], l_s[MAX_GROUP];
-    __shared__ __align__(16) half k_s[TILE * 64 * MAX_PAIRS], v_s[TILE * THREADS * MAX_DIMS];
-
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, sub = lane % LPR;
+    const int stream = threadIdx.x / LPR;
+    const int G = s.group;
     int start, end;
     split_range(s, pos[qi], split, start, end);
-    const int32_t *table = s.tables ? s.tables + s.table_off[qi] : nullptr;
-    if (start >= end && s.n_splits > 1) { // past the context: only (m, l) = (-inf, 0), which attn_combine skips
-        if (threadIdx.x < G) {
-            const int64_t slot = ((int64_t)qi * s.n_head + kvh * G + threadIdx.x) * s.n_splits + split;
-            float *ml = part + (int64_t)s.n_q * s.n_head * s.n_splits * s.head_dim_v + 2 * slot;
-            ml[0] = -INFINITY;
-            ml[1] = 0.0f;
-        }
+    if (start >= end && s.n_splits > 1) {
+        store_empty(s, kvh, split, qi, part);
         return;
     }
+    const int32_t *table = s.tables ? s.tables + s.table_off[qi] : nullptr;
+    const bool k_on = sub < s.head_dim / 8, v_on = sub < s.head_dim_v / 8;
 
-    // q of the group's heads, lane's pairs (2 * (lane + 32 i), +1), in registers.
-    float2 qr[MAX_GROUP][MAX_PAIRS];
+    // q of the group's heads at this lane's 8 dims, times scale (and log2 e
+    // when there is no softcap, so that the scores come out in log2 units)
+    const float q_mul = s.softcap > 0.0f ? s.scale : s.scale * LOG2E;
+    float qr[MAXG][8];
 #pragma unroll
-    for (int h = 0; h < MAX_GROUP; h++)
-#pragma unroll
-        for (int i = 0; i < MAX_PAIRS; i++) {
-            qr[h][i] = make_float2(0.0f, 0.0f);
-            if (h < G && i < pairs && lane + 32 * i < half_dim) {
-                const float *qh = q + ((int64_t)qi * s.n_head + (int64_t)kvh * G + h) * s.head_dim;
-                qr[h][i] = *reinterpret_cast<const float2 *>(qh + 2 * (lane + 32 * i));
-            }
+    for (int h = 0; h < MAXG; h++) {
+        float4 a = make_float4(0, 0, 0, 0), b = a;
+        if (h < G && k_on) {
+            const float4 *qh = reinterpret_cast<const float4 *>(
+                q + ((int64_t)qi * s.n_head + (int64_t)kvh * G + h) * s.head_dim + 8 * sub);
+            a = qh[0];
+            b = qh[1];
         }
-    if (threadIdx.x < MAX_GROUP) {
-        m_s[threadIdx.x] = -INFINITY;
-        l_s[threadIdx.x] = 0.0f;
+        qr[h][0] = a.x * q_mul, qr[h][1] = a.y * q_mul, qr[h][2] = a.z * q_mul, qr[h][3] = a.w * q_mul;
+        qr[h][4] = b.x * q_mul, qr[h][5] = b.y * q_mul, qr[h][6] = b.z * q_mul, qr[h][7] = b.w * q_mul;
     }
-    float acc[MAX_GROUP][MAX_DIMS];
+    float m[MAXG], l[MAXG], acc[MAXG][8];
 #pragma unroll
-    for (int h = 0; h < MAX_GROUP; h++)
+    for (int h = 0; h < MAXG; h++) {
+        m[h] = -INFINITY;
+        l[h] = 0.0f;
 #pragma unroll
-        for (int i = 0; i < MAX_DIMS; i++) acc[h][i] = 0.0f;
+        for (int j = 0; j < 8; j++) acc[h][j] = 0.0f;
+    }
 
     const int64_t k_stride = (int64_t)s.n_head_kv * s.head_dim;
     const int64_t v_stride = (int64_t)s.n_head_kv * s.head_dim_v;
-    const int k_vecs = s.head_dim / 8, v_vecs = s.head_dim_v / 8; // 16-byte vectors per row
-    for (int t0 = start; t0 < end; t0 += TILE) {
-        const int n_t = end - t0 < TILE ? end - t0 : TILE;
-        // the tile's K and V rows into shared memory, every load in flight at once
-        for (int i = threadIdx.x; i < n_t * k_vecs; i += THREADS) {
-            const int row = i / k_vecs, col = i % k_vecs;
-            reinterpret_cast<uint4 *>(k_s)[row * k_vecs + col] = __ldg(
-                reinterpret_cast<const uint4 *>(kc + cache_row(s, table, t0 + row) * k_stride + (int64_t)kvh * s.head_dim) + col);
-        }
-        for (int i = threadIdx.x; i < n_t * v_vecs; i += THREADS) {
-            const int row = i / v_vecs, col = i % v_vecs;
-            reinterpret_cast<uint4 *>(v_s)[row * v_vecs + col] = __ldg(
-                reinterpret_cast<const uint4 *>(vc + cache_row(s, table, t0 + row) * v_stride + (int64_t)kvh * s.head_dim_v) + col);
-        }
-        __syncthreads();
-        // scores of rows jj = warp, warp + WARPS, ...
-        for (int jj = warp; jj < TILE; jj += WARPS) {
-            float sc[MAX_GROUP];
+    const half *kb = kc + (int64_t)kvh * s.head_dim + 8 * sub;
+    const half *vb = vc + (int64_t)kvh * s.head_dim_v + 8 * sub;
+    // this stream's rows of a step: t0 + r * STREAMS + stream (row -1: past
+    // the end). Software pipeline: the K/V rows of the next step are loaded
+    // while this step's are used, the table entries of the one after that too.
+    int64_t row[R];
+    uint4 kr[R], vr[R];
+    bool valid[R];
 #pragma unroll
-            for (int h = 0; h < MAX_GROUP; h++) sc[h] = 0.0f;
-            if (jj < n_t) {
-                const half2 *kr = reinterpret_cast<const half2 *>(k_s + jj * s.head_dim);
-#pragma unroll
-                for (int i = 0; i < MAX_PAIRS; i++) {
-                    if (i >= pairs || lane + 32 * i >= half_dim) break;
-                    const float2 kv = __half22float2(kr[lane + 32 * i]);
-#pragma unroll
-                    for (int h = 0; h < MAX_GROUP; h++) sc[h] += qr[h][i].x * kv.x + qr[h][i].y * kv.y;
-                }
-            }
-#pragma unroll
-            for (int h = 0; h < MAX_GROUP; h++) {
-                if (h >= G) break;
-                float v = sc[h];
-                for (int o = 16; o > 0; o /= 2) v += __shfl_xor_sync(0xffffffffu, v, o);
-                if (lane == 0) {
-                    v *= s.scale;
-                    if (s.softcap > 0.0f) v = s.softcap * tanhf(v / s.softcap);
-                    p_s[h][jj] = jj < n_t ? v : -INFINITY;
-                }
-            }
-        }
-        __syncthreads();
-        // online softmax update, one warp per head, one row per lane
-        for (int h = warp; h < G; h += WARPS) {
-            const float a = p_s[h][lane];
-            float mx = a;
-            for (int o = 16; o > 0; o /= 2) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, o));
-            const float m_old = m_s[h], m_new = fmaxf(m_old, mx);
-            const float pa = expf(a - m_new);
-            p_s[h][lane] = pa;
-            float sum = pa;
-            for (int o = 16; o > 0; o /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, o);
-            if (lane == 0) {
-                const float alpha = expf(m_old - m_new); // 0 on the first tile
-                alpha_s[h] = alpha;
-                l_s[h] = l_s[h] * alpha + sum;
-                m_s[h] = m_new;
-            }
-        }
-        __syncthreads();
-#pragma unroll
-        for (int i = 0; i < MAX_DIMS; i++) {
-            const int d = threadIdx.x + THREADS * i;
-            if (d >= s.head_dim_v) break;
-#pragma unroll
-            for (int h = 0; h < MAX_GROUP; h++)
-                if (h < G) acc[h][i] *= alpha_s[h];
-            for (int jj = 0; jj < n_t; jj++) {
-                const float vv = __half2float(v_s[jj * s.head_dim_v + d]);
-#pragma unroll
-                for (int h = 0; h < MAX_GROUP; h++)
-                    if (h < G) acc[h][i] += p_s[h][jj] * vv;
-            }
-        }
-        __syncthreads(); // the tile buffers, p_s and alpha_s are rewritten by the next tile
+    for (int r = 0; r < R; r++) {
+        const int t = start + r * STREAMS + stream;
+        row[r] = t < end ? cache_row(s, table, t) : -1;
     }
-    __syncthreads(); // m_s and l_s, also when the split is empty
+#pragma unroll
+    for (int r = 0; r < R; r++) {
+        valid[r] = row[r] >= 0;
+        kr[r] = valid[r] && k_on ? __ldg(reinterpret_cast<const uint4 *>(kb + row[r] * k_stride)) : make_uint4(0, 0, 0, 0);
+        vr[r] = valid[r] && v_on ? __ldg(reinterpret_cast<const uint4 *>(vb + row[r] * v_stride)) : make_uint4(0, 0, 0, 0);
+        const int t = start + STEP + r * STREAMS + stream;
+        row[r] = t < end ? cache_row(s, table, t) : -1;
+    }
+    for (int t0 = start; t0 < end; t0 += STEP) {
+        uint4 kn[R], vn[R];
+        bool vn_ok[R];
+#pragma unroll
+        for (int r = 0; r < R; r++) {
+            vn_ok[r] = row[r] >= 0;
+            kn[r] = vn_ok[r] && k_on ? __ldg(reinterpret_cast<const uint4 *>(kb + row[r] * k_stride)) : make_uint4(0, 0, 0, 0);
+            vn[r] = vn_ok[r] && v_on ? __ldg(reinterpret_cast<const uint4 *>(vb + row[r] * v_stride)) : make_uint4(0, 0, 0, 0);
+            const int t = t0 + 2 * STEP + r * STREAMS + stream;
+            row[r] = t < end ? cache_row(s, table, t) : -1;
+        }
+        // scores of the R rows for every head, reduced over the row's lanes
+        float sc[R][MAXG];
+#pragma unroll
+        for (int r = 0; r < R; r++) {
+            float kf[8];
+            unpack8(kr[r], kf);
+#pragma unroll
+            for (int h = 0; h < MAXG; h++) {
+                float d = 0.0f;
+#pragma unroll
+                for (int j = 0; j < 8; j++) d += qr[h][j] * kf[j];
+                sc[r][h] = d;
+            }
+        }
+#pragma unroll
+        for (int o = LPR / 2; o > 0; o /= 2)
+#pragma unroll
+            for (int r = 0; r < R; r++)
+#pragma unroll
+                for (int h = 0; h < MAXG; h++) sc[r][h] += __shfl_xor_sync(0xffffffffu, sc[r][h], o);
+#pragma unroll
+        for (int r = 0; r < R; r++)
+#pragma unroll
+            for (int h = 0; h < MAXG; h++) {
+                if (s.softcap > 0.0f) sc[r][h] = s.softcap * tanhf(sc[r][h] / s.softcap) * LOG2E;
+                if (!valid[r]) sc[r][h] = -INFINITY;
+            }
+        // online softmax and the values
+        float vf[R][8];
+#pragma unroll
+        for (int r = 0; r < R; r++) unpack8(vr[r], vf[r]);
+#pragma unroll
+        for (int h = 0; h < MAXG; h++) {
+            float mx = m[h];
+#pragma unroll
+            for (int r = 0; r < R; r++) mx = fmaxf(mx, sc[r][h]);
+            if (mx == -INFINITY) continue; // no row of this stream yet
+            const float alpha = weight(m[h], mx);
+            m[h] = mx;
+            l[h] *= alpha;
+#pragma unroll
+            for (int j = 0; j < 8; j++) acc[h][j] *= alpha;
+#pragma unroll
+            for (int r = 0; r < R; r++) {
+                const float p = exp2f(sc[r][h] - mx); // 0 for a row past the end
+                l[h] += p;
+#pragma unroll
+                for (int j = 0; j < 8; j++) acc[h][j] += p * vf[r][j];
+            }
+        }
+#pragma unroll
+        for (int r = 0; r < R; r++) kr[r] = kn[r], vr[r] = vn[r], valid[r] = vn_ok[r];
+    }
 
+    // the warp's streams merged (lanes sub of every stream hold the same dims)
 #pragma unroll
-    for (int h = 0; h < MAX_GROUP; h++) {
-        if (h >= G) break;
-        const int head = kvh * G + h;
-        const int64_t qh = (int64_t)qi * s.n_head + head;
-        if (s.n_splits == 1) {
-            const float inv = 1.0f / l_s[h];
+    for (int o = LPR; o < 32; o *= 2)
 #pragma unroll
-            for (int i = 0; i < MAX_DIMS; i++) {
-                const int d = threadIdx.x + THREADS * i;
-                if (d < s.head_dim_v) out[qh * s.head_dim_v + d] = acc[h][i] * inv;
-            }
-        } else {
-            const int64_t slot = qh * s.n_splits + split;
-            float *po = part + slot * s.head_dim_v;
+        for (int h = 0; h < MAXG; h++) {
+            const float mo = __shfl_xor_sync(0xffffffffu, m[h], o), lo = __shfl_xor_sync(0xffffffffu, l[h], o);
+            const float mx = fmaxf(m[h], mo), a = weight(m[h], mx), b = weight(mo, mx);
+            l[h] = l[h] * a + lo * b;
 #pragma unroll
-            for (int i = 0; i < MAX_DIMS; i++) {
-                const int d = threadIdx.x + THREADS * i;
-                if (d < s.head_dim_v) po[d] = acc[h][i];
-            }
-            if (threadIdx.x == 0) {
-                float *ml = part + (int64_t)s.n_q * s.n_head * s.n_splits * s.head_dim_v + 2 * slot;
-                ml[0] = m_s[h]; // -inf and 0 for an empty split
-                ml[1] = l_s[h];
+            for (int j = 0; j < 8; j++) acc[h][j] = acc[h][j] * a + __shfl_xor_sync(0xffffffffu, acc[h][j], o) * b;
+            m[h] = mx;
+        }
+    if (lane < LPR) {
+#pragma unroll
+        for (int h = 0; h < MAXG; h++) {
+            if (lane == 0) m_sh[warp][h] = m[h], l_sh[warp][h] = l[h];
+            if (v_on) {
+                float4 *dst = reinterpret_cast<float4 *>(&acc_sh[warp][h][8 * sub]);
+                dst[0] = make_float4(acc[h][0], acc[h][1], acc[h][2], acc[h][3]);
+                dst[1] = make_float4(acc[h][4], acc[h][5], acc[h][6], acc[h][7]);
             }
         }
     }
+    __syncthreads();
+    store_merged(s, m_sh, l_sh, acc_sh, kvh, split, qi, out, part);
 }
 
-// One block per (query head, query token): merge the splits' partial results.
-// The split weights exp(m_k - M) go to shared memory; then warp w adds splits
-// w, w + WARPS, ... (lane: 4 dims per 128, loads of several splits in flight)
-// and the warps' sums meet in shared memory. Empty splits (m = -inf) are
-// skipped: they wrote no output.
-__global__ void __launch_bounds__(THREADS) attn_combine(Shape s, const float *__restrict__ part, float *__restrict__ out) {
+// d[0..1] += A B for one mma.m16n8k16 (f16 in, f32 out) whose A rows 8..15
+// are zero (a1 = a3 = 0): only the C rows 0..7 (d[0], d[1]) are kept.
+__device__ __forceinline__ void mma_rows8(float (&d)[2], uint32_t a0, uint32_t a2, uint32_t b0, uint32_t b1) {
+    float x2 = 0.0f, x3 = 0.0f; // rows 8..15: zero, dropped
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 "
+                 "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(x2), "+f"(x3)
+                 : "r"(a0), "r"(0u), "r"(a2), "r"(0u), "r"(b0), "r"(b1));
+}
+
+__device__ __forceinline__ uint32_t pack_half2(float lo, float hi) {
+    const half2 h = __floats2half2_rn(lo, hi);
+    return *reinterpret_cast<const uint32_t *>(&h);
+}
+
+__device__ __forceinline__ uint32_t word(const uint4 &u, int i) {
+    return i == 0 ? u.x : i == 1 ? u.y : i == 2 ? u.z : u.w;
+}
+
+// The same on the tensor cores (f16 q and probabilities, f32 sums; head_dim
+// == head_dim_v == D = 64 or 128, groups <= 8). Each warp takes tiles of 16
+// positions of the split (tile i: warp i % WARPS) with its own online softmax.
+// Lane (g, c) = (lane / 4, lane % 4) holds query head g (rows 8..15 of the
+// mma's M are zero padding). Scores S[head, 16 positions] = Q K^T: per 8
+// positions one mma n-block, D / 16 k-steps; the k order is permuted (as in
+// cuda_gemv.cu: lane c holds dims 32 j + 8 c .. + 7 of a row, j < D / 32),
+// so each 16-byte K load feeds two k-steps' B fragments and the same
+// permutation of q forms the A fragments. Then O[head, D] += P V over the 16
+// positions: D / 8 n-blocks (dims 64 h + 8 n + j for column n, n-block
+// (h, j)); lane (g, c) loads 16 bytes (dims 64 h + 8 g ..) of the V rows
+// 2c, 2c + 1, 2c + 8, 2c + 9 and pairs their halves with byte permutes.
+template <int D>
+__global__ void __launch_bounds__(THREADS, D > 64 ? 2 : 3) // 2: 220 registers, no spills (3: spills, 20.0 vs 18.1 us)
+attn_split_mma(Shape s, const float *__restrict__ q, const half *__restrict__ kc, const half *__restrict__ vc,
+               const int32_t *__restrict__ pos, float *__restrict__ out, float *__restrict__ part) {
+    constexpr int NJ = D / 32, NH = D / 64, TILE = 16;
+    __shared__ float m_sh[WARPS][MAX_GROUP], l_sh[WARPS][MAX_GROUP];
+    __shared__ __align__(16) float acc_sh[WARPS][MAX_GROUP][D];
+
+    // Before waiting for the kernel before (programmatic dependent launch):
+    // the positions and block tables (uploaded before the pass) and the
+    // first tile when it holds only rows of earlier passes (this pass's rows,
+    // positions > pos - n_q, are stored by the kernel before). Safe while the
+    // kernel before waits for its own predecessor before it triggers this
+    // one (rope_kv_store does): everything earlier in the stream is then done.
+    const int kvh = blockIdx.x, split = blockIdx.y, qi = blockIdx.z;
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, c = lane % 4;
+    const int G = s.group;
+    const int p_last = pos[qi];
+    int start, end;
+    split_range(s, p_last, split, start, end);
+    if (start >= end && s.n_splits > 1) {
+        brisk_cuda::pdl_wait();
+        brisk_cuda::pdl_trigger();
+        store_empty(s, kvh, split, qi, part);
+        return;
+    }
+    const int32_t *table = s.tables ? s.tables + s.table_off[qi] : nullptr;
+    const int64_t stride = (int64_t)s.n_head_kv * D;
+    const half *kb = kc + (int64_t)kvh * D + 8 * c, *vb = vc + (int64_t)kvh * D + 8 * g;
+    const int v_off[4] = {2 * c, 2 * c + 1, 2 * c + 8, 2 * c + 9}; // this lane's V rows of a tile
+    // a tile's 16 rows are consecutive: contiguous cache, or cache blocks of a multiple of 16 rows
+    const bool one_block = !table || s.block_size % TILE == 0;
+    // the K and V pieces of the tile at t0 (zeros outside the split: p = 0 must not meet NaN)
+    // this lane's piece offsets inside a tile of consecutive rows
+    const int64_t k_lane[2] = {(int64_t)g * stride, (int64_t)(8 + g) * stride};
+    const int64_t v_lane[4] = {(int64_t)v_off[0] * stride, (int64_t)v_off[1] * stride, (int64_t)v_off[2] * stride,
+                               (int64_t)v_off[3] * stride};
+    auto load_tile = [&](int t0, uint4(&kr)[2][NJ], uint4(&vr)[4][NH]) {
+        const int64_t row0 = one_block ? cache_row(s, table, t0 > start ? t0 : start) - (t0 > start ? 0 : start - t0) : 0;
+        if (one_block && t0 >= start && t0 + TILE <= end) { // a whole tile of consecutive rows: no checks
+            const half *kt = kb + row0 * stride, *vt = vb + row0 * stride;
+#pragma unroll
+            for (int nb = 0; nb < 2; nb++)
+#pragma unroll
+                for (int j = 0; j < NJ; j++) kr[nb][j] = __ldg(reinterpret_cast<const uint4 *>(kt + k_lane[nb] + 32 * j));
+#pragma unroll
+            for (int i = 0; i < 4; i++)
+#pragma unroll
+                for (int h = 0; h < NH; h++) vr[i][h] = __ldg(reinterpret_cast<const uint4 *>(vt + v_lane[i] + 64 * h));
+            return;
+        }
+#pragma unroll
+        for (int nb = 0; nb < 2; nb++) {
+            const int t = t0 + 8 * nb + g;
+            const bool ok = t >= start && t < end;
+            const int64_t row = !ok ? 0 : one_block ? row0 + 8 * nb + g : cache_row(s, table, t);
+#pragma unroll
+            for (int j = 0; j < NJ; j++)
+                kr[nb][j] = ok ? __ldg(reinterpret_cast<const uint4 *>(kb + row * stride + 32 * j)) : make_uint4(0, 0, 0, 0);
+        }
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            const int t = t0 + v_off[i];
+            const bool ok = t >= start && t < end;
+            const int64_t row = !ok ? 0 : one_block ? row0 + v_off[i] : cache_row(s, table, t);
+#pragma unroll
+            for (int h = 0; h < NH; h++)
+                vr[i][h] = ok ? __ldg(reinterpret_cast<const uint4 *>(vb + row * stride + 64 * h)) : make_uint4(0, 0, 0, 0);
+        }
+    };
+    const int first_t0 = (start & ~(TILE - 1)) + warp * TILE;
+    uint4 kr[2][NJ], vr[4][NH];
+    bool loaded = first_t0 < end && first_t0 + TILE <= p_last - s.n_q + 1;
+    if (loaded) load_tile(first_t0, kr, vr);
+    brisk_cuda::pdl_wait();
+    brisk_cuda::pdl_trigger();
+
+    // A fragments of q (head g, dims 32 j + 8 c ..), times scale (and log2 e
+    // without a softcap): qa[j][w] = the pair of dims 2w, 2w + 1 of the 8
+    const float q_mul = s.softcap > 0.0f ? s.scale : s.scale * LOG2E;
+    uint32_t qa[NJ][4];
+#pragma unroll
+    for (int j = 0; j < NJ; j++) {
+        float4 a = make_float4(0, 0, 0, 0), b = a;
+        if (g < G) {
+            const float4 *qh = reinterpret_cast<const float4 *>(
+                q + ((int64_t)qi * s.n_head + (int64_t)kvh * G + g) * D + 32 * j + 8 * c);
+            a = qh[0];
+            b = qh[1];
+        }
+        qa[j][0] = pack_half2(a.x * q_mul, a.y * q_mul), qa[j][1] = pack_half2(a.z * q_mul, a.w * q_mul);
+        qa[j][2] = pack_half2(b.x * q_mul, b.y * q_mul), qa[j][3] = pack_half2(b.z * q_mul, b.w * q_mul);
+    }
+    float m = -INFINITY, l = 0.0f; // head g: running max (log2 units), this lane's part of the sum
+    float o[NH * 8][2];            // head g, dims 64 h + 16 c + j (o[8h + j][0]) and + 8 (o[8h + j][1])
+#pragma unroll
+    for (int n = 0; n < NH * 8; n++) o[n][0] = o[n][1] = 0.0f;
+
+    for (int t0 = first_t0; t0 < end; t0 += WARPS * TILE) {
+        if (!loaded) load_tile(t0, kr, vr);
+        loaded = false;
+        // S: sc[nb] = head g at positions t0 + 8 nb + 2c, + 1 (two accumulators
+        // per n-block: chains of D / 32 mma instead of D / 16)
+        float sc[2][2] = {{0.0f, 0.0f}, {0.0f, 0.0f}}, sc2[2][2] = {{0.0f, 0.0f}, {0.0f, 0.0f}};
+#pragma unroll
+        for (int nb = 0; nb < 2; nb++)
+#pragma unroll
+            for (int j = 0; j < NJ; j++) {
+                mma_rows8(sc[nb], qa[j][0], qa[j][1], kr[nb][j].x, kr[nb][j].y);
+                mma_rows8(sc2[nb], qa[j][2], qa[j][3], kr[nb][j].z, kr[nb][j].w);
+            }
+        float sv[4] = {sc[0][0] + sc2[0][0], sc[0][1] + sc2[0][1], sc[1][0] + sc2[1][0],
+                       sc[1][1] + sc2[1][1]}; // positions t0 + v_off[i]
+        float mx = m;
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            if (s.softcap > 0.0f) sv[i] = s.softcap * tanhf(sv[i] / s.softcap) * LOG2E;
+            if (t0 + v_off[i] >= end || t0 + v_off[i] < start) sv[i] = -INFINITY;
+            mx = fmaxf(mx, sv[i]);
+        }
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2)); // finite: the tile has a position in [start, end)
+        const float alpha = weight(m, mx);
+        m = mx;
+        const uint32_t pa0 = pack_half2(exp2f(sv[0] - mx), exp2f(sv[1] - mx));
+        const uint32_t pa2 = pack_half2(exp2f(sv[2] - mx), exp2f(sv[3] - mx));
+        const float2 p01 = __half22float2(*reinterpret_cast<const half2 *>(&pa0));
+        const float2 p23 = __half22float2(*reinterpret_cast<const half2 *>(&pa2));
+        l = l * alpha + (p01.x + p01.y) + (p23.x + p23.y); // the rounded probabilities the mma uses
+#pragma unroll
+        for (int h = 0; h < NH; h++)
+#pragma unroll
+            for (int j = 0; j < 8; j++) {
+                const uint32_t sel = j % 2 ? 0x7632u : 0x5410u; // high or low halves of the two words
+                const uint32_t b0 = __byte_perm(word(vr[0][h], j / 2), word(vr[1][h], j / 2), sel);
+                const uint32_t b1 = __byte_perm(word(vr[2][h], j / 2), word(vr[3][h], j / 2), sel);
+                o[8 * h + j][0] *= alpha;
+                o[8 * h + j][1] *= alpha;
+                mma_rows8(o[8 * h + j], pa0, pa2, b0, b1);
+            }
+    }
+    l += __shfl_xor_sync(0xffffffffu, l, 1);
+    l += __shfl_xor_sync(0xffffffffu, l, 2);
+    if (g < G) {
+        if (c == 0) m_sh[warp][g] = m, l_sh[warp][g] = l;
+#pragma unroll
+        for (int h = 0; h < NH; h++)
+#pragma unroll
+            for (int j = 0; j < 8; j++) {
+                acc_sh[warp][g][64 * h + 16 * c + j] = o[8 * h + j][0];
+                acc_sh[warp][g][64 * h + 16 * c + 8 + j] = o[8 * h + j][1];
+            }
+    }
+    __syncthreads();
+    store_merged(s, m_sh, l_sh, acc_sh, kvh, split, qi, out, part);
+}
+
+// One block per (query head, query token): merge the splits' partial results
+// (m in log2 units). Warp w takes splits w * BATCH.., loading a batch of
+// BATCH splits' (m, l, output) at once (lane: 4 dims per 128) and merging
+// them into its own running (m, l, output); the warps meet in shared memory.
+// Empty splits (m = -inf) wrote no output: their loads are ignored.
+// xq != nullptr (one query, head_dim_v a multiple of 32): instead of the f32
+// output, its f16 copy out16 and xq8 encoding (the o matrix's input).
+const int C_THREADS = 256, C_WARPS = C_THREADS / 32, C_BATCH = 8;
+
+__global__ void __launch_bounds__(C_THREADS)
+attn_combine(Shape s, const float *__restrict__ part, float *__restrict__ out, half *__restrict__ out16,
+             uint8_t *__restrict__ xq) {
     brisk_cuda::pdl_wait();
     brisk_cuda::pdl_trigger();
     const int head = blockIdx.x, qi = blockIdx.y, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     const int64_t qh = (int64_t)qi * s.n_head + head;
     const float *ml = part + (int64_t)s.n_q * s.n_head * s.n_splits * s.head_dim_v + 2 * qh * s.n_splits;
-    __shared__ float wgt[MAX_SPLITS_COMBINE];
-    __shared__ float red[WARPS][THREADS * MAX_DIMS];
-    __shared__ float m_red[WARPS], l_red[WARPS];
-    float M = -INFINITY;
-    for (int k = threadIdx.x; k < s.n_splits; k += THREADS) M = fmaxf(M, ml[2 * k]);
-    for (int o = 16; o > 0; o /= 2) M = fmaxf(M, __shfl_xor_sync(0xffffffffu, M, o));
-    if (lane == 0) m_red[warp] = M;
-    __syncthreads();
-    M = m_red[0];
-    for (int i = 1; i < WARPS; i++) M = fmaxf(M, m_red[i]);
-    float L = 0.0f;
-    for (int k = threadIdx.x; k < s.n_splits; k += THREADS) {
-        const float mk = ml[2 * k];
-        const float wk = mk == -INFINITY ? 0.0f : expf(mk - M);
-        wgt[k] = wk;
-        L += ml[2 * k + 1] * wk;
-    }
-    for (int o = 16; o > 0; o /= 2) L += __shfl_xor_sync(0xffffffffu, L, o);
-    if (lane == 0) l_red[warp] = L;
-    __syncthreads();
-    L = 0.0f;
-    for (int i = 0; i < WARPS; i++) L += l_red[i];
-    const float inv = 1.0f / L;
+    const float *pp = part + qh * s.n_splits * s.head_dim_v;
+    __shared__ float m_red[C_WARPS], l_red[C_WARPS];
+    __shared__ __align__(16) float o_red[C_WARPS][128];
     for (int d0 = 0; d0 < s.head_dim_v; d0 += 128) {
         const int d = d0 + 4 * lane;
-        float4 acc = make_float4(0, 0, 0, 0);
-        if (d < s.head_dim_v) {
-#pragma unroll 4
-            for (int k = warp; k < s.n_splits; k += WARPS) {
-                const float wk = wgt[k];
-                if (wk == 0.0f) continue;
-                const float4 p = *reinterpret_cast<const float4 *>(part + (qh * s.n_splits + k) * s.head_dim_v + d);
-                acc.x += wk * p.x, acc.y += wk * p.y, acc.z += wk * p.z, acc.w += wk * p.w;
+        const bool on = d < s.head_dim_v; // head_dim_v is a multiple of 8: 4 dims all in or all out
+        float mw = -INFINITY, lw = 0.0f;
+        float4 ow = make_float4(0, 0, 0, 0);
+        for (int k0 = warp * C_BATCH; k0 < s.n_splits; k0 += C_WARPS * C_BATCH) {
+            float mk[C_BATCH], lk[C_BATCH];
+            float4 pk[C_BATCH];
+#pragma unroll
+            for (int b = 0; b < C_BATCH; b++) {
+                const int k = k0 + b;
+                mk[b] = k < s.n_splits ? ml[2 * k] : -INFINITY;
+                lk[b] = k < s.n_splits ? ml[2 * k + 1] : 0.0f;
+                pk[b] = k < s.n_splits && on ? *reinterpret_cast<const float4 *>(pp + (int64_t)k * s.head_dim_v + d)
+                                             : make_float4(0, 0, 0, 0);
             }
-            red[warp][d] = acc.x, red[warp][d + 1] = acc.y, red[warp][d + 2] = acc.z, red[warp][d + 3] = acc.w;
+#pragma unroll
+            for (int b = 0; b < C_BATCH; b++) {
+                if (mk[b] == -INFINITY) continue;
+                const float mx = fmaxf(mw, mk[b]), a = weight(mw, mx), w = exp2f(mk[b] - mx);
+                lw = lw * a + lk[b] * w;
+                ow.x = ow.x * a + pk[b].x * w, ow.y = ow.y * a + pk[b].y * w;
+                ow.z = ow.z * a + pk[b].z * w, ow.w = ow.w * a + pk[b].w * w;
+                mw = mx;
+            }
         }
+        if (lane == 0) m_red[warp] = mw, l_red[warp] = lw;
+        if (on) *reinterpret_cast<float4 *>(&o_red[warp][4 * lane]) = ow;
+        __syncthreads();
+        if (warp == 0) { // lane: dims d .. d + 3 (8 lanes: one 32-block of the xq8 encoding)
+            float mx = -INFINITY;
+            for (int w = 0; w < C_WARPS; w++) mx = fmaxf(mx, m_red[w]);
+            float sum = 0.0f, v[4] = {0, 0, 0, 0};
+            for (int w = 0; w < C_WARPS; w++) {
+                const float a = weight(m_red[w], mx);
+                sum += l_red[w] * a;
+                if (on)
+#pragma unroll
+                    for (int j = 0; j < 4; j++) v[j] += o_red[w][4 * lane + j] * a;
+            }
+#pragma unroll
+            for (int j = 0; j < 4; j++) v[j] /= sum;
+            if (!xq) {
+                if (on) *reinterpret_cast<float4 *>(out + qh * s.head_dim_v + d) = make_float4(v[0], v[1], v[2], v[3]);
+            } else { // as brisk_cuda_f32_to_xq of the output: f16 (the matrix input) and its xq8
+                const int64_t n_in = (int64_t)s.n_head * s.head_dim_v, e = (int64_t)head * s.head_dim_v + d;
+#pragma unroll
+                for (int j = 0; j < 4; j++) v[j] = __half2float(__float2half_rn(v[j]));
+                if (on) brisk_cuda::store_halves4(out16 + e, v);
+                brisk_cuda::quantize_group(v, on, xq, n_in, on ? e / 32 : 0);
+            }
+        }
+        __syncthreads(); // m_red, l_red and o_red are rewritten by the next 128 dims
     }
-    __syncthreads();
-    for (int d = threadIdx.x; d < s.head_dim_v; d += THREADS) {
-        float o = 0.0f;
-        for (int i = 0; i < WARPS; i++) o += red[i][d];
-        out[qh * s.head_dim_v + d] = o * inv;
-    }
+}
+
+template <int LPR>
+void launch_split(int max_group, dim3 grid, cudaStream_t st, const Shape &sh, const float *q, const half *k,
+                  const half *v, const int32_t *pos, float *out, float *part) {
+    if (max_group <= 1) brisk_cuda::pdl_launch(attn_split<LPR, 1>, grid, dim3(THREADS), 0, st, sh, q, k, v, pos, out, part);
+    else if (max_group <= 2) brisk_cuda::pdl_launch(attn_split<LPR, 2>, grid, dim3(THREADS), 0, st, sh, q, k, v, pos, out, part);
+    else if (max_group <= 4) brisk_cuda::pdl_launch(attn_split<LPR, 4>, grid, dim3(THREADS), 0, st, sh, q, k, v, pos, out, part);
+    else brisk_cuda::pdl_launch(attn_split<LPR, 8>, grid, dim3(THREADS), 0, st, sh, q, k, v, pos, out, part);
 }
 
 } // namespace
@@ -273,10 +583,15 @@ __global__ void __launch_bounds__(THREADS) attn_combine(Shape s, const float *__
 extern "C" int brisk_cuda_attention_splits(const brisk_cuda_attn_shape *s, int max_kv_len) {
     const int blocks = s->n_head_kv * (s->n_q > 0 ? s->n_q : 1);
     int splits = (TARGET_BLOCKS + blocks - 1) / blocks;
-    const int by_len = (max_kv_len + TILE - 1) / TILE; // at least one tile per split
+    const int by_len = (max_kv_len + MIN_CHUNK - 1) / MIN_CHUNK;
     if (splits > by_len) splits = by_len;
     if (splits > MAX_SPLITS) splits = MAX_SPLITS;
     return splits < 1 ? 1 : splits;
+}
+
+extern "C" bool brisk_cuda_attention_tensor_cores(const brisk_cuda_attn_shape *s) {
+    return s->head_dim == s->head_dim_v && (s->head_dim == 64 || s->head_dim == 128) && s->n_head_kv > 0 &&
+           s->n_head % s->n_head_kv == 0 && s->n_head / s->n_head_kv <= MAX_GROUP;
 }
 
 extern "C" size_t brisk_cuda_attention_scratch_bytes(const brisk_cuda_attn_shape *s, int n_splits) {
@@ -292,38 +607,74 @@ extern "C" brisk_status brisk_cuda_attention(const brisk_cuda_attn_shape *s, con
                                       d_scratch, stream, err);
 }
 
+static brisk_status attention(const brisk_cuda_attn_shape *s, const float *d_q, const void *d_k, const void *d_v,
+                              const int32_t *d_pos, const int32_t *d_tables, const int32_t *d_table_off,
+                              int block_size, float *d_out, void *d_out16, void *d_xq, int n_splits, void *d_scratch,
+                              void *stream, brisk_error *err) {
+    if (d_tables && (block_size <= 0 || !d_table_off))
+        return brisk_fail(err, BRISK_ERR_ARG, "CUDA attention: a paged cache needs block_size > 0 and table offsets");
+    if (s->n_q < 0 || s->n_head_kv <= 0 || s->n_head % s->n_head_kv ||
+        s->n_head / s->n_head_kv > MAX_GROUP || s->head_dim <= 0 || s->head_dim % 8 || s->head_dim > MAX_DIM ||
+        s->head_dim_v <= 0 || s->head_dim_v % 8 || s->head_dim_v > MAX_DIM || n_splits < 1 || n_splits > MAX_SPLITS_COMBINE)
+        return brisk_fail(err, BRISK_ERR_UNSUPPORTED,
+                          "CUDA attention: %d heads / %d KV heads, head_dim %d/%d, %d splits "
+                          "(supported: group <= %d, head_dims multiples of 8 up to %d, 1..%d splits)",
+                          s->n_head, s->n_head_kv, s->head_dim, s->head_dim_v, n_splits, MAX_GROUP,
+                          MAX_DIM, MAX_SPLITS_COMBINE);
+    if (s->n_q == 0) return BRISK_OK;
+    if (n_splits > 1 && !d_scratch)
+        return brisk_fail(err, BRISK_ERR_ARG, "CUDA attention: %d splits need scratch", n_splits);
+    const int group = s->n_head / s->n_head_kv;
+    Shape sh = {s->n_q,      s->n_head, s->n_head_kv, s->head_dim, s->head_dim_v,
+                s->window,   group,     n_splits,     s->scale,    s->softcap,
+                d_tables,    d_table_off, block_size};
+    cudaStream_t st = (cudaStream_t)stream;
+    dim3 grid((unsigned)s->n_head_kv, (unsigned)n_splits, (unsigned)s->n_q);
+    const int vecs = (s->head_dim > s->head_dim_v ? s->head_dim : s->head_dim_v) / 8; // 16-byte vectors per row
+    const float *q = d_q;
+    const half *k = (const half *)d_k, *v = (const half *)d_v;
+    float *part = (float *)d_scratch;
+    if (brisk_cuda_attention_tensor_cores(s) && s->head_dim == 64)
+        brisk_cuda::pdl_launch(attn_split_mma<64>, grid, dim3(THREADS), 0, st, sh, q, k, v, d_pos, d_out, part);
+    else if (brisk_cuda_attention_tensor_cores(s))
+        brisk_cuda::pdl_launch(attn_split_mma<128>, grid, dim3(THREADS), 0, st, sh, q, k, v, d_pos, d_out, part);
+    else if (vecs <= 4) launch_split<4>(group, grid, st, sh, q, k, v, d_pos, d_out, part);
+    else if (vecs <= 8) launch_split<8>(group, grid, st, sh, q, k, v, d_pos, d_out, part);
+    else if (vecs <= 16) launch_split<16>(group, grid, st, sh, q, k, v, d_pos, d_out, part);
+    else launch_split<32>(group, grid, st, sh, q, k, v, d_pos, d_out, part);
+    CUDA_LAUNCHED(err, "attention");
+    if (n_splits > 1) {
+        brisk_cuda::pdl_launch(attn_combine, dim3((unsigned)s->n_head, (unsigned)s->n_q), dim3(C_THREADS), 0, st, sh,
+                               (const float *)d_scratch, d_out, (half *)d_out16, (uint8_t *)d_xq);
+        CUDA_LAUNCHED(err, "attention combine");
+    }
+    return BRISK_OK;
+}
+
 extern "C" brisk_status brisk_cuda_attention_paged(const brisk_cuda_attn_shape *s, const float *d_q,
                                                    const void *d_k, const void *d_v,
                                                    const int32_t *d_pos, const int32_t *d_tables,
                                                    const int32_t *d_table_off, int block_size,
                                                    float *d_out, int n_splits, void *d_scratch,
                                                    void *stream, brisk_error *err) {
-    if (d_tables && (block_size <= 0 || !d_table_off))
-        return brisk_fail(err, BRISK_ERR_ARG, "CUDA attention: a paged cache needs block_size > 0 and table offsets");
-    if (s->n_q < 0 || s->n_head_kv <= 0 || s->n_head % s->n_head_kv ||
-        s->n_head / s->n_head_kv > MAX_GROUP || s->head_dim <= 0 || s->head_dim % 8 || s->head_dim > 64 * MAX_PAIRS ||
-        s->head_dim_v <= 0 || s->head_dim_v % 8 || s->head_dim_v > THREADS * MAX_DIMS || n_splits < 1 || n_splits > MAX_SPLITS_COMBINE)
-        return brisk_fail(err, BRISK_ERR_UNSUPPORTED,
-                          "CUDA attention: %d heads / %d KV heads, head_dim %d/%d, %d splits "
-                          "(supported: group <= %d, head_dim a multiple of 8 up to %d, "
-                          "head_dim_v a multiple of 8 up to %d, 1..%d splits)",
-                          s->n_head, s->n_head_kv, s->head_dim, s->head_dim_v, n_splits, MAX_GROUP,
-                          64 * MAX_PAIRS, THREADS * MAX_DIMS, MAX_SPLITS_COMBINE);
-    if (s->n_q == 0) return BRISK_OK;
-    if (n_splits > 1 && !d_scratch)
-        return brisk_fail(err, BRISK_ERR_ARG, "CUDA attention: %d splits need scratch", n_splits);
-    Shape sh = {s->n_q,      s->n_head, s->n_head_kv, s->head_dim, s->head_dim_v,
-                s->window,   s->n_head / s->n_head_kv, n_splits, s->scale, s->softcap,
-                d_tables,    d_table_off, block_size};
-    cudaStream_t st = (cudaStream_t)stream;
-    dim3 grid((unsigned)s->n_head_kv, (unsigned)n_splits, (unsigned)s->n_q);
-    brisk_cuda::pdl_launch(attn_split, grid, dim3(THREADS), 0, st, sh, d_q, (const half *)d_k, (const half *)d_v, d_pos,
-                                         d_out, (float *)d_scratch);
-    CUDA_LAUNCHED(err, "attention");
-    if (n_splits > 1) {
-        brisk_cuda::pdl_launch(attn_combine, dim3((unsigned)s->n_head, (unsigned)s->n_q), dim3(THREADS), 0, st, sh,
-                               (const float *)d_scratch, d_out);
-        CUDA_LAUNCHED(err, "attention combine");
-    }
-    return BRISK_OK;
+    return attention(s, d_q, d_k, d_v, d_pos, d_tables, d_table_off, block_size, d_out, nullptr, nullptr, n_splits,
+                     d_scratch, stream, err);
+}
+
+extern "C" bool brisk_cuda_attention_xq_supported(const brisk_cuda_attn_shape *s, int n_splits) {
+    return s->n_q == 1 && n_splits > 1 && s->head_dim_v % 32 == 0 && (int64_t)s->n_head * s->head_dim_v % 64 == 0;
+}
+
+extern "C" brisk_status brisk_cuda_attention_paged_xq(const brisk_cuda_attn_shape *s, const float *d_q,
+                                                      const void *d_k, const void *d_v, const int32_t *d_pos,
+                                                      const int32_t *d_tables, const int32_t *d_table_off,
+                                                      int block_size, void *d_out16, void *d_xq, int n_splits,
+                                                      void *d_scratch, void *stream, brisk_error *err) {
+    if (!brisk_cuda_attention_xq_supported(s, n_splits) || !d_out16 || !d_xq)
+        return brisk_fail(err, BRISK_ERR_ARG,
+                          "CUDA attention to xq8: %d queries, %d splits, head_dim_v %d (one query, > 1 split, "
+                          "head_dim_v a multiple of 32)",
+                          s->n_q, n_splits, s->head_dim_v);
+    return attention(s, d_q, d_k, d_v, d_pos, d_tables, d_table_off, block_size, nullptr, d_out16, d_xq, n_splits,
+                     d_scratch, stream, err);
 }

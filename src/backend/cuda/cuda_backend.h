@@ -114,6 +114,10 @@ brisk_status brisk_cuda_quantize_x8(const void *d_x16, void *d_xq, int n_cols, i
                                     brisk_error *err);
 brisk_status brisk_cuda_gemv_q8(const brisk_cuda_weight *w, const void *d_xq, float *d_y, void *stream,
                                 brisk_error *err);
+/* The same adding to d_y: d_y += W x (the residual add of a 1-token pass in
+ * the GEMV's epilogue). */
+brisk_status brisk_cuda_gemv_q8_add(const brisk_cuda_weight *w, const void *d_xq, float *d_y, void *stream,
+                                    brisk_error *err);
 /* Up to 3 matrices of one type and n_in that read the same x (q/k/v, gate/up)
  * in one launch: d_ys[m] = ws[m] x. */
 brisk_status brisk_cuda_gemv_q8_group(const brisk_cuda_weight *const *ws, float *const *d_ys, int n, const void *d_xq,
@@ -121,7 +125,8 @@ brisk_status brisk_cuda_gemv_q8_group(const brisk_cuda_weight *const *ws, float 
 /* Fused producers of a 1-token pass's matrix input (f16 in d_out16 and xq8):
  *  f32_to_xq: d_x f32 [n_in] (with d_up: act(d_x) * d_up, as act_mul);
  *  rmsnorm_xq: one row; with d_add, d_x += d_add first (written back);
- *    width a multiple of 64 up to 12288 (brisk_cuda_rmsnorm_xq_supported).
+ *    width a multiple of 64 up to 12288 (brisk_cuda_rmsnorm_xq_supported);
+ *    without d_add and width a multiple of 512 spread over width / 512 blocks.
  * The f16 values equal those of act_mul / f32_to_f16 / rmsnorm, and xq8 is
  * their brisk_cuda_quantize_x8 encoding. */
 brisk_status brisk_cuda_f32_to_xq(const float *d_x, const float *d_up, bool gelu, void *d_out16, void *d_xq,
@@ -223,6 +228,11 @@ typedef struct brisk_cuda_attn_shape {
 } brisk_cuda_attn_shape;
 
 int brisk_cuda_attention_splits(const brisk_cuda_attn_shape *s, int max_kv_len);
+/* Whether brisk_cuda_attention(_paged) runs on the tensor cores for this
+ * shape (head_dim == head_dim_v == 64 or 128: f16 q and probabilities, f32
+ * sums, relative error ~1e-4 like the prefill kernel); other shapes run on
+ * the CUDA cores in f32 (f16 K/V). */
+bool brisk_cuda_attention_tensor_cores(const brisk_cuda_attn_shape *s);
 size_t brisk_cuda_attention_scratch_bytes(const brisk_cuda_attn_shape *s, int n_splits);
 brisk_status brisk_cuda_attention(const brisk_cuda_attn_shape *s, const float *d_q, const void *d_k,
                                   const void *d_v, const int32_t *d_pos, float *d_out, int n_splits,
@@ -235,6 +245,16 @@ brisk_status brisk_cuda_attention_paged(const brisk_cuda_attn_shape *s, const fl
                                         const void *d_v, const int32_t *d_pos, const int32_t *d_tables,
                                         const int32_t *d_table_off, int block_size, float *d_out,
                                         int n_splits, void *d_scratch, void *stream, brisk_error *err);
+
+/* The same for one query with n_splits > 1 (brisk_cuda_attention_xq_supported)
+ * writing, instead of the f32 output, what brisk_cuda_f32_to_xq makes of it:
+ * d_out16 [n_head * head_dim_v] f16 and d_xq its xq8 encoding (the input of
+ * the int8 GEMV), from the split merge (one launch fewer). */
+bool brisk_cuda_attention_xq_supported(const brisk_cuda_attn_shape *s, int n_splits);
+brisk_status brisk_cuda_attention_paged_xq(const brisk_cuda_attn_shape *s, const float *d_q, const void *d_k,
+                                           const void *d_v, const int32_t *d_pos, const int32_t *d_tables,
+                                           const int32_t *d_table_off, int block_size, void *d_out16, void *d_xq,
+                                           int n_splits, void *d_scratch, void *stream, brisk_error *err);
 
 /* Prefill attention on the tensor cores (cuda_attention_prefill.cu; f16 q
  * and probabilities, f32 accumulation): the same function as

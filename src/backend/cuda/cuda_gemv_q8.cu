@@ -181,6 +181,7 @@ struct Group {
     float *y[MAX_GROUP];
     int64_t n_out[MAX_GROUP];
     unsigned block_end[MAX_GROUP];
+    bool accumulate; // y += W x (else y = W x)
 };
 
 template <class U, int WARPS, int R, int UNROLL>
@@ -242,15 +243,17 @@ gemv_q8_kernel(Group grp, const uint8_t *__restrict__ xq, int64_t n_in) {
         float a = acc[r];
 #pragma unroll
         for (int o = 16; o > 0; o /= 2) a += __shfl_xor_sync(0xffffffffu, a, o);
-        if (lane == 0 && row0 + r < n_out) y[row0 + r] = a;
+        if (lane == 0 && row0 + r < n_out) y[row0 + r] = grp.accumulate ? y[row0 + r] + a : a;
     }
 }
 
 template <class U, int R, int UNROLL>
-void launch(const brisk_cuda_weight *const *ws, float *const *ys, int n, const void *xq, cudaStream_t s) {
+void launch(const brisk_cuda_weight *const *ws, float *const *ys, int n, const void *xq, bool accumulate,
+            cudaStream_t s) {
     constexpr int WARPS = 4;
     const int64_t rows_per_block = WARPS * R;
     Group grp = {};
+    grp.accumulate = accumulate;
     unsigned blocks = 0;
     for (int m = 0; m < MAX_GROUP; m++) {
         if (m < n) {
@@ -266,11 +269,11 @@ void launch(const brisk_cuda_weight *const *ws, float *const *ys, int n, const v
 }
 
 template <int R, int UNROLL>
-bool launch_type(const brisk_cuda_weight *const *ws, float *const *ys, int n, const void *xq, cudaStream_t s) {
+bool launch_type(const brisk_cuda_weight *const *ws, float *const *ys, int n, const void *xq, bool acc, cudaStream_t s) {
     switch (ws[0]->type) {
-    case BRISK_TYPE_Q4_K: launch<UnitQ4_K, R, UNROLL>(ws, ys, n, xq, s); return true;
-    case BRISK_TYPE_Q6_K: launch<UnitQ6_K, R, UNROLL>(ws, ys, n, xq, s); return true;
-    case BRISK_TYPE_Q8_0: launch<UnitQ8_0, R, UNROLL>(ws, ys, n, xq, s); return true;
+    case BRISK_TYPE_Q4_K: launch<UnitQ4_K, R, UNROLL>(ws, ys, n, xq, acc, s); return true;
+    case BRISK_TYPE_Q6_K: launch<UnitQ6_K, R, UNROLL>(ws, ys, n, xq, acc, s); return true;
+    case BRISK_TYPE_Q8_0: launch<UnitQ8_0, R, UNROLL>(ws, ys, n, xq, acc, s); return true;
     default: return false;
     }
 }
@@ -282,7 +285,7 @@ extern "C" bool brisk_cuda_gemv_q8_supported(const brisk_cuda_weight *w) {
 }
 
 static brisk_status gemv_group(const brisk_cuda_weight *const *ws, float *const *ys, int n, const void *d_xq,
-                               int variant, void *stream, brisk_error *err) {
+                               int variant, bool acc, void *stream, brisk_error *err) {
     if (n < 1 || n > MAX_GROUP) return brisk_fail(err, BRISK_ERR_ARG, "CUDA gemv_q8: %d matrices (1..%d)", n, MAX_GROUP);
     for (int m = 0; m < n; m++)
         if (ws[m]->n_in % 64 || ws[m]->n_in != ws[0]->n_in || ws[m]->type != ws[0]->type)
@@ -290,10 +293,10 @@ static brisk_status gemv_group(const brisk_cuda_weight *const *ws, float *const 
     cudaStream_t s = (cudaStream_t)stream;
     // the measured best (bench/results/2026-11-24-cuda-decode-h100.md): 2 rows per warp, 1 unit in flight
     if (variant < 1 || variant > 4) variant = 2;
-    const bool ok = variant == 1   ? launch_type<1, 1>(ws, ys, n, d_xq, s)
-                    : variant == 2 ? launch_type<2, 1>(ws, ys, n, d_xq, s)
-                    : variant == 3 ? launch_type<1, 2>(ws, ys, n, d_xq, s)
-                                   : launch_type<2, 2>(ws, ys, n, d_xq, s);
+    const bool ok = variant == 1   ? launch_type<1, 1>(ws, ys, n, d_xq, acc, s)
+                    : variant == 2 ? launch_type<2, 1>(ws, ys, n, d_xq, acc, s)
+                    : variant == 3 ? launch_type<1, 2>(ws, ys, n, d_xq, acc, s)
+                                   : launch_type<2, 2>(ws, ys, n, d_xq, acc, s);
     if (!ok) return brisk_fail(err, BRISK_ERR_UNSUPPORTED, "CUDA gemv_q8: weight type %d", (int)ws[0]->type);
     CUDA_LAUNCHED(err, "gemv_q8");
     return BRISK_OK;
@@ -303,15 +306,20 @@ static brisk_status gemv_group(const brisk_cuda_weight *const *ws, float *const 
 // per lane) = (1, 1), (2, 1), (1, 2), (2, 2).
 extern "C" brisk_status brisk_cuda_gemv_q8_variant(const brisk_cuda_weight *w, const void *d_xq, float *d_y,
                                                    int variant, void *stream, brisk_error *err) {
-    return gemv_group(&w, &d_y, 1, d_xq, variant, stream, err);
+    return gemv_group(&w, &d_y, 1, d_xq, variant, false, stream, err);
 }
 
 extern "C" brisk_status brisk_cuda_gemv_q8(const brisk_cuda_weight *w, const void *d_xq, float *d_y, void *stream,
                                            brisk_error *err) {
-    return gemv_group(&w, &d_y, 1, d_xq, 0, stream, err);
+    return gemv_group(&w, &d_y, 1, d_xq, 0, false, stream, err);
+}
+
+extern "C" brisk_status brisk_cuda_gemv_q8_add(const brisk_cuda_weight *w, const void *d_xq, float *d_y, void *stream,
+                                               brisk_error *err) {
+    return gemv_group(&w, &d_y, 1, d_xq, 0, true, stream, err);
 }
 
 extern "C" brisk_status brisk_cuda_gemv_q8_group(const brisk_cuda_weight *const *ws, float *const *d_ys, int n,
                                                  const void *d_xq, void *stream, brisk_error *err) {
-    return gemv_group(ws, d_ys, n, d_xq, 0, stream, err);
+    return gemv_group(ws, d_ys, n, d_xq, 0, false, stream, err);
 }

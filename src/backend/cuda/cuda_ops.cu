@@ -4,6 +4,7 @@
 
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/cuda_act.cuh"
 #include "backend/cuda/cuda_pdl.cuh"
 
 namespace {
@@ -62,10 +63,7 @@ __global__ void act_mul_kernel(const float *gate, const float *up, half *out, in
     const int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= n) return;
     const float g = gate[i];
-    float a;
-    if (gelu) a = 0.5f * g * (1.0f + tanhf(0.7978845608028654f * (g + 0.044715f * g * g * g)));
-    else a = g / (1.0f + expf(-g));
-    out[i] = __float2half_rn(a * up[i]);
+    out[i] = __float2half_rn(brisk_cuda::act(g, gelu) * up[i]);
 }
 
 __global__ void add_kernel(float *x, const float *y, int64_t n) {

@@ -7,6 +7,7 @@
 
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/cuda_act.cuh"
 #include "backend/cuda/cuda_pdl.cuh"
 #include "backend/cuda/cuda_xq.cuh"
 
@@ -15,14 +16,6 @@ using namespace brisk_cuda;
 namespace {
 
 const int MAX_NORM_ITERS = 3; // rmsnorm_xq: 4 * 1024 elements per iteration held in registers
-
-__device__ __forceinline__ void store_halves4(half *dst, const float (&v)[4]) {
-    const half2 a = __floats2half2_rn(v[0], v[1]), b = __floats2half2_rn(v[2], v[3]);
-    uint2 u;
-    u.x = *reinterpret_cast<const uint32_t *>(&a);
-    u.y = *reinterpret_cast<const uint32_t *>(&b);
-    *reinterpret_cast<uint2 *>(dst) = u;
-}
 
 // x16 [n_cols, n_in] -> xq8 per column; thread i: elements 4i..4i+3 of the
 // columns laid end to end (n_in % 64 == 0, so no group straddles columns).
@@ -40,10 +33,6 @@ __global__ void quantize_x8_kernel(const half *__restrict__ x, uint8_t *__restri
     }
     const int64_t col = valid ? e / n_in : 0, k = valid ? e % n_in : 0;
     quantize_group(v, valid, xq + col * xq8_bytes(n_in), n_in, k / 32);
-}
-
-__device__ __forceinline__ float act(float g, bool gelu) {
-    return gelu ? 0.5f * g * (1.0f + tanhf(0.7978845608028654f * (g + 0.044715f * g * g * g))) : g / (1.0f + expf(-g));
 }
 
 // f32 x [n_in] (or act(x) * up) -> f16 out16 and xq8, as f32_to_f16 / act_mul.
@@ -122,6 +111,39 @@ rmsnorm_xq_kernel(float *__restrict__ x, const float *__restrict__ add, const fl
     }
 }
 
+// Without the residual add: block b of width / SLICE normalizes elements
+// [b SLICE, (b + 1) SLICE) (each block sums the squares of the whole row: 16
+// KB of L2 reads for 4096) - one block for the row was latency-bound.
+const int NORM_SLICE = 512, NORM_SLICE_THREADS = NORM_SLICE / 4;
+
+__global__ void __launch_bounds__(NORM_SLICE_THREADS)
+rmsnorm_xq_sliced_kernel(const float *__restrict__ x, const float *__restrict__ w, half *__restrict__ out16,
+                         uint8_t *__restrict__ xq, int width, float eps) {
+    brisk_cuda::pdl_wait();
+    brisk_cuda::pdl_trigger();
+    __shared__ float warp_sums[NORM_SLICE_THREADS / 32];
+    const int e = blockIdx.x * NORM_SLICE + 4 * threadIdx.x;
+    const float4 mine = *reinterpret_cast<const float4 *>(x + e);
+    float ss = 0.0f;
+    for (int i = 4 * threadIdx.x; i < width; i += NORM_SLICE) {
+        const float4 f = *reinterpret_cast<const float4 *>(x + i);
+        ss += f.x * f.x + f.y * f.y + f.z * f.z + f.w * f.w;
+    }
+    for (int o = 16; o > 0; o /= 2) ss += __shfl_xor_sync(0xffffffffu, ss, o);
+    if (threadIdx.x % 32 == 0) warp_sums[threadIdx.x / 32] = ss;
+    __syncthreads();
+    ss = 0.0f;
+#pragma unroll
+    for (int i = 0; i < NORM_SLICE_THREADS / 32; i++) ss += warp_sums[i];
+    const float scale = rsqrtf(ss / (float)width + eps);
+    const float4 wv = w ? *reinterpret_cast<const float4 *>(w + e) : make_float4(1, 1, 1, 1);
+    float q[4] = {mine.x * scale * wv.x, mine.y * scale * wv.y, mine.z * scale * wv.z, mine.w * scale * wv.w};
+#pragma unroll
+    for (int j = 0; j < 4; j++) q[j] = __half2float(__float2half_rn(q[j]));
+    store_halves4(out16 + e, q);
+    quantize_group(q, true, xq, width, e / 32);
+}
+
 } // namespace
 
 extern "C" size_t brisk_cuda_xq8_bytes(int64_t n_in) { return xq8_bytes(n_in); }
@@ -158,6 +180,12 @@ extern "C" brisk_status brisk_cuda_rmsnorm_xq(float *d_x, const float *d_add, co
     if (!brisk_cuda_rmsnorm_xq_supported(width))
         return brisk_fail(err, BRISK_ERR_ARG, "CUDA rmsnorm_xq: width %d (a multiple of 64 up to %d)", width,
                           4 * 1024 * MAX_NORM_ITERS);
+    if (!d_add && width % NORM_SLICE == 0) {
+        pdl_launch(rmsnorm_xq_sliced_kernel, dim3((unsigned)(width / NORM_SLICE)), dim3(NORM_SLICE_THREADS), 0,
+                   (cudaStream_t)stream, (const float *)d_x, d_w, (half *)d_out16, (uint8_t *)d_xq, width, eps);
+        CUDA_LAUNCHED(err, "rmsnorm_xq");
+        return BRISK_OK;
+    }
     int threads = (width / 4 + 31) / 32 * 32;
     if (threads > 1024) threads = 1024;
     pdl_launch(rmsnorm_xq_kernel, dim3(1), dim3(threads), 0, (cudaStream_t)stream, d_x, d_add, d_w, (half *)d_out16,

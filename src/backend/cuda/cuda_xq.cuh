@@ -11,6 +11,7 @@
 #ifndef BRISK_CUDA_XQ_CUH
 #define BRISK_CUDA_XQ_CUH
 
+#include <cuda_fp16.h>
 #include <stdint.h>
 
 namespace brisk_cuda {
@@ -22,6 +23,15 @@ struct XBlock {
 
 __host__ __device__ inline size_t xq8_bytes(int64_t n_in) {
     return 2 * (size_t)n_in + (size_t)(n_in / 32) * sizeof(XBlock);
+}
+
+// 4 floats (already f16-representable) to 4 consecutive halves (8-byte store).
+__device__ __forceinline__ void store_halves4(half *dst, const float (&v)[4]) {
+    const half2 a = __floats2half2_rn(v[0], v[1]), b = __floats2half2_rn(v[2], v[3]);
+    uint2 u;
+    u.x = *reinterpret_cast<const uint32_t *>(&a);
+    u.y = *reinterpret_cast<const uint32_t *>(&b);
+    *reinterpret_cast<uint2 *>(dst) = u;
 }
 
 // Cooperative encoding of one 32-element block by 8 consecutive lanes (sub =
