@@ -472,7 +472,8 @@ static brisk_status matmul(gpu_forward *g, const brisk_cuda_weight *w, const voi
     } while (0)
 
 /* ys[i] = ws[i] h16 for matrices that read the same input; on the int8 path
- * runs of one type go to the GPU in one launch (brisk_cuda_gemv_q8_fused),
+ * they go to the GPU in one launch (brisk_cuda_gemv_q8_fused) per two runs of
+ * weight types,
  * with `rope` (NULL: none) as the RoPE + KV store epilogue (roles 0, 1, 2 =
  * q, k, v: matrices in that order). */
 static brisk_status matmuls(gpu_forward *g, const brisk_cuda_weight *const *ws, float *const *ys, int count, int n,
@@ -480,7 +481,11 @@ static brisk_status matmuls(gpu_forward *g, const brisk_cuda_weight *const *ws, 
     for (int i = 0; i < count;) {
         int j = i + 1;
         if (use_q8_gemv(g, ws[i], n)) {
-            while (j < count && ws[j]->type == ws[i]->type && ws[j]->n_in == ws[i]->n_in && use_q8_gemv(g, ws[j], n)) j++;
+            /* up to two runs of weight types per launch (q, k Q4_K and v Q6_K: one launch) */
+            int runs = 1;
+            while (j < count && ws[j]->n_in == ws[i]->n_in && use_q8_gemv(g, ws[j], n) &&
+                   (ws[j]->type == ws[j - 1]->type || ++runs <= 2))
+                j++;
             brisk_cuda_q8_fusion f = {.mode = BRISK_CUDA_FUSE_NONE};
             if (rope) {
                 f = *rope;
@@ -599,7 +604,7 @@ static brisk_status residual_matmul(gpu_forward *g, const brisk_cuda_weight *w, 
     if (prenorm_ok(g, n, width, next) && width % 32 == 0) {
         void *out = epilogue_xq(g);
         brisk_cuda_q8_fusion f = {.mode = BRISK_CUDA_FUSE_ADD_NORM, .in_norm = g->xq_prenorm, .in_eps = g->norm_eps,
-                                  .norm_w = next->w, .out_xq = out, .counters = g->counters};
+                                  .norm_w = next->w, .out_xq = out};
         TRY(brisk_cuda_gemv_q8_fused(&w, &g->x, 1, g->xq_in, &f, g->stream, err));
         g->xq_in = out;
         g->xq_prenorm = true;

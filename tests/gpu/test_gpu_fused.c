@@ -5,8 +5,9 @@
  *  - in_norm: the GEMV of a pre-norm input against W rmsnorm(x) in double;
  *  - ADD_NORM / ACT / ROPE: bit-exact with the unfused kernels they replace
  *    (gemv_q8_add + prenorm_xq; the gate/up GEMV + f32_to_xq; the q/k/v GEMV
- *    + rope_kv_store), each launched twice (the block counters must be left
- *    at zero by every launch). */
+ *    + rope_kv_store), each launched twice (ACT's block counters must be left
+ *    at zero by every launch);
+ *  - launches of two weight-type runs: bit-exact with one launch per matrix. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -166,11 +167,10 @@ static void check_add_norm(brisk_type type, int64_t n_in, int64_t n_out, bool in
     float *d_nw = gpu_upload_copy(nw, (size_t)n_out * 4);
     const size_t xq_bytes = brisk_cuda_xq8_bytes(n_out);
     void *d_out = gpu_alloc_poisoned(xq_bytes), *d_out_ref = gpu_alloc_poisoned(xq_bytes);
-    void *d_cnt = zeroed_counters(n_out);
     brisk_error err;
     const brisk_cuda_weight *ws[1] = {&m};
     brisk_cuda_q8_fusion f = {.mode = BRISK_CUDA_FUSE_ADD_NORM, .in_norm = in_norm, .in_eps = 1e-6f, .norm_w = d_nw,
-                              .out_xq = d_out, .counters = d_cnt};
+                              .out_xq = d_out};
     brisk_cuda_q8_fusion plain = {.mode = BRISK_CUDA_FUSE_NONE, .in_norm = in_norm, .in_eps = 1e-6f};
     float *d_y = gpu_alloc_poisoned((size_t)n_out * 4);
     bool same = true;
@@ -185,7 +185,7 @@ static void check_add_norm(brisk_type type, int64_t n_in, int64_t n_out, bool in
               "(2 launches)%s", tname(type), (long long)n_out, (long long)n_in, in_norm ? " in_norm" : "",
               same ? "bit-exact with" : "differ from", ok ? "" : err.msg);
     brisk_cuda_free(d_x); brisk_cuda_free(d_ref); brisk_cuda_free(d_nw); brisk_cuda_free(d_out);
-    brisk_cuda_free(d_out_ref); brisk_cuda_free(d_cnt); brisk_cuda_free(d_y); brisk_cuda_free(d_in);
+    brisk_cuda_free(d_out_ref); brisk_cuda_free(d_y); brisk_cuda_free(d_in);
     brisk_cuda_weight_free(&m);
     free(x0); free(nw);
 }
@@ -232,10 +232,11 @@ static void check_act_fused(brisk_type type, int64_t n_in, int64_t n_ff, bool ge
     brisk_cuda_weight_free(&gate); brisk_cuda_weight_free(&up);
 }
 
-/* ROPE: q/k/v GEMVs with RoPE and the KV store in the epilogue (q and k in
- * one launch, v of type v_type in another, as the forward pass groups them):
- * equal to the GEMVs + rope_kv_store of one token. */
-static void check_rope_fused(brisk_type type, brisk_type v_type, int head_dim, int n_rot, bool in_norm) {
+/* ROPE: q/k/v GEMVs with RoPE and the KV store in the epilogue (q and k of
+ * `type`, v of v_type: one launch, or q/k and v in two): equal to the GEMVs +
+ * rope_kv_store of one token. */
+static void check_rope_fused(brisk_type type, brisk_type v_type, int head_dim, int n_rot, bool in_norm,
+                             bool one_launch) {
     const int64_t n_in = 1024, n_head = 4, n_head_kv = 2, q_dim = n_head * head_dim, kv_dim = n_head_kv * head_dim;
     const int64_t cache_rows = 24;
     brisk_cuda_weight wq, wk, wv;
@@ -262,9 +263,15 @@ static void check_rope_fused(brisk_type type, brisk_type v_type, int head_dim, i
     const brisk_cuda_weight *qk[2] = {&wq, &wk}, *v[1] = {&wv};
     float *qk_out[2] = {d_q, NULL}, *qk_ref[2] = {d_q_ref, d_k};
     bool same = true;
+    const brisk_cuda_weight *qkv[3] = {&wq, &wk, &wv};
+    float *qkv_out[3] = {d_q, NULL, NULL};
+    brisk_cuda_q8_fusion f3 = f;
+    f3.role[2] = 2;
+    f3.cache[2] = d_vc;
     for (int rep = 0; rep < 2 && ok; rep++) {
-        ok = brisk_cuda_gemv_q8_fused(qk, qk_out, 2, d_in, &f, NULL, &err) == BRISK_OK &&
-             brisk_cuda_gemv_q8_fused(v, NULL, 1, d_in, &fv, NULL, &err) == BRISK_OK &&
+        ok = (one_launch ? brisk_cuda_gemv_q8_fused(qkv, qkv_out, 3, d_in, &f3, NULL, &err) == BRISK_OK
+                         : brisk_cuda_gemv_q8_fused(qk, qk_out, 2, d_in, &f, NULL, &err) == BRISK_OK &&
+                               brisk_cuda_gemv_q8_fused(v, NULL, 1, d_in, &fv, NULL, &err) == BRISK_OK) &&
              brisk_cuda_gemv_q8_fused(qk, qk_ref, 2, d_in, &plain, NULL, &err) == BRISK_OK &&
              brisk_cuda_gemv_q8_fused(v, &d_v, 1, d_in, &plain, NULL, &err) == BRISK_OK &&
              brisk_cuda_rope_kv_store(d_q_ref, d_k, d_v, d_pos, d_f, 1, (int)n_head, (int)n_head_kv, head_dim, head_dim,
@@ -272,14 +279,51 @@ static void check_rope_fused(brisk_type type, brisk_type v_type, int head_dim, i
         same &= ok && same_bytes(d_q, d_q_ref, (size_t)q_dim * 4) && same_bytes(d_kc, d_kc_ref, cache_bytes) &&
                 same_bytes(d_vc, d_vc_ref, cache_bytes);
     }
-    gpu_check(ok && same, "gemv_q8 rope %s/%s head_dim %d n_rot %d%s: q and the K/V cache %s the GEMVs + "
+    gpu_check(ok && same, "gemv_q8 rope %s/%s head_dim %d n_rot %d%s, %s: q and the K/V cache %s the GEMVs + "
               "rope_kv_store%s", tname(type), tname(v_type), head_dim, n_rot, in_norm ? " in_norm" : "",
-              same ? "bit-exact with" : "differ from", ok ? "" : err.msg);
+              one_launch ? "one launch" : "two launches", same ? "bit-exact with" : "differ from", ok ? "" : err.msg);
     brisk_cuda_free(d_in); brisk_cuda_free(d_f); brisk_cuda_free(d_pos); brisk_cuda_free(d_row);
     brisk_cuda_free(d_q); brisk_cuda_free(d_q_ref); brisk_cuda_free(d_k); brisk_cuda_free(d_v);
     brisk_cuda_free(d_kc); brisk_cuda_free(d_vc); brisk_cuda_free(d_kc_ref); brisk_cuda_free(d_vc_ref);
     brisk_cuda_weight_free(&wq); brisk_cuda_weight_free(&wk); brisk_cuda_weight_free(&wv);
     free(freq);
+}
+
+/* A plain group of two weight-type runs (Q4_K, Q4_K, Q6_K: the q/k/v of
+ * llama3 Q4_K_M's layers) in one launch: bit-exact with single launches. */
+static void check_mixed_group(brisk_type t0, brisk_type t1) {
+    const int64_t n_in = 1024, n_outs[3] = {256, 64, 64};
+    const brisk_type types[3] = {t0, t0, t1};
+    brisk_cuda_weight w[3];
+    float *d_y[3], *d_y1[3];
+    bool ok = true;
+    for (int m = 0; m < 3; m++) {
+        ok &= upload_weight(&w[m], types[m], n_in, n_outs[m], NULL);
+        d_y[m] = gpu_alloc_poisoned((size_t)n_outs[m] * 4);
+        d_y1[m] = gpu_alloc_poisoned((size_t)n_outs[m] * 4);
+    }
+    void *d_in = random_plain_xq(n_in);
+    const brisk_cuda_weight *ws[3] = {&w[0], &w[1], &w[2]};
+    brisk_error err;
+    ok = ok && brisk_cuda_gemv_q8_group(ws, d_y, 3, d_in, NULL, &err) == BRISK_OK;
+    bool same = true;
+    for (int m = 0; ok && m < 3; m++) {
+        ok = brisk_cuda_gemv_q8(&w[m], d_in, d_y1[m], NULL, &err) == BRISK_OK;
+        same &= ok && same_bytes(d_y[m], d_y1[m], (size_t)n_outs[m] * 4);
+    }
+    /* three runs (t0, t1, t0) are refused */
+    const brisk_cuda_weight *ws3[3] = {&w[0], &w[2], &w[1]};
+    brisk_error err3;
+    bool refused = brisk_cuda_gemv_q8_group(ws3, d_y, 3, d_in, NULL, &err3) == BRISK_ERR_ARG;
+    gpu_check(ok && same && refused, "gemv_q8_group %s, %s, %s in one launch: %s single launches; 3 runs %s%s",
+              tname(t0), tname(t0), tname(t1), same ? "bit-exact with" : "differs from",
+              refused ? "refused" : "ACCEPTED", ok ? "" : err.msg);
+    for (int m = 0; m < 3; m++) {
+        brisk_cuda_weight_free(&w[m]);
+        brisk_cuda_free(d_y[m]);
+        brisk_cuda_free(d_y1[m]);
+    }
+    brisk_cuda_free(d_in);
 }
 
 /* Shapes the fused modes refuse, with an error and no launch. */
@@ -311,12 +355,14 @@ void gpu_test_fused(void) {
         check_in_norm(types[i], 1024, 96);
         check_add_norm(types[i], 2048, 1024, false);
         check_act_fused(types[i], 1024, 1536, false, true);
-        check_rope_fused(types[i], types[(i + 1) % 3], 128, 128, true);
+        check_rope_fused(types[i], types[(i + 1) % 3], 128, 128, true, true);
+        check_mixed_group(types[i], types[(i + 1) % 3]);
     }
     check_in_norm(BRISK_TYPE_Q4_K, 4096, 64);
     check_add_norm(BRISK_TYPE_Q4_K, 1024, 4096, true);
     check_act_fused(BRISK_TYPE_Q6_K, 512, 640, true, false);
-    check_rope_fused(BRISK_TYPE_Q4_K, BRISK_TYPE_Q4_K, 128, 64, false);
-    check_rope_fused(BRISK_TYPE_Q8_0, BRISK_TYPE_Q6_K, 64, 64, true);
+    check_rope_fused(BRISK_TYPE_Q4_K, BRISK_TYPE_Q4_K, 128, 64, false, true);
+    check_rope_fused(BRISK_TYPE_Q8_0, BRISK_TYPE_Q6_K, 64, 64, true, false);
+    check_rope_fused(BRISK_TYPE_Q4_K, BRISK_TYPE_Q6_K, 64, 32, false, true);
     check_fused_errors();
 }

@@ -5,8 +5,12 @@ so every fusion the architecture allows runs: all of them for llama; no RoPE
 fusion for qwen2 (biases, NeoX), qwen3 (q/k norms, NeoX) and gemma3 (NeoX);
 no fused norm after gemma3's post-norms). Each prompt is decoded one token per
 pass, with all layers and with one layer on the GPU, and compared with the
-CPU on the same file and with the GPU without fusions (BRISK_CUDA_FUSE=0):
-top-1 equal at >= 99% of positions and mean KL <= 0.01, the logit tests' bars.
+CPU on the same file and with the GPU without fusions (BRISK_CUDA_FUSE=0),
+over all prompts' positions: top-1 equal at >= 99% of them (the logit tests'
+bar; a position counts as equal where the fused pick is within 1e-2 of the
+reference's best logit: these random-weight models have near-tied top logits,
+and one flip in a 57-token prompt is 1.8%) and mean KL <= 1e-3 (measured
+~5e-8; a wrong norm scale, rotation or cache row is orders of magnitude more).
 
 Runs on a GPU machine only (tests/gpu/run.sh; BRISK_BUILD_DIR = a CUDA build
 holding `brisk` and libbrisk.so)."""
@@ -29,9 +33,10 @@ BRISK = pathlib.Path(os.environ.get("BRISK_BUILD_DIR", ROOT / "build")) / "brisk
 
 
 def agreement(ref, x):
-    """(top-1 agreement, mean KL(ref || x)) over positions."""
+    """(share of positions where x's pick is a best logit of ref within 1e-2, mean KL(ref || x))."""
     p, q = log_softmax(ref), log_softmax(x)
-    return np.mean(ref.argmax(-1) == x.argmax(-1)), np.mean((np.exp(p) * (p - q)).sum(-1))
+    pick = ref[np.arange(len(ref)), x.argmax(-1)]
+    return np.mean(pick >= ref.max(-1) - 1e-2), np.mean((np.exp(p) * (p - q)).sum(-1))
 
 
 @pytest.fixture(scope="module", params=TINY)
@@ -48,18 +53,20 @@ def q8_case(request, tmp_path_factory):
 def test_fused_decode_matches_cpu_and_unfused(q8_case, where, monkeypatch):
     name, model, fx = q8_case
     layers = 1 << 16 if where == "all" else 1
+    runs = {"cpu": [], "unfused gpu": [], "fused": []}
     for i in range(int(fx["n_prompts"])):
         ids = fx[f"ids_{i}"]
         ones = [1] * len(ids)
-        cpu = model.logits(ids, gpu_layers=0)
+        runs["cpu"].append(model.logits(ids, gpu_layers=0))
         monkeypatch.setenv("BRISK_CUDA_FUSE", "7")
-        fused = model.logits(ids, gpu_layers=layers, chunks=ones)
+        runs["fused"].append(model.logits(ids, gpu_layers=layers, chunks=ones))
         monkeypatch.setenv("BRISK_CUDA_FUSE", "0")
-        plain = model.logits(ids, gpu_layers=layers, chunks=ones)
+        runs["unfused gpu"].append(model.logits(ids, gpu_layers=layers, chunks=ones))
         monkeypatch.delenv("BRISK_CUDA_FUSE")
-        assert np.isfinite(fused).all()
-        for what, ref in (("cpu", cpu), ("unfused gpu", plain)):
-            top1, kl = agreement(ref, fused)
-            print(f"{name} {where} prompt {i}: fused vs {what}: top-1 {top1:.4f}, mean KL {kl:.2e}")
-            assert top1 >= 0.99, what
-            assert kl <= 0.01, what
+    fused = np.concatenate(runs["fused"])
+    assert np.isfinite(fused).all()
+    for what in ("cpu", "unfused gpu"):
+        top1, kl = agreement(np.concatenate(runs[what]), fused)
+        print(f"{name} {where}: fused vs {what}: top-1 {top1:.4f}, mean KL {kl:.2e}")
+        assert top1 >= 0.99, what
+        assert kl <= 1e-3, what

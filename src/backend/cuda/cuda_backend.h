@@ -153,9 +153,12 @@ brisk_status brisk_cuda_prenorm_xq(float *d_x, const float *d_add, const float *
  *   ROPE: q/k/v of one token: role[m] 0 = q: rotated, f32 into d_ys[m]; 1 = k:
  *     rotated, f16 into cache[m] row rows[0]; 2 = v: f16 into cache[m] row
  *     rows[0] (= brisk_cuda_rope_kv_store, adjacent pairs only: not NeoX).
- * ADD_NORM and ACT encode each 32 outputs in the last warp to finish them,
- * counted in `counters` (brisk_cuda_q8_counters_bytes(rows), zeroed once
- * before first use; every launch leaves them zero). Rows: a multiple of 32. */
+ * ADD_NORM: a block of 16 warps takes 32 rows and encodes them itself. ACT
+ * encodes each 32 outputs in the last warp to finish them, counted in
+ * `counters` (brisk_cuda_q8_counters_bytes(rows), zeroed once before first
+ * use; every launch leaves them zero). Rows: a multiple of 32 (ADD_NORM, ACT).
+ * The matrices of one launch: one n_in; one weight type (ADD_NORM, ACT) or
+ * two runs of types (none, ROPE: e.g. q, k Q4_K then v Q6_K). */
 typedef enum {
     BRISK_CUDA_FUSE_NONE,
     BRISK_CUDA_FUSE_ADD_NORM,
@@ -170,7 +173,7 @@ typedef struct brisk_cuda_q8_fusion {
     float *act_out;        /* ACT */
     void *out16;           /* ACT */
     void *out_xq;          /* ADD_NORM, ACT */
-    void *counters;        /* ADD_NORM, ACT */
+    void *counters;        /* ACT */
     bool gelu;             /* ACT: GELU-tanh, else SiLU */
     int role[3];           /* ROPE */
     void *cache[3];        /* ROPE: f16 [kv rows, n_out of the matrix] */

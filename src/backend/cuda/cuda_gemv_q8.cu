@@ -15,6 +15,8 @@
 // using any; then the warp adds its lanes.
 #include <cuda_fp16.h>
 
+#include <type_traits>
+
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/cuda_act.cuh"
@@ -174,14 +176,17 @@ struct UnitQ8_0 {
     }
 };
 
-// Up to MAX_GROUP matrices of one type and n_in that read the same x, in one
-// launch: blocks [block_end[m - 1], block_end[m]) take matrix m.
+// Up to MAX_GROUP matrices of one n_in that read the same x, in one launch:
+// blocks [block_end[m - 1], block_end[m]) take matrix m. The matrices are of
+// at most two types, one run each: blocks from u1_begin on are of the second
+// (a q/k/v group whose v is Q6_K beside Q4_K q and k: one launch, not two).
 const int MAX_GROUP = 3;
 struct Group {
     const uint8_t *w[MAX_GROUP];
     float *y[MAX_GROUP];
     int64_t n_out[MAX_GROUP];
     unsigned block_end[MAX_GROUP];
+    unsigned u1_begin;
     bool accumulate; // y += W x (else y = W x)
 };
 
@@ -197,7 +202,7 @@ struct Fuse {
     float *act_out;
     half *out16;
     uint8_t *out_xq;
-    unsigned *counters; // per 32 outputs, zero between launches (the last warp of a block resets it)
+    unsigned *counters; // ACT: per 32 outputs, zero between launches (the last warp of a block resets it)
     bool gelu;
     // ROPE: role[m] 0 = q (rotated, f32 into y), 1 = k (rotated, f16 into cache[1]), 2 = v (f16 into cache[2]);
     // cache row rows[0], position pos[0]; adjacent pairs (2p, 2p + 1) of the first n_rot dims of each head.
@@ -209,30 +214,22 @@ struct Fuse {
     float mscale;
 };
 
-// The warp finishing output block blk (32 outputs) of `vals` encodes it: the
-// writer of each output fences and counts; the warp whose count completes the
-// block (expect = warps per block - 1 earlier ones) reads the 32 values back
-// from L2 and writes xq's block (pre-norm with norm_w, else plain).
-__device__ __forceinline__ void finish_block(const Fuse &f, const float *vals, int64_t n, int64_t blk,
-                                             unsigned expect, const float *norm_w) {
+// ACT: the warp finishing output block blk (32 outputs) of `vals` encodes it:
+// each writer counts with a release atomic; the warp whose count completes the
+// block (31 earlier ones) reads the 32 values back from L2 and writes xq's block.
+__device__ __forceinline__ void finish_block(const Fuse &f, const float *vals, int64_t n, int64_t blk) {
     const int lane = threadIdx.x % 32;
-    __threadfence();
     unsigned old = 0;
-    if (lane == 0) old = atomicAdd(&f.counters[blk], 1u);
+    if (lane == 0)
+        asm volatile("atom.acq_rel.gpu.global.add.u32 %0, [%1], 1;" : "=r"(old) : "l"(f.counters + blk) : "memory");
     old = __shfl_sync(0xffffffffu, old, 0);
-    if (old != expect) return;
-    __threadfence();
+    if (old != 31) return;
+    __syncwarp(); // lane 0's acquire orders the other lanes' loads too
     const bool on = lane < 8;
     const int64_t e = blk * 32 + 4 * (on ? lane : 0);
     const float4 v4 = __ldcg(reinterpret_cast<const float4 *>(vals + e));
     const float v[4] = {v4.x, v4.y, v4.z, v4.w};
-    if (norm_w) {
-        const float4 w4 = __ldg(reinterpret_cast<const float4 *>(norm_w + e));
-        const float w[4] = {w4.x, w4.y, w4.z, w4.w};
-        prenorm_group(v, w, on, f.out_xq, n, blk);
-    } else {
-        quantize_group(v, on, f.out_xq, n, blk);
-    }
+    quantize_group(v, on, f.out_xq, n, blk);
     if (lane == 0) f.counters[blk] = 0;
 }
 
@@ -249,11 +246,15 @@ __device__ __forceinline__ void rope_rotate(const Fuse &f, int64_t row, float &x
     x1 = a * s + b * c;
 }
 
+// Pads of a pre-norm x a lane loads before the main loop (n_in <= 4096: all of
+// them; more are read after it).
+const int PADS_AHEAD = 4;
+
+// One block's work of gemv_q8_kernel for weight type U (WARPS warps of R rows).
 template <class U, int WARPS, int R, int UNROLL, int MODE>
-__global__ void __launch_bounds__(WARPS * 32)
-gemv_q8_kernel(Group grp, Fuse f, const uint8_t *__restrict__ xq, int64_t n_in) {
-    brisk_cuda::pdl_trigger();
-    static_assert(MODE == PLAIN || MODE == ADD_NORM || R == 2, "ACT and ROPE take row pairs");
+__device__ __forceinline__ void gemv_block(const Group &grp, const Fuse &f, const uint8_t *__restrict__ xq,
+                                           int64_t n_in) {
+    static_assert(MODE == PLAIN || R == 2, "ADD_NORM, ACT and ROPE take row pairs");
     // selects with constant indices (an indexed kernel parameter would be copied to local memory)
     const bool m0 = MODE == ACT || blockIdx.x < grp.block_end[0], m1 = !m0 && blockIdx.x < grp.block_end[1];
     const unsigned block = blockIdx.x - (m0 ? 0u : m1 ? grp.block_end[0] : grp.block_end[1]);
@@ -263,7 +264,7 @@ gemv_q8_kernel(Group grp, Fuse f, const uint8_t *__restrict__ xq, int64_t n_in) 
     const int lane = threadIdx.x % 32;
     // ACT: the warp's two rows are row i of gate and row i of up
     const int64_t row0 = ((int64_t)block * WARPS + threadIdx.x / 32) * (MODE == ACT ? 1 : R);
-    if (row0 >= n_out) {
+    if (MODE != ADD_NORM && row0 >= n_out) { // (ADD_NORM: n_out is a multiple of the block's 32 rows)
         brisk_cuda::pdl_wait();
         return;
     }
@@ -290,7 +291,12 @@ gemv_q8_kernel(Group grp, Fuse f, const uint8_t *__restrict__ xq, int64_t n_in) 
         for (int r = 0; r < R; r++) U::load_w(wr[r], n_in, n_out, rows[r], u, ws[i][r]);
     }
     brisk_cuda::pdl_wait();
-    const float scale = f.in_norm ? prenorm_scale(xq, n_in, f.in_eps) : 1.0f;
+    // pre-norm x: the blocks' sums of squares, loaded now, added after the loop
+    const XBlock *xb = reinterpret_cast<const XBlock *>(xq + 2 * n_in);
+    const int64_t n_blocks = n_in / 32;
+    int pads[PADS_AHEAD];
+#pragma unroll
+    for (int k = 0; k < PADS_AHEAD; k++) pads[k] = f.in_norm && lane + 32 * k < n_blocks ? __ldg(&xb[lane + 32 * k].pad) : 0;
     for (int64_t base = lane; base < n_units; base += 32 * UNROLL) {
         typename U::X xs[UNROLL];
 #pragma unroll
@@ -310,24 +316,50 @@ gemv_q8_kernel(Group grp, Fuse f, const uint8_t *__restrict__ xq, int64_t n_in) 
             for (int r = 0; r < R; r++) acc[r] += U::dot(ws[i][r], xs[i], u);
         }
     }
+    float scale = 1.0f;
+    if (f.in_norm) { // 1 / rms(x): the pads in a fixed order (every launch that reads this x agrees)
+        float ss = 0.0f;
+#pragma unroll
+        for (int k = 0; k < PADS_AHEAD; k++) ss += __int_as_float(pads[k]);
+        for (int64_t i = lane + 32 * PADS_AHEAD; i < n_blocks; i += 32) ss += __int_as_float(__ldg(&xb[i].pad));
+#pragma unroll
+        for (int o = 16; o > 0; o /= 2) ss += __shfl_xor_sync(0xffffffffu, ss, o);
+        scale = rsqrtf(ss / (float)n_in + f.in_eps);
+    }
 #pragma unroll
     for (int r = 0; r < R; r++) {
 #pragma unroll
         for (int o = 16; o > 0; o /= 2) acc[r] += __shfl_xor_sync(0xffffffffu, acc[r], o);
         if (f.in_norm) acc[r] *= scale;
     }
-    if (MODE == PLAIN || MODE == ADD_NORM) {
+    if (MODE == PLAIN) {
 #pragma unroll
         for (int r = 0; r < R; r++)
             if (lane == 0 && row0 + r < n_out) y[row0 + r] = grp.accumulate ? y[row0 + r] + acc[r] : acc[r];
-        if (MODE == ADD_NORM) finish_block(f, y, n_out, row0 / 32, 32 / R - 1, f.norm_w);
+    } else if (MODE == ADD_NORM) { // the block's 32 rows: new residual, then its pre-norm encoding
+        __shared__ float x_sh[32];
+        if (lane == 0) {
+            const float2 old = *reinterpret_cast<const float2 *>(y + row0);
+            const float2 x = make_float2(old.x + acc[0], old.y + acc[1]);
+            *reinterpret_cast<float2 *>(y + row0) = x;
+            *reinterpret_cast<float2 *>(x_sh + row0 % 32) = x;
+        }
+        __syncthreads();
+        if (threadIdx.x < 32) {
+            const bool on = lane < 8;
+            const int64_t blk = row0 / 32, e = blk * 32 + 4 * (on ? lane : 0);
+            const float4 v4 = *reinterpret_cast<const float4 *>(x_sh + 4 * (on ? lane : 0));
+            const float4 w4 = __ldg(reinterpret_cast<const float4 *>(f.norm_w + e));
+            const float v[4] = {v4.x, v4.y, v4.z, v4.w}, wv[4] = {w4.x, w4.y, w4.z, w4.w};
+            prenorm_group(v, wv, on, f.out_xq, n_out, blk);
+        }
     } else if (MODE == ACT) {
         const float v = __half2float(__float2half_rn(act(acc[0], f.gelu) * acc[1]));
         if (lane == 0) {
             f.act_out[row0] = v;
             f.out16[row0] = __float2half_rn(v);
         }
-        finish_block(f, f.act_out, n_out, row0 / 32, 31, nullptr);
+        finish_block(f, f.act_out, n_out, row0 / 32);
     } else { // ROPE: row0 is even, row0 + 1 < n_out (n_out a multiple of 16)
         const int role = m0 ? f.role[0] : m1 ? f.role[1] : f.role[2];
         float x0 = acc[0], x1 = acc[R - 1];
@@ -343,16 +375,26 @@ gemv_q8_kernel(Group grp, Fuse f, const uint8_t *__restrict__ xq, int64_t n_in) 
     }
 }
 
-template <class U, int R, int UNROLL, int MODE>
+template <class U0, class U1, int WARPS, int R, int UNROLL, int MODE>
+__global__ void __launch_bounds__(WARPS * 32)
+gemv_q8_kernel(Group grp, Fuse f, const uint8_t *__restrict__ xq, int64_t n_in) {
+    brisk_cuda::pdl_trigger();
+    if (std::is_same<U0, U1>::value || blockIdx.x < grp.u1_begin) gemv_block<U0, WARPS, R, UNROLL, MODE>(grp, f, xq, n_in);
+    else gemv_block<U1, WARPS, R, UNROLL, MODE>(grp, f, xq, n_in);
+}
+
+template <class U0, class U1, int R, int UNROLL, int MODE>
 void launch(const brisk_cuda_weight *const *ws, float *const *ys, int n, const void *xq, bool accumulate,
             const Fuse &f, cudaStream_t s) {
-    constexpr int WARPS = 4;
+    constexpr int WARPS = MODE == ADD_NORM ? 16 : 4; // ADD_NORM: a block encodes its 32 rows
     const int64_t rows_per_block = WARPS * (MODE == ACT ? 1 : R);
     Group grp = {};
     grp.accumulate = accumulate;
+    grp.u1_begin = ~0u;
     unsigned blocks = 0;
     for (int m = 0; m < MAX_GROUP; m++) {
         if (m < n) {
+            if (ws[m]->type != ws[0]->type && grp.u1_begin == ~0u) grp.u1_begin = blocks;
             grp.w[m] = (const uint8_t *)ws[m]->d_data;
             grp.y[m] = ys ? ys[m] : nullptr;
             grp.n_out[m] = ws[m]->n_out;
@@ -360,17 +402,37 @@ void launch(const brisk_cuda_weight *const *ws, float *const *ys, int n, const v
         }
         grp.block_end[m] = blocks;
     }
-    pdl_launch(gemv_q8_kernel<U, WARPS, R, UNROLL, MODE>, dim3(blocks), dim3(WARPS * 32), 0, s, grp, f,
+    pdl_launch(gemv_q8_kernel<U0, U1, WARPS, R, UNROLL, MODE>, dim3(blocks), dim3(WARPS * 32), 0, s, grp, f,
                (const uint8_t *)xq, ws[0]->n_in);
+}
+
+// The weight types of a launch: the first matrix's and the last's (at most two runs).
+template <class U0, int R, int UNROLL, int MODE>
+bool launch_second(const brisk_cuda_weight *const *ws, float *const *ys, int n, const void *xq, bool acc,
+                   const Fuse &f, cudaStream_t s) {
+    const brisk_type t1 = ws[n - 1]->type;
+    if (t1 == ws[0]->type) {
+        launch<U0, U0, R, UNROLL, MODE>(ws, ys, n, xq, acc, f, s);
+        return true;
+    }
+    if constexpr (MODE == PLAIN || MODE == ROPE) {
+        switch (t1) {
+        case BRISK_TYPE_Q4_K: launch<U0, UnitQ4_K, R, UNROLL, MODE>(ws, ys, n, xq, acc, f, s); return true;
+        case BRISK_TYPE_Q6_K: launch<U0, UnitQ6_K, R, UNROLL, MODE>(ws, ys, n, xq, acc, f, s); return true;
+        case BRISK_TYPE_Q8_0: launch<U0, UnitQ8_0, R, UNROLL, MODE>(ws, ys, n, xq, acc, f, s); return true;
+        default: return false;
+        }
+    }
+    return false;
 }
 
 template <int R, int UNROLL, int MODE>
 bool launch_type(const brisk_cuda_weight *const *ws, float *const *ys, int n, const void *xq, bool acc,
                  const Fuse &f, cudaStream_t s) {
     switch (ws[0]->type) {
-    case BRISK_TYPE_Q4_K: launch<UnitQ4_K, R, UNROLL, MODE>(ws, ys, n, xq, acc, f, s); return true;
-    case BRISK_TYPE_Q6_K: launch<UnitQ6_K, R, UNROLL, MODE>(ws, ys, n, xq, acc, f, s); return true;
-    case BRISK_TYPE_Q8_0: launch<UnitQ8_0, R, UNROLL, MODE>(ws, ys, n, xq, acc, f, s); return true;
+    case BRISK_TYPE_Q4_K: return launch_second<UnitQ4_K, R, UNROLL, MODE>(ws, ys, n, xq, acc, f, s);
+    case BRISK_TYPE_Q6_K: return launch_second<UnitQ6_K, R, UNROLL, MODE>(ws, ys, n, xq, acc, f, s);
+    case BRISK_TYPE_Q8_0: return launch_second<UnitQ8_0, R, UNROLL, MODE>(ws, ys, n, xq, acc, f, s);
     default: return false;
     }
 }
@@ -384,9 +446,16 @@ extern "C" bool brisk_cuda_gemv_q8_supported(const brisk_cuda_weight *w) {
 static brisk_status gemv_group(const brisk_cuda_weight *const *ws, float *const *ys, int n, const void *d_xq,
                                int variant, bool acc, const Fuse &f, int mode, void *stream, brisk_error *err) {
     if (n < 1 || n > MAX_GROUP) return brisk_fail(err, BRISK_ERR_ARG, "CUDA gemv_q8: %d matrices (1..%d)", n, MAX_GROUP);
-    for (int m = 0; m < n; m++)
-        if (ws[m]->n_in % 64 || ws[m]->n_in != ws[0]->n_in || ws[m]->type != ws[0]->type)
-            return brisk_fail(err, BRISK_ERR_ARG, "CUDA gemv_q8: matrices of one type and n_in (a multiple of 64)");
+    int runs = 1;
+    for (int m = 0; m < n; m++) {
+        if (ws[m]->n_in % 64 || ws[m]->n_in != ws[0]->n_in || !brisk_cuda_gemv_q8_supported(ws[m]))
+            return brisk_fail(err, BRISK_ERR_ARG, "CUDA gemv_q8: matrices of one n_in (a multiple of 64), types "
+                                                  "Q4_K, Q6_K, Q8_0");
+        runs += m > 0 && ws[m]->type != ws[m - 1]->type;
+    }
+    if (runs > (mode == PLAIN || mode == ROPE ? 2 : 1))
+        return brisk_fail(err, BRISK_ERR_ARG, "CUDA gemv_q8: %d runs of weight types in one launch (at most %d)", runs,
+                          mode == PLAIN || mode == ROPE ? 2 : 1);
     cudaStream_t s = (cudaStream_t)stream;
     bool ok;
     if (mode == ADD_NORM) ok = launch_type<2, 1, ADD_NORM>(ws, ys, n, d_xq, true, f, s);
@@ -445,7 +514,7 @@ extern "C" brisk_status brisk_cuda_gemv_q8_fused(const brisk_cuda_weight *const 
     const int64_t n_out = ws[0]->n_out;
     if (mode == ADD_NORM || mode == ACT) {
         if ((mode == ADD_NORM) != (n == 1) || (mode == ACT && n != 2) || n_out % 32 || !fu->out_xq ||
-            !fu->counters || (mode == ADD_NORM && (!fu->norm_w || !d_ys || !d_ys[0])) ||
+            (mode == ACT && !fu->counters) || (mode == ADD_NORM && (!fu->norm_w || !d_ys || !d_ys[0])) ||
             (mode == ACT && (ws[1]->n_out != n_out || !fu->act_out || !fu->out16)))
             return brisk_fail(err, BRISK_ERR_ARG,
                               "CUDA gemv_q8_fused: %s needs %s, %lld rows (a multiple of 32) and its outputs",
