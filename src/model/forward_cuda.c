@@ -57,7 +57,8 @@ brisk_status gpu_forward_pass(brisk_engine *e, const fwd_batch *b, brisk_error *
 #define FUSE_NORM 1 /* RMSNorm: the residual GEMV writes the pre-norm input, the readers apply 1 / rms */
 #define FUSE_ACT 2  /* act(gate) * up and its encoding in the gate/up GEMV */
 #define FUSE_ROPE 4 /* RoPE and the KV store in the q/k/v GEMV */
-#define FUSE_ALL 7
+#define FUSE_TYPES 8 /* matrices of two weight types in one launch (q, k Q4_K + v Q6_K) */
+#define FUSE_ALL 15
 
 typedef struct gpu_layer {
     brisk_cuda_weight wq, wk, wv, wo, gate, up, down;
@@ -89,6 +90,7 @@ struct gpu_forward {
      * (brisk_cuda_prenorm_xq: the GEMV applies 1 / rms), norm_ready whether
      * the last GEMV's epilogue already wrote the next norm's input. */
     int fuse;
+    bool to_output;               /* the pass goes on to the output norm + matrix (whole_pass) */
     float norm_eps;
     void *xq2, *xq_in;
     bool xq_prenorm, norm_ready;
@@ -484,7 +486,7 @@ static brisk_status matmuls(gpu_forward *g, const brisk_cuda_weight *const *ws, 
             /* up to two runs of weight types per launch (q, k Q4_K and v Q6_K: one launch) */
             int runs = 1;
             while (j < count && ws[j]->n_in == ws[i]->n_in && use_q8_gemv(g, ws[j], n) &&
-                   (ws[j]->type == ws[j - 1]->type || ++runs <= 2))
+                   (ws[j]->type == ws[j - 1]->type || ((g->fuse & FUSE_TYPES) && ++runs <= 2)))
                 j++;
             brisk_cuda_q8_fusion f = {.mode = BRISK_CUDA_FUSE_NONE};
             if (rope) {
@@ -589,6 +591,9 @@ static norm_site attn_site(const gpu_layer *l) {
 }
 static norm_site ffn_site(const gpu_layer *l) {
     return (norm_site){.w = l->ffn_norm, .readers = {&l->gate, &l->up}, .n_readers = 2};
+}
+static norm_site output_site(const gpu_forward *g) {
+    return (norm_site){.w = g->output_norm, .readers = {&g->output}, .n_readers = 1};
 }
 
 /* The block's output matrix (wo, down): o = W h for the next norm_input's
@@ -725,7 +730,7 @@ static brisk_status ffn_block(brisk_engine *e, gpu_forward *g, int il, int n, br
     const hparams *hp = &m->hp;
     gpu_layer *l = &g->layers[il];
     const norm_site site = ffn_site(l);
-    const norm_site next = il + 1 < g->n_layers ? attn_site(&g->layers[il + 1]) : (norm_site){0};
+    const norm_site next = il + 1 < g->n_layers ? attn_site(&g->layers[il + 1]) : output_site(g);
     TRY(norm_input(g, n, hp->n_embd, &site, hp->norm_eps, g->o_pending, err));
     const brisk_cuda_weight *gate_up[] = {&l->gate, &l->up};
     float *gate_up_out[] = {g->gate, g->up};
@@ -745,16 +750,21 @@ static brisk_status ffn_block(brisk_engine *e, gpu_forward *g, int il, int n, br
         else
             TRY(brisk_cuda_act_mul(g->gate, g->up, g->h16, (int64_t)n * hp->n_ff, gelu, g->stream, err));
     }
-    TRY(residual_matmul(g, &l->down, n, l->post_ffn_norm != NULL, il + 1 < g->n_layers ? &next : NULL, hp->n_embd,
-                        err));
+    TRY(residual_matmul(g, &l->down, n, l->post_ffn_norm != NULL,
+                        il + 1 < g->n_layers || g->to_output ? &next : NULL, hp->n_embd, err));
     if (l->post_ffn_norm)
         TRY(brisk_cuda_rmsnorm(g->o, l->post_ffn_norm, g->o, NULL, n, hp->n_embd, hp->norm_eps, g->stream, err));
     return BRISK_OK;
 }
 
-/* Final norm and output matrix of the n logit rows (d_logit_rows) -> g->logits. */
+/* Final norm and output matrix of the n logit rows (d_logit_rows) -> g->logits.
+ * A 1-token whole pass whose last GEMV wrote the output norm's pre-norm input
+ * (norm_ready; its one logit row is row 0) goes straight to the matrix. */
 static brisk_status output_block(brisk_engine *e, gpu_forward *g, int n, brisk_error *err) {
     const hparams *hp = &e->model->hp;
+    const bool ready = g->norm_ready;
+    g->norm_ready = false;
+    if (ready && n == 1) return matmul(g, &g->output, g->h16, g->logits, n, err);
     TRY(brisk_cuda_gather_rows(g->x, g->d_logit_rows, g->o, n, hp->n_embd, g->stream, err));
     if (q8_input(g, n, hp->n_embd) && brisk_cuda_rmsnorm_xq_supported(hp->n_embd)) {
         TRY(brisk_cuda_rmsnorm_xq(g->o, NULL, g->output_norm, g->h16, standalone_xq(g), hp->n_embd, hp->norm_eps,
@@ -849,7 +859,10 @@ static brisk_status whole_pass(brisk_engine *e, gpu_forward *g, int n, int split
     const hparams *hp = &m->hp;
     float scale = m->arch->embed_scale ? sqrtf((float)hp->n_embd) : 1.0f;
     TRY(brisk_cuda_embed(g->embd, g->d_tokens, n, scale, g->x, g->stream, err));
-    TRY(run_layers(e, g, n, splits, err));
+    g->to_output = true;
+    brisk_status st = run_layers(e, g, n, splits, err);
+    g->to_output = false;
+    if (st != BRISK_OK) return st;
     return output_block(e, g, n, err);
 }
 

@@ -58,7 +58,7 @@ def test_fused_decode_matches_cpu_and_unfused(q8_case, where, monkeypatch):
         ids = fx[f"ids_{i}"]
         ones = [1] * len(ids)
         runs["cpu"].append(model.logits(ids, gpu_layers=0))
-        monkeypatch.setenv("BRISK_CUDA_FUSE", "7")
+        monkeypatch.setenv("BRISK_CUDA_FUSE", "15")
         runs["fused"].append(model.logits(ids, gpu_layers=layers, chunks=ones))
         monkeypatch.setenv("BRISK_CUDA_FUSE", "0")
         runs["unfused gpu"].append(model.logits(ids, gpu_layers=layers, chunks=ones))
