@@ -332,6 +332,7 @@ int32_t brisk_model_n_vocab(const brisk_model *m);
 int32_t brisk_model_n_ctx_train(const brisk_model *m);
 uint64_t brisk_model_n_params(const brisk_model *m);
 uint64_t brisk_model_n_bytes(const brisk_model *m);
+int32_t brisk_model_n_layers(const brisk_model *m); /* transformer blocks */
 
 typedef struct brisk_context_params {
     int32_t n_ctx;     /* KV cache length in tokens; 0 = the model's training context */
@@ -376,6 +377,13 @@ const float *brisk_logits(const brisk_context *c, int32_t i);
  * panels" (chosen at run time from the CPU; BRISK_ISA and BRISK_PANELS=0 in
  * the environment override). */
 const char *brisk_cpu_kernels(void);
+
+/* The first CUDA GPU: its description ("NVIDIA H100 80GB HBM3, 79.1 GiB, sm_90,
+ * 132 SMs") and its measured device-to-device copy bandwidth in GB/s, bytes read
+ * + written (what GPU decode speed is compared with; takes ~0.1 s and 2 GiB of
+ * device memory for a moment). BRISK_ERR_UNSUPPORTED without a CUDA backend or
+ * device. */
+brisk_status brisk_gpu_info(char *name, size_t name_size, double *copy_gbps, brisk_error *err);
 
 /* ------------------------------------------------------------------------ */
 /* Many sequences at once (continuous batching)                              */
