@@ -378,12 +378,17 @@ const float *brisk_logits(const brisk_context *c, int32_t i);
  * the environment override). */
 const char *brisk_cpu_kernels(void);
 
-/* The first CUDA GPU: its description ("NVIDIA H100 80GB HBM3, 79.1 GiB, sm_90,
- * 132 SMs") and its measured device-to-device copy bandwidth in GB/s, bytes read
- * + written (what GPU decode speed is compared with; takes ~0.1 s and 2 GiB of
- * device memory for a moment). BRISK_ERR_UNSUPPORTED without a CUDA backend or
- * device. */
-brisk_status brisk_gpu_info(char *name, size_t name_size, double *copy_gbps, brisk_error *err);
+/* The first CUDA GPU (brisk_gpu_query). */
+typedef struct brisk_gpu_info {
+    char name[128];          /* "NVIDIA H100 80GB HBM3, 79.1 GiB, sm_90, 132 SMs" */
+    uint64_t free_bytes, total_bytes;
+    double copy_gbps;        /* device-to-device copy bandwidth, bytes read + written (what GPU
+                                decode speed is compared with); 0 unless measured */
+} brisk_gpu_info;
+
+/* Fill *out; with measure_bandwidth, also time copies between two 1 GiB device
+ * buffers (~0.1 s). BRISK_ERR_UNSUPPORTED without a CUDA backend or device. */
+brisk_status brisk_gpu_query(brisk_gpu_info *out, bool measure_bandwidth, brisk_error *err);
 
 /* ------------------------------------------------------------------------ */
 /* Many sequences at once (continuous batching)                              */

@@ -8,7 +8,7 @@
  * (brisk_model_n_bytes: every tensor of the file, as the reference figures in
  * ANCHORS.md count it) times tok/s, with its share of the machine's read
  * bandwidth measured in the same run (membw.c) or, with every layer on the
- * GPU, of the GPU's copy bandwidth (brisk_gpu_info). Each figure is the median of
+ * GPU, of the GPU's copy bandwidth (brisk_gpu_query). Each figure is the median of
  * -r repetitions after a warm-up, with min and max. Tokens are random valid
  * ids (seeded); the cache is reset with brisk_context_truncate between runs.
  * Options -p, -n, -d and -t take comma-separated lists and may be repeated. */
@@ -57,8 +57,7 @@ typedef enum bw_ref { BW_CPU, BW_GPU, BW_MIXED } bw_ref;
 /* The GPU's copy bandwidth, measured once, when a row first runs all on it. */
 typedef struct gpu_ref {
     bool measured, ok;
-    char name[128];
-    double copy_gbps;
+    brisk_gpu_info info;
 } gpu_ref;
 
 typedef struct bench_row {
@@ -323,7 +322,7 @@ static int bench_model(const bench_options *o, const char *path, double bw, gpu_
         const bw_ref ref = gpu_layers == 0 ? BW_CPU : gpu_layers >= n_layers ? BW_GPU : BW_MIXED;
         if (ref == BW_GPU && !gpu->measured) {
             gpu->measured = true;
-            gpu->ok = brisk_gpu_info(gpu->name, sizeof gpu->name, &gpu->copy_gbps, &err) == BRISK_OK;
+            gpu->ok = brisk_gpu_query(&gpu->info, true, &err) == BRISK_OK;
             if (!gpu->ok) fprintf(stderr, "brisk bench: GPU copy bandwidth not measured: %s\n", err.msg);
         }
         for (int ip = 0; ok && ip < o->p.n; ip++)
@@ -341,7 +340,7 @@ static int bench_model(const bench_options *o, const char *path, double bw, gpu_
                     /* the CPU's bandwidth right before each decode run only where the CPU streams the weights */
                     ok = measure(ctx, toks, r, path, o->bw_given > 0 || ref != BW_CPU ? 0 : o->membw_mib);
                     r->decode_gbps = (double)r->model_bytes * r->tg_tps.median / 1e9;
-                    if (ref == BW_GPU) r->bw_pct = gpu->ok ? 100.0 * r->decode_gbps / gpu->copy_gbps : 0;
+                    if (ref == BW_GPU) r->bw_pct = gpu->ok ? 100.0 * r->decode_gbps / gpu->info.copy_gbps : 0;
                     else if (ref == BW_MIXED) r->bw_pct = 0; /* two memories: no one ceiling */
                     else if (o->bw_given > 0) r->bw_pct = bw > 0 ? 100.0 * r->decode_gbps / bw : 0;
                     if (ok) added++;
@@ -396,7 +395,7 @@ static void bw_line(FILE *out, const membw_result *bw, double given) {
 static void print_md(const bench_row *rows, int n, const membw_result *bw, double bw_gbps, double given,
                      const gpu_ref *gpu) {
     bw_line(stdout, bw, given);
-    if (gpu->ok) printf("GPU: %s, copy bandwidth %.1f GB/s (device to device, read + written)\n", gpu->name, gpu->copy_gbps);
+    if (gpu->ok) printf("GPU: %s, copy bandwidth %.1f GB/s (device to device, read + written)\n", gpu->info.name, gpu->info.copy_gbps);
     printf("medians of %d runs after a warm-up, [min-max]; decode GB/s = bytes of weights per token x decode tok/s\n",
            n ? rows[0].reps : 0);
     if (any_ref(rows, n, BW_CPU)) {
@@ -424,7 +423,7 @@ static void print_md(const bench_row *rows, int n, const membw_result *bw, doubl
                r->depth, pp, tg, tt);
         char near[128], pct[32], where[48];
         snprintf(pct, sizeof pct, "%.0f%%", r->bw_pct);
-        if (r->ref == BW_GPU && gpu->ok) snprintf(near, sizeof near, "%.1f (copy)", gpu->copy_gbps);
+        if (r->ref == BW_GPU && gpu->ok) snprintf(near, sizeof near, "%.1f (copy)", gpu->info.copy_gbps);
         else if (r->ref != BW_CPU) snprintf(near, sizeof near, "-");
         else if (given > 0) snprintf(near, sizeof near, "%.1f", given);
         else md_cell(near, sizeof near, r->near_bw, r->n_gen > 0, "%.1f");
@@ -452,7 +451,7 @@ static int print_json(const bench_row *rows, int n, const membw_result *bw, doub
     json_object_set_new(root, "membw", json_membw(bw, given));
     json_object_set_new(root, "cpu_kernels", json_string(brisk_cpu_kernels()));
     if (gpu && gpu->ok)
-        json_object_set_new(root, "gpu", json_pack("{s:s, s:f}", "name", gpu->name, "copy_gbps", gpu->copy_gbps));
+        json_object_set_new(root, "gpu", json_pack("{s:s, s:f}", "name", gpu->info.name, "copy_gbps", gpu->info.copy_gbps));
     if (!membw_only) {
         json_t *arr = json_array();
         for (int i = 0; i < n; i++) {
@@ -511,7 +510,7 @@ static void print_csv(const bench_row *rows, int n, double bw_gbps, bool membw_o
         /* membw_gbps: the bandwidth bw_pct divides by (the GPU's copy bandwidth for GPU rows) */
         if (has_bw_pct(r, gpu))
             printf(",%.3f,%.3f,%.2f", r->decode_gbps,
-                   r->ref == BW_GPU ? gpu->copy_gbps : r->near_bw.median > 0 ? r->near_bw.median : bw_gbps, r->bw_pct);
+                   r->ref == BW_GPU ? gpu->info.copy_gbps : r->near_bw.median > 0 ? r->near_bw.median : bw_gbps, r->bw_pct);
         else if (r->n_gen > 0) printf(",%.3f,,", r->decode_gbps);
         else printf(",,%.3f,", bw_gbps);
         char where[48];

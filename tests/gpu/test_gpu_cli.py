@@ -1,7 +1,8 @@
-"""brisk bench on the GPU: with every layer there, "% of bw" is the decode's
-weight bandwidth over the GPU's own copy bandwidth (measured in the same run),
-not over the CPU's; with some layers there it gives no percentage (two
-memories). GPU machines only (tests/gpu/run.sh)."""
+"""brisk bench and brisk fit on the GPU. bench: with every layer there, "% of
+bw" is the decode's weight bandwidth over the GPU's own copy bandwidth
+(measured in the same run), not over the CPU's; with some layers there it
+gives no percentage (two memories). fit: the GPU's memory, whether every layer
+fits, decode speed at the copy bandwidth. GPU machines only (tests/gpu/run.sh)."""
 import json
 import os
 import pathlib
@@ -14,13 +15,16 @@ BRISK = pathlib.Path(os.environ.get("BRISK_BUILD_DIR", ROOT / "build")).resolve(
 MODEL = ROOT / "tests" / "fixtures" / "logits" / "qwen2-yarn-tiny.gguf"
 
 
-def bench(*args):
+def brisk(*args):
     if not BRISK.exists():
         pytest.skip(f"no {BRISK}")
-    r = subprocess.run([str(BRISK), "bench", "-m", str(MODEL), "-p", "16", "-n", "8", "-r", "2", "-t", "2",
-                        "--membw-mib", "64", *args], capture_output=True, text=True, timeout=300)
+    r = subprocess.run([str(BRISK), *args], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     return r.stdout
+
+
+def bench(*args):
+    return brisk("bench", "-m", str(MODEL), "-p", "16", "-n", "8", "-r", "2", "-t", "2", "--membw-mib", "64", *args)
 
 
 def test_all_layers_on_gpu_compared_with_gpu_copy_bandwidth():
@@ -49,3 +53,13 @@ def test_cpu_only_keeps_the_cpu_read_bandwidth():
     (row,) = doc["rows"]
     assert row["weights_in"] == "cpu" and row["gpu_layers"] == 0
     assert row["bw_pct"] > 0 and row["read_gbps"]["median"] > 0 and "gpu" not in doc
+
+
+def test_fit_reports_the_gpu():
+    doc = json.loads(brisk("fit", "-m", str(MODEL), "--bw", "10", "--json"))
+    gpu = doc["gpu"]
+    assert gpu["name"] and 0 < gpu["free_bytes"] <= gpu["total_bytes"] and gpu["copy_gbps"] > 100
+    assert gpu["layers_fit"] == gpu["n_layer"] >= 1  # a tiny model fits whole
+    assert gpu["need_bytes"] > doc["bytes"]["weights"]
+    assert gpu["decode_tps"] == pytest.approx(gpu["copy_gbps"] * 1e9 / doc["bytes"]["weights"], rel=1e-3)
+    assert "all" in brisk("fit", "-m", str(MODEL), "--bw", "10").split("GPU:")[1].split("verdict")[0]
