@@ -88,26 +88,6 @@ static float time_graph(cudaGraphExec_t exec, cudaStream_t s, int reps) {
     return t[reps / 2];
 }
 
-static double copy_bandwidth(cudaStream_t s) {
-    const size_t bytes = (size_t)1 << 30;
-    void *a, *b;
-    CK(cudaMalloc(&a, bytes));
-    CK(cudaMalloc(&b, bytes));
-    CK(cudaMemset(a, 1, bytes));
-    cudaGraph_t g;
-    cudaGraphExec_t exec;
-    CK(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal));
-    for (int i = 0; i < 4; i++) CK(cudaMemcpyAsync(i % 2 ? a : b, i % 2 ? b : a, bytes, cudaMemcpyDeviceToDevice, s));
-    CK(cudaStreamEndCapture(s, &g));
-    CK(cudaGraphInstantiate(&exec, g, 0));
-    float ms = time_graph(exec, s, 9);
-    cudaGraphExecDestroy(exec);
-    cudaGraphDestroy(g);
-    cudaFree(a);
-    cudaFree(b);
-    return 4.0 * 2.0 * (double)bytes / (ms * 1e-3) / 1e9;
-}
-
 typedef struct shape { const char *name; int64_t n_out, n_in; } shape;
 static const shape shapes[] = {
     {"attn 4096x4096", 4096, 4096},
@@ -334,7 +314,8 @@ int main(int argc, char **argv) {
     printf("device: %s\n", desc);
     cudaStream_t s;
     CK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
-    const double copy_gbs = copy_bandwidth(s);
+    double copy_gbs;
+    BK(brisk_cuda_copy_bandwidth((size_t)1 << 30, &copy_gbs, E));
     printf("copy bandwidth (read + write): %.0f GB/s\n", copy_gbs);
     brisk_cuda_blas *blas;
     BK(brisk_cuda_blas_create(&blas, s, E));

@@ -332,6 +332,7 @@ int32_t brisk_model_n_vocab(const brisk_model *m);
 int32_t brisk_model_n_ctx_train(const brisk_model *m);
 uint64_t brisk_model_n_params(const brisk_model *m);
 uint64_t brisk_model_n_bytes(const brisk_model *m);
+int32_t brisk_model_n_layers(const brisk_model *m); /* transformer blocks */
 
 typedef struct brisk_context_params {
     int32_t n_ctx;     /* KV cache length in tokens; 0 = the model's training context */
@@ -376,6 +377,18 @@ const float *brisk_logits(const brisk_context *c, int32_t i);
  * panels" (chosen at run time from the CPU; BRISK_ISA and BRISK_PANELS=0 in
  * the environment override). */
 const char *brisk_cpu_kernels(void);
+
+/* The first CUDA GPU (brisk_gpu_query). */
+typedef struct brisk_gpu_info {
+    char name[128];          /* "NVIDIA H100 80GB HBM3, 79.1 GiB, sm_90, 132 SMs" */
+    uint64_t free_bytes, total_bytes;
+    double copy_gbps;        /* device-to-device copy bandwidth, bytes read + written (what GPU
+                                decode speed is compared with); 0 unless measured */
+} brisk_gpu_info;
+
+/* Fill *out; with measure_bandwidth, also time copies between two 1 GiB device
+ * buffers (~0.1 s). BRISK_ERR_UNSUPPORTED without a CUDA backend or device. */
+brisk_status brisk_gpu_query(brisk_gpu_info *out, bool measure_bandwidth, brisk_error *err);
 
 /* ------------------------------------------------------------------------ */
 /* Many sequences at once (continuous batching)                              */

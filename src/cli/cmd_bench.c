@@ -7,7 +7,8 @@
  * first token's), and the decode's weight bandwidth: bytes of weights per token
  * (brisk_model_n_bytes: every tensor of the file, as the reference figures in
  * ANCHORS.md count it) times tok/s, with its share of the machine's read
- * bandwidth measured in the same run (membw.c). Each figure is the median of
+ * bandwidth measured in the same run (membw.c) or, with every layer on the
+ * GPU, of the GPU's copy bandwidth (brisk_gpu_query). Each figure is the median of
  * -r repetitions after a warm-up, with min and max. Tokens are random valid
  * ids (seeded); the cache is reset with brisk_context_truncate between runs.
  * Options -p, -n, -d and -t take comma-separated lists and may be repeated. */
@@ -50,6 +51,15 @@ typedef struct stat3 {
     double median, min, max;
 } stat3;
 
+/* Which memory a row's decode streams its weights from. */
+typedef enum bw_ref { BW_CPU, BW_GPU, BW_MIXED } bw_ref;
+
+/* The GPU's copy bandwidth, measured once, when a row first runs all on it. */
+typedef struct gpu_ref {
+    bool measured, ok;
+    brisk_gpu_info info;
+} gpu_ref;
+
 typedef struct bench_row {
     const char *path;
     char name[128];
@@ -58,6 +68,8 @@ typedef struct bench_row {
     stat3 pp_tps, tg_tps, ttft_ms;
     stat3 near_bw; /* read bandwidth measured right before each decode run (GB/s), when measured */
     double decode_gbps, bw_pct;
+    bw_ref ref;
+    int32_t gpu_layers, n_layers;
     uint64_t peak_rss;
 } bench_row;
 
@@ -271,7 +283,8 @@ static const char *base_name(const char *path) {
 }
 
 /* All rows of one model; returns the number of rows added, -1 on failure. */
-static int bench_model(const bench_options *o, const char *path, double bw, bench_row *rows, int max_rows) {
+static int bench_model(const bench_options *o, const char *path, double bw, gpu_ref *gpu, bench_row *rows,
+                       int max_rows) {
     brisk_error err;
     reset_peak_rss();
     brisk_model *m = brisk_model_load(path, &err);
@@ -305,6 +318,13 @@ static int bench_model(const bench_options *o, const char *path, double bw, benc
             ok = false;
             break;
         }
+        const int32_t gpu_layers = brisk_context_n_gpu_layers(ctx), n_layers = brisk_model_n_layers(m);
+        const bw_ref ref = gpu_layers == 0 ? BW_CPU : gpu_layers >= n_layers ? BW_GPU : BW_MIXED;
+        if (ref == BW_GPU && !gpu->measured) {
+            gpu->measured = true;
+            gpu->ok = brisk_gpu_query(&gpu->info, true, &err) == BRISK_OK;
+            if (!gpu->ok) fprintf(stderr, "brisk bench: GPU copy bandwidth not measured: %s\n", err.msg);
+        }
         for (int ip = 0; ok && ip < o->p.n; ip++)
             for (int in = 0; ok && in < o->n.n; in++)
                 for (int id = 0; ok && id < o->d.n; id++) {
@@ -312,13 +332,17 @@ static int bench_model(const bench_options *o, const char *path, double bw, benc
                     bench_row *r = &rows[added];
                     *r = (bench_row){.path = path, .file_bytes = file_bytes, .model_bytes = brisk_model_n_bytes(m),
                                      .n_params = brisk_model_n_params(m), .threads = o->t.v[it],
-                                     .n_prompt = o->p.v[ip], .n_gen = o->n.v[in], .depth = o->d.v[id], .reps = o->reps};
+                                     .n_prompt = o->p.v[ip], .n_gen = o->n.v[in], .depth = o->d.v[id], .reps = o->reps,
+                                     .ref = ref, .gpu_layers = gpu_layers, .n_layers = n_layers};
                     snprintf(r->name, sizeof r->name, "%s", base_name(path));
                     fprintf(stderr, "brisk bench: %s, %d threads, prompt %d, decode %d after %d ...\n", r->name,
                             r->threads, r->n_prompt, r->n_gen, r->depth);
-                    ok = measure(ctx, toks, r, path, o->bw_given > 0 ? 0 : o->membw_mib);
+                    /* the CPU's bandwidth right before each decode run only where the CPU streams the weights */
+                    ok = measure(ctx, toks, r, path, o->bw_given > 0 || ref != BW_CPU ? 0 : o->membw_mib);
                     r->decode_gbps = (double)r->model_bytes * r->tg_tps.median / 1e9;
-                    if (o->bw_given > 0) r->bw_pct = bw > 0 ? 100.0 * r->decode_gbps / bw : 0;
+                    if (ref == BW_GPU) r->bw_pct = gpu->ok ? 100.0 * r->decode_gbps / gpu->info.copy_gbps : 0;
+                    else if (ref == BW_MIXED) r->bw_pct = 0; /* two memories: no one ceiling */
+                    else if (o->bw_given > 0) r->bw_pct = bw > 0 ? 100.0 * r->decode_gbps / bw : 0;
                     if (ok) added++;
                 }
         brisk_context_free(ctx);
@@ -331,6 +355,25 @@ static int bench_model(const bench_options *o, const char *path, double bw, benc
 }
 
 /* ---- output ---------------------------------------------------------------------- */
+
+/* "CPU", "GPU" or "GPU 20/32 layers" into buf. */
+static const char *weights_in(const bench_row *r, char *buf, size_t n) {
+    if (r->ref == BW_CPU) return "CPU";
+    if (r->ref == BW_GPU) return "GPU";
+    snprintf(buf, n, "GPU %d/%d layers", r->gpu_layers, r->n_layers);
+    return buf;
+}
+
+/* Whether a row has a share of a bandwidth: a decode, all on one memory, measured. */
+static bool has_bw_pct(const bench_row *r, const gpu_ref *gpu) {
+    return r->n_gen > 0 && (r->ref == BW_CPU || (r->ref == BW_GPU && gpu->ok));
+}
+
+static bool any_ref(const bench_row *rows, int n, bw_ref ref) {
+    for (int i = 0; i < n; i++)
+        if (rows[i].ref == ref) return true;
+    return false;
+}
 
 static void md_cell(char *buf, size_t n, stat3 s, bool active, const char *fmt) {
     if (!active) { snprintf(buf, n, "-"); return; }
@@ -349,18 +392,24 @@ static void bw_line(FILE *out, const membw_result *bw, double given) {
     fprintf(out, "CPU: %s\n", brisk_cpu_kernels());
 }
 
-static void print_md(const bench_row *rows, int n, const membw_result *bw, double bw_gbps, double given) {
+static void print_md(const bench_row *rows, int n, const membw_result *bw, double bw_gbps, double given,
+                     const gpu_ref *gpu) {
     bw_line(stdout, bw, given);
+    if (gpu->ok) printf("GPU: %s, copy bandwidth %.1f GB/s (device to device, read + written)\n", gpu->info.name, gpu->info.copy_gbps);
     printf("medians of %d runs after a warm-up, [min-max]; decode GB/s = bytes of weights per token x decode tok/s\n",
            n ? rows[0].reps : 0);
-    if (given > 0)
-        printf("%% of read bw: decode GB/s / %.1f GB/s\n\n", given);
-    else
-        printf("%% of read bw: median over the decode runs of decode GB/s / the read bandwidth measured right\n"
-               "before that run (read GB/s: those measurements; a shared host's bandwidth moves)\n\n");
-    printf("| model | size | threads | prompt | decode | depth | prompt tok/s | decode tok/s | TTFT ms | decode GB/s | "
-           "%% of read bw | read GB/s |\n");
-    printf("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    if (any_ref(rows, n, BW_CPU)) {
+        if (given > 0)
+            printf("%% of bw (weights in CPU memory): decode GB/s / %.1f GB/s\n", given);
+        else
+            printf("%% of bw (weights in CPU memory): median over the decode runs of decode GB/s / the read bandwidth\n"
+                   "measured right before that run (bw GB/s: those measurements; a shared host's bandwidth moves)\n");
+    }
+    if (any_ref(rows, n, BW_GPU)) printf("%% of bw (every layer on the GPU): decode GB/s / the GPU's copy bandwidth\n");
+    if (any_ref(rows, n, BW_MIXED)) printf("%% of bw: none for rows with only some layers on the GPU (two memories)\n");
+    printf("\n| model | size | threads | prompt | decode | depth | prompt tok/s | decode tok/s | TTFT ms | decode GB/s | "
+           "%% of bw | bw GB/s | weights in |\n");
+    printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (int i = 0; i < n; i++) {
         const bench_row *r = &rows[i];
         char pp[128], tg[128], tt[128];
@@ -372,11 +421,15 @@ static void print_md(const bench_row *rows, int n, const membw_result *bw, doubl
         else snprintf(size, sizeof size, "%.1f MB", r->file_bytes / 1e6);
         printf("| %s | %s | %d | %d | %d | %d | %s | %s | %s |", r->name, size, r->threads, r->n_prompt, r->n_gen,
                r->depth, pp, tg, tt);
-        char near[128];
-        if (given > 0) snprintf(near, sizeof near, "%.1f", given);
+        char near[128], pct[32], where[48];
+        snprintf(pct, sizeof pct, "%.0f%%", r->bw_pct);
+        if (r->ref == BW_GPU && gpu->ok) snprintf(near, sizeof near, "%.1f (copy)", gpu->info.copy_gbps);
+        else if (r->ref != BW_CPU) snprintf(near, sizeof near, "-");
+        else if (given > 0) snprintf(near, sizeof near, "%.1f", given);
         else md_cell(near, sizeof near, r->near_bw, r->n_gen > 0, "%.1f");
-        if (r->n_gen > 0) printf(" %.1f | %.0f%% | %s |\n", r->decode_gbps, r->bw_pct, near);
-        else printf(" - | - | - |\n");
+        if (r->n_gen > 0) printf(" %.1f | %s | %s |", r->decode_gbps, has_bw_pct(r, gpu) ? pct : "-", near);
+        else printf(" - | - | - |");
+        printf(" %s |\n", weights_in(r, where, sizeof where));
     }
 }
 
@@ -392,10 +445,13 @@ static json_t *json_membw(const membw_result *bw, double given) {
                      "source", "measured");
 }
 
-static int print_json(const bench_row *rows, int n, const membw_result *bw, double given, bool membw_only) {
+static int print_json(const bench_row *rows, int n, const membw_result *bw, double given, bool membw_only,
+                      const gpu_ref *gpu) {
     json_t *root = json_object();
     json_object_set_new(root, "membw", json_membw(bw, given));
     json_object_set_new(root, "cpu_kernels", json_string(brisk_cpu_kernels()));
+    if (gpu && gpu->ok)
+        json_object_set_new(root, "gpu", json_pack("{s:s, s:f}", "name", gpu->info.name, "copy_gbps", gpu->info.copy_gbps));
     if (!membw_only) {
         json_t *arr = json_array();
         for (int i = 0; i < n; i++) {
@@ -409,8 +465,11 @@ static int print_json(const bench_row *rows, int n, const membw_result *bw, doub
             json_object_set_new(o, "ttft_ms", json_stat(r->ttft_ms, r->n_prompt > 0));
             json_object_set_new(o, "decode_tps", json_stat(r->tg_tps, r->n_gen > 0));
             json_object_set_new(o, "decode_gbps", r->n_gen > 0 ? json_real(r->decode_gbps) : json_null());
-            json_object_set_new(o, "bw_pct", r->n_gen > 0 ? json_real(r->bw_pct) : json_null());
-            json_object_set_new(o, "read_gbps", given > 0 ? json_null() : json_stat(r->near_bw, r->n_gen > 0));
+            json_object_set_new(o, "bw_pct", has_bw_pct(r, gpu) ? json_real(r->bw_pct) : json_null());
+            json_object_set_new(o, "read_gbps",
+                                given > 0 || r->ref != BW_CPU ? json_null() : json_stat(r->near_bw, r->n_gen > 0));
+            json_object_set_new(o, "weights_in", json_string(r->ref == BW_CPU ? "cpu" : r->ref == BW_GPU ? "gpu" : "mixed"));
+            json_object_set_new(o, "gpu_layers", json_integer(r->gpu_layers));
             json_object_set_new(o, "peak_rss_bytes", json_integer((json_int_t)r->peak_rss));
             json_array_append_new(arr, o);
         }
@@ -422,14 +481,14 @@ static int print_json(const bench_row *rows, int n, const membw_result *bw, doub
     return rc;
 }
 
-static void print_csv(const bench_row *rows, int n, double bw_gbps, bool membw_only) {
+static void print_csv(const bench_row *rows, int n, double bw_gbps, bool membw_only, const gpu_ref *gpu) {
     if (membw_only) {
         printf("membw_gbps\n%.3f\n", bw_gbps);
         return;
     }
     printf("model,file_bytes,weight_bytes_per_token,n_params,threads,n_prompt,n_gen,depth,reps,"
            "prompt_tps,prompt_tps_min,prompt_tps_max,decode_tps,decode_tps_min,decode_tps_max,"
-           "ttft_ms,ttft_ms_min,ttft_ms_max,decode_gbps,membw_gbps,bw_pct,peak_rss_bytes\n");
+           "ttft_ms,ttft_ms_min,ttft_ms_max,decode_gbps,membw_gbps,bw_pct,peak_rss_bytes,weights_in,gpu_layers\n");
     for (int i = 0; i < n; i++) {
         const bench_row *r = &rows[i];
         bool q = strpbrk(r->name, ",\"\n") != NULL;
@@ -448,9 +507,14 @@ static void print_csv(const bench_row *rows, int n, double bw_gbps, bool membw_o
             if (act[k]) printf(",%.3f,%.3f,%.3f", s[k]->median, s[k]->min, s[k]->max);
             else printf(",,,");
         }
-        if (r->n_gen > 0) printf(",%.3f,%.3f,%.2f", r->decode_gbps, r->near_bw.median > 0 ? r->near_bw.median : bw_gbps, r->bw_pct);
+        /* membw_gbps: the bandwidth bw_pct divides by (the GPU's copy bandwidth for GPU rows) */
+        if (has_bw_pct(r, gpu))
+            printf(",%.3f,%.3f,%.2f", r->decode_gbps,
+                   r->ref == BW_GPU ? gpu->info.copy_gbps : r->near_bw.median > 0 ? r->near_bw.median : bw_gbps, r->bw_pct);
+        else if (r->n_gen > 0) printf(",%.3f,,", r->decode_gbps);
         else printf(",,%.3f,", bw_gbps);
-        printf(",%llu\n", (unsigned long long)r->peak_rss);
+        char where[48];
+        printf(",%llu,%s,%d\n", (unsigned long long)r->peak_rss, weights_in(r, where, sizeof where), r->gpu_layers);
     }
 }
 
@@ -469,8 +533,8 @@ int cmd_bench(int argc, char **argv) {
         bw_gbps = bw.gbps;
     }
     if (o.membw_only) {
-        if (!strcmp(o.format, "json")) return print_json(NULL, 0, &bw, o.bw_given, true);
-        if (!strcmp(o.format, "csv")) print_csv(NULL, 0, bw_gbps, true);
+        if (!strcmp(o.format, "json")) return print_json(NULL, 0, &bw, o.bw_given, true, NULL);
+        if (!strcmp(o.format, "csv")) print_csv(NULL, 0, bw_gbps, true, NULL);
         else bw_line(stdout, &bw, o.bw_given);
         return 0;
     }
@@ -480,15 +544,16 @@ int cmd_bench(int argc, char **argv) {
     if (!rows) { fprintf(stderr, "brisk bench: out of memory\n"); return 1; }
     int n_rows = 0;
     rc = 0;
+    gpu_ref gpu = {0};
     for (int i = 0; i < o.n_models; i++) {
-        int k = bench_model(&o, o.models[i], bw_gbps, rows + n_rows, max_rows - n_rows);
+        int k = bench_model(&o, o.models[i], bw_gbps, &gpu, rows + n_rows, max_rows - n_rows);
         if (k < 0) { rc = 1; break; }
         n_rows += k;
     }
     if (rc == 0) {
-        if (!strcmp(o.format, "json")) rc = print_json(rows, n_rows, &bw, o.bw_given, false);
-        else if (!strcmp(o.format, "csv")) print_csv(rows, n_rows, bw_gbps, false);
-        else print_md(rows, n_rows, &bw, bw_gbps, o.bw_given);
+        if (!strcmp(o.format, "json")) rc = print_json(rows, n_rows, &bw, o.bw_given, false, &gpu);
+        else if (!strcmp(o.format, "csv")) print_csv(rows, n_rows, bw_gbps, false, &gpu);
+        else print_md(rows, n_rows, &bw, bw_gbps, o.bw_given, &gpu);
         if (fflush(stdout) != 0) rc = 1;
     }
     free(rows);

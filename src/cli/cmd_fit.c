@@ -14,7 +14,10 @@
  * programs), and everything within what is available now. Decode speed is bound by
  * memory bandwidth: tok/s <= bandwidth / bytes read per token (weights, plus the KV
  * cache read by attention: at an empty and at a full context). The bandwidth is
- * measured like `brisk bench --membw` unless given with --bw. */
+ * measured like `brisk bench --membw` unless given with --bw.
+ * With a CUDA GPU: whether every layer with its f16 KV cache fits in the free
+ * device memory (else about how many layers do), and decode speed at the GPU's
+ * measured copy bandwidth. */
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
@@ -34,6 +37,7 @@
 #define MAX_BATCH 512                   /* context.c: tokens per forward pass */
 #define RUNTIME_BASE_BYTES (8ull << 20) /* code, libc, PCRE2, stacks of a brisk process */
 #define RUNTIME_PER_TOKEN_BYTES 96      /* tokenizer tables per vocabulary entry */
+#define GPU_RESERVE_BYTES (768ull << 20) /* left free on the GPU (model/forward_cuda.c: cuBLAS, the context) */
 
 typedef struct fit_model {
     char name[160];
@@ -186,6 +190,36 @@ static fit_estimate estimate(const fit_model *m, int64_t n_ctx, int kv_elem, int
         e.decode_tps_full = bw_gbps * 1e9 / (double)(e.weights + e.kv);
     }
     return e;
+}
+
+/* The GPU side of a fit. Layers that fit: the weights and the f16 KV cache
+ * spread evenly over the layers (the embedding and output matrices with them),
+ * so "about". */
+typedef struct gpu_fit {
+    bool present;
+    brisk_gpu_info info;
+    char note[sizeof(((brisk_error *)0)->msg) + 16]; /* why there is none */
+    uint64_t need;      /* every layer: weights + f16 KV cache + the reserve */
+    int64_t layers;     /* that fit (m->n_layer: all) */
+    double decode_tps;  /* every layer there: copy bandwidth / weight bytes per token */
+} gpu_fit;
+
+static gpu_fit fit_gpu(const fit_model *m, int64_t n_ctx) {
+    gpu_fit g = {0};
+    brisk_error err;
+    if (brisk_gpu_query(&g.info, true, &err) != BRISK_OK) {
+        snprintf(g.note, sizeof g.note, "no GPU: %s", err.msg);
+        return g;
+    }
+    g.present = true;
+    uint64_t kv16 = (uint64_t)(m->n_layer * n_ctx * m->n_head_kv * (m->head_dim + m->head_dim_v) * 2);
+    uint64_t model = m->weight_bytes + kv16;
+    uint64_t room = g.info.free_bytes > GPU_RESERVE_BYTES ? g.info.free_bytes - GPU_RESERVE_BYTES : 0;
+    g.need = model + GPU_RESERVE_BYTES;
+    g.layers = model <= room ? m->n_layer : (int64_t)((double)room / ((double)model / (double)m->n_layer));
+    if (g.layers >= m->n_layer) g.layers = model <= room ? m->n_layer : m->n_layer - 1;
+    g.decode_tps = g.info.copy_gbps * 1e9 / (double)m->weight_bytes;
+    return g;
 }
 
 static void human(char *buf, size_t n, uint64_t b) {
@@ -349,7 +383,7 @@ int cmd_fit(int argc, char **argv) {
     bool rule = e.weights <= WEIGHTS_RAM_SHARE * (double)ram;
     bool now = e.total <= (ram_s ? ram_list : ram_avail);
     const char *verdict = rule && now ? "fits" : now ? "fits, but the weights exceed 60% of RAM" : "does not fit";
-    const char *gpu = "none: this brisk has no GPU backend linked";
+    gpu_fit gpu = fit_gpu(&m, n_ctx);
     if (json) {
         json_t *root = json_pack(
             "{s:s, s:s, s:s, s:I, s:I, s:s, s:I, s:{s:I, s:I, s:I, s:I, s:I}, s:I, s:I, s:f, s:b, s:s, s:n, s:s,"
@@ -359,9 +393,16 @@ int cmd_fit(int argc, char **argv) {
             "weights", (json_int_t)e.weights, "kv_cache", (json_int_t)e.kv, "compute", (json_int_t)e.compute,
             "runtime", (json_int_t)e.runtime, "total", (json_int_t)e.total, "ram_total_bytes", (json_int_t)ram,
             "ram_available_bytes", (json_int_t)(ram_s ? ram_list : ram_avail), "weights_pct_of_ram",
-            ram ? 100.0 * e.weights / ram : 0.0, "fits", rule && now, "verdict", verdict, "gpu", "gpu_note", gpu,
+            ram ? 100.0 * e.weights / ram : 0.0, "fits", rule && now, "verdict", verdict, "gpu", "gpu_note", gpu.note,
             "bw_gbps", bw, "bw_source", bw_given > 0 ? "given" : "measured", "bytes_per_token",
             (json_int_t)e.weights, "decode_tps_empty", e.decode_tps_empty, "decode_tps_full", e.decode_tps_full);
+        if (gpu.present)
+            json_object_set_new(root, "gpu",
+                                json_pack("{s:s, s:I, s:I, s:f, s:I, s:I, s:I, s:f}", "name", gpu.info.name,
+                                          "free_bytes", (json_int_t)gpu.info.free_bytes, "total_bytes",
+                                          (json_int_t)gpu.info.total_bytes, "copy_gbps", gpu.info.copy_gbps,
+                                          "need_bytes", (json_int_t)gpu.need, "layers_fit", (json_int_t)gpu.layers,
+                                          "n_layer", (json_int_t)m.n_layer, "decode_tps", gpu.decode_tps));
         json_dumpf(root, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
         putchar('\n');
         json_decref(root);
@@ -385,7 +426,21 @@ int cmd_fit(int argc, char **argv) {
         printf("total       %12s\n\n", b5);
         printf("RAM:        %s total, %s available%s; weights are %.0f%% of RAM (rule: <= %.0f%%)\n", b6, b7,
                ram_s ? " (as given)" : "", ram ? 100.0 * e.weights / ram : 0.0, WEIGHTS_RAM_SHARE * 100);
-        printf("GPU:        %s\n", gpu);
+        if (!gpu.present) printf("GPU:        %s\n", gpu.note);
+        else {
+            char f[32], t[32], nd[32];
+            human(f, sizeof f, gpu.info.free_bytes);
+            human(t, sizeof t, gpu.info.total_bytes);
+            human(nd, sizeof nd, gpu.need);
+            printf("GPU:        %s; %s free of %s\n", gpu.info.name, f, t);
+            printf("            every layer with an f16 KV cache needs %s (with %llu MiB kept free): ", nd,
+                   GPU_RESERVE_BYTES >> 20);
+            if (gpu.layers == m.n_layer) printf("all %lld layers fit\n", (long long)m.n_layer);
+            else printf("about %lld of %lld layers fit (--gpu-layers; the rest run on the CPU)\n",
+                        (long long)gpu.layers, (long long)m.n_layer);
+            printf("            decode with every layer there: at most ~%.0f tok/s (copy bandwidth %.0f GB/s / "
+                   "bytes per token)\n", gpu.decode_tps, gpu.info.copy_gbps);
+        }
         printf("verdict:    %s\n\n", verdict);
         if (bw_given > 0) printf("bandwidth:  %.1f GB/s (given)\n", bw);
         else printf("bandwidth:  %.1f GB/s (measured: %d threads, best of %d passes over %zu MiB)\n", bw, mb.threads,

@@ -352,3 +352,4 @@ int32_t brisk_model_n_vocab(const brisk_model *m) { return m->hp.n_vocab; }
 int32_t brisk_model_n_ctx_train(const brisk_model *m) { return m->hp.n_ctx_train; }
 uint64_t brisk_model_n_params(const brisk_model *m) { return m->n_params; }
 uint64_t brisk_model_n_bytes(const brisk_model *m) { return m->n_bytes; }
+int32_t brisk_model_n_layers(const brisk_model *m) { return m->hp.n_layer; }

@@ -316,3 +316,20 @@ TEST(engine_block_accounting_has_no_leaks) {
     brisk_engine_free(e);
     brisk_model_free(m);
 }
+
+/* brisk_gpu_query: without a CUDA build or device, a clear UNSUPPORTED error
+ * and nothing filled in; with one (GPU machines), a name, memory and a copy
+ * bandwidth of a real GPU's order (100 GB/s .. 20 TB/s). */
+TEST(gpu_query_is_figures_or_a_clear_error) {
+    brisk_gpu_info g;
+    memset(&g, 0x5A, sizeof g);
+    brisk_error err = {0};
+    brisk_status st = brisk_gpu_query(&g, true, &err);
+    if (st == BRISK_OK) {
+        CHECK(g.name[0] != '\0' && g.free_bytes > 0 && g.free_bytes <= g.total_bytes);
+        CHECK(g.copy_gbps > 100 && g.copy_gbps < 20000);
+    } else {
+        CHECK_EQ_INT(st, BRISK_ERR_UNSUPPORTED);
+        CHECK(err.msg[0] != '\0' && g.name[0] == '\0' && g.total_bytes == 0 && g.copy_gbps == 0);
+    }
+}

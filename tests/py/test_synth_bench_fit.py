@@ -105,6 +105,7 @@ def test_bench_markdown(tiny_q8):
         cells = [c.strip() for c in row.strip("|").split("|")]
         assert len(cells) == len(header) and cells[0] == "tiny-q8_0.gguf"
         assert re.fullmatch(r"[\d.]+ \[[\d.]+-[\d.]+\]", cells[6]) and re.fullmatch(r"\d+%", cells[10])
+        assert header[10:] == ["% of bw", "bw GB/s", "weights in"] and cells[12] == "CPU"
 
 
 def test_bench_json_and_csv(tiny_q8):
@@ -123,12 +124,15 @@ def test_bench_json_and_csv(tiny_q8):
                                                    rel=1e-4)
         assert row["bw_pct"] == pytest.approx(100 * row["decode_gbps"] / 25, rel=1e-4)
         assert row["file_bytes"] == tiny_q8.stat().st_size and row["peak_rss_bytes"] > 0
+        assert row["weights_in"] == "cpu" and row["gpu_layers"] == 0  # no GPU in these tests
+    assert "gpu" not in doc  # the GPU's copy bandwidth: only with rows all on the GPU
     r = brisk("bench", "-m", tiny_q8, "-p", "16", "-n", "4", "-r", "2", "-t", "1", "-o", "csv", "--bw", "25")
     assert r.returncode == 0, r.stderr
     rows = list(csv.DictReader(io.StringIO(r.stdout)))
     assert len(rows) == 1
     assert float(rows[0]["decode_tps"]) > 0 and float(rows[0]["prompt_tps"]) > 0
     assert float(rows[0]["membw_gbps"]) == 25.0 and rows[0]["model"] == "tiny-q8_0.gguf"
+    assert rows[0]["weights_in"] == "CPU" and rows[0]["gpu_layers"] == "0"
 
 
 def test_membw_alone():

@@ -34,6 +34,11 @@ brisk_status brisk_cuda_device_describe(int device, char *buf, size_t buf_size, 
 brisk_status brisk_cuda_alloc(void **d_ptr, size_t bytes, const char *what, brisk_error *err);
 void brisk_cuda_free(void *d_ptr);
 
+/* Device-to-device copy bandwidth in GB/s, bytes read + written (the figure
+ * decode speed is compared with): cudaMemcpy between two buffers of `bytes`
+ * (1 GiB is what brisk bench uses), the median of 9 timed runs. */
+brisk_status brisk_cuda_copy_bandwidth(size_t bytes, double *gbps, brisk_error *err);
+
 /* Blocking copies and a device synchronize, with errors as brisk errors. */
 brisk_status brisk_cuda_upload(void *d_dst, const void *src, size_t bytes, brisk_error *err);
 brisk_status brisk_cuda_download(void *dst, const void *d_src, size_t bytes, brisk_error *err);
