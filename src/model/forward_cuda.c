@@ -608,8 +608,8 @@ static brisk_status residual_matmul(gpu_forward *g, const brisk_cuda_weight *w, 
     if (g->o_pending) return matmul(g, w, g->h16, g->o, n, err);
     if (prenorm_ok(g, n, width, next) && width % 32 == 0) {
         void *out = epilogue_xq(g);
-        brisk_cuda_q8_fusion f = {.mode = BRISK_CUDA_FUSE_ADD_NORM, .in_norm = g->xq_prenorm, .in_eps = g->norm_eps,
-                                  .norm_w = next->w, .out_xq = out};
+        /* (its input, the attention output or act(gate) * up, is never pre-norm encoded) */
+        brisk_cuda_q8_fusion f = {.mode = BRISK_CUDA_FUSE_ADD_NORM, .norm_w = next->w, .out_xq = out};
         TRY(brisk_cuda_gemv_q8_fused(&w, &g->x, 1, g->xq_in, &f, g->stream, err));
         g->xq_in = out;
         g->xq_prenorm = true;

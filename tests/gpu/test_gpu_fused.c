@@ -342,6 +342,14 @@ static void check_fused_errors(void) {
     brisk_cuda_q8_fusion rope = {.mode = BRISK_CUDA_FUSE_ROPE, .head_dim = 7};
     refused &= brisk_cuda_gemv_q8_fused(ws, &d_x, 1, d_in, &rope, NULL, &err) == BRISK_ERR_ARG;
     refused &= brisk_cuda_prenorm_xq(d_x, NULL, NULL, d_out, 48, NULL, &err) == BRISK_ERR_ARG;
+    brisk_cuda_weight m64;
+    if (upload_weight(&m64, BRISK_TYPE_Q4_K, 256, 64, NULL)) {
+        const brisk_cuda_weight *w64[1] = {&m64};
+        brisk_cuda_q8_fusion add_in = add;
+        add_in.in_norm = true; /* the residual GEMVs read a plain x */
+        refused &= brisk_cuda_gemv_q8_fused(w64, &d_x, 1, d_in, &add_in, NULL, &err) == BRISK_ERR_ARG;
+        brisk_cuda_weight_free(&m64);
+    }
     gpu_check(refused, "gemv_q8_fused / prenorm_xq refuse bad shapes (%s)", refused ? err.msg : "accepted one");
     brisk_cuda_free(d_in); brisk_cuda_free(d_out); brisk_cuda_free(d_cnt); brisk_cuda_free(d_x);
     brisk_cuda_weight_free(&m);
@@ -359,7 +367,7 @@ void gpu_test_fused(void) {
         check_mixed_group(types[i], types[(i + 1) % 3]);
     }
     check_in_norm(BRISK_TYPE_Q4_K, 4096, 64);
-    check_add_norm(BRISK_TYPE_Q4_K, 1024, 4096, true);
+    check_add_norm(BRISK_TYPE_Q4_K, 1024, 4096, false);
     check_act_fused(BRISK_TYPE_Q6_K, 512, 640, true, false);
     check_rope_fused(BRISK_TYPE_Q4_K, BRISK_TYPE_Q4_K, 128, 64, false, true);
     check_rope_fused(BRISK_TYPE_Q8_0, BRISK_TYPE_Q6_K, 64, 64, true, false);

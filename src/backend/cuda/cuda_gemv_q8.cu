@@ -193,8 +193,7 @@ struct Group {
 // What the kernel does besides y = W x (brisk_cuda_q8_fusion, cuda_backend.h).
 enum Mode { PLAIN, ADD_NORM, ACT, ROPE };
 struct Fuse {
-    bool in_norm;   // x is pre-norm encoded (cuda_xq.cuh): dots times 1 / rms
-    float in_eps;
+    float in_eps;   // IN_NORM: x is pre-norm encoded (cuda_xq.cuh): dots times 1 / rms
     // ADD_NORM: y += W x (y = the residual), then out_xq = the pre-norm encoding of y with norm_w.
     // ACT: matrix 0 = gate, 1 = up; warp row i: act(gate_i) * up_i (rounded to f16) into
     //      act_out[i] (f32) and out16[i], then out_xq = its xq8 encoding.
@@ -202,7 +201,7 @@ struct Fuse {
     float *act_out;
     half *out16;
     uint8_t *out_xq;
-    unsigned *counters; // ACT: per 32 outputs, zero between launches (the last warp of a block resets it)
+    unsigned *counters; // ACT: per 32 outputs, zero between launches (the block's last warp resets it)
     bool gelu;
     // ROPE: role[m] 0 = q (rotated, f32 into y), 1 = k (rotated, f16 into cache[1]), 2 = v (f16 into cache[2]);
     // cache row rows[0], position pos[0]; adjacent pairs (2p, 2p + 1) of the first n_rot dims of each head.
@@ -214,23 +213,33 @@ struct Fuse {
     float mscale;
 };
 
-// ACT: the warp finishing output block blk (32 outputs) of `vals` encodes it:
-// each writer counts with a release atomic; the warp whose count completes the
-// block (31 earlier ones) reads the 32 values back from L2 and writes xq's block.
-__device__ __forceinline__ void finish_block(const Fuse &f, const float *vals, int64_t n, int64_t blk) {
+// ACT: output block blk (32 outputs, one per warp, in 8 consecutive thread
+// blocks) is encoded by its last warp (row 31 of it: its thread block is
+// dispatched after the other 7, so waiting for them cannot deadlock). The
+// other 31 warps count themselves with a release reduction and exit at once;
+// the last one waits (acquire) for the count and reads their values from L2.
+__device__ __forceinline__ void finish_block(const Fuse &f, const float *vals, int64_t n, int64_t row) {
     const int lane = threadIdx.x % 32;
-    unsigned old = 0;
-    if (lane == 0)
-        asm volatile("atom.acq_rel.gpu.global.add.u32 %0, [%1], 1;" : "=r"(old) : "l"(f.counters + blk) : "memory");
-    old = __shfl_sync(0xffffffffu, old, 0);
-    if (old != 31) return;
+    unsigned *count = f.counters + row / 32;
+    if (row % 32 != 31) {
+        if (lane == 0) asm volatile("red.release.gpu.global.add.u32 [%0], 1;" ::"l"(count) : "memory");
+        return;
+    }
+    if (lane == 0) {
+        unsigned c;
+        for (;;) {
+            asm volatile("ld.acquire.gpu.global.u32 %0, [%1];" : "=r"(c) : "l"(count) : "memory");
+            if (c >= 31) break;
+            __nanosleep(64);
+        }
+        *count = 0; // the next launch that counts here comes after this grid
+    }
     __syncwarp(); // lane 0's acquire orders the other lanes' loads too
     const bool on = lane < 8;
-    const int64_t e = blk * 32 + 4 * (on ? lane : 0);
+    const int64_t blk = row / 32, e = blk * 32 + 4 * (on ? lane : 0);
     const float4 v4 = __ldcg(reinterpret_cast<const float4 *>(vals + e));
     const float v[4] = {v4.x, v4.y, v4.z, v4.w};
     quantize_group(v, on, f.out_xq, n, blk);
-    if (lane == 0) f.counters[blk] = 0;
 }
 
 __device__ __forceinline__ void rope_rotate(const Fuse &f, int64_t row, float &x0, float &x1) {
@@ -251,7 +260,7 @@ __device__ __forceinline__ void rope_rotate(const Fuse &f, int64_t row, float &x
 const int PADS_AHEAD = 4;
 
 // One block's work of gemv_q8_kernel for weight type U (WARPS warps of R rows).
-template <class U, int WARPS, int R, int UNROLL, int MODE>
+template <class U, int WARPS, int R, int UNROLL, int MODE, bool IN_NORM>
 __device__ __forceinline__ void gemv_block(const Group &grp, const Fuse &f, const uint8_t *__restrict__ xq,
                                            int64_t n_in) {
     static_assert(MODE == PLAIN || R == 2, "ADD_NORM, ACT and ROPE take row pairs");
@@ -296,7 +305,7 @@ __device__ __forceinline__ void gemv_block(const Group &grp, const Fuse &f, cons
     const int64_t n_blocks = n_in / 32;
     int pads[PADS_AHEAD];
 #pragma unroll
-    for (int k = 0; k < PADS_AHEAD; k++) pads[k] = f.in_norm && lane + 32 * k < n_blocks ? __ldg(&xb[lane + 32 * k].pad) : 0;
+    for (int k = 0; k < PADS_AHEAD; k++) pads[k] = IN_NORM && lane + 32 * k < n_blocks ? __ldg(&xb[lane + 32 * k].pad) : 0;
     for (int64_t base = lane; base < n_units; base += 32 * UNROLL) {
         typename U::X xs[UNROLL];
 #pragma unroll
@@ -317,7 +326,7 @@ __device__ __forceinline__ void gemv_block(const Group &grp, const Fuse &f, cons
         }
     }
     float scale = 1.0f;
-    if (f.in_norm) { // 1 / rms(x): the pads in a fixed order (every launch that reads this x agrees)
+    if (IN_NORM) { // 1 / rms(x): the pads in a fixed order (every launch that reads this x agrees)
         float ss = 0.0f;
 #pragma unroll
         for (int k = 0; k < PADS_AHEAD; k++) ss += __int_as_float(pads[k]);
@@ -330,7 +339,7 @@ __device__ __forceinline__ void gemv_block(const Group &grp, const Fuse &f, cons
     for (int r = 0; r < R; r++) {
 #pragma unroll
         for (int o = 16; o > 0; o /= 2) acc[r] += __shfl_xor_sync(0xffffffffu, acc[r], o);
-        if (f.in_norm) acc[r] *= scale;
+        if (IN_NORM) acc[r] *= scale;
     }
     if (MODE == PLAIN) {
 #pragma unroll
@@ -359,7 +368,7 @@ __device__ __forceinline__ void gemv_block(const Group &grp, const Fuse &f, cons
             f.act_out[row0] = v;
             f.out16[row0] = __float2half_rn(v);
         }
-        finish_block(f, f.act_out, n_out, row0 / 32);
+        finish_block(f, f.act_out, n_out, row0);
     } else { // ROPE: row0 is even, row0 + 1 < n_out (n_out a multiple of 16)
         const int role = m0 ? f.role[0] : m1 ? f.role[1] : f.role[2];
         float x0 = acc[0], x1 = acc[R - 1];
@@ -375,15 +384,17 @@ __device__ __forceinline__ void gemv_block(const Group &grp, const Fuse &f, cons
     }
 }
 
-template <class U0, class U1, int WARPS, int R, int UNROLL, int MODE>
+template <class U0, class U1, int WARPS, int R, int UNROLL, int MODE, bool IN_NORM>
 __global__ void __launch_bounds__(WARPS * 32)
 gemv_q8_kernel(Group grp, Fuse f, const uint8_t *__restrict__ xq, int64_t n_in) {
     brisk_cuda::pdl_trigger();
-    if (std::is_same<U0, U1>::value || blockIdx.x < grp.u1_begin) gemv_block<U0, WARPS, R, UNROLL, MODE>(grp, f, xq, n_in);
-    else gemv_block<U1, WARPS, R, UNROLL, MODE>(grp, f, xq, n_in);
+    if (std::is_same<U0, U1>::value || blockIdx.x < grp.u1_begin)
+        gemv_block<U0, WARPS, R, UNROLL, MODE, IN_NORM>(grp, f, xq, n_in);
+    else
+        gemv_block<U1, WARPS, R, UNROLL, MODE, IN_NORM>(grp, f, xq, n_in);
 }
 
-template <class U0, class U1, int R, int UNROLL, int MODE>
+template <class U0, class U1, int R, int UNROLL, int MODE, bool IN_NORM>
 void launch(const brisk_cuda_weight *const *ws, float *const *ys, int n, const void *xq, bool accumulate,
             const Fuse &f, cudaStream_t s) {
     constexpr int WARPS = MODE == ADD_NORM ? 16 : 4; // ADD_NORM: a block encodes its 32 rows
@@ -402,37 +413,37 @@ void launch(const brisk_cuda_weight *const *ws, float *const *ys, int n, const v
         }
         grp.block_end[m] = blocks;
     }
-    pdl_launch(gemv_q8_kernel<U0, U1, WARPS, R, UNROLL, MODE>, dim3(blocks), dim3(WARPS * 32), 0, s, grp, f,
+    pdl_launch(gemv_q8_kernel<U0, U1, WARPS, R, UNROLL, MODE, IN_NORM>, dim3(blocks), dim3(WARPS * 32), 0, s, grp, f,
                (const uint8_t *)xq, ws[0]->n_in);
 }
 
 // The weight types of a launch: the first matrix's and the last's (at most two runs).
-template <class U0, int R, int UNROLL, int MODE>
+template <class U0, int R, int UNROLL, int MODE, bool IN_NORM>
 bool launch_second(const brisk_cuda_weight *const *ws, float *const *ys, int n, const void *xq, bool acc,
                    const Fuse &f, cudaStream_t s) {
     const brisk_type t1 = ws[n - 1]->type;
     if (t1 == ws[0]->type) {
-        launch<U0, U0, R, UNROLL, MODE>(ws, ys, n, xq, acc, f, s);
+        launch<U0, U0, R, UNROLL, MODE, IN_NORM>(ws, ys, n, xq, acc, f, s);
         return true;
     }
     if constexpr (MODE == PLAIN || MODE == ROPE) {
         switch (t1) {
-        case BRISK_TYPE_Q4_K: launch<U0, UnitQ4_K, R, UNROLL, MODE>(ws, ys, n, xq, acc, f, s); return true;
-        case BRISK_TYPE_Q6_K: launch<U0, UnitQ6_K, R, UNROLL, MODE>(ws, ys, n, xq, acc, f, s); return true;
-        case BRISK_TYPE_Q8_0: launch<U0, UnitQ8_0, R, UNROLL, MODE>(ws, ys, n, xq, acc, f, s); return true;
+        case BRISK_TYPE_Q4_K: launch<U0, UnitQ4_K, R, UNROLL, MODE, IN_NORM>(ws, ys, n, xq, acc, f, s); return true;
+        case BRISK_TYPE_Q6_K: launch<U0, UnitQ6_K, R, UNROLL, MODE, IN_NORM>(ws, ys, n, xq, acc, f, s); return true;
+        case BRISK_TYPE_Q8_0: launch<U0, UnitQ8_0, R, UNROLL, MODE, IN_NORM>(ws, ys, n, xq, acc, f, s); return true;
         default: return false;
         }
     }
     return false;
 }
 
-template <int R, int UNROLL, int MODE>
+template <int R, int UNROLL, int MODE, bool IN_NORM = false>
 bool launch_type(const brisk_cuda_weight *const *ws, float *const *ys, int n, const void *xq, bool acc,
                  const Fuse &f, cudaStream_t s) {
     switch (ws[0]->type) {
-    case BRISK_TYPE_Q4_K: return launch_second<UnitQ4_K, R, UNROLL, MODE>(ws, ys, n, xq, acc, f, s);
-    case BRISK_TYPE_Q6_K: return launch_second<UnitQ6_K, R, UNROLL, MODE>(ws, ys, n, xq, acc, f, s);
-    case BRISK_TYPE_Q8_0: return launch_second<UnitQ8_0, R, UNROLL, MODE>(ws, ys, n, xq, acc, f, s);
+    case BRISK_TYPE_Q4_K: return launch_second<UnitQ4_K, R, UNROLL, MODE, IN_NORM>(ws, ys, n, xq, acc, f, s);
+    case BRISK_TYPE_Q6_K: return launch_second<UnitQ6_K, R, UNROLL, MODE, IN_NORM>(ws, ys, n, xq, acc, f, s);
+    case BRISK_TYPE_Q8_0: return launch_second<UnitQ8_0, R, UNROLL, MODE, IN_NORM>(ws, ys, n, xq, acc, f, s);
     default: return false;
     }
 }
@@ -444,7 +455,8 @@ extern "C" bool brisk_cuda_gemv_q8_supported(const brisk_cuda_weight *w) {
 }
 
 static brisk_status gemv_group(const brisk_cuda_weight *const *ws, float *const *ys, int n, const void *d_xq,
-                               int variant, bool acc, const Fuse &f, int mode, void *stream, brisk_error *err) {
+                               int variant, bool acc, const Fuse &f, int mode, bool in_norm, void *stream,
+                               brisk_error *err) {
     if (n < 1 || n > MAX_GROUP) return brisk_fail(err, BRISK_ERR_ARG, "CUDA gemv_q8: %d matrices (1..%d)", n, MAX_GROUP);
     int runs = 1;
     for (int m = 0; m < n; m++) {
@@ -458,9 +470,13 @@ static brisk_status gemv_group(const brisk_cuda_weight *const *ws, float *const 
                           mode == PLAIN || mode == ROPE ? 2 : 1);
     cudaStream_t s = (cudaStream_t)stream;
     bool ok;
+    // a pre-norm x is read by the q/k/v (ROPE or PLAIN), gate/up (ACT or PLAIN) and output GEMVs
     if (mode == ADD_NORM) ok = launch_type<2, 1, ADD_NORM>(ws, ys, n, d_xq, true, f, s);
-    else if (mode == ACT) ok = launch_type<2, 1, ACT>(ws, ys, n, d_xq, false, f, s);
-    else if (mode == ROPE) ok = launch_type<2, 1, ROPE>(ws, ys, n, d_xq, false, f, s);
+    else if (mode == ACT) ok = in_norm ? launch_type<2, 1, ACT, true>(ws, ys, n, d_xq, false, f, s)
+                                       : launch_type<2, 1, ACT>(ws, ys, n, d_xq, false, f, s);
+    else if (mode == ROPE) ok = in_norm ? launch_type<2, 1, ROPE, true>(ws, ys, n, d_xq, false, f, s)
+                                        : launch_type<2, 1, ROPE>(ws, ys, n, d_xq, false, f, s);
+    else if (in_norm) ok = launch_type<2, 1, PLAIN, true>(ws, ys, n, d_xq, acc, f, s);
     else {
         // the measured best (bench/results/2026-11-24-cuda-decode-h100.md): 2 rows per warp, 1 unit in flight
         if (variant < 1 || variant > 4) variant = 2;
@@ -480,22 +496,22 @@ static Fuse plain_fuse() { return Fuse{}; }
 // per lane) = (1, 1), (2, 1), (1, 2), (2, 2).
 extern "C" brisk_status brisk_cuda_gemv_q8_variant(const brisk_cuda_weight *w, const void *d_xq, float *d_y,
                                                    int variant, void *stream, brisk_error *err) {
-    return gemv_group(&w, &d_y, 1, d_xq, variant, false, plain_fuse(), PLAIN, stream, err);
+    return gemv_group(&w, &d_y, 1, d_xq, variant, false, plain_fuse(), PLAIN, false, stream, err);
 }
 
 extern "C" brisk_status brisk_cuda_gemv_q8(const brisk_cuda_weight *w, const void *d_xq, float *d_y, void *stream,
                                            brisk_error *err) {
-    return gemv_group(&w, &d_y, 1, d_xq, 0, false, plain_fuse(), PLAIN, stream, err);
+    return gemv_group(&w, &d_y, 1, d_xq, 0, false, plain_fuse(), PLAIN, false, stream, err);
 }
 
 extern "C" brisk_status brisk_cuda_gemv_q8_add(const brisk_cuda_weight *w, const void *d_xq, float *d_y, void *stream,
                                                brisk_error *err) {
-    return gemv_group(&w, &d_y, 1, d_xq, 0, true, plain_fuse(), PLAIN, stream, err);
+    return gemv_group(&w, &d_y, 1, d_xq, 0, true, plain_fuse(), PLAIN, false, stream, err);
 }
 
 extern "C" brisk_status brisk_cuda_gemv_q8_group(const brisk_cuda_weight *const *ws, float *const *d_ys, int n,
                                                  const void *d_xq, void *stream, brisk_error *err) {
-    return gemv_group(ws, d_ys, n, d_xq, 0, false, plain_fuse(), PLAIN, stream, err);
+    return gemv_group(ws, d_ys, n, d_xq, 0, false, plain_fuse(), PLAIN, false, stream, err);
 }
 
 extern "C" size_t brisk_cuda_q8_counters_bytes(int64_t n_out) { return (size_t)((n_out + 31) / 32) * sizeof(unsigned); }
@@ -504,7 +520,6 @@ extern "C" brisk_status brisk_cuda_gemv_q8_fused(const brisk_cuda_weight *const 
                                                  const void *d_xq, const brisk_cuda_q8_fusion *fu, void *stream,
                                                  brisk_error *err) {
     Fuse f = {};
-    f.in_norm = fu->in_norm;
     f.in_eps = fu->in_eps;
     const int mode = fu->mode == BRISK_CUDA_FUSE_ADD_NORM ? ADD_NORM
                      : fu->mode == BRISK_CUDA_FUSE_ACT    ? ACT
@@ -512,6 +527,8 @@ extern "C" brisk_status brisk_cuda_gemv_q8_fused(const brisk_cuda_weight *const 
                                                           : PLAIN;
     if (n < 1 || n > MAX_GROUP) return brisk_fail(err, BRISK_ERR_ARG, "CUDA gemv_q8_fused: %d matrices", n);
     const int64_t n_out = ws[0]->n_out;
+    if (mode == ADD_NORM && fu->in_norm)
+        return brisk_fail(err, BRISK_ERR_ARG, "CUDA gemv_q8_fused: add_norm reads a plain x (in_norm unsupported)");
     if (mode == ADD_NORM || mode == ACT) {
         if ((mode == ADD_NORM) != (n == 1) || (mode == ACT && n != 2) || n_out % 32 || !fu->out_xq ||
             (mode == ACT && !fu->counters) || (mode == ADD_NORM && (!fu->norm_w || !d_ys || !d_ys[0])) ||
@@ -546,5 +563,5 @@ extern "C" brisk_status brisk_cuda_gemv_q8_fused(const brisk_cuda_weight *const 
         f.n_rot = fu->n_rot;
         f.mscale = fu->mscale;
     }
-    return gemv_group(ws, d_ys, n, d_xq, 0, mode == ADD_NORM, f, mode, stream, err);
+    return gemv_group(ws, d_ys, n, d_xq, 0, mode == ADD_NORM, f, mode, fu->in_norm, stream, err);
 }
