@@ -27,6 +27,9 @@ void api_metrics(server *s, api_response *out) {
               (unsigned long long)st.cached_prompt_tokens);
     sbuf_addf(&b, "# HELP brisk_generated_tokens_total Tokens generated.\n# TYPE brisk_generated_tokens_total counter\n"
                   "brisk_generated_tokens_total %llu\n", (unsigned long long)st.generated_tokens);
+    sbuf_addf(&b, "# HELP brisk_preemptions_total Generating requests swapped out of a full KV cache (they resume).\n"
+                  "# TYPE brisk_preemptions_total counter\nbrisk_preemptions_total %llu\n",
+              (unsigned long long)st.preemptions);
     sbuf_addf(&b, "# HELP brisk_queue_depth Requests waiting for a sequence slot.\n# TYPE brisk_queue_depth gauge\n"
                   "brisk_queue_depth %d\n", st.queued);
     sbuf_addf(&b, "# HELP brisk_running_requests Requests being prefilled or decoded.\n# TYPE brisk_running_requests gauge\n"

@@ -79,9 +79,16 @@ typedef struct slot {
     sched_request *r;    /* NULL: free */
     uint64_t admitted;   /* admission order (the youngest is preempted first) */
     int32_t seq;
-    int32_t n_fed;       /* prompt tokens in the KV cache (cached ones included) */
-    bool decoding;       /* the prompt is in; `last` is the next token to feed */
+    const brisk_token *feed; /* what prefill evaluates: r->prompt, or `replay` when resuming */
+    int32_t n_feed;
+    int32_t n_fed;       /* of feed, in the KV cache (cached ones included) */
+    bool decoding;       /* feed is in; `last` is the next token to feed */
+    bool resuming;       /* prefilling `replay` after a preemption: no token to sample at its end */
+    bool parked;         /* swapped out, holding no blocks: waits for room for all of `replay` */
     brisk_token last;
+    brisk_token *gen;    /* every sampled token, in order (the last one is `last`) */
+    int32_t n_gen, cap_gen;
+    brisk_token *replay; /* prompt + gen[0 .. n_gen - 1): the KV cache to rebuild after a preemption */
     brisk_sampler *smp;
     brisk_stop *stop;
     brisk_detok *detok;
@@ -110,7 +117,7 @@ struct scheduler {
     brisk_batch_item *items;
     int *item_slot;
     /* stats (under mu) */
-    uint64_t requests_done, prompt_tokens, cached_prompt_tokens, generated_tokens;
+    uint64_t requests_done, prompt_tokens, cached_prompt_tokens, generated_tokens, preemptions;
     double window_start, rate;
     uint64_t window_tokens;
     brisk_kv_stats kv;
@@ -122,6 +129,8 @@ static void slot_release(scheduler *s, slot *sl) {
     brisk_stop_free(sl->stop);
     brisk_detok_free(sl->detok);
     free(sl->raw);
+    free(sl->gen);
+    free(sl->replay);
     sched_request *r = sl->r;
     memset(sl, 0, sizeof *sl);
     pthread_mutex_lock(&s->mu);
@@ -168,6 +177,8 @@ static void slot_start(scheduler *s, slot *sl, sched_request *r) {
     sl->stop = brisk_stop_create((const char *const *)r->stops, r->n_stops, &err);
     sl->detok = brisk_detok_create(s->vocab, false);
     bool ok = sl->seq >= 0 && sl->smp && sl->stop && sl->detok;
+    sl->feed = r->prompt;
+    sl->n_feed = r->n_prompt;
     if (ok) {
         sl->n_fed = brisk_seq_reuse_prefix(s->engine, sl->seq, r->prompt, r->n_prompt);
         for (int32_t i = 0; i < r->n_prompt; i++) brisk_sampler_accept(sl->smp, r->prompt[i]);
@@ -266,6 +277,17 @@ static bool next_token(scheduler *s, slot *sl, const float *logits) {
         return true;
     }
     brisk_sampler_accept(sl->smp, t);
+    if (sl->n_gen == sl->cap_gen) {
+        int32_t cap = sl->cap_gen ? 2 * sl->cap_gen : 64;
+        brisk_token *g = realloc(sl->gen, (size_t)cap * sizeof *g);
+        if (!g) {
+            finish(r, FINISH_ERROR, "out of memory");
+            return true;
+        }
+        sl->gen = g;
+        sl->cap_gen = cap;
+    }
+    sl->gen[sl->n_gen++] = t;
     bool eog = !r->ignore_eos && brisk_vocab_is_eog(s->vocab, t);
     sched_logprob lp;
     if (r->logprobs && !eog) fill_logprob(logits, s->n_vocab, t, r->top_logprobs, &lp);
@@ -316,17 +338,53 @@ static int32_t fit_chunk(scheduler *s, int32_t seq, int32_t want, int32_t free, 
 
 static void queue_push_front(scheduler *s, sched_request *r);
 
+/* A generating slot gives its KV blocks back but keeps its place, sampler,
+ * stop filter and text: parked, it waits until the cache has room for prompt
+ * + the tokens it generated (all but `last`), prefills them again (taking
+ * what the prefix cache still has), then goes on decoding from `last`, so its
+ * client sees one uninterrupted stream. False when its tokens could never fit
+ * in the whole cache again (or out of memory). */
+static bool swap_out(scheduler *s, slot *sl) {
+    sched_request *r = sl->r;
+    brisk_kv_stats kv = brisk_engine_kv_stats(s->engine);
+    int32_t n = r->n_prompt + sl->n_gen - 1; /* the KV cache it had */
+    if ((int64_t)n + 1 > (int64_t)kv.n_blocks * kv.block_size) return false;
+    brisk_token *replay = realloc(sl->replay, (size_t)n * sizeof *replay);
+    brisk_error err;
+    if (!replay) return false;
+    sl->replay = replay;
+    if (brisk_seq_truncate(s->engine, sl->seq, 0, &err) != BRISK_OK) return false;
+    memcpy(replay, r->prompt, (size_t)r->n_prompt * sizeof *replay);
+    memcpy(replay + r->n_prompt, sl->gen, (size_t)(sl->n_gen - 1) * sizeof *replay);
+    sl->feed = replay;
+    sl->n_feed = n;
+    sl->n_fed = 0;
+    sl->decoding = false;
+    sl->resuming = true;
+    sl->parked = true;
+    pthread_mutex_lock(&s->mu);
+    s->preemptions++;
+    s->kv = brisk_engine_kv_stats(s->engine);
+    pthread_mutex_unlock(&s->mu);
+    return true;
+}
+
 /* Nothing could run because the KV cache is full: free the blocks of the
- * youngest sequence. One still prefilling goes back to the front of the queue
- * (it starts over when blocks are free again); one decoding ends as if its
- * context were full (finish "length"). */
+ * youngest sequence that holds any. One still prefilling its prompt goes back
+ * to the front of the queue (it starts over when blocks are free again); one
+ * generating (or rebuilding after an earlier preemption) is swapped out
+ * (swap_out) and resumes later; one whose tokens no longer fit in the whole
+ * cache ends as if its context were full (finish "length"). */
 static void preempt_youngest(scheduler *s) {
     slot *victim = NULL;
-    for (int i = 0; i < s->p.n_parallel; i++)
-        if (s->slots[i].r && (!victim || s->slots[i].admitted > victim->admitted)) victim = &s->slots[i];
+    for (int i = 0; i < s->p.n_parallel; i++) {
+        const slot *sl = &s->slots[i];
+        if (sl->r && brisk_seq_n_past(s->engine, sl->seq) > 0 && (!victim || sl->admitted > victim->admitted))
+            victim = &s->slots[i];
+    }
     if (!victim) return;
     sched_request *r = victim->r;
-    if (!victim->decoding) {
+    if (!victim->decoding && !victim->resuming) {
         atomic_fetch_add(&r->refs, 1); /* the queue's reference; slot_release drops the slot's */
         pthread_mutex_lock(&r->mu);
         int32_t cached = r->n_cached;
@@ -341,11 +399,27 @@ static void preempt_youngest(scheduler *s) {
         pthread_mutex_unlock(&s->mu);
         return;
     }
+    if (swap_out(s, victim)) return;
     pthread_mutex_lock(&r->mu);
     finish_locked(r, flush_text(victim) ? FINISH_STOP : FINISH_LENGTH, NULL);
     if (r->finish == FINISH_STOP) r->stop_index = matched_stop(victim);
     pthread_mutex_unlock(&r->mu);
     slot_release(s, victim);
+}
+
+/* Whether parked slot sl may start rebuilding now: it is the oldest parked
+ * one and `free` blocks hold all of its replay and next token beside what
+ * older slots still prefilling will take (so it does not thrash, and a young
+ * one cannot starve an old one). */
+static bool may_resume(scheduler *s, const slot *sl, int32_t free) {
+    int64_t room = free;
+    for (int i = 0; i < s->p.n_parallel; i++) {
+        const slot *o = &s->slots[i];
+        if (!o->r || o == sl || o->decoding || o->admitted > sl->admitted) continue;
+        if (o->parked) return false;
+        room -= brisk_seq_blocks_needed(s->engine, o->seq, o->n_feed - o->n_fed + 1);
+    }
+    return brisk_seq_blocks_needed(s->engine, sl->seq, sl->n_feed + 1) <= room;
 }
 
 /* One forward pass: a token of every decoding slot, then prompt chunks, as
@@ -363,8 +437,17 @@ static void step(scheduler *s) {
                 slot_release(s, sl);
                 continue;
             }
+            if (sl->parked) {
+                if (!may_resume(s, sl, free)) {
+                    waiting++;
+                    continue;
+                }
+                sl->parked = false; /* the blocks it takes from the prefix cache were counted free */
+                sl->n_fed = brisk_seq_reuse_prefix(s->engine, sl->seq, sl->feed, sl->n_feed);
+                free -= sl->n_fed / s->block_size;
+            }
             brisk_batch_item *it = &s->items[n];
-            int32_t left = sl->decoding ? 1 : sl->r->n_prompt - sl->n_fed, blocks;
+            int32_t left = sl->decoding ? 1 : sl->n_feed - sl->n_fed, blocks;
             int32_t chunk = fit_chunk(s, sl->seq, left < budget ? left : budget, free, &blocks);
             if (chunk <= 0) {
                 waiting++;
@@ -373,8 +456,8 @@ static void step(scheduler *s) {
             if (sl->decoding) {
                 *it = (brisk_batch_item){sl->seq, &sl->last, 1, BRISK_OUTPUT_LAST};
             } else {
-                *it = (brisk_batch_item){sl->seq, sl->r->prompt + sl->n_fed, chunk,
-                                         chunk == left ? BRISK_OUTPUT_LAST : BRISK_OUTPUT_NONE};
+                *it = (brisk_batch_item){sl->seq, sl->feed + sl->n_fed, chunk,
+                                         chunk == left && !sl->resuming ? BRISK_OUTPUT_LAST : BRISK_OUTPUT_NONE};
             }
             budget -= chunk;
             free -= blocks;
@@ -398,8 +481,12 @@ static void step(scheduler *s) {
         slot *sl = &s->slots[s->item_slot[k]];
         if (!sl->decoding) {
             sl->n_fed += s->items[k].n_tokens;
-            if (sl->n_fed < sl->r->n_prompt) continue;
+            if (sl->n_fed < sl->n_feed) continue;
             sl->decoding = true;
+            if (sl->resuming) { /* rebuilt: `last` is fed at the next step */
+                sl->resuming = false;
+                continue;
+            }
         }
         generated++;
         if (next_token(s, sl, brisk_engine_logits(s->engine, k, -1))) slot_release(s, sl);
@@ -439,7 +526,7 @@ static bool blocks_for(scheduler *s, const sched_request *r) {
     int64_t free = kv.n_blocks - kv.used_blocks;
     for (int i = 0; i < s->p.n_parallel; i++) {
         const slot *sl = &s->slots[i];
-        if (sl->r && !sl->decoding) free -= brisk_seq_blocks_needed(s->engine, sl->seq, sl->r->n_prompt - sl->n_fed + 1);
+        if (sl->r && !sl->decoding) free -= brisk_seq_blocks_needed(s->engine, sl->seq, sl->n_feed - sl->n_fed + 1);
     }
     return (int64_t)r->n_prompt + 1 <= free * s->block_size;
 }
@@ -555,7 +642,7 @@ sched_stats sched_get_stats(scheduler *s) {
     double now = sched_now();
     sched_stats st = {.requests_done = s->requests_done, .prompt_tokens = s->prompt_tokens,
                       .cached_prompt_tokens = s->cached_prompt_tokens, .generated_tokens = s->generated_tokens,
-                      .queued = s->q_len, .running = s->n_running,
+                      .preemptions = s->preemptions, .queued = s->q_len, .running = s->n_running,
                       .gen_tok_per_s = now - s->window_start < 4.0 ? s->rate : 0.0, .kv = s->kv};
     pthread_mutex_unlock(&s->mu);
     return st;

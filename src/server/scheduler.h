@@ -88,6 +88,7 @@ typedef struct sched_params {
 
 typedef struct sched_stats {
     uint64_t requests_done, prompt_tokens, cached_prompt_tokens, generated_tokens;
+    uint64_t preemptions;   /* generating requests swapped out of a full KV cache (they resume) */
     int queued, running;
     double gen_tok_per_s;   /* generated tokens/s over the last few seconds */
     brisk_kv_stats kv;

@@ -2,7 +2,8 @@
 for the bad-input cases): plain and streaming chat, completions, messages,
 stop sequences, max tokens, multi-turn with prefix caching, embeddings,
 logprobs, concurrent clients equal to serial runs, a client that disconnects
-mid-stream (its KV blocks come back), every bad-input error in each API's own
+mid-stream (its KV blocks come back), a generation swapped out of a full KV
+cache that resumes where it was, every bad-input error in each API's own
 format, the API key, and a graceful shutdown. Model: smollm2-135m."""
 import concurrent.futures
 import json
@@ -356,6 +357,50 @@ def test_too_many_concurrent_requests(default_model):
                 break
             time.sleep(0.2)
         assert status == 200
+    finally:
+        assert s.stop() == 0
+
+
+def test_generating_request_swapped_out_of_a_full_cache_resumes(default_model):
+    """A KV cache of 128 tokens and 2 slots: two ~40-token prompts start together, and when their generations
+    fill the cache the younger one gives its blocks back and waits; it resumes (prompt + what it had generated
+    prefilled again) once the older one is done. Nothing is lost: both texts equal their runs alone, the
+    streamed one arrives as one uninterrupted stream, and /metrics counts the preemption."""
+    s = Server(default_model, "--parallel", 2, "-c", 256, "--kv-size", 128, "-t", 2)
+    try:
+        def body_of(word):
+            return {"model": s.model_id, "prompt": f"The story of the {word} and the castle, told " + "again and " * 8,
+                    "max_tokens": 60, "temperature": 0, "ignore_eos": True}
+
+        alone = [post(s, "/v1/completions", body_of(w)) for w in ("river", "forest")]
+        for status, out in alone:
+            assert status == 200 and out["usage"]["completion_tokens"] == 60, out
+        n_prompt = [out["usage"]["prompt_tokens"] for _, out in alone]
+        assert max(n_prompt) + 60 <= 128 < sum(n_prompt) + 120 and sum(n_prompt) + 2 <= 128, n_prompt
+
+        def streamed(body):
+            text, finish = "", None
+            with s.stream("/v1/completions", {**body, "stream": True}, timeout=TIMEOUT) as (status, lines):
+                assert status == 200
+                for line in lines:
+                    if line.startswith("data: ") and line != "data: [DONE]":
+                        choice = json.loads(line[6:])["choices"][0]
+                        text += choice["text"]
+                        finish = choice["finish_reason"] or finish
+            return text, finish
+
+        before = s.metrics()["brisk_preemptions_total"]
+        with concurrent.futures.ThreadPoolExecutor(2) as ex:
+            plain = ex.submit(post, s, "/v1/completions", body_of("river"))
+            time.sleep(0.05)  # the streamed one is admitted second: the younger, the one preempted
+            stream = ex.submit(streamed, body_of("forest"))
+            status, out = plain.result(timeout=TIMEOUT)
+            text, finish = stream.result(timeout=TIMEOUT)
+        assert status == 200 and out["choices"][0]["text"] == alone[0][1]["choices"][0]["text"]
+        assert out["usage"]["completion_tokens"] == 60 and out["choices"][0]["finish_reason"] == "length"
+        assert text == alone[1][1]["choices"][0]["text"] and finish == "length"
+        assert s.metrics()["brisk_preemptions_total"] >= before + 1
+        assert s.wait_metric("brisk_running_requests", lambda v: v == 0) == 0
     finally:
         assert s.stop() == 0
 
