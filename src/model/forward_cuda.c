@@ -53,12 +53,14 @@ brisk_status gpu_forward_pass(brisk_engine *e, const fwd_batch *b, brisk_error *
 #define RESERVE_BYTES ((size_t)768 << 20) /* left free for cuBLAS, the CUDA context and fragmentation */
 #define ATTN_SCRATCH_SLOTS 1024            /* query tokens x context splits the attention scratch holds */
 #define MAX_SPLITS 128                     /* brisk_cuda_attention_splits' most */
-/* BRISK_CUDA_FUSE bits: work fused into the int8 GEMVs of a 1-token pass */
+/* BRISK_CUDA_FUSE bits: work fused into the int8 GEMVs of a 1-token pass
+ * (bench/results/2026-11-25-cuda-fusion-h100.md has each one's figures) */
 #define FUSE_NORM 1 /* RMSNorm: the residual GEMV writes the pre-norm input, the readers apply 1 / rms */
-#define FUSE_ACT 2  /* act(gate) * up and its encoding in the gate/up GEMV */
+#define FUSE_ACT 2  /* act(gate) * up and its encoding in the gate/up GEMV: off by default (llama3-8b
+                       Q4_K_M decodes ~7% slower with it, Q8_0 the same) */
 #define FUSE_ROPE 4 /* RoPE and the KV store in the q/k/v GEMV */
 #define FUSE_TYPES 8 /* matrices of two weight types in one launch (q, k Q4_K + v Q6_K) */
-#define FUSE_ALL 15
+#define FUSE_DEFAULT (FUSE_NORM | FUSE_ROPE | FUSE_TYPES)
 
 typedef struct gpu_layer {
     brisk_cuda_weight wq, wk, wv, wo, gate, up, down;
@@ -83,7 +85,7 @@ struct gpu_forward {
     float *x, *q, *k, *v, *attn, *o, *gate, *up, *logits;
     void *h16;                    /* f16 input of the matrix products, [n_batch, max n_in] */
     void *xq;                     /* h16 of a 1-token pass quantized to int8 (brisk_cuda_quantize_x8) */
-    /* Fusions of a 1-token pass (BRISK_CUDA_FUSE, bits FUSE_*; default all):
+    /* Fusions of a 1-token pass (BRISK_CUDA_FUSE, bits FUSE_*; default FUSE_DEFAULT):
      * the producers fused into a GEMV's epilogue write the other xq buffer
      * than the one the GEMV reads (xq2 or xq); xq_in is where the next
      * GEMV's input is, xq_prenorm whether it is pre-norm encoded
@@ -289,7 +291,7 @@ static brisk_status create_n(brisk_engine *e, int32_t n, gpu_forward **out, bris
     const char *q8 = getenv("BRISK_CUDA_Q8");
     g->use_q8 = !q8 || strcmp(q8, "0") != 0;
     const char *fuse = getenv("BRISK_CUDA_FUSE");
-    g->fuse = fuse ? atoi(fuse) : FUSE_ALL;
+    g->fuse = fuse ? atoi(fuse) : FUSE_DEFAULT;
     g->norm_eps = hp->norm_eps;
     g->layers = calloc((size_t)n, sizeof *g->layers);
     if (!g->layers) return brisk_fail(err, BRISK_ERR_NOMEM, "out of memory");

@@ -4,8 +4,9 @@ re-quantized to Q8_0 (`brisk quantize --pure`: every matrix on the int8 GEMV,
 so every fusion the architecture allows runs: all of them for llama; no RoPE
 fusion for qwen2 (biases, NeoX), qwen3 (q/k norms, NeoX) and gemma3 (NeoX);
 no fused norm after gemma3's post-norms). Each prompt is decoded one token per
-pass, with all layers and with one layer on the GPU, and compared with the
-CPU on the same file and with the GPU without fusions (BRISK_CUDA_FUSE=0),
+pass, with all layers and with one layer on the GPU, with the default fusions
+and with all of them (BRISK_CUDA_FUSE=15: also act * up), and compared with
+the CPU on the same file and with the GPU without fusions (BRISK_CUDA_FUSE=0),
 over all prompts' positions: top-1 equal at >= 99% of them (the logit tests'
 bar; a position counts as equal where the fused pick is within 1e-2 of the
 reference's best logit: these random-weight models have near-tied top logits,
@@ -49,8 +50,9 @@ def q8_case(request, tmp_path_factory):
     model.close()
 
 
+@pytest.mark.parametrize("fuse", ["default", "15"])
 @pytest.mark.parametrize("where", ["all", "some"])
-def test_fused_decode_matches_cpu_and_unfused(q8_case, where, monkeypatch):
+def test_fused_decode_matches_cpu_and_unfused(q8_case, where, fuse, monkeypatch):
     name, model, fx = q8_case
     layers = 1 << 16 if where == "all" else 1
     runs = {"cpu": [], "unfused gpu": [], "fused": []}
@@ -58,7 +60,10 @@ def test_fused_decode_matches_cpu_and_unfused(q8_case, where, monkeypatch):
         ids = fx[f"ids_{i}"]
         ones = [1] * len(ids)
         runs["cpu"].append(model.logits(ids, gpu_layers=0))
-        monkeypatch.setenv("BRISK_CUDA_FUSE", "15")
+        if fuse == "default":
+            monkeypatch.delenv("BRISK_CUDA_FUSE", raising=False)
+        else:
+            monkeypatch.setenv("BRISK_CUDA_FUSE", fuse)
         runs["fused"].append(model.logits(ids, gpu_layers=layers, chunks=ones))
         monkeypatch.setenv("BRISK_CUDA_FUSE", "0")
         runs["unfused gpu"].append(model.logits(ids, gpu_layers=layers, chunks=ones))
@@ -67,6 +72,6 @@ def test_fused_decode_matches_cpu_and_unfused(q8_case, where, monkeypatch):
     assert np.isfinite(fused).all()
     for what in ("cpu", "unfused gpu"):
         top1, kl = agreement(np.concatenate(runs[what]), fused)
-        print(f"{name} {where}: fused vs {what}: top-1 {top1:.4f}, mean KL {kl:.2e}")
+        print(f"{name} {where} fuse {fuse}: fused vs {what}: top-1 {top1:.4f}, mean KL {kl:.2e}")
         assert top1 >= 0.99, what
         assert kl <= 1e-3, what
