@@ -13,6 +13,11 @@
 // i + 32, ... of the rows (a unit = 64 weights: 48 bytes of Q4_K/Q6_K, 64 of
 // Q8_0), loading the unit's x once for the R rows and UNROLL units before
 // using any; then the warp adds its lanes.
+//
+// Fused work of a decode step (brisk_cuda_gemv_q8_fused; fewer kernels per
+// step): a pre-norm x (IN_NORM: the dots times 1 / rms(x)), and an epilogue
+// (Mode): ADD_NORM (residual add + the next norm's pre-norm encoding), ACT
+// (act(gate) * up + its encoding), ROPE (RoPE + the f16 K/V store).
 #include <cuda_fp16.h>
 
 #include <type_traits>
