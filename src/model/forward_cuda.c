@@ -53,6 +53,14 @@ brisk_status gpu_forward_pass(brisk_engine *e, const fwd_batch *b, brisk_error *
 #define RESERVE_BYTES ((size_t)768 << 20) /* left free for cuBLAS, the CUDA context and fragmentation */
 #define ATTN_SCRATCH_SLOTS 1024            /* query tokens x context splits the attention scratch holds */
 #define MAX_SPLITS 128                     /* brisk_cuda_attention_splits' most */
+/* BRISK_CUDA_FUSE bits: work fused into the int8 GEMVs of a 1-token pass
+ * (bench/results/2026-11-25-cuda-fusion-h100.md has each one's figures) */
+#define FUSE_NORM 1 /* RMSNorm: the residual GEMV writes the pre-norm input, the readers apply 1 / rms */
+#define FUSE_ACT 2  /* act(gate) * up and its encoding in the gate/up GEMV: off by default (llama3-8b
+                       Q4_K_M decodes ~7% slower with it, Q8_0 the same) */
+#define FUSE_ROPE 4 /* RoPE and the KV store in the q/k/v GEMV */
+#define FUSE_TYPES 8 /* matrices of two weight types in one launch (q, k Q4_K + v Q6_K) */
+#define FUSE_DEFAULT (FUSE_NORM | FUSE_ROPE | FUSE_TYPES)
 
 typedef struct gpu_layer {
     brisk_cuda_weight wq, wk, wv, wo, gate, up, down;
@@ -77,6 +85,18 @@ struct gpu_forward {
     float *x, *q, *k, *v, *attn, *o, *gate, *up, *logits;
     void *h16;                    /* f16 input of the matrix products, [n_batch, max n_in] */
     void *xq;                     /* h16 of a 1-token pass quantized to int8 (brisk_cuda_quantize_x8) */
+    /* Fusions of a 1-token pass (BRISK_CUDA_FUSE, bits FUSE_*; default FUSE_DEFAULT):
+     * the producers fused into a GEMV's epilogue write the other xq buffer
+     * than the one the GEMV reads (xq2 or xq); xq_in is where the next
+     * GEMV's input is, xq_prenorm whether it is pre-norm encoded
+     * (brisk_cuda_prenorm_xq: the GEMV applies 1 / rms), norm_ready whether
+     * the last GEMV's epilogue already wrote the next norm's input. */
+    int fuse;
+    bool to_output;               /* the pass goes on to the output norm + matrix (whole_pass) */
+    float norm_eps;
+    void *xq2, *xq_in;
+    bool xq_prenorm, norm_ready;
+    void *counters;               /* brisk_cuda_q8_counters_bytes, zeroed */
     void *gemm_scratch, *attn_scratch;
     /* one pass's token metadata (device, and host staging) */
     /* d_meta / h_meta (page-locked): for an n-token pass, tokens[n] pos[n]
@@ -270,6 +290,9 @@ static brisk_status create_n(brisk_engine *e, int32_t n, gpu_forward **out, bris
     g->use_graphs = !graphs || strcmp(graphs, "0") != 0;
     const char *q8 = getenv("BRISK_CUDA_Q8");
     g->use_q8 = !q8 || strcmp(q8, "0") != 0;
+    const char *fuse = getenv("BRISK_CUDA_FUSE");
+    g->fuse = fuse ? atoi(fuse) : FUSE_DEFAULT;
+    g->norm_eps = hp->norm_eps;
     g->layers = calloc((size_t)n, sizeof *g->layers);
     if (!g->layers) return brisk_fail(err, BRISK_ERR_NOMEM, "out of memory");
     brisk_status st = brisk_cuda_stream_create(&g->stream, err);
@@ -315,12 +338,19 @@ static brisk_status create_n(brisk_engine *e, int32_t n, gpu_forward **out, bris
         {(void **)&g->logits, g->has_output ? (size_t)(B * g->n_vocab_pad) * 4 : 0, "the logits"},
         {&g->h16, (size_t)(B * max_in) * 2, "activations"},
         {&g->xq, brisk_cuda_xq8_bytes((max_in + 63) / 64 * 64), "activations"},
+        {&g->xq2, brisk_cuda_xq8_bytes((max_in + 63) / 64 * 64), "activations"},
+        {&g->counters, brisk_cuda_q8_counters_bytes(max_in), "GEMV counters"},
         {&g->gemm_scratch, gemm_scratch, "the GEMM scratch"},
         {&g->attn_scratch, (size_t)ATTN_SCRATCH_SLOTS * (size_t)hp->n_head * (size_t)(hp->head_dim_v + 2) * 4, "the attention scratch"},
         {(void **)&g->d_meta, (size_t)(5 * B + g->max_tables) * 4, "token metadata"},
     };
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0] && st == BRISK_OK; i++)
         st = dalloc(g, bufs[i].p, bufs[i].bytes, bufs[i].what, err);
+    if (st != BRISK_OK) return st;
+    void *zeros = calloc(1, brisk_cuda_q8_counters_bytes(max_in));
+    if (!zeros) return brisk_fail(err, BRISK_ERR_NOMEM, "out of memory");
+    st = brisk_cuda_upload(g->counters, zeros, brisk_cuda_q8_counters_bytes(max_in), err);
+    free(zeros);
     if (st != BRISK_OK) return st;
     st = brisk_cuda_host_alloc((void **)&g->h_meta, (size_t)(5 * B + g->max_tables) * 4, "token metadata", err);
     if (st == BRISK_OK && g->has_output)
@@ -408,9 +438,20 @@ brisk_status gpu_forward_create(brisk_engine *e, int32_t requested, brisk_error 
  * has that kernel: quantize h16 once after each kernel that writes it. */
 static bool q8_input(const gpu_forward *g, int n, int64_t n_in) { return g->use_q8 && n == 1 && n_in % 64 == 0; }
 
+/* The xq buffer a kernel of its own writes (nothing else reads it meanwhile):
+ * the next GEMV's plain input. */
+static void *standalone_xq(gpu_forward *g) {
+    g->xq_in = g->xq;
+    g->xq_prenorm = false;
+    return g->xq;
+}
+
+/* The xq buffer a GEMV's fused epilogue writes: not the one it reads. */
+static void *epilogue_xq(gpu_forward *g) { return g->xq_in == g->xq ? g->xq2 : g->xq; }
+
 static brisk_status inputs_ready(gpu_forward *g, int n, int64_t n_in, brisk_error *err) {
     if (!q8_input(g, n, n_in)) return BRISK_OK;
-    return brisk_cuda_quantize_x8(g->h16, g->xq, 1, n_in, g->stream, err);
+    return brisk_cuda_quantize_x8(g->h16, standalone_xq(g), 1, n_in, g->stream, err);
 }
 
 /* The integer GEMV for this 1-token matrix? */
@@ -420,7 +461,10 @@ static bool use_q8_gemv(const gpu_forward *g, const brisk_cuda_weight *w, int n)
 
 static brisk_status matmul(gpu_forward *g, const brisk_cuda_weight *w, const void *x16, float *y, int n,
                            brisk_error *err) {
-    if (use_q8_gemv(g, w, n)) return brisk_cuda_gemv_q8(w, g->xq, y, g->stream, err);
+    if (use_q8_gemv(g, w, n)) {
+        brisk_cuda_q8_fusion f = {.in_norm = g->xq_prenorm, .in_eps = g->norm_eps};
+        return brisk_cuda_gemv_q8_fused(&w, &y, 1, g->xq_in, &f, g->stream, err);
+    }
     if (n <= BRISK_CUDA_GEMV_MAX_COLS) return brisk_cuda_gemv(w, x16, y, n, g->stream, err);
     return brisk_cuda_gemm(g->blas, w, x16, y, n, g->gemm_scratch, err);
 }
@@ -432,14 +476,31 @@ static brisk_status matmul(gpu_forward *g, const brisk_cuda_weight *w, const voi
     } while (0)
 
 /* ys[i] = ws[i] h16 for matrices that read the same input; on the int8 path
- * runs of one type go to the GPU in one launch (brisk_cuda_gemv_q8_group). */
+ * they go to the GPU in one launch (brisk_cuda_gemv_q8_fused) per two runs of
+ * weight types,
+ * with `rope` (NULL: none) as the RoPE + KV store epilogue (roles 0, 1, 2 =
+ * q, k, v: matrices in that order). */
 static brisk_status matmuls(gpu_forward *g, const brisk_cuda_weight *const *ws, float *const *ys, int count, int n,
-                            brisk_error *err) {
+                            const brisk_cuda_q8_fusion *rope, brisk_error *err) {
     for (int i = 0; i < count;) {
         int j = i + 1;
         if (use_q8_gemv(g, ws[i], n)) {
-            while (j < count && ws[j]->type == ws[i]->type && ws[j]->n_in == ws[i]->n_in && use_q8_gemv(g, ws[j], n)) j++;
-            TRY(brisk_cuda_gemv_q8_group(ws + i, ys + i, j - i, g->xq, g->stream, err));
+            /* up to two runs of weight types per launch (q, k Q4_K and v Q6_K: one launch) */
+            int runs = 1;
+            while (j < count && ws[j]->n_in == ws[i]->n_in && use_q8_gemv(g, ws[j], n) &&
+                   (ws[j]->type == ws[j - 1]->type || ((g->fuse & FUSE_TYPES) && ++runs <= 2)))
+                j++;
+            brisk_cuda_q8_fusion f = {.mode = BRISK_CUDA_FUSE_NONE};
+            if (rope) {
+                f = *rope;
+                for (int m = i; m < j; m++) {
+                    f.role[m - i] = m;
+                    f.cache[m - i] = rope->cache[m];
+                }
+            }
+            f.in_norm = g->xq_prenorm;
+            f.in_eps = g->norm_eps;
+            TRY(brisk_cuda_gemv_q8_fused(ws + i, ys + i, j - i, g->xq_in, &f, g->stream, err));
         } else {
             TRY(matmul(g, ws[i], g->h16, ys[i], n, err));
         }
@@ -511,27 +572,98 @@ static int attention_splits(brisk_engine *e, gpu_forward *g, int n, int32_t max_
     return splits;
 }
 
+/* An RMSNorm of the pass and the matrices that read its output. */
+typedef struct norm_site {
+    const float *w;
+    const brisk_cuda_weight *readers[3];
+    int n_readers;
+} norm_site;
+
+/* Whether the norm's readers take the pre-norm encoding (FUSE_NORM): a
+ * 1-token pass whose readers are all int8 GEMVs (no f16 copy is written). */
+static bool prenorm_ok(const gpu_forward *g, int n, int width, const norm_site *site) {
+    if (!site || !(g->fuse & FUSE_NORM) || !q8_input(g, n, width)) return false;
+    for (int i = 0; i < site->n_readers; i++)
+        if (!use_q8_gemv(g, site->readers[i], n)) return false;
+    return true;
+}
+
+static norm_site attn_site(const gpu_layer *l) {
+    return (norm_site){.w = l->attn_norm, .readers = {&l->wq, &l->wk, &l->wv}, .n_readers = 3};
+}
+static norm_site ffn_site(const gpu_layer *l) {
+    return (norm_site){.w = l->ffn_norm, .readers = {&l->gate, &l->up}, .n_readers = 2};
+}
+static norm_site output_site(const gpu_forward *g) {
+    return (norm_site){.w = g->output_norm, .readers = {&g->output}, .n_readers = 1};
+}
+
 /* The block's output matrix (wo, down): o = W h for the next norm_input's
  * residual add (o_pending), or, on the int8 GEMV of a 1-token pass without a
  * post-norm, x += W h in the GEMV's epilogue (then the norm needs no add and
- * spreads over several blocks). */
+ * spreads over several blocks); with FUSE_NORM that epilogue also writes the
+ * pre-norm input of `next` (the norm after it; NULL: none), and the next
+ * norm_input has nothing left to do (norm_ready). */
 static brisk_status residual_matmul(gpu_forward *g, const brisk_cuda_weight *w, int n, bool post_norm,
-                                    brisk_error *err) {
+                                    const norm_site *next, int width, brisk_error *err) {
     g->o_pending = post_norm || !use_q8_gemv(g, w, n);
-    if (!g->o_pending) return brisk_cuda_gemv_q8_add(w, g->xq, g->x, g->stream, err);
-    return matmul(g, w, g->h16, g->o, n, err);
+    if (g->o_pending) return matmul(g, w, g->h16, g->o, n, err);
+    if (prenorm_ok(g, n, width, next) && width % 32 == 0) {
+        void *out = epilogue_xq(g);
+        /* (its input, the attention output or act(gate) * up, is never pre-norm encoded) */
+        brisk_cuda_q8_fusion f = {.mode = BRISK_CUDA_FUSE_ADD_NORM, .norm_w = next->w, .out_xq = out};
+        TRY(brisk_cuda_gemv_q8_fused(&w, &g->x, 1, g->xq_in, &f, g->stream, err));
+        g->xq_in = out;
+        g->xq_prenorm = true;
+        g->norm_ready = true;
+        return BRISK_OK;
+    }
+    return brisk_cuda_gemv_q8_add(w, g->xq_in, g->x, g->stream, err); /* its input is never pre-norm encoded */
 }
 
 /* h16 (and xq) = rmsnorm(x) * w over n rows of width, after x += o when
  * add_o (the previous block's residual, deferred so that 1-token passes fuse
- * it into the norm kernel). */
-static brisk_status norm_input(gpu_forward *g, int n, int width, const float *w, float eps, bool add_o,
+ * it into the norm kernel). With FUSE_NORM (prenorm_ok): the pre-norm
+ * encoding instead, unless the last GEMV wrote it already. */
+static brisk_status norm_input(gpu_forward *g, int n, int width, const norm_site *site, float eps, bool add_o,
                                brisk_error *err) {
+    const bool ready = g->norm_ready;
+    g->norm_ready = false;
+    if (prenorm_ok(g, n, width, site)) {
+        if (ready) return BRISK_OK;
+        TRY(brisk_cuda_prenorm_xq(g->x, add_o ? g->o : NULL, site->w, standalone_xq(g), width, g->stream, err));
+        g->xq_prenorm = true;
+        return BRISK_OK;
+    }
     if (q8_input(g, n, width) && brisk_cuda_rmsnorm_xq_supported(width))
-        return brisk_cuda_rmsnorm_xq(g->x, add_o ? g->o : NULL, w, g->h16, g->xq, width, eps, g->stream, err);
+        return brisk_cuda_rmsnorm_xq(g->x, add_o ? g->o : NULL, site->w, g->h16, standalone_xq(g), width, eps,
+                                     g->stream, err);
     if (add_o) TRY(brisk_cuda_add(g->x, g->o, (int64_t)n * width, g->stream, err));
-    TRY(brisk_cuda_rmsnorm(g->x, w, NULL, g->h16, n, width, eps, g->stream, err));
+    TRY(brisk_cuda_rmsnorm(g->x, site->w, NULL, g->h16, n, width, eps, g->stream, err));
     return inputs_ready(g, n, width, err);
+}
+
+/* The q/k/v GEMVs' RoPE + KV store epilogue (FUSE_ROPE) for this layer, or
+ * false: 1-token passes on the int8 GEMV, adjacent-pair RoPE (not NeoX: its
+ * pairs lie in different warps), no biases or q/k norms (they come between
+ * the product and the rotation). */
+static bool rope_fusion(brisk_engine *e, gpu_forward *g, int il, int n, brisk_cuda_q8_fusion *f) {
+    const brisk_model *m = e->model;
+    const hparams *hp = &m->hp;
+    const layer_weights *ly = &m->layers[il];
+    gpu_layer *l = &g->layers[il];
+    const rope_table *rt = ly->sliding ? &e->rope_local : &e->rope_global;
+    if (!(g->fuse & FUSE_ROPE) || !q8_input(g, n, hp->n_embd) || rt->style == ROPE_NEOX || l->bq || l->bk || l->bv ||
+        m->arch->qk_norm || hp->head_dim % 2 || hp->head_dim != hp->head_dim_v || rt->n_rot % 2 ||
+        rt->n_rot > hp->head_dim)
+        return false;
+    const brisk_cuda_weight *ws[] = {&l->wq, &l->wk, &l->wv};
+    for (int i = 0; i < 3; i++)
+        if (!use_q8_gemv(g, ws[i], n)) return false;
+    *f = (brisk_cuda_q8_fusion){.mode = BRISK_CUDA_FUSE_ROPE, .cache = {NULL, l->k, l->v}, .pos = g->d_pos,
+                                .rows = g->d_rows, .inv_freq = ly->sliding ? g->inv_freq_local : g->inv_freq_global,
+                                .head_dim = hp->head_dim, .n_rot = rt->n_rot, .mscale = rt->mscale};
+    return true;
 }
 
 /* The attention half of layer il; leaves its output in g->o (x += o is the
@@ -543,10 +675,13 @@ static brisk_status attention_block(brisk_engine *e, gpu_forward *g, int il, int
     const layer_weights *ly = &m->layers[il];
     gpu_layer *l = &g->layers[il];
     int64_t q_dim = (int64_t)hp->n_head * hp->head_dim, o_dim = (int64_t)hp->n_head * hp->head_dim_v;
-    TRY(norm_input(g, n, hp->n_embd, l->attn_norm, hp->norm_eps, g->o_pending, err));
+    const norm_site site = attn_site(l), next = ffn_site(l);
+    TRY(norm_input(g, n, hp->n_embd, &site, hp->norm_eps, g->o_pending, err));
     const brisk_cuda_weight *qkv[] = {&l->wq, &l->wk, &l->wv};
     float *qkv_out[] = {g->q, g->k, g->v};
-    TRY(matmuls(g, qkv, qkv_out, 3, n, err));
+    brisk_cuda_q8_fusion rope;
+    const bool fused_rope = rope_fusion(e, g, il, n, &rope);
+    TRY(matmuls(g, qkv, qkv_out, 3, n, fused_rope ? &rope : NULL, err));
     if (l->bq) TRY(brisk_cuda_add_bias(g->q, l->bq, n, (int)q_dim, g->stream, err));
     if (l->bk) TRY(brisk_cuda_add_bias(g->k, l->bk, n, (int)g->k_dim, g->stream, err));
     if (l->bv) TRY(brisk_cuda_add_bias(g->v, l->bv, n, (int)g->v_dim, g->stream, err));
@@ -557,8 +692,10 @@ static brisk_status attention_block(brisk_engine *e, gpu_forward *g, int il, int
     const rope_table *rt = ly->sliding ? &e->rope_local : &e->rope_global;
     const float *inv_freq = ly->sliding ? g->inv_freq_local : g->inv_freq_global;
     bool neox = rt->style == ROPE_NEOX;
-    TRY(brisk_cuda_rope_kv_store(g->q, g->k, g->v, g->d_pos, inv_freq, n, hp->n_head, hp->n_head_kv, hp->head_dim,
-                                 hp->head_dim_v, rt->n_rot, neox, rt->mscale, l->k, l->v, g->d_rows, g->stream, err));
+    if (!fused_rope)
+        TRY(brisk_cuda_rope_kv_store(g->q, g->k, g->v, g->d_pos, inv_freq, n, hp->n_head, hp->n_head_kv, hp->head_dim,
+                                     hp->head_dim_v, rt->n_rot, neox, rt->mscale, l->k, l->v, g->d_rows, g->stream,
+                                     err));
     brisk_cuda_attn_shape s = {.n_q = n, .n_head = hp->n_head, .n_head_kv = hp->n_head_kv, .head_dim = hp->head_dim,
                                .head_dim_v = hp->head_dim_v, .window = ly->sliding ? hp->n_swa : 0,
                                .scale = hp->attn_scale, .softcap = hp->attn_softcap};
@@ -569,43 +706,71 @@ static brisk_status attention_block(brisk_engine *e, gpu_forward *g, int il, int
                                          err));
     else if (merge_to_xq)
         TRY(brisk_cuda_attention_paged_xq(&s, g->q, l->k, l->v, g->d_pos, g->d_tables, g->d_table_off, g->block_size,
-                                          g->h16, g->xq, splits, g->attn_scratch, g->stream, err));
+                                          g->h16, standalone_xq(g), splits, g->attn_scratch, g->stream, err));
     else
         TRY(brisk_cuda_attention_paged(&s, g->q, l->k, l->v, g->d_pos, g->d_tables, g->d_table_off, g->block_size,
                                        g->attn, splits, g->attn_scratch, g->stream, err));
     if (!merge_to_xq && q8_input(g, n, o_dim))
-        TRY(brisk_cuda_f32_to_xq(g->attn, NULL, false, g->h16, g->xq, o_dim, g->stream, err));
+        TRY(brisk_cuda_f32_to_xq(g->attn, NULL, false, g->h16, standalone_xq(g), o_dim, g->stream, err));
     else if (!merge_to_xq)
         TRY(brisk_cuda_f32_to_f16(g->attn, g->h16, n * o_dim, g->stream, err));
-    TRY(residual_matmul(g, &l->wo, n, l->post_attn_norm != NULL, err));
+    TRY(residual_matmul(g, &l->wo, n, l->post_attn_norm != NULL, &next, hp->n_embd, err));
     if (l->post_attn_norm)
         TRY(brisk_cuda_rmsnorm(g->o, l->post_attn_norm, g->o, NULL, n, hp->n_embd, hp->norm_eps, g->stream, err));
     return BRISK_OK;
+}
+
+/* act(gate) * up and its encoding in the gate/up GEMV's epilogue (FUSE_ACT):
+ * 1-token passes, gate and up of one type on the int8 GEMV. */
+static bool act_fusion(const gpu_forward *g, const gpu_layer *l, int n, int n_ff) {
+    return (g->fuse & FUSE_ACT) && q8_input(g, n, n_ff) && n_ff % 32 == 0 && use_q8_gemv(g, &l->gate, n) &&
+           use_q8_gemv(g, &l->up, n) && l->gate.type == l->up.type && l->gate.n_out == l->up.n_out;
 }
 
 static brisk_status ffn_block(brisk_engine *e, gpu_forward *g, int il, int n, brisk_error *err) {
     const brisk_model *m = e->model;
     const hparams *hp = &m->hp;
     gpu_layer *l = &g->layers[il];
-    TRY(norm_input(g, n, hp->n_embd, l->ffn_norm, hp->norm_eps, g->o_pending, err));
+    const norm_site site = ffn_site(l);
+    const norm_site next = il + 1 < g->n_layers ? attn_site(&g->layers[il + 1]) : output_site(g);
+    TRY(norm_input(g, n, hp->n_embd, &site, hp->norm_eps, g->o_pending, err));
     const brisk_cuda_weight *gate_up[] = {&l->gate, &l->up};
     float *gate_up_out[] = {g->gate, g->up};
-    TRY(matmuls(g, gate_up, gate_up_out, 2, n, err));
     bool gelu = m->arch->act == ACT_GELU_TANH;
-    if (q8_input(g, n, hp->n_ff)) TRY(brisk_cuda_f32_to_xq(g->gate, g->up, gelu, g->h16, g->xq, hp->n_ff, g->stream, err));
-    else TRY(brisk_cuda_act_mul(g->gate, g->up, g->h16, (int64_t)n * hp->n_ff, gelu, g->stream, err));
-    TRY(residual_matmul(g, &l->down, n, l->post_ffn_norm != NULL, err));
+    if (act_fusion(g, l, n, hp->n_ff)) {
+        void *out = epilogue_xq(g);
+        brisk_cuda_q8_fusion f = {.mode = BRISK_CUDA_FUSE_ACT, .in_norm = g->xq_prenorm, .in_eps = g->norm_eps,
+                                  .act_out = g->gate, .out16 = g->h16, .out_xq = out, .counters = g->counters,
+                                  .gelu = gelu};
+        TRY(brisk_cuda_gemv_q8_fused(gate_up, gate_up_out, 2, g->xq_in, &f, g->stream, err));
+        g->xq_in = out;
+        g->xq_prenorm = false;
+    } else {
+        TRY(matmuls(g, gate_up, gate_up_out, 2, n, NULL, err));
+        if (q8_input(g, n, hp->n_ff))
+            TRY(brisk_cuda_f32_to_xq(g->gate, g->up, gelu, g->h16, standalone_xq(g), hp->n_ff, g->stream, err));
+        else
+            TRY(brisk_cuda_act_mul(g->gate, g->up, g->h16, (int64_t)n * hp->n_ff, gelu, g->stream, err));
+    }
+    TRY(residual_matmul(g, &l->down, n, l->post_ffn_norm != NULL,
+                        il + 1 < g->n_layers || g->to_output ? &next : NULL, hp->n_embd, err));
     if (l->post_ffn_norm)
         TRY(brisk_cuda_rmsnorm(g->o, l->post_ffn_norm, g->o, NULL, n, hp->n_embd, hp->norm_eps, g->stream, err));
     return BRISK_OK;
 }
 
-/* Final norm and output matrix of the n logit rows (d_logit_rows) -> g->logits. */
+/* Final norm and output matrix of the n logit rows (d_logit_rows) -> g->logits.
+ * A 1-token whole pass whose last GEMV wrote the output norm's pre-norm input
+ * (norm_ready; its one logit row is row 0) goes straight to the matrix. */
 static brisk_status output_block(brisk_engine *e, gpu_forward *g, int n, brisk_error *err) {
     const hparams *hp = &e->model->hp;
+    const bool ready = g->norm_ready;
+    g->norm_ready = false;
+    if (ready && n == 1) return matmul(g, &g->output, g->h16, g->logits, n, err);
     TRY(brisk_cuda_gather_rows(g->x, g->d_logit_rows, g->o, n, hp->n_embd, g->stream, err));
     if (q8_input(g, n, hp->n_embd) && brisk_cuda_rmsnorm_xq_supported(hp->n_embd)) {
-        TRY(brisk_cuda_rmsnorm_xq(g->o, NULL, g->output_norm, g->h16, g->xq, hp->n_embd, hp->norm_eps, g->stream, err));
+        TRY(brisk_cuda_rmsnorm_xq(g->o, NULL, g->output_norm, g->h16, standalone_xq(g), hp->n_embd, hp->norm_eps,
+                                  g->stream, err));
     } else {
         TRY(brisk_cuda_rmsnorm(g->o, g->output_norm, NULL, g->h16, n, hp->n_embd, hp->norm_eps, g->stream, err));
         TRY(inputs_ready(g, n, hp->n_embd, err));
@@ -615,6 +780,8 @@ static brisk_status output_block(brisk_engine *e, gpu_forward *g, int n, brisk_e
 
 static brisk_status run_layers(brisk_engine *e, gpu_forward *g, int n, int splits, brisk_error *err) {
     g->o_pending = false;
+    g->norm_ready = false;
+    standalone_xq(g);
     for (int il = 0; il < g->n_layers; il++) {
         TRY(attention_block(e, g, il, n, splits, err));
         TRY(ffn_block(e, g, il, n, err));
@@ -694,7 +861,10 @@ static brisk_status whole_pass(brisk_engine *e, gpu_forward *g, int n, int split
     const hparams *hp = &m->hp;
     float scale = m->arch->embed_scale ? sqrtf((float)hp->n_embd) : 1.0f;
     TRY(brisk_cuda_embed(g->embd, g->d_tokens, n, scale, g->x, g->stream, err));
-    TRY(run_layers(e, g, n, splits, err));
+    g->to_output = true;
+    brisk_status st = run_layers(e, g, n, splits, err);
+    g->to_output = false;
+    if (st != BRISK_OK) return st;
     return output_block(e, g, n, err);
 }
 

@@ -31,11 +31,16 @@ void gpu_download(void *host, const void *dev, size_t bytes);
 void host_quantize_x8(const float *x, int64_t n_in, uint8_t *out);
 void host_dequantize_x8(const uint8_t *xq, int64_t n_in, float *x);
 
+/* A matrix in the file layout with random quants and realistic scales
+ * (test_gpu_matmul.c); malloc'ed, *bytes_out = its size. */
+uint8_t *random_weights(brisk_type type, int64_t n_in, int64_t n_out, size_t *bytes_out);
+
 /* The test groups (one file each). */
 void gpu_test_dequant(void);
 void gpu_test_matmul(void);
 void gpu_test_ops(void);
 void gpu_test_attention(void);
 void gpu_test_errors(void);
+void gpu_test_fused(void);
 
 #endif

@@ -7,7 +7,8 @@
 #     hold a brisk_cuda_selftest already). Extra arguments go to
 #     brisk_cuda_selftest (a group name filter).
 #  2. The logit checks with 0, some and all layers on the GPU
-#     (tests/gpu/test_gpu_logits.py) and out of device memory
+#     (tests/gpu/test_gpu_logits.py), the fused decode path on Q8_0 copies of
+#     the fixtures (tests/gpu/test_gpu_fused_forward.py), out of device memory
 #     (tests/gpu/test_gpu_memory.py), and brisk bench and brisk fit on the GPU
 #     (tests/gpu/test_gpu_cli.py): need libbrisk.so (and brisk) of a full build with the
 #     CUDA backend in $BRISK_BUILD_DIR (default build); a machine without the
@@ -22,7 +23,7 @@ status=0
 "$BUILD/brisk_cuda_selftest" "$@" || status=1
 LIB_DIR=${BRISK_BUILD_DIR:-build}
 if [ -f "$LIB_DIR/libbrisk.so" ]; then
-  BRISK_BUILD_DIR=$LIB_DIR python3 -m pytest -q -rs -p no:cacheprovider tests/gpu/test_gpu_logits.py tests/gpu/test_gpu_memory.py tests/gpu/test_gpu_cli.py || status=1
+  BRISK_BUILD_DIR=$LIB_DIR python3 -m pytest -q -rs -p no:cacheprovider tests/gpu/test_gpu_logits.py tests/gpu/test_gpu_fused_forward.py tests/gpu/test_gpu_memory.py tests/gpu/test_gpu_cli.py || status=1
 else
   echo "tests/gpu/run.sh: no $LIB_DIR/libbrisk.so: logit checks skipped (build brisk with CUDA first)"
   status=1

@@ -13,7 +13,7 @@ static void put_half(uint8_t *p, uint16_t h) { memcpy(p, &h, 2); }
 /* A matrix in the file layout: random bytes everywhere (every quant and
  * 6-bit scale pattern), then every f16 field replaced by a random finite half
  * of a realistic size. */
-static uint8_t *random_weights(brisk_type type, int64_t n_in, int64_t n_out, size_t *bytes_out) {
+uint8_t *random_weights(brisk_type type, int64_t n_in, int64_t n_out, size_t *bytes_out) {
     const brisk_type_info *ti = brisk_type_get(type);
     const size_t bytes = (size_t)brisk_type_row_bytes(type, n_in) * (size_t)n_out;
     uint8_t *w = malloc(bytes);

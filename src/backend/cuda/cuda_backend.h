@@ -139,6 +139,57 @@ brisk_status brisk_cuda_f32_to_xq(const float *d_x, const float *d_up, bool gelu
 bool brisk_cuda_rmsnorm_xq_supported(int width);
 brisk_status brisk_cuda_rmsnorm_xq(float *d_x, const float *d_add, const float *d_w, void *d_out16, void *d_xq,
                                    int width, float eps, void *stream, brisk_error *err);
+/* The pre-norm encoding (cuda_xq.cuh): xq8 of x * w for an RMSNorm's input x
+ * and weight w, each 32-block's sum of x^2 in its pad word. A GEMV reading it
+ * with in_norm multiplies its dots by rsqrt(sum / n_in + eps): the result of
+ * rmsnorm_xq + gemv_q8 without the f16 rounding of the normalized row (no f16
+ * copy is written: every reader must be an int8 GEMV). With d_add, d_x +=
+ * d_add first (written back). width a multiple of 64. */
+brisk_status brisk_cuda_prenorm_xq(float *d_x, const float *d_add, const float *d_w, void *d_xq, int width,
+                                   void *stream, brisk_error *err);
+
+/* Work fused into a 1-token int8 GEMV's launch (brisk_cuda_gemv_q8_fused), so
+ * that a decode step has fewer kernel boundaries:
+ *   in_norm: d_xq is pre-norm encoded (above); with any mode.
+ *   ADD_NORM: one matrix: d_ys[0] += W x (the residual), then out_xq = the
+ *     pre-norm encoding of the new d_ys[0] with norm_w (the next RMSNorm).
+ *   ACT: ws = {gate, up} (same shape): act_out = f16-rounded act(gate x) *
+ *     (up x) (f32), out16 its f16 copy, out_xq its xq8 (= brisk_cuda_f32_to_xq).
+ *   ROPE: q/k/v of one token: role[m] 0 = q: rotated, f32 into d_ys[m]; 1 = k:
+ *     rotated, f16 into cache[m] row rows[0]; 2 = v: f16 into cache[m] row
+ *     rows[0] (= brisk_cuda_rope_kv_store, adjacent pairs only: not NeoX).
+ * ADD_NORM: a block of 16 warps takes 32 rows and encodes them itself. ACT
+ * encodes each 32 outputs in the last warp to finish them, counted in
+ * `counters` (brisk_cuda_q8_counters_bytes(rows), zeroed once before first
+ * use; every launch leaves them zero). Rows: a multiple of 32 (ADD_NORM, ACT).
+ * The matrices of one launch: one n_in; one weight type (ADD_NORM, ACT) or
+ * two runs of types (none, ROPE: e.g. q, k Q4_K then v Q6_K). */
+typedef enum {
+    BRISK_CUDA_FUSE_NONE,
+    BRISK_CUDA_FUSE_ADD_NORM,
+    BRISK_CUDA_FUSE_ACT,
+    BRISK_CUDA_FUSE_ROPE,
+} brisk_cuda_fuse_mode;
+typedef struct brisk_cuda_q8_fusion {
+    brisk_cuda_fuse_mode mode;
+    bool in_norm;
+    float in_eps;
+    const float *norm_w;   /* ADD_NORM */
+    float *act_out;        /* ACT */
+    void *out16;           /* ACT */
+    void *out_xq;          /* ADD_NORM, ACT */
+    void *counters;        /* ACT */
+    bool gelu;             /* ACT: GELU-tanh, else SiLU */
+    int role[3];           /* ROPE */
+    void *cache[3];        /* ROPE: f16 [kv rows, n_out of the matrix] */
+    const int32_t *pos, *rows;
+    const float *inv_freq; /* as brisk_cuda_rope */
+    int head_dim, n_rot;
+    float mscale;
+} brisk_cuda_q8_fusion;
+size_t brisk_cuda_q8_counters_bytes(int64_t n_out);
+brisk_status brisk_cuda_gemv_q8_fused(const brisk_cuda_weight *const *ws, float *const *d_ys, int n, const void *d_xq,
+                                      const brisk_cuda_q8_fusion *fusion, void *stream, brisk_error *err);
 /* variant for the bench: 0 = the default; 1..4 = (rows per warp, units in flight per lane) =
  * (1, 1), (2, 1), (1, 2), (2, 2). */
 brisk_status brisk_cuda_gemv_q8_variant(const brisk_cuda_weight *w, const void *d_xq, float *d_y, int variant,

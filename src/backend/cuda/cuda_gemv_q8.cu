@@ -13,10 +13,18 @@
 // i + 32, ... of the rows (a unit = 64 weights: 48 bytes of Q4_K/Q6_K, 64 of
 // Q8_0), loading the unit's x once for the R rows and UNROLL units before
 // using any; then the warp adds its lanes.
+//
+// Fused work of a decode step (brisk_cuda_gemv_q8_fused; fewer kernels per
+// step): a pre-norm x (IN_NORM: the dots times 1 / rms(x)), and an epilogue
+// (Mode): ADD_NORM (residual add + the next norm's pre-norm encoding), ACT
+// (act(gate) * up + its encoding), ROPE (RoPE + the f16 K/V store).
 #include <cuda_fp16.h>
+
+#include <type_traits>
 
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/cuda_act.cuh"
 #include "backend/cuda/cuda_pdl.cuh"
 #include "backend/cuda/cuda_xq.cuh"
 
@@ -173,30 +181,104 @@ struct UnitQ8_0 {
     }
 };
 
-// Up to MAX_GROUP matrices of one type and n_in that read the same x, in one
-// launch: blocks [block_end[m - 1], block_end[m]) take matrix m.
+// Up to MAX_GROUP matrices of one n_in that read the same x, in one launch:
+// blocks [block_end[m - 1], block_end[m]) take matrix m. The matrices are of
+// at most two types, one run each: blocks from u1_begin on are of the second
+// (a q/k/v group whose v is Q6_K beside Q4_K q and k: one launch, not two).
 const int MAX_GROUP = 3;
 struct Group {
     const uint8_t *w[MAX_GROUP];
     float *y[MAX_GROUP];
     int64_t n_out[MAX_GROUP];
     unsigned block_end[MAX_GROUP];
+    unsigned u1_begin;
     bool accumulate; // y += W x (else y = W x)
 };
 
-template <class U, int WARPS, int R, int UNROLL>
-__global__ void __launch_bounds__(WARPS * 32)
-gemv_q8_kernel(Group grp, const uint8_t *__restrict__ xq, int64_t n_in) {
-    brisk_cuda::pdl_trigger();
+// What the kernel does besides y = W x (brisk_cuda_q8_fusion, cuda_backend.h).
+enum Mode { PLAIN, ADD_NORM, ACT, ROPE };
+struct Fuse {
+    float in_eps;   // IN_NORM: x is pre-norm encoded (cuda_xq.cuh): dots times 1 / rms
+    // ADD_NORM: y += W x (y = the residual), then out_xq = the pre-norm encoding of y with norm_w.
+    // ACT: matrix 0 = gate, 1 = up; warp row i: act(gate_i) * up_i (rounded to f16) into
+    //      act_out[i] (f32) and out16[i], then out_xq = its xq8 encoding.
+    const float *norm_w;
+    float *act_out;
+    half *out16;
+    uint8_t *out_xq;
+    unsigned *counters; // ACT: per 32 outputs, zero between launches (the block's last warp resets it)
+    bool gelu;
+    // ROPE: role[m] 0 = q (rotated, f32 into y), 1 = k (rotated, f16 into cache[1]), 2 = v (f16 into cache[2]);
+    // cache row rows[0], position pos[0]; adjacent pairs (2p, 2p + 1) of the first n_rot dims of each head.
+    int role[MAX_GROUP];
+    half *cache[MAX_GROUP];
+    const int32_t *pos, *rows;
+    const float *inv_freq;
+    int head_dim, n_rot;
+    float mscale;
+};
+
+// ACT: output block blk (32 outputs, one per warp, in 8 consecutive thread
+// blocks) is encoded by its last warp (row 31 of it: its thread block is
+// dispatched after the other 7, so waiting for them cannot deadlock). The
+// other 31 warps count themselves with a release reduction and exit at once;
+// the last one waits (acquire) for the count and reads their values from L2.
+__device__ __forceinline__ void finish_block(const Fuse &f, const float *vals, int64_t n, int64_t row) {
+    const int lane = threadIdx.x % 32;
+    unsigned *count = f.counters + row / 32;
+    if (row % 32 != 31) {
+        if (lane == 0) asm volatile("red.release.gpu.global.add.u32 [%0], 1;" ::"l"(count) : "memory");
+        return;
+    }
+    if (lane == 0) {
+        unsigned c;
+        for (;;) {
+            asm volatile("ld.acquire.gpu.global.u32 %0, [%1];" : "=r"(c) : "l"(count) : "memory");
+            if (c >= 31) break;
+            __nanosleep(64);
+        }
+        *count = 0; // the next launch that counts here comes after this grid
+    }
+    __syncwarp(); // lane 0's acquire orders the other lanes' loads too
+    const bool on = lane < 8;
+    const int64_t blk = row / 32, e = blk * 32 + 4 * (on ? lane : 0);
+    const float4 v4 = __ldcg(reinterpret_cast<const float4 *>(vals + e));
+    const float v[4] = {v4.x, v4.y, v4.z, v4.w};
+    quantize_group(v, on, f.out_xq, n, blk);
+}
+
+__device__ __forceinline__ void rope_rotate(const Fuse &f, int64_t row, float &x0, float &x1) {
+    const int d = (int)(row % f.head_dim);
+    if (d >= f.n_rot) return;
+    const float angle = (float)__ldg(f.pos) * __ldg(f.inv_freq + d / 2);
+    float s, c;
+    sincosf(angle, &s, &c);
+    c *= f.mscale;
+    s *= f.mscale;
+    const float a = x0, b = x1;
+    x0 = a * c - b * s;
+    x1 = a * s + b * c;
+}
+
+// Pads of a pre-norm x a lane loads before the main loop (n_in <= 4096: all of
+// them; more are read after it).
+const int PADS_AHEAD = 4;
+
+// One block's work of gemv_q8_kernel for weight type U (WARPS warps of R rows).
+template <class U, int WARPS, int R, int UNROLL, int MODE, bool IN_NORM>
+__device__ __forceinline__ void gemv_block(const Group &grp, const Fuse &f, const uint8_t *__restrict__ xq,
+                                           int64_t n_in) {
+    static_assert(MODE == PLAIN || R == 2, "ADD_NORM, ACT and ROPE take row pairs");
     // selects with constant indices (an indexed kernel parameter would be copied to local memory)
-    const bool m0 = blockIdx.x < grp.block_end[0], m1 = !m0 && blockIdx.x < grp.block_end[1];
+    const bool m0 = MODE == ACT || blockIdx.x < grp.block_end[0], m1 = !m0 && blockIdx.x < grp.block_end[1];
     const unsigned block = blockIdx.x - (m0 ? 0u : m1 ? grp.block_end[0] : grp.block_end[1]);
     const uint8_t *__restrict__ w = m0 ? grp.w[0] : m1 ? grp.w[1] : grp.w[2];
     float *__restrict__ y = m0 ? grp.y[0] : m1 ? grp.y[1] : grp.y[2];
     const int64_t n_out = m0 ? grp.n_out[0] : m1 ? grp.n_out[1] : grp.n_out[2];
     const int lane = threadIdx.x % 32;
-    const int64_t row0 = ((int64_t)block * WARPS + threadIdx.x / 32) * R;
-    if (row0 >= n_out) {
+    // ACT: the warp's two rows are row i of gate and row i of up
+    const int64_t row0 = ((int64_t)block * WARPS + threadIdx.x / 32) * (MODE == ACT ? 1 : R);
+    if (MODE != ADD_NORM && row0 >= n_out) { // (ADD_NORM: n_out is a multiple of the block's 32 rows)
         brisk_cuda::pdl_wait();
         return;
     }
@@ -206,8 +288,12 @@ gemv_q8_kernel(Group grp, const uint8_t *__restrict__ xq, int64_t n_in) {
     for (int r = 0; r < R; r++) acc[r] = 0.0f;
     // rows past the end re-read the last row (never stored)
     int64_t rows[R];
+    const uint8_t *wr[R];
 #pragma unroll
-    for (int r = 0; r < R; r++) rows[r] = row0 + r < n_out ? row0 + r : n_out - 1;
+    for (int r = 0; r < R; r++) {
+        rows[r] = MODE == ACT ? row0 : row0 + r < n_out ? row0 + r : n_out - 1;
+        wr[r] = MODE == ACT && r == 1 ? grp.w[1] : w;
+    }
     // the first units' weights do not depend on the kernel before: in flight
     // before waiting for it (programmatic dependent launch, cuda_pdl.cuh)
     typename U::W ws[UNROLL][R];
@@ -216,9 +302,15 @@ gemv_q8_kernel(Group grp, const uint8_t *__restrict__ xq, int64_t n_in) {
         const int64_t u = lane + 32 * i;
         if (u >= n_units) break;
 #pragma unroll
-        for (int r = 0; r < R; r++) U::load_w(w, n_in, n_out, rows[r], u, ws[i][r]);
+        for (int r = 0; r < R; r++) U::load_w(wr[r], n_in, n_out, rows[r], u, ws[i][r]);
     }
     brisk_cuda::pdl_wait();
+    // pre-norm x: the blocks' sums of squares, loaded now, added after the loop
+    const XBlock *xb = reinterpret_cast<const XBlock *>(xq + 2 * n_in);
+    const int64_t n_blocks = n_in / 32;
+    int pads[PADS_AHEAD];
+#pragma unroll
+    for (int k = 0; k < PADS_AHEAD; k++) pads[k] = IN_NORM && lane + 32 * k < n_blocks ? __ldg(&xb[lane + 32 * k].pad) : 0;
     for (int64_t base = lane; base < n_units; base += 32 * UNROLL) {
         typename U::X xs[UNROLL];
 #pragma unroll
@@ -228,7 +320,7 @@ gemv_q8_kernel(Group grp, const uint8_t *__restrict__ xq, int64_t n_in) {
             U::load_x(xq, n_in, u, xs[i]);
             if (base != lane)
 #pragma unroll
-                for (int r = 0; r < R; r++) U::load_w(w, n_in, n_out, rows[r], u, ws[i][r]);
+                for (int r = 0; r < R; r++) U::load_w(wr[r], n_in, n_out, rows[r], u, ws[i][r]);
         }
 #pragma unroll
         for (int i = 0; i < UNROLL; i++) {
@@ -238,42 +330,125 @@ gemv_q8_kernel(Group grp, const uint8_t *__restrict__ xq, int64_t n_in) {
             for (int r = 0; r < R; r++) acc[r] += U::dot(ws[i][r], xs[i], u);
         }
     }
+    float scale = 1.0f;
+    if (IN_NORM) { // 1 / rms(x): the pads in a fixed order (every launch that reads this x agrees)
+        float ss = 0.0f;
+#pragma unroll
+        for (int k = 0; k < PADS_AHEAD; k++) ss += __int_as_float(pads[k]);
+        for (int64_t i = lane + 32 * PADS_AHEAD; i < n_blocks; i += 32) ss += __int_as_float(__ldg(&xb[i].pad));
+#pragma unroll
+        for (int o = 16; o > 0; o /= 2) ss += __shfl_xor_sync(0xffffffffu, ss, o);
+        scale = rsqrtf(ss / (float)n_in + f.in_eps);
+    }
 #pragma unroll
     for (int r = 0; r < R; r++) {
-        float a = acc[r];
 #pragma unroll
-        for (int o = 16; o > 0; o /= 2) a += __shfl_xor_sync(0xffffffffu, a, o);
-        if (lane == 0 && row0 + r < n_out) y[row0 + r] = grp.accumulate ? y[row0 + r] + a : a;
+        for (int o = 16; o > 0; o /= 2) acc[r] += __shfl_xor_sync(0xffffffffu, acc[r], o);
+        if (IN_NORM) acc[r] *= scale;
+    }
+    if (MODE == PLAIN) {
+#pragma unroll
+        for (int r = 0; r < R; r++)
+            if (lane == 0 && row0 + r < n_out) y[row0 + r] = grp.accumulate ? y[row0 + r] + acc[r] : acc[r];
+    } else if (MODE == ADD_NORM) { // the block's 32 rows: new residual, then its pre-norm encoding
+        __shared__ float x_sh[32];
+        if (lane == 0) {
+            const float2 old = *reinterpret_cast<const float2 *>(y + row0);
+            const float2 x = make_float2(old.x + acc[0], old.y + acc[1]);
+            *reinterpret_cast<float2 *>(y + row0) = x;
+            *reinterpret_cast<float2 *>(x_sh + row0 % 32) = x;
+        }
+        __syncthreads();
+        if (threadIdx.x < 32) {
+            const bool on = lane < 8;
+            const int64_t blk = row0 / 32, e = blk * 32 + 4 * (on ? lane : 0);
+            const float4 v4 = *reinterpret_cast<const float4 *>(x_sh + 4 * (on ? lane : 0));
+            const float4 w4 = __ldg(reinterpret_cast<const float4 *>(f.norm_w + e));
+            const float v[4] = {v4.x, v4.y, v4.z, v4.w}, wv[4] = {w4.x, w4.y, w4.z, w4.w};
+            prenorm_group(v, wv, on, f.out_xq, n_out, blk);
+        }
+    } else if (MODE == ACT) {
+        const float v = __half2float(__float2half_rn(act(acc[0], f.gelu) * acc[1]));
+        if (lane == 0) {
+            f.act_out[row0] = v;
+            f.out16[row0] = __float2half_rn(v);
+        }
+        finish_block(f, f.act_out, n_out, row0);
+    } else { // ROPE: row0 is even, row0 + 1 < n_out (n_out a multiple of 16)
+        const int role = m0 ? f.role[0] : m1 ? f.role[1] : f.role[2];
+        float x0 = acc[0], x1 = acc[R - 1];
+        if (role != 2) rope_rotate(f, row0, x0, x1);
+        if (lane == 0) {
+            if (role == 0) {
+                *reinterpret_cast<float2 *>(y + row0) = make_float2(x0, x1);
+            } else {
+                half *c = (m0 ? f.cache[0] : m1 ? f.cache[1] : f.cache[2]) + (int64_t)__ldg(f.rows) * n_out + row0;
+                *reinterpret_cast<half2 *>(c) = __floats2half2_rn(x0, x1);
+            }
+        }
     }
 }
 
-template <class U, int R, int UNROLL>
+template <class U0, class U1, int WARPS, int R, int UNROLL, int MODE, bool IN_NORM>
+__global__ void __launch_bounds__(WARPS * 32)
+gemv_q8_kernel(Group grp, Fuse f, const uint8_t *__restrict__ xq, int64_t n_in) {
+    brisk_cuda::pdl_trigger();
+    if (std::is_same<U0, U1>::value || blockIdx.x < grp.u1_begin)
+        gemv_block<U0, WARPS, R, UNROLL, MODE, IN_NORM>(grp, f, xq, n_in);
+    else
+        gemv_block<U1, WARPS, R, UNROLL, MODE, IN_NORM>(grp, f, xq, n_in);
+}
+
+template <class U0, class U1, int R, int UNROLL, int MODE, bool IN_NORM>
 void launch(const brisk_cuda_weight *const *ws, float *const *ys, int n, const void *xq, bool accumulate,
-            cudaStream_t s) {
-    constexpr int WARPS = 4;
-    const int64_t rows_per_block = WARPS * R;
+            const Fuse &f, cudaStream_t s) {
+    constexpr int WARPS = MODE == ADD_NORM ? 16 : 4; // ADD_NORM: a block encodes its 32 rows
+    const int64_t rows_per_block = WARPS * (MODE == ACT ? 1 : R);
     Group grp = {};
     grp.accumulate = accumulate;
+    grp.u1_begin = ~0u;
     unsigned blocks = 0;
     for (int m = 0; m < MAX_GROUP; m++) {
         if (m < n) {
+            if (ws[m]->type != ws[0]->type && grp.u1_begin == ~0u) grp.u1_begin = blocks;
             grp.w[m] = (const uint8_t *)ws[m]->d_data;
-            grp.y[m] = ys[m];
+            grp.y[m] = ys ? ys[m] : nullptr;
             grp.n_out[m] = ws[m]->n_out;
-            blocks += (unsigned)((ws[m]->n_out + rows_per_block - 1) / rows_per_block);
+            if (MODE != ACT || m == 0) blocks += (unsigned)((ws[m]->n_out + rows_per_block - 1) / rows_per_block);
         }
         grp.block_end[m] = blocks;
     }
-    pdl_launch(gemv_q8_kernel<U, WARPS, R, UNROLL>, dim3(blocks), dim3(WARPS * 32), 0, s, grp, (const uint8_t *)xq,
-               ws[0]->n_in);
+    pdl_launch(gemv_q8_kernel<U0, U1, WARPS, R, UNROLL, MODE, IN_NORM>, dim3(blocks), dim3(WARPS * 32), 0, s, grp, f,
+               (const uint8_t *)xq, ws[0]->n_in);
 }
 
-template <int R, int UNROLL>
-bool launch_type(const brisk_cuda_weight *const *ws, float *const *ys, int n, const void *xq, bool acc, cudaStream_t s) {
+// The weight types of a launch: the first matrix's and the last's (at most two runs).
+template <class U0, int R, int UNROLL, int MODE, bool IN_NORM>
+bool launch_second(const brisk_cuda_weight *const *ws, float *const *ys, int n, const void *xq, bool acc,
+                   const Fuse &f, cudaStream_t s) {
+    const brisk_type t1 = ws[n - 1]->type;
+    if (t1 == ws[0]->type) {
+        launch<U0, U0, R, UNROLL, MODE, IN_NORM>(ws, ys, n, xq, acc, f, s);
+        return true;
+    }
+    if constexpr (MODE == PLAIN || MODE == ROPE) {
+        switch (t1) {
+        case BRISK_TYPE_Q4_K: launch<U0, UnitQ4_K, R, UNROLL, MODE, IN_NORM>(ws, ys, n, xq, acc, f, s); return true;
+        case BRISK_TYPE_Q6_K: launch<U0, UnitQ6_K, R, UNROLL, MODE, IN_NORM>(ws, ys, n, xq, acc, f, s); return true;
+        case BRISK_TYPE_Q8_0: launch<U0, UnitQ8_0, R, UNROLL, MODE, IN_NORM>(ws, ys, n, xq, acc, f, s); return true;
+        default: return false;
+        }
+    }
+    return false;
+}
+
+template <int R, int UNROLL, int MODE, bool IN_NORM = false>
+bool launch_type(const brisk_cuda_weight *const *ws, float *const *ys, int n, const void *xq, bool acc,
+                 const Fuse &f, cudaStream_t s) {
     switch (ws[0]->type) {
-    case BRISK_TYPE_Q4_K: launch<UnitQ4_K, R, UNROLL>(ws, ys, n, xq, acc, s); return true;
-    case BRISK_TYPE_Q6_K: launch<UnitQ6_K, R, UNROLL>(ws, ys, n, xq, acc, s); return true;
-    case BRISK_TYPE_Q8_0: launch<UnitQ8_0, R, UNROLL>(ws, ys, n, xq, acc, s); return true;
+    case BRISK_TYPE_Q4_K: return launch_second<UnitQ4_K, R, UNROLL, MODE, IN_NORM>(ws, ys, n, xq, acc, f, s);
+    case BRISK_TYPE_Q6_K: return launch_second<UnitQ6_K, R, UNROLL, MODE, IN_NORM>(ws, ys, n, xq, acc, f, s);
+    case BRISK_TYPE_Q8_0: return launch_second<UnitQ8_0, R, UNROLL, MODE, IN_NORM>(ws, ys, n, xq, acc, f, s);
     default: return false;
     }
 }
@@ -285,41 +460,113 @@ extern "C" bool brisk_cuda_gemv_q8_supported(const brisk_cuda_weight *w) {
 }
 
 static brisk_status gemv_group(const brisk_cuda_weight *const *ws, float *const *ys, int n, const void *d_xq,
-                               int variant, bool acc, void *stream, brisk_error *err) {
+                               int variant, bool acc, const Fuse &f, int mode, bool in_norm, void *stream,
+                               brisk_error *err) {
     if (n < 1 || n > MAX_GROUP) return brisk_fail(err, BRISK_ERR_ARG, "CUDA gemv_q8: %d matrices (1..%d)", n, MAX_GROUP);
-    for (int m = 0; m < n; m++)
-        if (ws[m]->n_in % 64 || ws[m]->n_in != ws[0]->n_in || ws[m]->type != ws[0]->type)
-            return brisk_fail(err, BRISK_ERR_ARG, "CUDA gemv_q8: matrices of one type and n_in (a multiple of 64)");
+    int runs = 1;
+    for (int m = 0; m < n; m++) {
+        if (ws[m]->n_in % 64 || ws[m]->n_in != ws[0]->n_in || !brisk_cuda_gemv_q8_supported(ws[m]))
+            return brisk_fail(err, BRISK_ERR_ARG, "CUDA gemv_q8: matrices of one n_in (a multiple of 64), types "
+                                                  "Q4_K, Q6_K, Q8_0");
+        runs += m > 0 && ws[m]->type != ws[m - 1]->type;
+    }
+    if (runs > (mode == PLAIN || mode == ROPE ? 2 : 1))
+        return brisk_fail(err, BRISK_ERR_ARG, "CUDA gemv_q8: %d runs of weight types in one launch (at most %d)", runs,
+                          mode == PLAIN || mode == ROPE ? 2 : 1);
     cudaStream_t s = (cudaStream_t)stream;
-    // the measured best (bench/results/2026-11-24-cuda-decode-h100.md): 2 rows per warp, 1 unit in flight
-    if (variant < 1 || variant > 4) variant = 2;
-    const bool ok = variant == 1   ? launch_type<1, 1>(ws, ys, n, d_xq, acc, s)
-                    : variant == 2 ? launch_type<2, 1>(ws, ys, n, d_xq, acc, s)
-                    : variant == 3 ? launch_type<1, 2>(ws, ys, n, d_xq, acc, s)
-                                   : launch_type<2, 2>(ws, ys, n, d_xq, acc, s);
+    bool ok;
+    // a pre-norm x is read by the q/k/v (ROPE or PLAIN), gate/up (ACT or PLAIN) and output GEMVs
+    if (mode == ADD_NORM) ok = launch_type<2, 1, ADD_NORM>(ws, ys, n, d_xq, true, f, s);
+    else if (mode == ACT) ok = in_norm ? launch_type<2, 1, ACT, true>(ws, ys, n, d_xq, false, f, s)
+                                       : launch_type<2, 1, ACT>(ws, ys, n, d_xq, false, f, s);
+    else if (mode == ROPE) ok = in_norm ? launch_type<2, 1, ROPE, true>(ws, ys, n, d_xq, false, f, s)
+                                        : launch_type<2, 1, ROPE>(ws, ys, n, d_xq, false, f, s);
+    else if (in_norm) ok = launch_type<2, 1, PLAIN, true>(ws, ys, n, d_xq, acc, f, s);
+    else {
+        // the measured best (bench/results/2026-11-24-cuda-decode-h100.md): 2 rows per warp, 1 unit in flight
+        if (variant < 1 || variant > 4) variant = 2;
+        ok = variant == 1   ? launch_type<1, 1, PLAIN>(ws, ys, n, d_xq, acc, f, s)
+             : variant == 2 ? launch_type<2, 1, PLAIN>(ws, ys, n, d_xq, acc, f, s)
+             : variant == 3 ? launch_type<1, 2, PLAIN>(ws, ys, n, d_xq, acc, f, s)
+                            : launch_type<2, 2, PLAIN>(ws, ys, n, d_xq, acc, f, s);
+    }
     if (!ok) return brisk_fail(err, BRISK_ERR_UNSUPPORTED, "CUDA gemv_q8: weight type %d", (int)ws[0]->type);
     CUDA_LAUNCHED(err, "gemv_q8");
     return BRISK_OK;
 }
 
+static Fuse plain_fuse() { return Fuse{}; }
+
 // variant: 0 = the default (per type); 1..4 = (rows per warp, units in flight
 // per lane) = (1, 1), (2, 1), (1, 2), (2, 2).
 extern "C" brisk_status brisk_cuda_gemv_q8_variant(const brisk_cuda_weight *w, const void *d_xq, float *d_y,
                                                    int variant, void *stream, brisk_error *err) {
-    return gemv_group(&w, &d_y, 1, d_xq, variant, false, stream, err);
+    return gemv_group(&w, &d_y, 1, d_xq, variant, false, plain_fuse(), PLAIN, false, stream, err);
 }
 
 extern "C" brisk_status brisk_cuda_gemv_q8(const brisk_cuda_weight *w, const void *d_xq, float *d_y, void *stream,
                                            brisk_error *err) {
-    return gemv_group(&w, &d_y, 1, d_xq, 0, false, stream, err);
+    return gemv_group(&w, &d_y, 1, d_xq, 0, false, plain_fuse(), PLAIN, false, stream, err);
 }
 
 extern "C" brisk_status brisk_cuda_gemv_q8_add(const brisk_cuda_weight *w, const void *d_xq, float *d_y, void *stream,
                                                brisk_error *err) {
-    return gemv_group(&w, &d_y, 1, d_xq, 0, true, stream, err);
+    return gemv_group(&w, &d_y, 1, d_xq, 0, true, plain_fuse(), PLAIN, false, stream, err);
 }
 
 extern "C" brisk_status brisk_cuda_gemv_q8_group(const brisk_cuda_weight *const *ws, float *const *d_ys, int n,
                                                  const void *d_xq, void *stream, brisk_error *err) {
-    return gemv_group(ws, d_ys, n, d_xq, 0, false, stream, err);
+    return gemv_group(ws, d_ys, n, d_xq, 0, false, plain_fuse(), PLAIN, false, stream, err);
+}
+
+extern "C" size_t brisk_cuda_q8_counters_bytes(int64_t n_out) { return (size_t)((n_out + 31) / 32) * sizeof(unsigned); }
+
+extern "C" brisk_status brisk_cuda_gemv_q8_fused(const brisk_cuda_weight *const *ws, float *const *d_ys, int n,
+                                                 const void *d_xq, const brisk_cuda_q8_fusion *fu, void *stream,
+                                                 brisk_error *err) {
+    Fuse f = {};
+    f.in_eps = fu->in_eps;
+    const int mode = fu->mode == BRISK_CUDA_FUSE_ADD_NORM ? ADD_NORM
+                     : fu->mode == BRISK_CUDA_FUSE_ACT    ? ACT
+                     : fu->mode == BRISK_CUDA_FUSE_ROPE   ? ROPE
+                                                          : PLAIN;
+    if (n < 1 || n > MAX_GROUP) return brisk_fail(err, BRISK_ERR_ARG, "CUDA gemv_q8_fused: %d matrices", n);
+    const int64_t n_out = ws[0]->n_out;
+    if (mode == ADD_NORM && fu->in_norm)
+        return brisk_fail(err, BRISK_ERR_ARG, "CUDA gemv_q8_fused: add_norm reads a plain x (in_norm unsupported)");
+    if (mode == ADD_NORM || mode == ACT) {
+        if ((mode == ADD_NORM) != (n == 1) || (mode == ACT && n != 2) || n_out % 32 || !fu->out_xq ||
+            (mode == ACT && !fu->counters) || (mode == ADD_NORM && (!fu->norm_w || !d_ys || !d_ys[0])) ||
+            (mode == ACT && (ws[1]->n_out != n_out || !fu->act_out || !fu->out16)))
+            return brisk_fail(err, BRISK_ERR_ARG,
+                              "CUDA gemv_q8_fused: %s needs %s, %lld rows (a multiple of 32) and its outputs",
+                              mode == ACT ? "act" : "add_norm", mode == ACT ? "gate and up" : "one matrix",
+                              (long long)n_out);
+        f.norm_w = fu->norm_w;
+        f.act_out = fu->act_out;
+        f.out16 = (half *)fu->out16;
+        f.out_xq = (uint8_t *)fu->out_xq;
+        f.counters = (unsigned *)fu->counters;
+        f.gelu = fu->gelu;
+    } else if (mode == ROPE) {
+        if (!fu->pos || !fu->rows || !fu->inv_freq || fu->head_dim <= 0 || fu->head_dim % 2 || fu->n_rot < 0 ||
+            fu->n_rot % 2 || fu->n_rot > fu->head_dim)
+            return brisk_fail(err, BRISK_ERR_ARG, "CUDA gemv_q8_fused: rope of head_dim %d, n_rot %d", fu->head_dim,
+                              fu->n_rot);
+        for (int m = 0; m < n; m++) {
+            const int role = fu->role[m];
+            if (role < 0 || role > 2 || ws[m]->n_out % fu->head_dim || (role == 0 && (!d_ys || !d_ys[m])) ||
+                (role != 0 && !fu->cache[m]))
+                return brisk_fail(err, BRISK_ERR_ARG, "CUDA gemv_q8_fused: rope matrix %d (role %d)", m, role);
+            f.role[m] = role;
+            f.cache[m] = (half *)fu->cache[m];
+        }
+        f.pos = fu->pos;
+        f.rows = fu->rows;
+        f.inv_freq = fu->inv_freq;
+        f.head_dim = fu->head_dim;
+        f.n_rot = fu->n_rot;
+        f.mscale = fu->mscale;
+    }
+    return gemv_group(ws, d_ys, n, d_xq, 0, mode == ADD_NORM, f, mode, fu->in_norm, stream, err);
 }

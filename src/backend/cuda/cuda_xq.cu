@@ -135,6 +135,28 @@ rmsnorm_xq_sliced_kernel(const float *__restrict__ x, const float *__restrict__ 
     quantize_group(q, true, xq, width, e / 32);
 }
 
+// x (+= add) -> the pre-norm encoding of x * w (cuda_xq.cuh); 4 elements per thread.
+__global__ void prenorm_xq_kernel(float *__restrict__ x, const float *__restrict__ add, const float *__restrict__ w,
+                                  uint8_t *__restrict__ xq, int64_t n_in) {
+    brisk_cuda::pdl_wait();
+    brisk_cuda::pdl_trigger();
+    const int64_t e = 4 * ((int64_t)blockIdx.x * blockDim.x + threadIdx.x);
+    const bool valid = e < n_in;
+    float v[4] = {0, 0, 0, 0}, wv[4] = {0, 0, 0, 0};
+    if (valid) {
+        float4 f = *reinterpret_cast<const float4 *>(x + e);
+        if (add) {
+            const float4 a = *reinterpret_cast<const float4 *>(add + e);
+            f.x += a.x, f.y += a.y, f.z += a.z, f.w += a.w;
+            *reinterpret_cast<float4 *>(x + e) = f;
+        }
+        v[0] = f.x, v[1] = f.y, v[2] = f.z, v[3] = f.w;
+        const float4 g = w ? *reinterpret_cast<const float4 *>(w + e) : make_float4(1, 1, 1, 1);
+        wv[0] = g.x, wv[1] = g.y, wv[2] = g.z, wv[3] = g.w;
+    }
+    prenorm_group(v, wv, valid, xq, n_in, valid ? e / 32 : 0);
+}
+
 } // namespace
 
 extern "C" size_t brisk_cuda_xq8_bytes(int64_t n_in) { return xq8_bytes(n_in); }
@@ -182,5 +204,16 @@ extern "C" brisk_status brisk_cuda_rmsnorm_xq(float *d_x, const float *d_add, co
     pdl_launch(rmsnorm_xq_kernel, dim3(1), dim3(threads), 0, (cudaStream_t)stream, d_x, d_add, d_w, (half *)d_out16,
                (uint8_t *)d_xq, width, eps);
     CUDA_LAUNCHED(err, "rmsnorm_xq");
+    return BRISK_OK;
+}
+
+extern "C" brisk_status brisk_cuda_prenorm_xq(float *d_x, const float *d_add, const float *d_w, void *d_xq, int width,
+                                             void *stream, brisk_error *err) {
+    if (width <= 0 || width % 64)
+        return brisk_fail(err, BRISK_ERR_ARG, "CUDA prenorm_xq: width %d (a multiple of 64)", width);
+    const int64_t threads = width / 4;
+    pdl_launch(prenorm_xq_kernel, dim3((unsigned)((threads + 127) / 128)), dim3(128), 0, (cudaStream_t)stream, d_x,
+               d_add, d_w, (uint8_t *)d_xq, (int64_t)width);
+    CUDA_LAUNCHED(err, "prenorm_xq");
     return BRISK_OK;
 }

@@ -7,7 +7,10 @@
 // (256 hi + lo) with d = max|x| / 127 / 256 (~16 bits: one int8 plane alone
 // flipped near-tied argmaxes of the logit tests); s0 / s1 = sums of
 // 256 hi + lo over elements 0..15 / 16..31 (the Q4_K mins and Q6_K offsets
-// need them). An all-zero block has d = 0 and zeros.
+// need them). An all-zero block has d = 0 and zeros. pad is 0, except in the
+// "pre-norm" encoding (brisk_cuda_prenorm_xq): there the block holds x * w of
+// an RMSNorm's input x and weight w, and pad the f32 bits of the block's sum
+// of x^2, so that the GEMV reading it applies 1 / rms(x) to its dots.
 #ifndef BRISK_CUDA_XQ_CUH
 #define BRISK_CUDA_XQ_CUH
 
@@ -36,9 +39,10 @@ __device__ __forceinline__ void store_halves4(half *dst, const float (&v)[4]) {
 
 // Cooperative encoding of one 32-element block by 8 consecutive lanes (sub =
 // lane % 8 holds elements 4 sub .. 4 sub + 3 in v). Every lane of the warp
-// must call it (shuffles); lanes with valid == false store nothing.
+// must call it (shuffles); lanes with valid == false store nothing. pad: the
+// XBlock's pad word (cuda_xq.cuh's top comment).
 __device__ __forceinline__ void quantize_group(const float (&v)[4], bool valid, uint8_t *col_base, int64_t n_in,
-                                               int64_t blk) {
+                                               int64_t blk, int pad = 0) {
     const int lane = threadIdx.x % 32, sub = lane % 8;
     float amax = fmaxf(fmaxf(fabsf(v[0]), fabsf(v[1])), fmaxf(fabsf(v[2]), fabsf(v[3])));
     amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, 1));
@@ -62,7 +66,32 @@ __device__ __forceinline__ void quantize_group(const float (&v)[4], bool valid, 
     if (!valid) return;
     reinterpret_cast<uint32_t *>(col_base + blk * 32)[sub] = hi;
     reinterpret_cast<uint32_t *>(col_base + n_in + blk * 32)[sub] = lo;
-    if (sub == 0) reinterpret_cast<XBlock *>(col_base + 2 * n_in)[blk] = {amax / 127.0f / 256.0f, sum, s1, 0};
+    if (sub == 0) reinterpret_cast<XBlock *>(col_base + 2 * n_in)[blk] = {amax / 127.0f / 256.0f, sum, s1, pad};
+}
+
+// The pre-norm encoding of one 32-element block (8 lanes, as quantize_group):
+// x (4 elements per lane) times the norm weight w, the block's sum of x^2 in
+// pad. The sum's order is fixed (4 per lane, then lanes by xor 1, 2, 4), so
+// every producer of the encoding writes the same bits.
+__device__ __forceinline__ void prenorm_group(const float (&x)[4], const float (&w)[4], bool valid, uint8_t *xq,
+                                              int64_t n_in, int64_t blk) {
+    float ss = x[0] * x[0] + x[1] * x[1] + x[2] * x[2] + x[3] * x[3];
+    ss += __shfl_xor_sync(0xffffffffu, ss, 1);
+    ss += __shfl_xor_sync(0xffffffffu, ss, 2);
+    ss += __shfl_xor_sync(0xffffffffu, ss, 4);
+    const float v[4] = {x[0] * w[0], x[1] * w[1], x[2] * w[2], x[3] * w[3]};
+    quantize_group(v, valid, xq, n_in, blk, __float_as_int(ss));
+}
+
+// 1 / rms(x) of a pre-norm encoded column, as every lane of a warp sees it:
+// the sum of the blocks' pads over the warp (fixed order), then
+// rsqrt(sum / n_in + eps).
+__device__ __forceinline__ float prenorm_scale(const uint8_t *xq, int64_t n_in, float eps) {
+    const XBlock *b = reinterpret_cast<const XBlock *>(xq + 2 * n_in);
+    float ss = 0.0f;
+    for (int64_t i = threadIdx.x % 32; i < n_in / 32; i += 32) ss += __int_as_float(__ldg(&b[i].pad));
+    for (int o = 16; o > 0; o /= 2) ss += __shfl_xor_sync(0xffffffffu, ss, o);
+    return rsqrtf(ss / (float)n_in + eps);
 }
 
 } // namespace brisk_cuda
