@@ -19,7 +19,6 @@
 #include <string.h>
 
 #include "backend/cpu/kernels.h"
-#include "base/fp16.h"
 #include "model/forward_cuda.h"
 #include "runtime/engine.h"
 
@@ -107,9 +106,8 @@ static void attention_worker(void *p, int ith, int nth) {
 }
 
 static void kv_store(const kv_cache *kv, void *dst, const float *src, int64_t n) {
-    if (kv->f32) { memcpy(dst, src, (size_t)n * 4); return; }
-    uint16_t *h = dst;
-    for (int64_t i = 0; i < n; i++) h[i] = brisk_f32_to_fp16(src[i]);
+    if (kv->f32) memcpy(dst, src, (size_t)n * 4);
+    else cpu_kernels_best()->f32_to_f16(src, dst, n);
 }
 
 /* ---- the block ---------------------------------------------------------------- */

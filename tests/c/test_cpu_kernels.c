@@ -392,3 +392,39 @@ TEST(cpu_attention_kernels_match_definition) {
     CHECK(n_checked >= 60); /* at least the generic kernels */
     printf("  %d (ISA, head length, heads, rows) attention cases checked\n", n_checked);
 }
+
+/* f32 -> f16 (what the f16 KV cache stores) of every ISA, bit for bit equal
+ * to brisk_f32_to_fp16 (round to nearest even) on random values of every f16
+ * range, ties, overflow to inf around 65520, subnormals, +-0, inf and NaN;
+ * lengths with and without a tail; nothing written past n. */
+TEST(cpu_f32_to_f16_matches_reference) {
+    enum { N = 203 };
+    const float special[] = {0.0f, -0.0f, INFINITY, -INFINITY, NAN, 65504.0f, 65519.99f, 65520.0f, -65520.0f,
+                             1e-8f, -3e-8f, 2.98e-8f, 6.1e-5f, 6.0e-5f, 1.0f + 1.0f / 2048, 1.0f + 3.0f / 2048,
+                             2049.0f, 2051.0f, 1e30f, -1e-30f};
+    const int ns[] = {1, 7, 8, 9, 16, 31, 64, N};
+    float x[N];
+    int n_checked = 0;
+    for (int isa = 0; isa < CPU_ISA_COUNT; isa++) {
+        const cpu_kernels *k = cpu_kernels_for((cpu_isa)isa);
+        if (!k || !k->f32_to_f16) continue;
+        for (int trial = 0; trial < 20; trial++) {
+            for (int i = 0; i < N; i++) {
+                const int kind = (int)(test_rand_u64() % 8);
+                if (kind == 0) x[i] = special[test_rand_u64() % (sizeof special / sizeof special[0])];
+                else x[i] = test_rand_normal() * ldexpf(1.0f, (int)(test_rand_u64() % 50) - 30);
+            }
+            for (int ni = 0; ni < 8; ni++) {
+                uint16_t y[N + 1];
+                y[ns[ni]] = 0xBEEF;
+                k->f32_to_f16(x, y, ns[ni]);
+                for (int i = 0; i < ns[ni]; i++)
+                    CHECK_MSG(y[i] == brisk_f32_to_fp16(x[i]), "%s: f16(%a) = %04x, want %04x", k->name, (double)x[i],
+                              y[i], brisk_f32_to_fp16(x[i]));
+                CHECK(y[ns[ni]] == 0xBEEF);
+            }
+        }
+        n_checked++;
+    }
+    CHECK(n_checked >= 1);
+}

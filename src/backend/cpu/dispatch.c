@@ -65,6 +65,7 @@ static void fill(cpu_kernels *into, const cpu_kernels *from) {
     if (!into->dot_f32) into->dot_f32 = from->dot_f32;
     if (!into->attn_scores_f16) into->attn_scores_f16 = from->attn_scores_f16;
     if (!into->attn_values_f16) into->attn_values_f16 = from->attn_values_f16;
+    if (!into->f32_to_f16) into->f32_to_f16 = from->f32_to_f16;
 }
 
 static void choose(void) {

@@ -149,6 +149,9 @@ typedef struct cpu_kernels {
     float (*dot_f32)(const float *a, const float *b, int64_t n); /* exact mode */
     cpu_attn_scores_fn attn_scores_f16;
     cpu_attn_values_fn attn_values_f16;
+    /* y[i] = f16(x[i]), rounded to nearest even (NaN stays NaN): what the
+     * f16 KV cache stores; every table's equals brisk_f32_to_fp16. */
+    void (*f32_to_f16)(const float *x, uint16_t *y, int64_t n);
 } cpu_kernels;
 
 /* Tables per ISA; NULL when this build does not contain the ISA. */

@@ -844,6 +844,21 @@ INLINE void attn_values_body(const uint16_t *v, size_t stride, int n, const floa
 
 KC_ATTN_KERNELS_BY_4_HEADS
 
+/* F16C, 8 at a time (the tail through the same instruction on a partial
+ * vector); round to nearest even as brisk_f32_to_fp16. */
+static void f32_to_f16(const float *x, uint16_t *y, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(y + i), _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+    if (i < n) {
+        float in[8] = {0};
+        uint16_t out[8];
+        memcpy(in, x + i, (size_t)(n - i) * sizeof *in);
+        _mm_storeu_si128((__m128i *)out, _mm256_cvtps_ph(_mm256_loadu_ps(in), _MM_FROUND_TO_NEAREST_INT));
+        memcpy(y + i, out, (size_t)(n - i) * sizeof *out);
+    }
+}
+
 static const cpu_kernels avx2 = {
     .name = "avx2",
     .dot = KC_DOT_ALL_TYPES,
@@ -853,6 +868,7 @@ static const cpu_kernels avx2 = {
     .dot_f32 = dot_f32_exact,
     .attn_scores_f16 = attn_scores_f16,
     .attn_values_f16 = attn_values_f16,
+    .f32_to_f16 = f32_to_f16,
 };
 
 const cpu_kernels *cpu_kernels_avx2(void) { return &avx2; }

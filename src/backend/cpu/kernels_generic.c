@@ -228,6 +228,10 @@ static void attn_values_f16(const uint16_t *v, size_t stride, int n, const float
         }
 }
 
+static void f32_to_f16(const float *x, uint16_t *y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] = brisk_f32_to_fp16(x[i]);
+}
+
 static const cpu_kernels generic = {
     .name = "generic",
     .dot = KC_DOT_ALL_TYPES,
@@ -236,6 +240,7 @@ static const cpu_kernels generic = {
     .dot_f32 = dot_f32_ref,
     .attn_scores_f16 = attn_scores_f16,
     .attn_values_f16 = attn_values_f16,
+    .f32_to_f16 = f32_to_f16,
 };
 
 const cpu_kernels *cpu_kernels_generic(void) { return &generic; }
