@@ -32,6 +32,7 @@ static void serve_usage(FILE *out) {
             "      --max-queue N     requests waiting beyond those before 429 (default 64)\n"
             "      --step-tokens N   tokens per forward pass: decode tokens + prompt chunks (default 256)\n"
             "  -t, --threads N       threads (default: all cores)\n"
+            "      --gpu-layers N    layers on the GPU (CUDA builds; default: as many as fit; 0 = CPU only)\n"
             "      --api-key KEY     require KEY (Authorization: Bearer KEY or x-api-key) on every route but /health\n"
             "      --alias NAME      model name clients use (default: the file name without .gguf)\n"
             "      --max-body BYTES  request body limit (default 4194304)\n"
@@ -61,6 +62,7 @@ static int parse_args(int argc, char **argv, serve_options *o) {
         else if (!strcmp(a, "--max-queue")) { ok = cli_parse_long(cmd, a, v, 0, 1 << 20, &n); o->cfg.max_queue = (int)n; }
         else if (!strcmp(a, "--step-tokens")) { ok = cli_parse_long(cmd, a, v, 1, 1 << 16, &n); o->engine.n_batch = (int32_t)n; }
         else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) { ok = cli_parse_long(cmd, a, v, 1, 1024, &n); o->engine.n_threads = (int32_t)n; }
+        else if (!strcmp(a, "--gpu-layers")) { ok = cli_parse_long(cmd, a, v, -1, 1 << 16, &n); o->engine.n_gpu_layers = (int32_t)n; }
         else if (!strcmp(a, "--api-key")) o->cfg.api_key = v;
         else if (!strcmp(a, "--alias")) o->cfg.model_id = v;
         else if (!strcmp(a, "--max-body")) { ok = cli_parse_long(cmd, a, v, 1, 1L << 32, &n); o->cfg.max_body = (size_t)n; }
@@ -134,9 +136,9 @@ int cmd_serve(int argc, char **argv) {
     }
     brisk_kv_stats kv = brisk_engine_kv_stats(srv.engine);
     fprintf(stderr, "brisk serve: listening on http://%s:%d (model '%s', %d parallel, %d tokens per sequence, "
-                    "KV cache %d blocks of %d)\n",
+                    "KV cache %d blocks of %d, %d of %d layers on the GPU)\n",
             o.cfg.host, port, srv.cfg.model_id, o.cfg.n_parallel, brisk_engine_n_ctx_seq(srv.engine), kv.n_blocks,
-            kv.block_size);
+            kv.block_size, brisk_engine_n_gpu_layers(srv.engine), brisk_model_n_layers(model));
     int sig = 0;
     sigwait(&sigs, &sig);
     sched_stats st = sched_get_stats(srv.sched);
