@@ -31,6 +31,10 @@ void gpu_download(void *host, const void *dev, size_t bytes);
 void host_quantize_x8(const float *x, int64_t n_in, uint8_t *out);
 void host_dequantize_x8(const uint8_t *xq, int64_t n_in, float *x);
 
+/* The Q8 KV cache rule (cuda_backend.h) on the host: n values (a multiple of
+ * 32) to q[n] and the f16 scales d[n / 32]. */
+void host_kv_quantize_q8(const float *x, int64_t n, int8_t *q, uint16_t *d);
+
 /* The test groups (one file each). */
 void gpu_test_dequant(void);
 void gpu_test_matmul(void);

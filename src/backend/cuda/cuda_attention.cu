@@ -19,9 +19,12 @@
 // writes (m, l, unnormalized output) per split and attn_combine merges them.
 #include <cuda_fp16.h>
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/cuda_kv.cuh"
 #include "backend/cuda/cuda_pdl.cuh"
 #include "backend/cuda/cuda_xq.cuh"
 
@@ -67,16 +70,6 @@ __device__ void split_range(const Shape &s, int pos, int split, int &start, int 
     start = base + split * chunk;
     end = start + chunk < pos + 1 ? start + chunk : pos + 1;
     if (start < first) start = first;
-}
-
-__device__ __forceinline__ void unpack8(const uint4 &u, float f[8]) {
-    const half2 *h = reinterpret_cast<const half2 *>(&u);
-#pragma unroll
-    for (int i = 0; i < 4; i++) {
-        const float2 v = __half22float2(h[i]);
-        f[2 * i] = v.x;
-        f[2 * i + 1] = v.y;
-    }
 }
 
 // exp2(a - b), 0 when a is -inf (also when b is: an empty state merged into another).
@@ -139,10 +132,11 @@ __device__ void store_empty(const Shape &s, int kvh, int split, int qi, float *p
 
 // LPR: lanes per K/V row (4, 8, 16, 32); MAXG: query heads per KV head the
 // registers hold (s.group <= MAXG).
-template <int LPR, int MAXG>
+template <int LPR, int MAXG, bool Q8>
 __global__ void __launch_bounds__(THREADS, MAXG >= 4 ? 2 : 3)
-attn_split(Shape s, const float *__restrict__ q, const half *__restrict__ kc, const half *__restrict__ vc,
+attn_split(Shape s, const float *__restrict__ q, brisk_cuda::KvRef kc, brisk_cuda::KvRef vc,
            const int32_t *__restrict__ pos, float *__restrict__ out, float *__restrict__ part) {
+    using Piece = brisk_cuda::KvPiece<Q8>;
     constexpr int STREAMS = THREADS / LPR;      // streams per block
     constexpr int R = MAXG >= 8 ? 2 : 4;        // rows per stream per step (registers)
     constexpr int STEP = STREAMS * R;           // rows per block per step
@@ -190,15 +184,12 @@ attn_split(Shape s, const float *__restrict__ q, const half *__restrict__ kc, co
         for (int j = 0; j < 8; j++) acc[h][j] = 0.0f;
     }
 
-    const int64_t k_stride = (int64_t)s.n_head_kv * s.head_dim;
-    const int64_t v_stride = (int64_t)s.n_head_kv * s.head_dim_v;
-    const half *kb = kc + (int64_t)kvh * s.head_dim + 8 * sub;
-    const half *vb = vc + (int64_t)kvh * s.head_dim_v + 8 * sub;
+    const int64_t ke = (int64_t)kvh * s.head_dim + 8 * sub, ve = (int64_t)kvh * s.head_dim_v + 8 * sub;
     // this stream's rows of a step: t0 + r * STREAMS + stream (row -1: past
     // the end). Software pipeline: the K/V rows of the next step are loaded
     // while this step's are used, the table entries of the one after that too.
     int64_t row[R];
-    uint4 kr[R], vr[R];
+    Piece kr[R], vr[R];
     bool valid[R];
 #pragma unroll
     for (int r = 0; r < R; r++) {
@@ -208,19 +199,19 @@ attn_split(Shape s, const float *__restrict__ q, const half *__restrict__ kc, co
 #pragma unroll
     for (int r = 0; r < R; r++) {
         valid[r] = row[r] >= 0;
-        kr[r] = valid[r] && k_on ? __ldg(reinterpret_cast<const uint4 *>(kb + row[r] * k_stride)) : make_uint4(0, 0, 0, 0);
-        vr[r] = valid[r] && v_on ? __ldg(reinterpret_cast<const uint4 *>(vb + row[r] * v_stride)) : make_uint4(0, 0, 0, 0);
+        kr[r] = valid[r] && k_on ? brisk_cuda::kv_load<Q8>(kc, row[r], ke) : brisk_cuda::kv_zero<Q8>();
+        vr[r] = valid[r] && v_on ? brisk_cuda::kv_load<Q8>(vc, row[r], ve) : brisk_cuda::kv_zero<Q8>();
         const int t = start + STEP + r * STREAMS + stream;
         row[r] = t < end ? cache_row(s, table, t) : -1;
     }
     for (int t0 = start; t0 < end; t0 += STEP) {
-        uint4 kn[R], vn[R];
+        Piece kn[R], vn[R];
         bool vn_ok[R];
 #pragma unroll
         for (int r = 0; r < R; r++) {
             vn_ok[r] = row[r] >= 0;
-            kn[r] = vn_ok[r] && k_on ? __ldg(reinterpret_cast<const uint4 *>(kb + row[r] * k_stride)) : make_uint4(0, 0, 0, 0);
-            vn[r] = vn_ok[r] && v_on ? __ldg(reinterpret_cast<const uint4 *>(vb + row[r] * v_stride)) : make_uint4(0, 0, 0, 0);
+            kn[r] = vn_ok[r] && k_on ? brisk_cuda::kv_load<Q8>(kc, row[r], ke) : brisk_cuda::kv_zero<Q8>();
+            vn[r] = vn_ok[r] && v_on ? brisk_cuda::kv_load<Q8>(vc, row[r], ve) : brisk_cuda::kv_zero<Q8>();
             const int t = t0 + 2 * STEP + r * STREAMS + stream;
             row[r] = t < end ? cache_row(s, table, t) : -1;
         }
@@ -229,7 +220,7 @@ attn_split(Shape s, const float *__restrict__ q, const half *__restrict__ kc, co
 #pragma unroll
         for (int r = 0; r < R; r++) {
             float kf[8];
-            unpack8(kr[r], kf);
+            brisk_cuda::kv_floats(kr[r], kf);
 #pragma unroll
             for (int h = 0; h < MAXG; h++) {
                 float d = 0.0f;
@@ -254,7 +245,7 @@ attn_split(Shape s, const float *__restrict__ q, const half *__restrict__ kc, co
         // online softmax and the values
         float vf[R][8];
 #pragma unroll
-        for (int r = 0; r < R; r++) unpack8(vr[r], vf[r]);
+        for (int r = 0; r < R; r++) brisk_cuda::kv_floats(vr[r], vf[r]);
 #pragma unroll
         for (int h = 0; h < MAXG; h++) {
             float mx = m[h];
@@ -336,17 +327,22 @@ __device__ __forceinline__ uint32_t word(const uint4 &u, int i) {
 // positions: D / 8 n-blocks (dims 64 h + 8 n + j for column n, n-block
 // (h, j)); lane (g, c) loads 16 bytes (dims 64 h + 8 g ..) of the V rows
 // 2c, 2c + 1, 2c + 8, 2c + 9 and pairs their halves with byte permutes.
-template <int D>
+// Q8 caches (cuda_kv.cuh): the same pieces as 8 int8 + their block's scale,
+// converted to f16(q * d) before the mma; a warp then takes U = 2 tiles of
+// 16 positions per step (both loaded at once: as many bytes in flight as one
+// f16 tile).
+template <int D, bool Q8, int U>
 __global__ void __launch_bounds__(THREADS, D > 64 ? 2 : 3) // 2: 220 registers, no spills (3: spills, 20.0 vs 18.1 us)
-attn_split_mma(Shape s, const float *__restrict__ q, const half *__restrict__ kc, const half *__restrict__ vc,
+attn_split_mma(Shape s, const float *__restrict__ q, brisk_cuda::KvRef kc, brisk_cuda::KvRef vc,
                const int32_t *__restrict__ pos, float *__restrict__ out, float *__restrict__ part) {
+    using Piece = brisk_cuda::KvPiece<Q8>;
     constexpr int NJ = D / 32, NH = D / 64, TILE = 16;
     __shared__ float m_sh[WARPS][MAX_GROUP], l_sh[WARPS][MAX_GROUP];
     __shared__ __align__(16) float acc_sh[WARPS][MAX_GROUP][D];
 
     // Before waiting for the kernel before (programmatic dependent launch):
     // the positions and block tables (uploaded before the pass) and the
-    // first tile when it holds only rows of earlier passes (this pass's rows,
+    // first tiles when they hold only rows of earlier passes (this pass's rows,
     // positions > pos - n_q, are stored by the kernel before). Safe while the
     // kernel before waits for its own predecessor before it triggers this
     // one (rope_kv_store does): everything earlier in the stream is then done.
@@ -363,28 +359,22 @@ attn_split_mma(Shape s, const float *__restrict__ q, const half *__restrict__ kc
         return;
     }
     const int32_t *table = s.tables ? s.tables + s.table_off[qi] : nullptr;
-    const int64_t stride = (int64_t)s.n_head_kv * D;
-    const half *kb = kc + (int64_t)kvh * D + 8 * c, *vb = vc + (int64_t)kvh * D + 8 * g;
+    const int64_t ke = (int64_t)kvh * D + 8 * c, ve = (int64_t)kvh * D + 8 * g; // this lane's element offsets
     const int v_off[4] = {2 * c, 2 * c + 1, 2 * c + 8, 2 * c + 9}; // this lane's V rows of a tile
     // a tile's 16 rows are consecutive: contiguous cache, or cache blocks of a multiple of 16 rows
     const bool one_block = !table || s.block_size % TILE == 0;
     // the K and V pieces of the tile at t0 (zeros outside the split: p = 0 must not meet NaN)
-    // this lane's piece offsets inside a tile of consecutive rows
-    const int64_t k_lane[2] = {(int64_t)g * stride, (int64_t)(8 + g) * stride};
-    const int64_t v_lane[4] = {(int64_t)v_off[0] * stride, (int64_t)v_off[1] * stride, (int64_t)v_off[2] * stride,
-                               (int64_t)v_off[3] * stride};
-    auto load_tile = [&](int t0, uint4(&kr)[2][NJ], uint4(&vr)[4][NH]) {
+    auto load_tile = [&](int t0, Piece(&kr)[2][NJ], Piece(&vr)[4][NH]) {
         const int64_t row0 = one_block ? cache_row(s, table, t0 > start ? t0 : start) - (t0 > start ? 0 : start - t0) : 0;
         if (one_block && t0 >= start && t0 + TILE <= end) { // a whole tile of consecutive rows: no checks
-            const half *kt = kb + row0 * stride, *vt = vb + row0 * stride;
 #pragma unroll
             for (int nb = 0; nb < 2; nb++)
 #pragma unroll
-                for (int j = 0; j < NJ; j++) kr[nb][j] = __ldg(reinterpret_cast<const uint4 *>(kt + k_lane[nb] + 32 * j));
+                for (int j = 0; j < NJ; j++) kr[nb][j] = brisk_cuda::kv_load<Q8>(kc, row0 + 8 * nb + g, ke + 32 * j);
 #pragma unroll
             for (int i = 0; i < 4; i++)
 #pragma unroll
-                for (int h = 0; h < NH; h++) vr[i][h] = __ldg(reinterpret_cast<const uint4 *>(vt + v_lane[i] + 64 * h));
+                for (int h = 0; h < NH; h++) vr[i][h] = brisk_cuda::kv_load<Q8>(vc, row0 + v_off[i], ve + 64 * h);
             return;
         }
 #pragma unroll
@@ -394,7 +384,7 @@ attn_split_mma(Shape s, const float *__restrict__ q, const half *__restrict__ kc
             const int64_t row = !ok ? 0 : one_block ? row0 + 8 * nb + g : cache_row(s, table, t);
 #pragma unroll
             for (int j = 0; j < NJ; j++)
-                kr[nb][j] = ok ? __ldg(reinterpret_cast<const uint4 *>(kb + row * stride + 32 * j)) : make_uint4(0, 0, 0, 0);
+                kr[nb][j] = ok ? brisk_cuda::kv_load<Q8>(kc, row, ke + 32 * j) : brisk_cuda::kv_zero<Q8>();
         }
 #pragma unroll
         for (int i = 0; i < 4; i++) {
@@ -403,13 +393,15 @@ attn_split_mma(Shape s, const float *__restrict__ q, const half *__restrict__ kc
             const int64_t row = !ok ? 0 : one_block ? row0 + v_off[i] : cache_row(s, table, t);
 #pragma unroll
             for (int h = 0; h < NH; h++)
-                vr[i][h] = ok ? __ldg(reinterpret_cast<const uint4 *>(vb + row * stride + 64 * h)) : make_uint4(0, 0, 0, 0);
+                vr[i][h] = ok ? brisk_cuda::kv_load<Q8>(vc, row, ve + 64 * h) : brisk_cuda::kv_zero<Q8>();
         }
     };
-    const int first_t0 = (start & ~(TILE - 1)) + warp * TILE;
-    uint4 kr[2][NJ], vr[4][NH];
-    bool loaded = first_t0 < end && first_t0 + TILE <= p_last - s.n_q + 1;
-    if (loaded) load_tile(first_t0, kr, vr);
+    const int first_t0 = (start & ~(TILE - 1)) + warp * TILE * U;
+    Piece kr[U][2][NJ], vr[U][4][NH];
+    bool loaded = first_t0 < end && first_t0 + TILE * U <= p_last - s.n_q + 1;
+    if (loaded)
+#pragma unroll
+        for (int u = 0; u < U; u++) load_tile(first_t0 + TILE * u, kr[u], vr[u]);
     brisk_cuda::pdl_wait();
     brisk_cuda::pdl_trigger();
 
@@ -434,48 +426,60 @@ attn_split_mma(Shape s, const float *__restrict__ q, const half *__restrict__ kc
 #pragma unroll
     for (int n = 0; n < NH * 8; n++) o[n][0] = o[n][1] = 0.0f;
 
-    for (int t0 = first_t0; t0 < end; t0 += WARPS * TILE) {
-        if (!loaded) load_tile(t0, kr, vr);
+    for (int t_u = first_t0; t_u < end; t_u += WARPS * TILE * U) {
+        if (!loaded)
+#pragma unroll
+            for (int u = 0; u < U; u++) load_tile(t_u + TILE * u, kr[u], vr[u]);
         loaded = false;
-        // S: sc[nb] = head g at positions t0 + 8 nb + 2c, + 1 (two accumulators
-        // per n-block: chains of D / 32 mma instead of D / 16)
-        float sc[2][2] = {{0.0f, 0.0f}, {0.0f, 0.0f}}, sc2[2][2] = {{0.0f, 0.0f}, {0.0f, 0.0f}};
 #pragma unroll
-        for (int nb = 0; nb < 2; nb++)
+        for (int u = 0; u < U; u++) {
+            const int t0 = t_u + TILE * u;
+            if (t0 >= end) break;
+            // S: sc[nb] = head g at positions t0 + 8 nb + 2c, + 1 (two accumulators
+            // per n-block: chains of D / 32 mma instead of D / 16)
+            float sc[2][2] = {{0.0f, 0.0f}, {0.0f, 0.0f}}, sc2[2][2] = {{0.0f, 0.0f}, {0.0f, 0.0f}};
 #pragma unroll
-            for (int j = 0; j < NJ; j++) {
-                mma_rows8(sc[nb], qa[j][0], qa[j][1], kr[nb][j].x, kr[nb][j].y);
-                mma_rows8(sc2[nb], qa[j][2], qa[j][3], kr[nb][j].z, kr[nb][j].w);
+            for (int nb = 0; nb < 2; nb++)
+#pragma unroll
+                for (int j = 0; j < NJ; j++) {
+                    const uint4 k8 = brisk_cuda::kv_halves(kr[u][nb][j]);
+                    mma_rows8(sc[nb], qa[j][0], qa[j][1], k8.x, k8.y);
+                    mma_rows8(sc2[nb], qa[j][2], qa[j][3], k8.z, k8.w);
+                }
+            float sv[4] = {sc[0][0] + sc2[0][0], sc[0][1] + sc2[0][1], sc[1][0] + sc2[1][0],
+                           sc[1][1] + sc2[1][1]}; // positions t0 + v_off[i]
+            float mx = m;
+#pragma unroll
+            for (int i = 0; i < 4; i++) {
+                if (s.softcap > 0.0f) sv[i] = s.softcap * tanhf(sv[i] / s.softcap) * LOG2E;
+                if (t0 + v_off[i] >= end || t0 + v_off[i] < start) sv[i] = -INFINITY;
+                mx = fmaxf(mx, sv[i]);
             }
-        float sv[4] = {sc[0][0] + sc2[0][0], sc[0][1] + sc2[0][1], sc[1][0] + sc2[1][0],
-                       sc[1][1] + sc2[1][1]}; // positions t0 + v_off[i]
-        float mx = m;
+            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2)); // finite: the tile has a position in [start, end)
+            const float alpha = weight(m, mx);
+            m = mx;
+            const uint32_t pa0 = pack_half2(exp2f(sv[0] - mx), exp2f(sv[1] - mx));
+            const uint32_t pa2 = pack_half2(exp2f(sv[2] - mx), exp2f(sv[3] - mx));
+            const float2 p01 = __half22float2(*reinterpret_cast<const half2 *>(&pa0));
+            const float2 p23 = __half22float2(*reinterpret_cast<const half2 *>(&pa2));
+            l = l * alpha + (p01.x + p01.y) + (p23.x + p23.y); // the rounded probabilities the mma uses
 #pragma unroll
-        for (int i = 0; i < 4; i++) {
-            if (s.softcap > 0.0f) sv[i] = s.softcap * tanhf(sv[i] / s.softcap) * LOG2E;
-            if (t0 + v_off[i] >= end || t0 + v_off[i] < start) sv[i] = -INFINITY;
-            mx = fmaxf(mx, sv[i]);
+            for (int h = 0; h < NH; h++) {
+                uint4 v8[4];
+#pragma unroll
+                for (int i = 0; i < 4; i++) v8[i] = brisk_cuda::kv_halves(vr[u][i][h]);
+#pragma unroll
+                for (int j = 0; j < 8; j++) {
+                    const uint32_t sel = j % 2 ? 0x7632u : 0x5410u; // high or low halves of the two words
+                    const uint32_t b0 = __byte_perm(word(v8[0], j / 2), word(v8[1], j / 2), sel);
+                    const uint32_t b1 = __byte_perm(word(v8[2], j / 2), word(v8[3], j / 2), sel);
+                    o[8 * h + j][0] *= alpha;
+                    o[8 * h + j][1] *= alpha;
+                    mma_rows8(o[8 * h + j], pa0, pa2, b0, b1);
+                }
+            }
         }
-        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2)); // finite: the tile has a position in [start, end)
-        const float alpha = weight(m, mx);
-        m = mx;
-        const uint32_t pa0 = pack_half2(exp2f(sv[0] - mx), exp2f(sv[1] - mx));
-        const uint32_t pa2 = pack_half2(exp2f(sv[2] - mx), exp2f(sv[3] - mx));
-        const float2 p01 = __half22float2(*reinterpret_cast<const half2 *>(&pa0));
-        const float2 p23 = __half22float2(*reinterpret_cast<const half2 *>(&pa2));
-        l = l * alpha + (p01.x + p01.y) + (p23.x + p23.y); // the rounded probabilities the mma uses
-#pragma unroll
-        for (int h = 0; h < NH; h++)
-#pragma unroll
-            for (int j = 0; j < 8; j++) {
-                const uint32_t sel = j % 2 ? 0x7632u : 0x5410u; // high or low halves of the two words
-                const uint32_t b0 = __byte_perm(word(vr[0][h], j / 2), word(vr[1][h], j / 2), sel);
-                const uint32_t b1 = __byte_perm(word(vr[2][h], j / 2), word(vr[3][h], j / 2), sel);
-                o[8 * h + j][0] *= alpha;
-                o[8 * h + j][1] *= alpha;
-                mma_rows8(o[8 * h + j], pa0, pa2, b0, b1);
-            }
     }
     l += __shfl_xor_sync(0xffffffffu, l, 1);
     l += __shfl_xor_sync(0xffffffffu, l, 2);
@@ -569,13 +573,45 @@ attn_combine(Shape s, const float *__restrict__ part, float *__restrict__ out, h
     }
 }
 
-template <int LPR>
-void launch_split(int max_group, dim3 grid, cudaStream_t st, const Shape &sh, const float *q, const half *k,
-                  const half *v, const int32_t *pos, float *out, float *part) {
-    if (max_group <= 1) brisk_cuda::pdl_launch(attn_split<LPR, 1>, grid, dim3(THREADS), 0, st, sh, q, k, v, pos, out, part);
-    else if (max_group <= 2) brisk_cuda::pdl_launch(attn_split<LPR, 2>, grid, dim3(THREADS), 0, st, sh, q, k, v, pos, out, part);
-    else if (max_group <= 4) brisk_cuda::pdl_launch(attn_split<LPR, 4>, grid, dim3(THREADS), 0, st, sh, q, k, v, pos, out, part);
-    else brisk_cuda::pdl_launch(attn_split<LPR, 8>, grid, dim3(THREADS), 0, st, sh, q, k, v, pos, out, part);
+template <int LPR, bool Q8>
+void launch_split(int max_group, dim3 grid, cudaStream_t st, const Shape &sh, const float *q, const brisk_cuda::KvRef &k,
+                  const brisk_cuda::KvRef &v, const int32_t *pos, float *out, float *part) {
+    if (max_group <= 1) brisk_cuda::pdl_launch(attn_split<LPR, 1, Q8>, grid, dim3(THREADS), 0, st, sh, q, k, v, pos, out, part);
+    else if (max_group <= 2) brisk_cuda::pdl_launch(attn_split<LPR, 2, Q8>, grid, dim3(THREADS), 0, st, sh, q, k, v, pos, out, part);
+    else if (max_group <= 4) brisk_cuda::pdl_launch(attn_split<LPR, 4, Q8>, grid, dim3(THREADS), 0, st, sh, q, k, v, pos, out, part);
+    else brisk_cuda::pdl_launch(attn_split<LPR, 8, Q8>, grid, dim3(THREADS), 0, st, sh, q, k, v, pos, out, part);
+}
+
+// Tiles a warp of the tensor-core kernel loads at once from a Q8 cache: 2,
+// or 1 with BRISK_CUDA_KV_TILES=1 (for measuring).
+int q8_tiles() {
+    static const int tiles = [] {
+        const char *e = getenv("BRISK_CUDA_KV_TILES");
+        return e && strcmp(e, "1") == 0 ? 1 : 2;
+    }();
+    return tiles;
+}
+
+// The split kernel for this shape and cache type.
+template <bool Q8>
+void launch_splits(const brisk_cuda_attn_shape *s, int group, dim3 grid, cudaStream_t st, const Shape &sh,
+                   const float *q, const brisk_cuda::KvRef &k, const brisk_cuda::KvRef &v, const int32_t *pos,
+                   float *out, float *part) {
+    const int vecs = (s->head_dim > s->head_dim_v ? s->head_dim : s->head_dim_v) / 8; // 8-element pieces per row
+    if (brisk_cuda_attention_tensor_cores(s) && Q8 && q8_tiles() == 1) {
+        if (s->head_dim == 64) brisk_cuda::pdl_launch(attn_split_mma<64, Q8, 1>, grid, dim3(THREADS), 0, st, sh, q, k, v, pos, out, part);
+        else brisk_cuda::pdl_launch(attn_split_mma<128, Q8, 1>, grid, dim3(THREADS), 0, st, sh, q, k, v, pos, out, part);
+        return;
+    }
+    constexpr int U = Q8 ? 2 : 1;
+    if (brisk_cuda_attention_tensor_cores(s) && s->head_dim == 64)
+        brisk_cuda::pdl_launch(attn_split_mma<64, Q8, U>, grid, dim3(THREADS), 0, st, sh, q, k, v, pos, out, part);
+    else if (brisk_cuda_attention_tensor_cores(s))
+        brisk_cuda::pdl_launch(attn_split_mma<128, Q8, U>, grid, dim3(THREADS), 0, st, sh, q, k, v, pos, out, part);
+    else if (vecs <= 4) launch_split<4, Q8>(group, grid, st, sh, q, k, v, pos, out, part);
+    else if (vecs <= 8) launch_split<8, Q8>(group, grid, st, sh, q, k, v, pos, out, part);
+    else if (vecs <= 16) launch_split<16, Q8>(group, grid, st, sh, q, k, v, pos, out, part);
+    else launch_split<32, Q8>(group, grid, st, sh, q, k, v, pos, out, part);
 }
 
 } // namespace
@@ -621,6 +657,10 @@ static brisk_status attention(const brisk_cuda_attn_shape *s, const float *d_q, 
                           "(supported: group <= %d, head_dims multiples of 8 up to %d, 1..%d splits)",
                           s->n_head, s->n_head_kv, s->head_dim, s->head_dim_v, n_splits, MAX_GROUP,
                           MAX_DIM, MAX_SPLITS_COMBINE);
+    if (s->kv_type == BRISK_CUDA_KV_Q8 && (s->head_dim % 32 || s->head_dim_v % 32 || s->kv_rows <= 0))
+        return brisk_fail(err, BRISK_ERR_UNSUPPORTED,
+                          "CUDA attention: a Q8 KV cache needs head dims that are multiples of 32 (%d/%d) and its "
+                          "row count", s->head_dim, s->head_dim_v);
     if (s->n_q == 0) return BRISK_OK;
     if (n_splits > 1 && !d_scratch)
         return brisk_fail(err, BRISK_ERR_ARG, "CUDA attention: %d splits need scratch", n_splits);
@@ -630,18 +670,12 @@ static brisk_status attention(const brisk_cuda_attn_shape *s, const float *d_q, 
                 d_tables,    d_table_off, block_size};
     cudaStream_t st = (cudaStream_t)stream;
     dim3 grid((unsigned)s->n_head_kv, (unsigned)n_splits, (unsigned)s->n_q);
-    const int vecs = (s->head_dim > s->head_dim_v ? s->head_dim : s->head_dim_v) / 8; // 16-byte vectors per row
-    const float *q = d_q;
-    const half *k = (const half *)d_k, *v = (const half *)d_v;
+    const bool q8 = s->kv_type == BRISK_CUDA_KV_Q8;
+    const brisk_cuda::KvRef k = brisk_cuda::kv_ref(d_k, q8, s->kv_rows, (int64_t)s->n_head_kv * s->head_dim);
+    const brisk_cuda::KvRef v = brisk_cuda::kv_ref(d_v, q8, s->kv_rows, (int64_t)s->n_head_kv * s->head_dim_v);
     float *part = (float *)d_scratch;
-    if (brisk_cuda_attention_tensor_cores(s) && s->head_dim == 64)
-        brisk_cuda::pdl_launch(attn_split_mma<64>, grid, dim3(THREADS), 0, st, sh, q, k, v, d_pos, d_out, part);
-    else if (brisk_cuda_attention_tensor_cores(s))
-        brisk_cuda::pdl_launch(attn_split_mma<128>, grid, dim3(THREADS), 0, st, sh, q, k, v, d_pos, d_out, part);
-    else if (vecs <= 4) launch_split<4>(group, grid, st, sh, q, k, v, d_pos, d_out, part);
-    else if (vecs <= 8) launch_split<8>(group, grid, st, sh, q, k, v, d_pos, d_out, part);
-    else if (vecs <= 16) launch_split<16>(group, grid, st, sh, q, k, v, d_pos, d_out, part);
-    else launch_split<32>(group, grid, st, sh, q, k, v, d_pos, d_out, part);
+    if (q8) launch_splits<true>(s, group, grid, st, sh, d_q, k, v, d_pos, d_out, part);
+    else launch_splits<false>(s, group, grid, st, sh, d_q, k, v, d_pos, d_out, part);
     CUDA_LAUNCHED(err, "attention");
     if (n_splits > 1) {
         brisk_cuda::pdl_launch(attn_combine, dim3((unsigned)s->n_head, (unsigned)s->n_q), dim3(C_THREADS), 0, st, sh,
