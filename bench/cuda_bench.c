@@ -279,7 +279,48 @@ static void bench_attention_decode(cudaStream_t s, int n_ctx, int n_splits, int 
     free(h);
 }
 
+/* rope_kv_store of one llama3-8b token (32 q heads, 8 KV heads, head_dim 128)
+ * into an f16 or a Q8 cache, 64 launches in a graph. */
+static void bench_rope_kv(cudaStream_t s, brisk_cuda_kv_type kt) {
+    const int rows = 4096;
+    float *d_q, *d_k, *d_v, *d_f;
+    int32_t *d_pos, *d_rows, pos = 3000, row = 1234;
+    void *kc, *vc;
+    CK(cudaMalloc((void **)&d_q, 4096 * 4));
+    CK(cudaMalloc((void **)&d_k, 1024 * 4));
+    CK(cudaMalloc((void **)&d_v, 1024 * 4));
+    CK(cudaMalloc((void **)&d_f, 64 * 4));
+    CK(cudaMemset(d_q, 0x3c, 4096 * 4));
+    CK(cudaMemset(d_k, 0x3c, 1024 * 4));
+    CK(cudaMemset(d_v, 0x3c, 1024 * 4));
+    CK(cudaMemset(d_f, 0x30, 64 * 4));
+    CK(cudaMalloc((void **)&d_pos, 4));
+    CK(cudaMalloc((void **)&d_rows, 4));
+    CK(cudaMemcpy(d_pos, &pos, 4, cudaMemcpyHostToDevice));
+    CK(cudaMemcpy(d_rows, &row, 4, cudaMemcpyHostToDevice));
+    CK(cudaMalloc(&kc, brisk_cuda_kv_bytes(kt, rows, 1024)));
+    CK(cudaMalloc(&vc, brisk_cuda_kv_bytes(kt, rows, 1024)));
+    cudaGraph_t g;
+    cudaGraphExec_t exec;
+    const int launches = 64;
+    CK(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal));
+    for (int i = 0; i < launches; i++)
+        BK(brisk_cuda_rope_kv_store(d_q, d_k, d_v, d_pos, d_f, 1, 32, 8, 128, 128, 128, false, 1.0f, kc, vc, kt, rows,
+                                    d_rows, s, E));
+    CK(cudaStreamEndCapture(s, &g));
+    CK(cudaGraphInstantiate(&exec, g, 0));
+    const float ms = time_graph(exec, s, 7) / launches;
+    printf("rope_kv_store llama3-8b, 1 token, %s cache: %.2f us\n", kt == BRISK_CUDA_KV_Q8 ? "Q8" : "f16", ms * 1e3);
+    fflush(stdout);
+    cudaGraphExecDestroy(exec);
+    cudaGraphDestroy(g);
+    cudaFree(d_q); cudaFree(d_k); cudaFree(d_v); cudaFree(d_f); cudaFree(d_pos); cudaFree(d_rows);
+    cudaFree(kc); cudaFree(vc);
+}
+
 static void bench_attention(cudaStream_t s) {
+    bench_rope_kv(s, BRISK_CUDA_KV_F16);
+    bench_rope_kv(s, BRISK_CUDA_KV_Q8);
     const brisk_cuda_attn_shape dec = {1, 32, 8, 128, 128, 0, 0.088388f, 0, BRISK_CUDA_KV_F16, 0};
     /* brisk bench -n 128 (n_ctx 512: splits sized for it) and -d 8192 -n 128 (n_ctx 8320) */
     const int s512 = brisk_cuda_attention_splits(&dec, 512), s8320 = brisk_cuda_attention_splits(&dec, 8320);

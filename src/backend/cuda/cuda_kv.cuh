@@ -48,6 +48,22 @@ template <> __device__ __forceinline__ KvPiece<true> kv_load<true>(const KvRef &
     return p;
 }
 
+// Q8: the 8 values at e of row `row` alone, and the D / 32 scales of the head
+// row that starts at e0 (D = 64: in .x; D = 128: 4 halves), one load for all
+// the pieces of a head row; kv_scale_at picks scale i.
+__device__ __forceinline__ uint2 kv_load_q(const KvRef &c, int64_t row, int64_t e) {
+    return __ldg(reinterpret_cast<const uint2 *>(static_cast<const int8_t *>(c.data) + row * c.width + e));
+}
+template <int D> __device__ __forceinline__ uint2 kv_row_scales(const KvRef &c, int64_t row, int64_t e0) {
+    const half *p = c.scales + row * (c.width / 32) + e0 / 32;
+    if constexpr (D == 128) return __ldg(reinterpret_cast<const uint2 *>(p));
+    else return make_uint2(__ldg(reinterpret_cast<const unsigned int *>(p)), 0u);
+}
+__device__ __forceinline__ half kv_scale_at(const uint2 &s, int i) {
+    const uint32_t w = i < 2 ? s.x : s.y;
+    return __ushort_as_half((unsigned short)(i % 2 ? w >> 16 : w & 0xffffu));
+}
+
 // Two int8 (bytes lo, lo + 1 of w, already xor 0x80: u = q + 128) to halves
 // q * d: the bytes become the mantissas of 1024 + u (exact), minus 1152, times d.
 __device__ __forceinline__ uint32_t q8_pair(uint32_t w, uint32_t sel, half2 d2) {

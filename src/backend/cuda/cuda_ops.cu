@@ -172,23 +172,34 @@ __global__ void rope_kv_q8_kernel(float *q, float *k, const float *v, const int3
     const bool is_k = r < n_head_kv;
     const int h = is_k ? r : r - n_head_kv, hd = is_k ? head_dim : head_dim_v, width = n_head_kv * hd;
     const int64_t row = rows[t];
-    float x[8]; // head_dim <= 256
+    float x[8]; // head_dim <= 256; every load issued before any use (one round trip)
     if (is_k) {
         float *kh = k + (int64_t)t * width + (int64_t)h * hd;
         const float p_t = (float)pos[t];
+        float xa[8], xb[8];
+        int pp[8];
 #pragma unroll
         for (int j = 0; j < 8; j++) {
             const int e = 32 * j + lane;
-            if (32 * j >= hd) break;
-            x[j] = kh[e];
-            if (e < n_rot) {
-                int p, a, b;
-                if (neox) p = e < half_rot ? e : e - half_rot, a = p, b = p + half_rot;
-                else p = e / 2, a = 2 * p, b = a + 1;
-                const float2 rot = rope_rotate(kh[a], kh[b], p, p_t, inv_freq, mscale);
-                x[j] = e == a ? rot.x : rot.y;
+            pp[j] = -1; // not rotated
+            if (32 * j < hd) {
+                x[j] = kh[e];
+                if (e < n_rot) {
+                    int a, b;
+                    if (neox) pp[j] = e < half_rot ? e : e - half_rot, a = pp[j], b = pp[j] + half_rot;
+                    else pp[j] = e / 2, a = 2 * pp[j], b = a + 1;
+                    xa[j] = kh[a];
+                    xb[j] = kh[b];
+                }
             }
         }
+#pragma unroll
+        for (int j = 0; j < 8; j++)
+            if (32 * j < hd && pp[j] >= 0) {
+                const float2 rot = rope_rotate(xa[j], xb[j], pp[j], p_t, inv_freq, mscale);
+                const int e = 32 * j + lane;
+                x[j] = (neox ? e < half_rot : e % 2 == 0) ? rot.x : rot.y;
+            }
         __syncwarp();
 #pragma unroll
         for (int j = 0; j < 8; j++)
@@ -202,7 +213,7 @@ __global__ void rope_kv_q8_kernel(float *q, float *k, const float *v, const int3
     half *scales = reinterpret_cast<half *>(cache + cache_rows * width);
 #pragma unroll
     for (int j = 0; j < 8; j++) {
-        if (32 * j >= hd) break;
+        if (32 * j >= hd) continue;
         half d;
         const int8_t qv = brisk_cuda::q8_quantize_lane(x[j], &d);
         const int64_t e = (int64_t)h * hd + 32 * j;
