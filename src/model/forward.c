@@ -179,8 +179,8 @@ static void attention_block(brisk_engine *e, const fwd_batch *b, int il) {
     for (int32_t t = 0; t < n; t++) {
         int32_t pos = b->pos[t];
         int64_t row = kv_pos_row(kv, b->tables[t], pos);
-        for (int h = 0; h < hp->n_head; h++) rope_apply(rt, e->q + t * q_dim + (int64_t)h * hp->head_dim, pos);
-        for (int h = 0; h < hp->n_head_kv; h++) rope_apply(rt, e->k + t * k_dim + (int64_t)h * hp->head_dim, pos);
+        rope_apply(rt, e->q + t * q_dim, hp->n_head, hp->head_dim, pos);
+        rope_apply(rt, e->k + t * k_dim, hp->n_head_kv, hp->head_dim, pos);
         for (int h = 0; h < hp->n_head_kv; h++) {
             kv_store(kv, kv_k_at(kv, il, row, h), e->k + t * k_dim + (int64_t)h * hp->head_dim, hp->head_dim);
             kv_store(kv, kv_v_at(kv, il, row, h), e->v + t * v_dim + (int64_t)h * hp->head_dim_v, hp->head_dim_v);

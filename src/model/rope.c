@@ -48,16 +48,26 @@ void rope_table_free(rope_table *rt) {
     rt->inv_freq = NULL;
 }
 
-void rope_apply(const rope_table *rt, float *x, int32_t pos) {
-    int half = rt->n_rot / 2;
-    for (int i = 0; i < half; i++) {
-        /* angle in f32 as the reference computes it: pos * inv_freq */
-        float angle = (float)pos * rt->inv_freq[i];
-        float c = cosf(angle) * rt->mscale, s = sinf(angle) * rt->mscale;
-        int a = rt->style == ROPE_NEOX ? i : 2 * i;
-        int b = rt->style == ROPE_NEOX ? i + half : 2 * i + 1;
-        float x0 = x[a], x1 = x[b];
-        x[a] = x0 * c - x1 * s;
-        x[b] = x0 * s + x1 * c;
+void rope_apply(const rope_table *rt, float *x, int n_heads, int64_t head_stride, int32_t pos) {
+    enum { CHUNK = 64 }; /* angle pairs computed at a time, then applied to every head */
+    const int half = rt->n_rot / 2;
+    for (int i0 = 0; i0 < half; i0 += CHUNK) {
+        const int n = half - i0 < CHUNK ? half - i0 : CHUNK;
+        float c[CHUNK], s[CHUNK];
+        for (int i = 0; i < n; i++) {
+            /* angle in f32 as the reference computes it: pos * inv_freq */
+            const float angle = (float)pos * rt->inv_freq[i0 + i];
+            c[i] = cosf(angle) * rt->mscale, s[i] = sinf(angle) * rt->mscale;
+        }
+        for (int h = 0; h < n_heads; h++) {
+            float *xh = x + (int64_t)h * head_stride;
+            for (int i = 0; i < n; i++) {
+                const int a = rt->style == ROPE_NEOX ? i0 + i : 2 * (i0 + i);
+                const int b = rt->style == ROPE_NEOX ? i0 + i + half : 2 * (i0 + i) + 1;
+                const float x0 = xh[a], x1 = xh[b];
+                xh[a] = x0 * c[i] - x1 * s[i];
+                xh[b] = x0 * s[i] + x1 * c[i];
+            }
+        }
     }
 }

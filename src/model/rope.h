@@ -18,7 +18,8 @@ bool rope_table_init(rope_table *rt, const hparams *hp, rope_style style, float 
                      const float *freq_factors);
 void rope_table_free(rope_table *rt);
 
-/* Rotate the first n_rot dims of one head vector x at position pos. */
-void rope_apply(const rope_table *rt, float *x, int32_t pos);
+/* Rotate the first n_rot dims of n_heads head vectors at position pos,
+ * head h at x + h * head_stride (the angles are computed once for all). */
+void rope_apply(const rope_table *rt, float *x, int n_heads, int64_t head_stride, int32_t pos);
 
 #endif

@@ -336,9 +336,10 @@ TEST(cpu_panel_kernels_match_generic) {
 
 /* The F16 attention kernels (scores q . k_j, values sum_j p_j v_j) of every
  * ISA against a double-precision definition on random data: head lengths
- * with and without a 16-element tail, 1..9 query heads (more than one group
- * of 8), row counts up to a block, rows strided wider than a head, and
- * values accumulated into an output that already holds data. */
+ * with and without a 16-element tail, 1..9 query heads (several groups of the
+ * heads a kernel takes at once), row counts up to a block (with leftovers),
+ * rows strided wider than a head, and values accumulated into an output that
+ * already holds data. */
 TEST(cpu_attention_kernels_match_definition) {
     const int hds[] = {8, 24, 64, 80, 256}, nqs[] = {1, 3, 7, 9}, ns[] = {1, 5, 16};
     int n_checked = 0;

@@ -91,7 +91,7 @@ static void check_rope(const rope_case *rc) {
     int32_t pos[9];
     for (int t = 0; t < n_tokens; t++) {
         pos[t] = t == 0 ? 0 : (int32_t)(gpu_rand_u32() % 32768);
-        for (int h = 0; h < n_heads; h++) rope_apply(&rt, ref + ((int64_t)t * n_heads + h) * rc->head_dim, pos[t]);
+        rope_apply(&rt, ref + (int64_t)t * n_heads * rc->head_dim, n_heads, rc->head_dim, pos[t]);
     }
     float *d_x = gpu_upload_copy(x, (size_t)n * 4), *d_f = gpu_upload_copy(rt.inv_freq, (size_t)rc->n_rot / 2 * 4);
     int32_t *d_pos = gpu_upload_copy(pos, sizeof pos);

@@ -68,11 +68,14 @@ typedef struct matmul_job {
      * from one atomic counter. */
     long n_panels, n_rows;
     panel_share *shares;
+    long max_chunk;             /* panels a thread takes at once */
     long next_row, row_chunk;
 } matmul_job;
 
-#define CHUNKS_PER_THREAD 16
-#define OWN_CHUNK_DIV 4               /* the owner takes a quarter of what is left of its share */
+#define ROW_CHUNKS_PER_THREAD 16
+#define OWN_CHUNK_DIV 4               /* the owner takes a quarter of what is left of its share, */
+#define MAX_CHUNKS_PER_THREAD 8       /* but at most this share of a thread's even part: what a preempted
+                                         thread holds, the others cannot take */
 #define PREREAD_BYTES (512 << 10)     /* weights a thread loads while slice 0 prepares the activations */
 
 static uint64_t share_pack(uint32_t lo, uint32_t hi) { return (uint64_t)lo | (uint64_t)hi << 32; }
@@ -208,7 +211,7 @@ static void matmul_worker(void *p, int ith, int nth) {
         for (int i = 0; i < n_pre; i++) run_panels(job, pre[i][0], pre[i][1]);
     }
     if (me) do {
-            while (take_own(me, 0, &b, &e)) run_panels(job, b, e);
+            while (take_own(me, job->max_chunk, &b, &e)) run_panels(job, b, e);
         } while (steal(job->shares, nth, ith));
     while (take_chunk(&job->next_row, job->row_chunk, job->n_rows, &b, &e))
         for (long i = b; i < e; i++) {
@@ -229,9 +232,9 @@ static void matmul_worker(void *p, int ith, int nth) {
     }
 }
 
-/* Items per chunk: CHUNKS_PER_THREAD chunks per thread, at least `min`. */
+/* Rows per chunk: ROW_CHUNKS_PER_THREAD chunks per thread, at least `min`. */
 static long chunk_size(long n, int n_threads, long min) {
-    long c = n / ((long)n_threads * CHUNKS_PER_THREAD);
+    long c = n / ((long)n_threads * ROW_CHUNKS_PER_THREAD);
     return c > min ? c : min;
 }
 
@@ -290,6 +293,8 @@ void cpu_matmul_n(threadpool *tp, int n_w, const cpu_weight *const *w, const flo
         job.n_panels += (long)pt->n_panels;
         job.n_rows += (long)(w[i]->n_out - pt->n_panels * CPU_PANEL_ROWS);
     }
+    job.max_chunk = job.n_panels / ((long)nth * MAX_CHUNKS_PER_THREAD);
+    if (job.max_chunk < 1) job.max_chunk = 1;
     if (job.n_panels > 0) { /* panels need quantized activations, so ws is there */
         job.shares = (panel_share *)(ws + shares_at);
         for (int i = 0; i < nth; i++) {
