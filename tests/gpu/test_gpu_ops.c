@@ -252,9 +252,14 @@ static void check_rope_kv_store(bool neox, int head_dim, int n_rot, brisk_cuda_k
     gpu_download(qa, d_q[0], (size_t)nq * 4);
     gpu_download(qb, d_q[1], (size_t)nq * 4);
     bool same = memcmp(qa, qb, (size_t)nq * 4) == 0;
-    gpu_download(qa, d_k[0], (size_t)nk * 4); /* the rotated k, written back in place */
-    gpu_download(qb, d_k[1], (size_t)nk * 4);
-    same &= memcmp(qa, qb, (size_t)nk * 4) == 0;
+    if (kt == BRISK_CUDA_KV_F16) { /* the rotated k, written back in place (Q8: k is left as it was) */
+        gpu_download(qa, d_k[0], (size_t)nk * 4);
+        gpu_download(qb, d_k[1], (size_t)nk * 4);
+        same &= memcmp(qa, qb, (size_t)nk * 4) == 0;
+    } else {
+        gpu_download(qb, d_k[1], (size_t)nk * 4);
+        same &= memcmp(k, qb, (size_t)nk * 4) == 0;
+    }
     for (int i = 0; i < 2; i++) {
         void *const *c = i ? d_vc : d_kc;
         gpu_download(ca, c[0], cache);

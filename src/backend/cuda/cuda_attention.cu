@@ -1,4 +1,5 @@
-// Attention over the f16 KV cache, split over the context (flash-decoding).
+// Attention over the KV cache (f16 or Q8: cuda_kv.cuh), split over the
+// context (flash-decoding).
 // Two split kernels: attn_split_mma (tensor cores; head_dim == head_dim_v ==
 // 64 or 128, the common case; described at the kernel) and attn_split (CUDA
 // cores, f32; any head_dim multiple of 8 up to 256), then attn_combine when
@@ -327,10 +328,10 @@ __device__ __forceinline__ uint32_t word(const uint4 &u, int i) {
 // positions: D / 8 n-blocks (dims 64 h + 8 n + j for column n, n-block
 // (h, j)); lane (g, c) loads 16 bytes (dims 64 h + 8 g ..) of the V rows
 // 2c, 2c + 1, 2c + 8, 2c + 9 and pairs their halves with byte permutes.
-// Q8 caches (cuda_kv.cuh): the same pieces as 8 int8 + their block's scale,
-// converted to f16(q * d) before the mma; a warp then takes U = 2 tiles of
-// 16 positions per step (both loaded at once: as many bytes in flight as one
-// f16 tile).
+// Q8 caches (cuda_kv.cuh): the same pieces as 8 int8 + their block's scale
+// (one scale load per head row), converted to f16(q * d) before the mma. U:
+// tiles of 16 positions a warp loads at once (1; 2 = as many bytes in flight
+// as one f16 tile, measured no faster: q8_tiles).
 template <int D, bool Q8, int U>
 __global__ void __launch_bounds__(THREADS, D > 64 ? 2 : 3) // 2: 220 registers, no spills (3: spills, 20.0 vs 18.1 us)
 attn_split_mma(Shape s, const float *__restrict__ q, brisk_cuda::KvRef kc, brisk_cuda::KvRef vc,
@@ -596,12 +597,13 @@ void launch_split(int max_group, dim3 grid, cudaStream_t st, const Shape &sh, co
     else brisk_cuda::pdl_launch(attn_split<LPR, 8, Q8>, grid, dim3(THREADS), 0, st, sh, q, k, v, pos, out, part);
 }
 
-// Tiles a warp of the tensor-core kernel loads at once from a Q8 cache: 2,
-// or 1 with BRISK_CUDA_KV_TILES=1 (for measuring).
+// Tiles a warp of the tensor-core kernel loads at once from a Q8 cache: 1,
+// or 2 with BRISK_CUDA_KV_TILES=2 (for measuring: H100, llama3-8b layer, 2
+// tiles: 6.8 / 14.3 us at 128 / 8192 positions, 1 tile: 5.2 / 14.4 us).
 int q8_tiles() {
     static const int tiles = [] {
         const char *e = getenv("BRISK_CUDA_KV_TILES");
-        return e && strcmp(e, "1") == 0 ? 1 : 2;
+        return e && strcmp(e, "2") == 0 ? 2 : 1;
     }();
     return tiles;
 }

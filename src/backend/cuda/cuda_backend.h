@@ -195,7 +195,8 @@ brisk_status brisk_cuda_kv_copy_rows(void *d_cache, brisk_cuda_kv_type type, int
  * brisk_cuda_rope on d_q [n_tokens, n_head, head_dim] and d_k [n_tokens,
  * n_head_kv, head_dim], then brisk_cuda_kv_store of k and of d_v [n_tokens,
  * n_head_kv, head_dim_v] (rows d_rows) into the caches of kv_type and
- * cache_rows rows. */
+ * cache_rows rows. Q8: d_k is left as it was (only the cache holds the
+ * rotated k). */
 brisk_status brisk_cuda_rope_kv_store(float *d_q, float *d_k, const float *d_v, const int32_t *d_pos,
                                       const float *d_inv_freq, int n_tokens, int n_head, int n_head_kv, int head_dim,
                                       int head_dim_v, int n_rot, bool neox, float mscale, void *d_kcache,

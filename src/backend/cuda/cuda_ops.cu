@@ -144,11 +144,11 @@ __global__ void rope_kv_kernel(float *q, float *k, const float *v, const int32_t
 }
 
 // The same into Q8 caches (cuda_kv.cuh). Threads [0, q_threads): the q
-// pairs as above; then one warp per (token, K or V head): lane i holds the
-// elements 32 j + i of the head row (rotated for K, from the row as it was
-// read; written back to k in place), so a 32-block is one register across
-// the warp and quantizes with shuffles.
-__global__ void rope_kv_q8_kernel(float *q, float *k, const float *v, const int32_t *pos, const float *inv_freq,
+// pairs as above; then one warp per (token, KV head, 32-block of K or of V):
+// lane i rotates (K) and quantizes element 32 b + i, so that the block is one
+// register across the warp (its max by shuffles). k itself is left as it was
+// (a K element's rope partner may sit in another warp's block).
+__global__ void rope_kv_q8_kernel(float *q, const float *k, const float *v, const int32_t *pos, const float *inv_freq,
                                   int n_tokens, int n_head, int n_head_kv, int head_dim, int head_dim_v, int n_rot,
                                   bool neox, float mscale, int8_t *kc, int8_t *vc, int64_t cache_rows,
                                   const int32_t *rows, int64_t q_threads) {
@@ -165,61 +165,36 @@ __global__ void rope_kv_q8_kernel(float *q, float *k, const float *v, const int3
                   neox, mscale, a, b);
         return;
     }
+    const int kb = head_dim / 32, per_head = kb + head_dim_v / 32;
     const int64_t w = (i - q_threads) / 32;
     const int lane = threadIdx.x % 32;
-    if (w >= (int64_t)n_tokens * 2 * n_head_kv) return; // whole warps: q_threads and blockDim are multiples of 32
-    const int t = (int)(w / (2 * n_head_kv)), r = (int)(w % (2 * n_head_kv));
-    const bool is_k = r < n_head_kv;
-    const int h = is_k ? r : r - n_head_kv, hd = is_k ? head_dim : head_dim_v, width = n_head_kv * hd;
-    const int64_t row = rows[t];
-    float x[8]; // head_dim <= 256; every load issued before any use (one round trip)
+    if (w >= (int64_t)n_tokens * n_head_kv * per_head) return; // whole warps: q_threads and blockDim are multiples of 32
+    const int t = (int)(w / ((int64_t)n_head_kv * per_head)), r = (int)(w % ((int64_t)n_head_kv * per_head));
+    const int h = r / per_head, blk = r % per_head;
+    const bool is_k = blk < kb;
+    const int hd = is_k ? head_dim : head_dim_v, width = n_head_kv * hd;
+    const int e = 32 * (is_k ? blk : blk - kb) + lane; // element of the head row
+    float x;
     if (is_k) {
-        float *kh = k + (int64_t)t * width + (int64_t)h * hd;
-        const float p_t = (float)pos[t];
-        float xa[8], xb[8];
-        int pp[8];
-#pragma unroll
-        for (int j = 0; j < 8; j++) {
-            const int e = 32 * j + lane;
-            pp[j] = -1; // not rotated
-            if (32 * j < hd) {
-                x[j] = kh[e];
-                if (e < n_rot) {
-                    int a, b;
-                    if (neox) pp[j] = e < half_rot ? e : e - half_rot, a = pp[j], b = pp[j] + half_rot;
-                    else pp[j] = e / 2, a = 2 * pp[j], b = a + 1;
-                    xa[j] = kh[a];
-                    xb[j] = kh[b];
-                }
-            }
+        const float *kh = k + (int64_t)t * width + (int64_t)h * hd;
+        x = kh[e];
+        if (e < n_rot) {
+            int p, a, b;
+            if (neox) p = e < half_rot ? e : e - half_rot, a = p, b = p + half_rot;
+            else p = e / 2, a = 2 * p, b = a + 1;
+            const float2 rot = rope_rotate(kh[a], kh[b], p, (float)pos[t], inv_freq, mscale);
+            x = e == a ? rot.x : rot.y;
         }
-#pragma unroll
-        for (int j = 0; j < 8; j++)
-            if (32 * j < hd && pp[j] >= 0) {
-                const float2 rot = rope_rotate(xa[j], xb[j], pp[j], p_t, inv_freq, mscale);
-                const int e = 32 * j + lane;
-                x[j] = (neox ? e < half_rot : e % 2 == 0) ? rot.x : rot.y;
-            }
-        __syncwarp();
-#pragma unroll
-        for (int j = 0; j < 8; j++)
-            if (32 * j < hd) kh[32 * j + lane] = x[j];
     } else {
-#pragma unroll
-        for (int j = 0; j < 8; j++)
-            if (32 * j < hd) x[j] = v[(int64_t)t * width + (int64_t)h * hd + 32 * j + lane];
+        x = v[(int64_t)t * width + (int64_t)h * hd + e];
     }
     int8_t *cache = is_k ? kc : vc;
     half *scales = reinterpret_cast<half *>(cache + cache_rows * width);
-#pragma unroll
-    for (int j = 0; j < 8; j++) {
-        if (32 * j >= hd) continue;
-        half d;
-        const int8_t qv = brisk_cuda::q8_quantize_lane(x[j], &d);
-        const int64_t e = (int64_t)h * hd + 32 * j;
-        cache[row * width + e + lane] = qv;
-        if (lane == 0) scales[row * (width / 32) + e / 32] = d;
-    }
+    half d;
+    const int8_t qv = brisk_cuda::q8_quantize_lane(x, &d);
+    const int64_t row = rows[t], at = (int64_t)h * hd + e;
+    cache[row * width + at] = qv;
+    if (lane == 0) scales[row * (width / 32) + at / 32] = d;
 }
 
 } // namespace
@@ -233,12 +208,12 @@ extern "C" brisk_status brisk_cuda_rope_kv_store(float *d_q, float *d_k, const f
     if (n_tokens < 0 || n_head <= 0 || n_head_kv <= 0 || n_rot < 0 || n_rot % 2 || n_rot > head_dim || head_dim % 2)
         return brisk_fail(err, BRISK_ERR_ARG, "CUDA rope_kv_store: shape (n_rot %d, head_dim %d)", n_rot, head_dim);
     if (kv_type == BRISK_CUDA_KV_Q8) {
-        if (head_dim % 32 || head_dim_v % 32 || head_dim > 256 || head_dim_v > 256 || cache_rows <= 0)
+        if (head_dim % 32 || head_dim_v % 32 || cache_rows <= 0)
             return brisk_fail(err, BRISK_ERR_ARG,
-                              "CUDA rope_kv_store: a Q8 cache needs head dims that are multiples of 32 up to 256 "
-                              "(%d/%d)", head_dim, head_dim_v);
+                              "CUDA rope_kv_store: a Q8 cache needs head dims that are multiples of 32 (%d/%d)",
+                              head_dim, head_dim_v);
         const int64_t q_threads = ((int64_t)n_tokens * n_head * (n_rot / 2) + 31) / 32 * 32;
-        const int64_t n = q_threads + (int64_t)n_tokens * 2 * n_head_kv * 32;
+        const int64_t n = q_threads + (int64_t)n_tokens * n_head_kv * (head_dim + head_dim_v);
         if (n_tokens == 0) return BRISK_OK;
         brisk_cuda::pdl_launch(rope_kv_q8_kernel, dim3(blocks_for(n)), dim3(THREADS), 0, (cudaStream_t)stream, d_q, d_k,
                                d_v, d_pos, d_inv_freq, n_tokens, n_head, n_head_kv, head_dim, head_dim_v, n_rot, neox,
