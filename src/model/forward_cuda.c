@@ -637,6 +637,23 @@ static brisk_status run_layers(brisk_engine *e, gpu_forward *g, int n, int split
     return brisk_cuda_add(g->x, g->o, (int64_t)n * e->model->hp.n_embd, g->stream, err);
 }
 
+/* The kernels of one pass: the first N layers (run_layers) or the whole pass (whole_pass). */
+typedef brisk_status (*pass_fn)(brisk_engine *e, gpu_forward *g, int n, int splits, brisk_error *err);
+
+/* Launch *graph, capturing it from `run` first if it does not exist yet. */
+static brisk_status replay(brisk_engine *e, gpu_forward *g, void **graph, pass_fn run, int n, int splits,
+                           brisk_error *err) {
+    if (!*graph) {
+        TRY(brisk_cuda_capture_begin(g->stream, err));
+        brisk_status st = run(e, g, n, splits, err);
+        brisk_error end_err;
+        brisk_status st_end = brisk_cuda_capture_end(g->stream, st == BRISK_OK, graph, &end_err);
+        if (st != BRISK_OK) return st;
+        if (st_end != BRISK_OK) return brisk_fail(err, st_end, "%s", end_err.msg);
+    }
+    return brisk_cuda_graph_launch(*graph, g->stream, err);
+}
+
 brisk_status gpu_forward_layers(brisk_engine *e, const fwd_batch *b, brisk_error *err) {
     gpu_forward *g = e->gpu;
     const hparams *hp = &e->model->hp;
@@ -648,16 +665,7 @@ brisk_status gpu_forward_layers(brisk_engine *e, const fwd_batch *b, brisk_error
     int splits = attention_splits(e, g, b->n, max_len);
     if (g->use_graphs && b->n <= BRISK_CUDA_GEMV_MAX_COLS) {
         /* decode: the layers as one graph replay (positions and tables are read on the device) */
-        void **graph = &g->graphs[b->n][splits];
-        if (!*graph) {
-            TRY(brisk_cuda_capture_begin(g->stream, err));
-            brisk_status st = run_layers(e, g, b->n, splits, err);
-            brisk_error end_err;
-            brisk_status st_end = brisk_cuda_capture_end(g->stream, st == BRISK_OK, graph, &end_err);
-            if (st != BRISK_OK) return st;
-            if (st_end != BRISK_OK) return brisk_fail(err, st_end, "%s", end_err.msg);
-        }
-        TRY(brisk_cuda_graph_launch(*graph, g->stream, err));
+        TRY(replay(e, g, &g->graphs[b->n][splits], run_layers, b->n, splits, err));
     } else {
         TRY(run_layers(e, g, b->n, splits, err));
     }
@@ -718,20 +726,8 @@ brisk_status gpu_forward_pass(brisk_engine *e, const fwd_batch *b, brisk_error *
     int32_t max_len = 0;
     TRY(upload_batch(e, g, b, &max_len, err));
     int splits = attention_splits(e, g, n, max_len);
-    if (g->use_graphs) {
-        void **graph = &g->pass_graphs[n];
-        if (!*graph) {
-            TRY(brisk_cuda_capture_begin(g->stream, err));
-            brisk_status st = whole_pass(e, g, n, splits, err);
-            brisk_error end_err;
-            brisk_status st_end = brisk_cuda_capture_end(g->stream, st == BRISK_OK, graph, &end_err);
-            if (st != BRISK_OK) return st;
-            if (st_end != BRISK_OK) return brisk_fail(err, st_end, "%s", end_err.msg);
-        }
-        TRY(brisk_cuda_graph_launch(*graph, g->stream, err));
-    } else {
-        TRY(whole_pass(e, g, n, splits, err));
-    }
+    if (g->use_graphs) TRY(replay(e, g, &g->pass_graphs[n], whole_pass, n, splits, err));
+    else TRY(whole_pass(e, g, n, splits, err));
     TRY(brisk_cuda_download_async(g->h_logits, g->logits, (size_t)n * (size_t)g->n_vocab_pad * 4, g->stream, err));
     TRY(brisk_cuda_stream_sync(g->stream, err));
     for (int r = 0; r < n; r++) {

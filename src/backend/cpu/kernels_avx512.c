@@ -146,7 +146,6 @@ INLINE void body_q5_k(int64_t n, const void *w, const void *a, size_t as, float 
 KC_SPECIALIZE_NC(dot_q4_k, body_q4_k)
 KC_SPECIALIZE_NC(dot_q5_k, body_q5_k)
 
-
 /* ---- panels (panels.c): 16 rows at once, i32 / f32 lane r = row r ---------
  * Q8_0 and the 32-element formats: a 32-byte chunk widened to 32 x i16 holds
  * one element pair of each of the 16 rows; vpdpwssd with the broadcast
@@ -562,20 +561,6 @@ INLINE void attn_scores_body(const uint16_t *k, size_t stride, int n, const floa
     }
 }
 
-static void attn_scores_f16(const uint16_t *k, size_t stride, int n, const float *q, int nq, int hd, float *s,
-                            size_t ss) {
-    for (int c0 = 0; c0 < nq; c0 += 4) {
-        const float *qc = q + (size_t)c0 * hd;
-        float *sc = s + c0 * ss;
-        switch (nq - c0 < 4 ? nq - c0 : 4) {
-        case 1: attn_scores_body(k, stride, n, qc, hd, sc, ss, 1); break;
-        case 2: attn_scores_body(k, stride, n, qc, hd, sc, ss, 2); break;
-        case 3: attn_scores_body(k, stride, n, qc, hd, sc, ss, 3); break;
-        default: attn_scores_body(k, stride, n, qc, hd, sc, ss, 4); break;
-        }
-    }
-}
-
 /* Values: 64 output elements (four vectors) of up to 4 heads in registers
  * over all rows, so 4 x m independent FMA chains per row. */
 INLINE void attn_values_body(const uint16_t *v, size_t stride, int n, const float *p, size_t ps, int hdv, float *out,
@@ -600,19 +585,7 @@ INLINE void attn_values_body(const uint16_t *v, size_t stride, int n, const floa
     }
 }
 
-static void attn_values_f16(const uint16_t *v, size_t stride, int n, const float *p, size_t ps, int nq, int hdv,
-                            float *out) {
-    for (int c0 = 0; c0 < nq; c0 += 4) {
-        const float *pc = p + c0 * ps;
-        float *oc = out + (size_t)c0 * hdv;
-        switch (nq - c0 < 4 ? nq - c0 : 4) {
-        case 1: attn_values_body(v, stride, n, pc, ps, hdv, oc, 1); break;
-        case 2: attn_values_body(v, stride, n, pc, ps, hdv, oc, 2); break;
-        case 3: attn_values_body(v, stride, n, pc, ps, hdv, oc, 3); break;
-        default: attn_values_body(v, stride, n, pc, ps, hdv, oc, 4); break;
-        }
-    }
-}
+KC_ATTN_KERNELS_BY_4_HEADS
 
 static const cpu_kernels table = {
 #if defined(BRISK_AVX512_VNNI)

@@ -37,6 +37,38 @@
         }                                                                                             \
     }
 
+/* The attention kernels (kernels.h: cpu_attn_scores_fn, cpu_attn_values_fn)
+ * of an ISA file, from bodies written once over m <= 4 query heads
+ * (attn_scores_body / attn_values_body, m a constant per instance): the heads
+ * run in groups of 4 and a remainder. */
+#define KC_ATTN_KERNELS_BY_4_HEADS                                                                   \
+    static void attn_scores_f16(const uint16_t *k, size_t stride, int n, const float *q, int nq, int hd, float *s, \
+                                size_t ss) {                                                         \
+        for (int c0 = 0; c0 < nq; c0 += 4) {                                                         \
+            const float *qc = q + (size_t)c0 * hd;                                                   \
+            float *sc = s + c0 * ss;                                                                 \
+            switch (nq - c0 < 4 ? nq - c0 : 4) {                                                     \
+            case 1: attn_scores_body(k, stride, n, qc, hd, sc, ss, 1); break;                        \
+            case 2: attn_scores_body(k, stride, n, qc, hd, sc, ss, 2); break;                        \
+            case 3: attn_scores_body(k, stride, n, qc, hd, sc, ss, 3); break;                        \
+            default: attn_scores_body(k, stride, n, qc, hd, sc, ss, 4); break;                       \
+            }                                                                                        \
+        }                                                                                            \
+    }                                                                                                \
+    static void attn_values_f16(const uint16_t *v, size_t stride, int n, const float *p, size_t ps, int nq, int hdv, \
+                                float *out) {                                                        \
+        for (int c0 = 0; c0 < nq; c0 += 4) {                                                         \
+            const float *pc = p + c0 * ps;                                                           \
+            float *oc = out + (size_t)c0 * hdv;                                                      \
+            switch (nq - c0 < 4 ? nq - c0 : 4) {                                                     \
+            case 1: attn_values_body(v, stride, n, pc, ps, hdv, oc, 1); break;                       \
+            case 2: attn_values_body(v, stride, n, pc, ps, hdv, oc, 2); break;                       \
+            case 3: attn_values_body(v, stride, n, pc, ps, hdv, oc, 3); break;                       \
+            default: attn_values_body(v, stride, n, pc, ps, hdv, oc, 4); break;                      \
+            }                                                                                        \
+        }                                                                                            \
+    }
+
 /* The .dot initializer of a table that has a kernel for every type, each
  * named dot_<type> in its file (generic, NEON, AVX2). */
 #define KC_DOT_ALL_TYPES                                                                              \

@@ -7,6 +7,7 @@
 #include "backend/cuda/cuda_kv.cuh"
 #include "backend/cuda/cuda_act.cuh"
 #include "backend/cuda/cuda_pdl.cuh"
+#include "backend/cuda/cuda_reduce.cuh"
 
 namespace {
 
@@ -21,17 +22,7 @@ __global__ void rmsnorm_kernel(const float *x, const float *w, float *out, half 
     const float *xr = x + row * width;
     float ss = 0.0f;
     for (int i = threadIdx.x; i < width; i += blockDim.x) ss += xr[i] * xr[i];
-    __shared__ float warp_sums[32];
-    for (int o = 16; o > 0; o /= 2) ss += __shfl_xor_sync(0xffffffffu, ss, o);
-    if (threadIdx.x % 32 == 0) warp_sums[threadIdx.x / 32] = ss;
-    __syncthreads();
-    if (threadIdx.x < 32) {
-        ss = threadIdx.x < blockDim.x / 32 ? warp_sums[threadIdx.x] : 0.0f;
-        for (int o = 16; o > 0; o /= 2) ss += __shfl_xor_sync(0xffffffffu, ss, o);
-        if (threadIdx.x == 0) warp_sums[0] = ss;
-    }
-    __syncthreads();
-    const float scale = rsqrtf(warp_sums[0] / (float)width + eps);
+    const float scale = rsqrtf(brisk_cuda::block_sum(ss) / (float)width + eps);
     for (int i = threadIdx.x; i < width; i += blockDim.x) {
         const float v = xr[i] * scale * (w ? w[i] : 1.0f);
         if (out) out[row * width + i] = v;

@@ -9,6 +9,7 @@
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/cuda_act.cuh"
 #include "backend/cuda/cuda_pdl.cuh"
+#include "backend/cuda/cuda_reduce.cuh"
 #include "backend/cuda/cuda_xq.cuh"
 
 using namespace brisk_cuda;
@@ -65,7 +66,6 @@ rmsnorm_xq_kernel(float *__restrict__ x, const float *__restrict__ add, const fl
                   half *__restrict__ out16, uint8_t *__restrict__ xq, int width, float eps) {
     brisk_cuda::pdl_wait();
     brisk_cuda::pdl_trigger();
-    __shared__ float warp_sums[32];
     float v[MAX_NORM_ITERS][4];
     float ss = 0.0f;
 #pragma unroll
@@ -84,16 +84,7 @@ rmsnorm_xq_kernel(float *__restrict__ x, const float *__restrict__ add, const fl
             ss += f.x * f.x + f.y * f.y + f.z * f.z + f.w * f.w;
         }
     }
-    for (int o = 16; o > 0; o /= 2) ss += __shfl_xor_sync(0xffffffffu, ss, o);
-    if (threadIdx.x % 32 == 0) warp_sums[threadIdx.x / 32] = ss;
-    __syncthreads();
-    if (threadIdx.x < 32) {
-        ss = threadIdx.x < blockDim.x / 32 ? warp_sums[threadIdx.x] : 0.0f;
-        for (int o = 16; o > 0; o /= 2) ss += __shfl_xor_sync(0xffffffffu, ss, o);
-        if (threadIdx.x == 0) warp_sums[0] = ss;
-    }
-    __syncthreads();
-    const float scale = rsqrtf(warp_sums[0] / (float)width + eps);
+    const float scale = rsqrtf(brisk_cuda::block_sum(ss) / (float)width + eps);
 #pragma unroll
     for (int it = 0; it < MAX_NORM_ITERS; it++) {
         const int e = 4 * (threadIdx.x + it * blockDim.x);
