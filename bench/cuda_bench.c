@@ -328,6 +328,7 @@ static void bench_attention(cudaStream_t s) {
     for (int i = 0; i < 2; i++) {
         const brisk_cuda_kv_type kt = i ? Q8 : F16;
         bench_attention_decode(s, 128, s512, 16, kt, " (decode at depth 0, n_ctx 512)");
+        bench_attention_decode(s, 512, s8320, 16, kt, " (-d 512 with n_ctx 8320)");
         bench_attention_decode(s, 8192, s8320, 16, kt, " (the engine's case at -d 8192)");
         bench_attention_decode(s, 8192, brisk_cuda_attention_splits(&dec, 8192), 0, kt, "");
     }

@@ -316,6 +316,110 @@ __device__ __forceinline__ uint32_t word(const uint4 &u, int i) {
     return i == 0 ? u.x : i == 1 ? u.y : i == 2 ? u.z : u.w;
 }
 
+// The tensor-core kernels' parts (attn_split_mma, attn_split_mma_q8). Lane
+// (g, c) = (lane / 4, lane % 4) of a warp holds query head g.
+
+// The A fragments of q (head g, dims 32 j + 8 c ..), times scale (and log2 e
+// without a softcap): qa[j][w] = the pair of dims 2w, 2w + 1 of the 8.
+template <int D>
+__device__ __forceinline__ void q_fragments(const Shape &s, const float *__restrict__ q, int qi, int kvh, int g, int c,
+                                            uint32_t (&qa)[D / 32][4]) {
+    const float q_mul = s.softcap > 0.0f ? s.scale : s.scale * LOG2E;
+#pragma unroll
+    for (int j = 0; j < D / 32; j++) {
+        float4 a = make_float4(0, 0, 0, 0), b = a;
+        if (g < s.group) {
+            const float4 *qh = reinterpret_cast<const float4 *>(
+                q + ((int64_t)qi * s.n_head + (int64_t)kvh * s.group + g) * D + 32 * j + 8 * c);
+            a = qh[0];
+            b = qh[1];
+        }
+        qa[j][0] = pack_half2(a.x * q_mul, a.y * q_mul), qa[j][1] = pack_half2(a.z * q_mul, a.w * q_mul);
+        qa[j][2] = pack_half2(b.x * q_mul, b.y * q_mul), qa[j][3] = pack_half2(b.z * q_mul, b.w * q_mul);
+    }
+}
+
+// One tile of 16 positions t0 .. t0 + 15 into the warp's online softmax: kr
+// = the K pieces (rows t0 + 8 nb + g, dims 32 j + 8 c ..), vr = the V pieces
+// (rows t0 + 2c, + 1, + 8, + 9, dims 64 h + 8 g ..), zeros outside [start,
+// end) (p = 0 must not meet NaN). m: head g's running max (log2 units), l:
+// this lane's part of its sum, o: head g, dims 64 h + 16 c + j (o[8h + j][0])
+// and + 8 (o[8h + j][1]).
+template <int D, bool Q8>
+__device__ __forceinline__ void tile_update(const Shape &s, const brisk_cuda::KvPiece<Q8> (&kr)[2][D / 32],
+                                            const brisk_cuda::KvPiece<Q8> (&vr)[4][D / 64],
+                                            const uint32_t (&qa)[D / 32][4], int t0, int start, int end, int c,
+                                            float &m, float &l, float (&o)[D / 64 * 8][2]) {
+    constexpr int NJ = D / 32, NH = D / 64;
+    const int v_off[4] = {2 * c, 2 * c + 1, 2 * c + 8, 2 * c + 9}; // this lane's V rows of a tile
+    // S: sc[nb] = head g at positions t0 + 8 nb + 2c, + 1 (two accumulators
+    // per n-block: chains of D / 32 mma instead of D / 16)
+    float sc[2][2] = {{0.0f, 0.0f}, {0.0f, 0.0f}}, sc2[2][2] = {{0.0f, 0.0f}, {0.0f, 0.0f}};
+#pragma unroll
+    for (int nb = 0; nb < 2; nb++)
+#pragma unroll
+        for (int j = 0; j < NJ; j++) {
+            const uint4 k8 = brisk_cuda::kv_halves(kr[nb][j]);
+            mma_rows8(sc[nb], qa[j][0], qa[j][1], k8.x, k8.y);
+            mma_rows8(sc2[nb], qa[j][2], qa[j][3], k8.z, k8.w);
+        }
+    float sv[4] = {sc[0][0] + sc2[0][0], sc[0][1] + sc2[0][1], sc[1][0] + sc2[1][0],
+                   sc[1][1] + sc2[1][1]}; // positions t0 + v_off[i]
+    float mx = m;
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+        if (s.softcap > 0.0f) sv[i] = s.softcap * tanhf(sv[i] / s.softcap) * LOG2E;
+        if (t0 + v_off[i] >= end || t0 + v_off[i] < start) sv[i] = -INFINITY;
+        mx = fmaxf(mx, sv[i]);
+    }
+    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2)); // finite: the tile has a position in [start, end)
+    const float alpha = weight(m, mx);
+    m = mx;
+    const uint32_t pa0 = pack_half2(exp2f(sv[0] - mx), exp2f(sv[1] - mx));
+    const uint32_t pa2 = pack_half2(exp2f(sv[2] - mx), exp2f(sv[3] - mx));
+    const float2 p01 = __half22float2(*reinterpret_cast<const half2 *>(&pa0));
+    const float2 p23 = __half22float2(*reinterpret_cast<const half2 *>(&pa2));
+    l = l * alpha + (p01.x + p01.y) + (p23.x + p23.y); // the rounded probabilities the mma uses
+#pragma unroll
+    for (int h = 0; h < NH; h++) {
+        uint4 v8[4];
+#pragma unroll
+        for (int i = 0; i < 4; i++) v8[i] = brisk_cuda::kv_halves(vr[i][h]);
+#pragma unroll
+        for (int j = 0; j < 8; j++) {
+            const uint32_t sel = j % 2 ? 0x7632u : 0x5410u; // high or low halves of the two words
+            const uint32_t b0 = __byte_perm(word(v8[0], j / 2), word(v8[1], j / 2), sel);
+            const uint32_t b1 = __byte_perm(word(v8[2], j / 2), word(v8[3], j / 2), sel);
+            o[8 * h + j][0] *= alpha;
+            o[8 * h + j][1] *= alpha;
+            mma_rows8(o[8 * h + j], pa0, pa2, b0, b1);
+        }
+    }
+}
+
+// The warps' (m, l, o) merged (store_merged): the block's output or its split's partial result.
+template <int D>
+__device__ __forceinline__ void finish_mma(const Shape &s, float m, float l, const float (&o)[D / 64 * 8][2], int warp,
+                                           int g, int c, int kvh, int split, int qi, float *out, float *part) {
+    __shared__ float m_sh[WARPS][MAX_GROUP], l_sh[WARPS][MAX_GROUP];
+    __shared__ __align__(16) float acc_sh[WARPS][MAX_GROUP][D];
+    l += __shfl_xor_sync(0xffffffffu, l, 1);
+    l += __shfl_xor_sync(0xffffffffu, l, 2);
+    if (g < s.group) {
+        if (c == 0) m_sh[warp][g] = m, l_sh[warp][g] = l;
+#pragma unroll
+        for (int h = 0; h < D / 64; h++)
+#pragma unroll
+            for (int j = 0; j < 8; j++) {
+                acc_sh[warp][g][64 * h + 16 * c + j] = o[8 * h + j][0];
+                acc_sh[warp][g][64 * h + 16 * c + 8 + j] = o[8 * h + j][1];
+            }
+    }
+    __syncthreads();
+    store_merged(s, m_sh, l_sh, acc_sh, kvh, split, qi, out, part);
+}
+
 // The same on the tensor cores (f16 q and probabilities, f32 sums; head_dim
 // == head_dim_v == D = 64 or 128, groups <= 8). Each warp takes tiles of 16
 // positions of the split (tile i: warp i % WARPS) with its own online softmax.
@@ -338,8 +442,6 @@ attn_split_mma(Shape s, const float *__restrict__ q, brisk_cuda::KvRef kc, brisk
                const int32_t *__restrict__ pos, float *__restrict__ out, float *__restrict__ part) {
     using Piece = brisk_cuda::KvPiece<Q8>;
     constexpr int NJ = D / 32, NH = D / 64, TILE = 16;
-    __shared__ float m_sh[WARPS][MAX_GROUP], l_sh[WARPS][MAX_GROUP];
-    __shared__ __align__(16) float acc_sh[WARPS][MAX_GROUP][D];
 
     // Before waiting for the kernel before (programmatic dependent launch):
     // the positions and block tables (uploaded before the pass) and the
@@ -349,7 +451,6 @@ attn_split_mma(Shape s, const float *__restrict__ q, brisk_cuda::KvRef kc, brisk
     // one (rope_kv_store does): everything earlier in the stream is then done.
     const int kvh = blockIdx.x, split = blockIdx.y, qi = blockIdx.z;
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, c = lane % 4;
-    const int G = s.group;
     const int p_last = pos[qi];
     int start, end;
     split_range(s, p_last, split, start, end);
@@ -420,27 +521,11 @@ attn_split_mma(Shape s, const float *__restrict__ q, brisk_cuda::KvRef kc, brisk
     brisk_cuda::pdl_wait();
     brisk_cuda::pdl_trigger();
 
-    // A fragments of q (head g, dims 32 j + 8 c ..), times scale (and log2 e
-    // without a softcap): qa[j][w] = the pair of dims 2w, 2w + 1 of the 8
-    const float q_mul = s.softcap > 0.0f ? s.scale : s.scale * LOG2E;
     uint32_t qa[NJ][4];
-#pragma unroll
-    for (int j = 0; j < NJ; j++) {
-        float4 a = make_float4(0, 0, 0, 0), b = a;
-        if (g < G) {
-            const float4 *qh = reinterpret_cast<const float4 *>(
-                q + ((int64_t)qi * s.n_head + (int64_t)kvh * G + g) * D + 32 * j + 8 * c);
-            a = qh[0];
-            b = qh[1];
-        }
-        qa[j][0] = pack_half2(a.x * q_mul, a.y * q_mul), qa[j][1] = pack_half2(a.z * q_mul, a.w * q_mul);
-        qa[j][2] = pack_half2(b.x * q_mul, b.y * q_mul), qa[j][3] = pack_half2(b.z * q_mul, b.w * q_mul);
-    }
-    float m = -INFINITY, l = 0.0f; // head g: running max (log2 units), this lane's part of the sum
-    float o[NH * 8][2];            // head g, dims 64 h + 16 c + j (o[8h + j][0]) and + 8 (o[8h + j][1])
+    q_fragments<D>(s, q, qi, kvh, g, c, qa);
+    float m = -INFINITY, l = 0.0f, o[NH * 8][2];
 #pragma unroll
     for (int n = 0; n < NH * 8; n++) o[n][0] = o[n][1] = 0.0f;
-
     for (int t_u = first_t0; t_u < end; t_u += WARPS * TILE * U) {
         if (!loaded)
 #pragma unroll
@@ -448,68 +533,153 @@ attn_split_mma(Shape s, const float *__restrict__ q, brisk_cuda::KvRef kc, brisk
         loaded = false;
 #pragma unroll
         for (int u = 0; u < U; u++) {
-            const int t0 = t_u + TILE * u;
-            if (t0 >= end) break;
-            // S: sc[nb] = head g at positions t0 + 8 nb + 2c, + 1 (two accumulators
-            // per n-block: chains of D / 32 mma instead of D / 16)
-            float sc[2][2] = {{0.0f, 0.0f}, {0.0f, 0.0f}}, sc2[2][2] = {{0.0f, 0.0f}, {0.0f, 0.0f}};
-#pragma unroll
-            for (int nb = 0; nb < 2; nb++)
-#pragma unroll
-                for (int j = 0; j < NJ; j++) {
-                    const uint4 k8 = brisk_cuda::kv_halves(kr[u][nb][j]);
-                    mma_rows8(sc[nb], qa[j][0], qa[j][1], k8.x, k8.y);
-                    mma_rows8(sc2[nb], qa[j][2], qa[j][3], k8.z, k8.w);
-                }
-            float sv[4] = {sc[0][0] + sc2[0][0], sc[0][1] + sc2[0][1], sc[1][0] + sc2[1][0],
-                           sc[1][1] + sc2[1][1]}; // positions t0 + v_off[i]
-            float mx = m;
-#pragma unroll
-            for (int i = 0; i < 4; i++) {
-                if (s.softcap > 0.0f) sv[i] = s.softcap * tanhf(sv[i] / s.softcap) * LOG2E;
-                if (t0 + v_off[i] >= end || t0 + v_off[i] < start) sv[i] = -INFINITY;
-                mx = fmaxf(mx, sv[i]);
-            }
-            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2)); // finite: the tile has a position in [start, end)
-            const float alpha = weight(m, mx);
-            m = mx;
-            const uint32_t pa0 = pack_half2(exp2f(sv[0] - mx), exp2f(sv[1] - mx));
-            const uint32_t pa2 = pack_half2(exp2f(sv[2] - mx), exp2f(sv[3] - mx));
-            const float2 p01 = __half22float2(*reinterpret_cast<const half2 *>(&pa0));
-            const float2 p23 = __half22float2(*reinterpret_cast<const half2 *>(&pa2));
-            l = l * alpha + (p01.x + p01.y) + (p23.x + p23.y); // the rounded probabilities the mma uses
-#pragma unroll
-            for (int h = 0; h < NH; h++) {
-                uint4 v8[4];
-#pragma unroll
-                for (int i = 0; i < 4; i++) v8[i] = brisk_cuda::kv_halves(vr[u][i][h]);
-#pragma unroll
-                for (int j = 0; j < 8; j++) {
-                    const uint32_t sel = j % 2 ? 0x7632u : 0x5410u; // high or low halves of the two words
-                    const uint32_t b0 = __byte_perm(word(v8[0], j / 2), word(v8[1], j / 2), sel);
-                    const uint32_t b1 = __byte_perm(word(v8[2], j / 2), word(v8[3], j / 2), sel);
-                    o[8 * h + j][0] *= alpha;
-                    o[8 * h + j][1] *= alpha;
-                    mma_rows8(o[8 * h + j], pa0, pa2, b0, b1);
-                }
-            }
+            if (t_u + TILE * u >= end) break;
+            tile_update<D, Q8>(s, kr[u], vr[u], qa, t_u + TILE * u, start, end, c, m, l, o);
         }
     }
-    l += __shfl_xor_sync(0xffffffffu, l, 1);
-    l += __shfl_xor_sync(0xffffffffu, l, 2);
-    if (g < G) {
-        if (c == 0) m_sh[warp][g] = m, l_sh[warp][g] = l;
-#pragma unroll
-        for (int h = 0; h < NH; h++)
-#pragma unroll
-            for (int j = 0; j < 8; j++) {
-                acc_sh[warp][g][64 * h + 16 * c + j] = o[8 * h + j][0];
-                acc_sh[warp][g][64 * h + 16 * c + 8 + j] = o[8 * h + j][1];
-            }
+    finish_mma<D>(s, m, l, o, warp, g, c, kvh, split, qi, out, part);
+}
+
+// cp.async (sm_80+) of N = 4, 8 or 16 bytes from global to shared memory;
+// ok == false: the N bytes are zero-filled, nothing is read.
+template <int N> __device__ __forceinline__ void cp_async(void *dst, const void *src, bool ok) {
+    const unsigned d = (unsigned)__cvta_generic_to_shared(dst);
+    if constexpr (N == 16)
+        asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(d), "l"(src), "r"(ok ? 16 : 0) : "memory");
+    else
+        asm volatile("cp.async.ca.shared.global [%0], [%1], %2, %3;\n" ::"r"(d), "l"(src), "n"(N), "r"(ok ? N : 0)
+                     : "memory");
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+template <int N> __device__ __forceinline__ void cp_async_wait() {
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+}
+
+// attn_split_mma over a Q8 cache with the tiles staged through shared
+// memory: each warp keeps its next Q8_RING tiles in flight as cp.async copies
+// into its own ring of tile buffers (rows outside [start, end) zero-filled),
+// so a split's bytes are requested up front (llama3-8b at 8192 positions, 33
+// splits: all 4 tiles of every warp, 135 KB per SM) instead of one 4 KB tile
+// per warp at a time (attn_split_mma: 1.25 TB/s at 8192). A tile buffer:
+// K [16][D], V [16][D] int8 (the 16-byte chunk ch of row r at chunk ch ^
+// swz(r), so that the lanes' 8-byte reads of a K piece (rows g, chunks
+// 2j + c/2) or a V piece (rows 2c + 0/1/8/9, chunks 4h + g/2) hit 32
+// different banks per half-warp), then the K and V scales [16][D / 32]. The
+// arithmetic is attn_split_mma's (tile_update), so the result is the same
+// bit for bit.
+const int Q8_RING = 4;
+template <int D> __host__ __device__ constexpr int q8_tile_bytes() { return 2 * 16 * D + 2 * 16 * (D / 32) * 2; }
+template <int D> __host__ __device__ constexpr int q8_ring_bytes() { return WARPS * Q8_RING * q8_tile_bytes<D>(); }
+
+template <int D> __device__ __forceinline__ int q8_swizzle(int r) { return (2 * ((r + (r >> 2)) & 3)) & (D / 16 - 1); }
+
+template <int D>
+__global__ void __launch_bounds__(THREADS, D > 64 ? 2 : 3)
+attn_split_mma_q8(Shape s, const float *__restrict__ q, brisk_cuda::KvRef kc, brisk_cuda::KvRef vc,
+                  const int32_t *__restrict__ pos, float *__restrict__ out, float *__restrict__ part) {
+    using Piece = brisk_cuda::KvPiece<true>;
+    constexpr int NJ = D / 32, NH = D / 64, TILE = 16, CH = D / 16, NS = D / 32, TB = q8_tile_bytes<D>();
+    constexpr int STEP = WARPS * TILE; // positions between a warp's tiles
+    extern __shared__ __align__(16) uint8_t q8_ring_sh[];
+    const int kvh = blockIdx.x, split = blockIdx.y, qi = blockIdx.z;
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, c = lane % 4;
+    const int p_last = pos[qi];
+    int start, end;
+    split_range(s, p_last, split, start, end);
+    if (start >= end && s.n_splits > 1) {
+        brisk_cuda::pdl_wait();
+        brisk_cuda::pdl_trigger();
+        store_empty(s, kvh, split, qi, part);
+        return;
     }
-    __syncthreads();
-    store_merged(s, m_sh, l_sh, acc_sh, kvh, split, qi, out, part);
+    const int32_t *table = s.tables ? s.tables + s.table_off[qi] : nullptr;
+    uint8_t *ring = q8_ring_sh + warp * Q8_RING * TB;
+    const int8_t *kq = static_cast<const int8_t *>(kc.data) + (int64_t)kvh * D;
+    const int8_t *vq = static_cast<const int8_t *>(vc.data) + (int64_t)kvh * D;
+    const half *ks = kc.scales + (int64_t)kvh * NS, *vs = vc.scales + (int64_t)kvh * NS;
+    const int64_t width = kc.width, s_width = kc.width / 32; // head_dim == head_dim_v: K and V rows alike
+
+    // the copies of the tile at t0 into buffer b (the warp's lanes share them out)
+    auto issue = [&](int t0, int b) {
+        uint8_t *kb = ring + b * TB, *vb = kb + TILE * D;
+        half *ksb = reinterpret_cast<half *>(vb + TILE * D), *vsb = ksb + TILE * NS;
+#pragma unroll
+        for (int i = 0; i < TILE * CH / 32; i++) {
+            const int idx = lane + 32 * i, r = idx / CH, ch = idx % CH, t = t0 + r;
+            const bool ok = t >= start && t < end;
+            const int64_t row = ok ? cache_row(s, table, t) : 0;
+            const int dst = r * D + 16 * (ch ^ q8_swizzle<D>(r));
+            cp_async<16>(kb + dst, kq + row * width + 16 * ch, ok);
+            cp_async<16>(vb + dst, vq + row * width + 16 * ch, ok);
+        }
+        const int r = lane % TILE, t = t0 + r;
+        const bool ok = t >= start && t < end;
+        const int64_t row = ok ? cache_row(s, table, t) : 0;
+        if (lane < TILE) cp_async<2 * NS>(ksb + r * NS, ks + row * s_width, ok);
+        else cp_async<2 * NS>(vsb + r * NS, vs + row * s_width, ok);
+    };
+    // the K and V pieces of the tile in buffer b (as attn_split_mma's load_tile)
+    auto scales_of = [](const half *p) -> uint2 {
+        if constexpr (D == 128) return *reinterpret_cast<const uint2 *>(p);
+        else return make_uint2(*reinterpret_cast<const unsigned int *>(p), 0u);
+    };
+    auto read_tile = [&](int b, Piece(&kr)[2][NJ], Piece(&vr)[4][NH]) {
+        const uint8_t *kb = ring + b * TB, *vb = kb + TILE * D;
+        const half *ksb = reinterpret_cast<const half *>(vb + TILE * D), *vsb = ksb + TILE * NS;
+#pragma unroll
+        for (int nb = 0; nb < 2; nb++) {
+            const int r = 8 * nb + g;
+            const uint2 rs = scales_of(ksb + r * NS);
+#pragma unroll
+            for (int j = 0; j < NJ; j++)
+                kr[nb][j] = {*reinterpret_cast<const uint2 *>(kb + r * D + 16 * ((2 * j + c / 2) ^ q8_swizzle<D>(r)) +
+                                                             8 * (c % 2)),
+                             brisk_cuda::kv_scale_at(rs, j)};
+        }
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            const int r = 2 * c + (i % 2) + 8 * (i / 2);
+            const uint2 rs = scales_of(vsb + r * NS);
+#pragma unroll
+            for (int h = 0; h < NH; h++)
+                vr[i][h] = {*reinterpret_cast<const uint2 *>(vb + r * D + 16 * ((4 * h + g / 2) ^ q8_swizzle<D>(r)) +
+                                                             8 * (g % 2)),
+                            brisk_cuda::kv_scale_at(rs, 2 * h + g / 4)};
+        }
+    };
+
+    // The ring's first tiles: those with only rows of earlier passes before
+    // waiting for the kernel before (as attn_split_mma), the rest after. One
+    // commit group per tile, empty past the split.
+    const int first_t0 = (start & ~(TILE - 1)) + warp * TILE, old_end = p_last - s.n_q + 1;
+    int k = 0;
+    for (; k < Q8_RING && first_t0 + k * STEP + TILE <= old_end; k++) {
+        if (first_t0 + k * STEP < end) issue(first_t0 + k * STEP, k);
+        cp_async_commit();
+    }
+    brisk_cuda::pdl_wait();
+    brisk_cuda::pdl_trigger();
+    for (; k < Q8_RING; k++) {
+        if (first_t0 + k * STEP < end) issue(first_t0 + k * STEP, k);
+        cp_async_commit();
+    }
+
+    uint32_t qa[NJ][4];
+    q_fragments<D>(s, q, qi, kvh, g, c, qa);
+    float m = -INFINITY, l = 0.0f, o[NH * 8][2];
+#pragma unroll
+    for (int n = 0; n < NH * 8; n++) o[n][0] = o[n][1] = 0.0f;
+    for (int t0 = first_t0, b = 0; t0 < end; t0 += STEP, b = (b + 1) % Q8_RING) {
+        cp_async_wait<Q8_RING - 1>(); // this lane's copies of the tile landed
+        __syncwarp();                 // and the other lanes'
+        Piece kr[2][NJ], vr[4][NH];
+        read_tile(b, kr, vr);
+        __syncwarp(); // buffer b read by every lane: refill it
+        if (t0 + Q8_RING * STEP < end) issue(t0 + Q8_RING * STEP, b);
+        cp_async_commit();
+        tile_update<D, true>(s, kr, vr, qa, t0, start, end, c, m, l, o);
+    }
+    finish_mma<D>(s, m, l, o, warp, g, c, kvh, split, qi, out, part);
 }
 
 // One block per (query head, query token): merge the splits' partial results
@@ -597,15 +767,33 @@ void launch_split(int max_group, dim3 grid, cudaStream_t st, const Shape &sh, co
     else brisk_cuda::pdl_launch(attn_split<LPR, 8, Q8>, grid, dim3(THREADS), 0, st, sh, q, k, v, pos, out, part);
 }
 
-// Tiles a warp of the tensor-core kernel loads at once from a Q8 cache: 1,
-// or 2 with BRISK_CUDA_KV_TILES=2 (for measuring: H100, llama3-8b layer, 2
-// tiles: 6.8 / 14.3 us at 128 / 8192 positions, 1 tile: 5.2 / 14.4 us).
+// How the tensor-core kernel reads a Q8 cache: 0 = staged through shared
+// memory (attn_split_mma_q8, the default); 1 or 2 = straight to registers,
+// that many tiles per warp at once (attn_split_mma; BRISK_CUDA_KV_TILES=1|2,
+// for measuring: H100, llama3-8b layer, 2 tiles: 6.8 / 14.3 us at 128 / 8192
+// positions, 1 tile: 5.2 / 14.4 us).
 int q8_tiles() {
     static const int tiles = [] {
         const char *e = getenv("BRISK_CUDA_KV_TILES");
-        return e && strcmp(e, "2") == 0 ? 2 : 1;
+        return e && strcmp(e, "2") == 0 ? 2 : e && strcmp(e, "1") == 0 ? 1 : 0;
     }();
     return tiles;
+}
+
+// attn_split_mma_q8's shared memory above the default 48 KB, allowed once per head dim.
+brisk_status allow_q8_ring(int head_dim, brisk_error *err) {
+    static bool allowed[2] = {false, false};
+    const bool d128 = head_dim == 128;
+    if (!allowed[d128]) {
+        if (d128)
+            CUDA_TRY(err, cudaFuncSetAttribute(attn_split_mma_q8<128>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                               q8_ring_bytes<128>()));
+        else
+            CUDA_TRY(err, cudaFuncSetAttribute(attn_split_mma_q8<64>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                               q8_ring_bytes<64>()));
+        allowed[d128] = true;
+    }
+    return BRISK_OK;
 }
 
 // The split kernel for this shape and cache type.
@@ -614,6 +802,13 @@ void launch_splits(const brisk_cuda_attn_shape *s, int group, dim3 grid, cudaStr
                    const float *q, const brisk_cuda::KvRef &k, const brisk_cuda::KvRef &v, const int32_t *pos,
                    float *out, float *part) {
     const int vecs = (s->head_dim > s->head_dim_v ? s->head_dim : s->head_dim_v) / 8; // 8-element pieces per row
+    if (brisk_cuda_attention_tensor_cores(s) && Q8 && q8_tiles() == 0) { // allow_q8_ring: by the caller
+        if (s->head_dim == 64)
+            brisk_cuda::pdl_launch(attn_split_mma_q8<64>, grid, dim3(THREADS), q8_ring_bytes<64>(), st, sh, q, k, v, pos, out, part);
+        else
+            brisk_cuda::pdl_launch(attn_split_mma_q8<128>, grid, dim3(THREADS), q8_ring_bytes<128>(), st, sh, q, k, v, pos, out, part);
+        return;
+    }
     if (brisk_cuda_attention_tensor_cores(s) && Q8 && q8_tiles() == 1) {
         if (s->head_dim == 64) brisk_cuda::pdl_launch(attn_split_mma<64, Q8, 1>, grid, dim3(THREADS), 0, st, sh, q, k, v, pos, out, part);
         else brisk_cuda::pdl_launch(attn_split_mma<128, Q8, 1>, grid, dim3(THREADS), 0, st, sh, q, k, v, pos, out, part);
@@ -690,6 +885,10 @@ static brisk_status attention(const brisk_cuda_attn_shape *s, const float *d_q, 
     const brisk_cuda::KvRef k = brisk_cuda::kv_ref(d_k, q8, s->kv_rows, (int64_t)s->n_head_kv * s->head_dim);
     const brisk_cuda::KvRef v = brisk_cuda::kv_ref(d_v, q8, s->kv_rows, (int64_t)s->n_head_kv * s->head_dim_v);
     float *part = (float *)d_scratch;
+    if (q8 && brisk_cuda_attention_tensor_cores(s) && q8_tiles() == 0) {
+        const brisk_status rc = allow_q8_ring(s->head_dim, err);
+        if (rc != BRISK_OK) return rc;
+    }
     if (q8) launch_splits<true>(s, group, grid, st, sh, d_q, k, v, d_pos, d_out, part);
     else launch_splits<false>(s, group, grid, st, sh, d_q, k, v, d_pos, d_out, part);
     CUDA_LAUNCHED(err, "attention");
