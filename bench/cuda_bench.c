@@ -321,17 +321,19 @@ static void bench_rope_kv(cudaStream_t s, brisk_cuda_kv_type kt) {
 static void bench_attention(cudaStream_t s) {
     bench_rope_kv(s, BRISK_CUDA_KV_F16);
     bench_rope_kv(s, BRISK_CUDA_KV_Q8);
-    const brisk_cuda_attn_shape dec = {1, 32, 8, 128, 128, 0, 0.088388f, 0, BRISK_CUDA_KV_F16, 0};
-    /* brisk bench -n 128 (n_ctx 512: splits sized for it) and -d 8192 -n 128 (n_ctx 8320) */
-    const int s512 = brisk_cuda_attention_splits(&dec, 512), s8320 = brisk_cuda_attention_splits(&dec, 8320);
     const brisk_cuda_kv_type F16 = BRISK_CUDA_KV_F16, Q8 = BRISK_CUDA_KV_Q8;
     for (int i = 0; i < 2; i++) {
         const brisk_cuda_kv_type kt = i ? Q8 : F16;
+        /* brisk bench -n 128 (n_ctx 512: splits sized for it) and -d 8192 -n 128 (n_ctx 8320) */
+        const brisk_cuda_attn_shape dec = {1, 32, 8, 128, 128, 0, 0.088388f, 0, kt, 0};
+        const int s512 = brisk_cuda_attention_splits(&dec, 512), s8320 = brisk_cuda_attention_splits(&dec, 8320);
         bench_attention_decode(s, 128, s512, 16, kt, " (decode at depth 0, n_ctx 512)");
         bench_attention_decode(s, 512, s8320, 16, kt, " (-d 512 with n_ctx 8320)");
         bench_attention_decode(s, 8192, s8320, 16, kt, " (the engine's case at -d 8192)");
         bench_attention_decode(s, 8192, brisk_cuda_attention_splits(&dec, 8192), 0, kt, "");
     }
+    const brisk_cuda_attn_shape dec = {1, 32, 8, 128, 128, 0, 0.088388f, 0, F16, 0};
+    const int s512 = brisk_cuda_attention_splits(&dec, 512), s8320 = brisk_cuda_attention_splits(&dec, 8320);
     bench_attention_decode(s, 512, s512, 0, F16, "");
     bench_attention_decode(s, 512, s8320, 16, F16, " (sized for 8320)");
     const int sweep[] = {16, 32, 48, 64, 96, 128, 256};
