@@ -509,7 +509,7 @@ static brisk_status upload_batch(brisk_engine *e, gpu_forward *g, const fwd_batc
 static int attention_splits(brisk_engine *e, gpu_forward *g, int n, int32_t max_len) {
     const hparams *hp = &e->model->hp;
     brisk_cuda_attn_shape s = {.n_q = n, .n_head = hp->n_head, .n_head_kv = hp->n_head_kv, .head_dim = hp->head_dim,
-                               .head_dim_v = hp->head_dim_v, .kv_type = g->kv_type};
+                               .head_dim_v = hp->head_dim_v};
     int splits;
     if (n <= BRISK_CUDA_GEMV_MAX_COLS) {
         if (!g->attn_splits[n]) g->attn_splits[n] = brisk_cuda_attention_splits(&s, e->n_ctx_seq);

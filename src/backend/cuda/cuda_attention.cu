@@ -1,9 +1,10 @@
 // Attention over the KV cache (f16 or Q8: cuda_kv.cuh), split over the
 // context (flash-decoding).
 // Two split kernels: attn_split_mma (tensor cores; head_dim == head_dim_v ==
-// 64 or 128, the common case; described at the kernel) and attn_split (CUDA
-// cores, f32; any head_dim multiple of 8 up to 256), then attn_combine when
-// there are several splits.
+// 64 or 128, the common case; described at the kernel; over a Q8 cache its
+// variant attn_split_mma_q8 stages the tiles through shared memory) and
+// attn_split (CUDA cores, f32; any head_dim multiple of 8 up to 256), then
+// attn_combine when there are several splits.
 //
 // attn_split: one block per (KV head, context split, query token), serving
 // all the query heads of its KV head (GQA group): each K and V row is read
@@ -35,8 +36,7 @@ const int THREADS = 128, WARPS = THREADS / 32;
 const int MIN_CHUNK = 32;       // context rows a split takes at least
 const int MAX_GROUP = 8;        // query heads per KV head
 const int MAX_DIM = 256;        // head_dim and head_dim_v: multiples of 8 up to this
-const int H100_SMS = 132;
-const int TARGET_BLOCKS = 2 * H100_SMS; // one wave of two blocks per SM on an H100 (a long context's KV streams)
+const int TARGET_BLOCKS = 264;  // one wave of two blocks per SM on an H100 (a long context's KV streams)
 const int MAX_SPLITS = 128;
 const int MAX_SPLITS_COMBINE = 1024; // splits a launch takes
 const float LOG2E = 1.4426950408889634f;
@@ -558,117 +558,37 @@ template <int N> __device__ __forceinline__ void cp_async_wait() {
     asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
 }
 
-// Two int8 of w (bytes selected by sel, w already xor 0x80) as the halves q, exactly.
-__device__ __forceinline__ uint32_t q8_int_pair(uint32_t w, uint32_t sel) {
-    const uint32_t bits = __byte_perm(w, 0x64646464u, sel);
-    const half2 v = __hsub2(*reinterpret_cast<const half2 *>(&bits), __float2half2_rn(1152.0f));
-    return *reinterpret_cast<const uint32_t *>(&v);
-}
-
-// The scores and online-softmax step of U tiles t0 + u * step at once over
-// a Q8 cache (attn_split_mma_q8 with U > 1; their P V: pv_update_q8): the
-// scores of all U tiles first (independent mma chains), one softmax step for
-// their 16 U positions (o rescaled here). K enters the mma as its integers q
-// (exact in f16); each 32-block's partial score is multiplied by the block's
-// scale after the mma (ks[u][nb][i]: the D / 32 scales of position t0_u +
-// 8 nb + 2c + i, this lane's score columns). kq: the K pieces' int8 values
-// (as tile_update's kr); tiles past `end` hold zeros. pa0, pa2: the
-// probabilities as tile_update's A fragments.
-template <int D, int U>
-__device__ __forceinline__ void scores_q8(const Shape &s, const uint2 (&kq)[U][2][D / 32], const uint2 (&ks)[U][2][2],
-                                          const uint32_t (&qa)[D / 32][4], int t0, int step, int start, int end,
-                                          int c, float &m, float &l, float (&o)[D / 64 * 8][2], uint32_t (&pa0)[U],
-                                          uint32_t (&pa2)[U]) {
-    constexpr int NJ = D / 32, NH = D / 64;
-    const int v_off[4] = {2 * c, 2 * c + 1, 2 * c + 8, 2 * c + 9};
-    float sv[U][4];
-#pragma unroll
-    for (int u = 0; u < U; u++) {
-        float acc[2][2] = {{0.0f, 0.0f}, {0.0f, 0.0f}};
-#pragma unroll
-        for (int nb = 0; nb < 2; nb++)
-#pragma unroll
-            for (int j = 0; j < NJ; j++) {
-                const uint32_t x = kq[u][nb][j].x ^ 0x80808080u, y = kq[u][nb][j].y ^ 0x80808080u;
-                float p[2] = {0.0f, 0.0f};
-                mma_rows8(p, qa[j][0], qa[j][1], q8_int_pair(x, 0x4140u), q8_int_pair(x, 0x4342u));
-                mma_rows8(p, qa[j][2], qa[j][3], q8_int_pair(y, 0x4140u), q8_int_pair(y, 0x4342u));
-                acc[nb][0] += p[0] * __half2float(brisk_cuda::kv_scale_at(ks[u][nb][0], j));
-                acc[nb][1] += p[1] * __half2float(brisk_cuda::kv_scale_at(ks[u][nb][1], j));
-            }
-        sv[u][0] = acc[0][0], sv[u][1] = acc[0][1], sv[u][2] = acc[1][0], sv[u][3] = acc[1][1];
-    }
-    float mx = m;
-#pragma unroll
-    for (int u = 0; u < U; u++)
-#pragma unroll
-        for (int i = 0; i < 4; i++) {
-            const int t = t0 + u * step + v_off[i];
-            if (s.softcap > 0.0f) sv[u][i] = s.softcap * tanhf(sv[u][i] / s.softcap) * LOG2E;
-            if (t >= end || t < start) sv[u][i] = -INFINITY;
-            mx = fmaxf(mx, sv[u][i]);
-        }
-    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2)); // finite: tile 0 has a position in [start, end)
-    const float alpha = weight(m, mx);
-    m = mx;
-    l *= alpha;
-#pragma unroll
-    for (int u = 0; u < U; u++) {
-        pa0[u] = pack_half2(exp2f(sv[u][0] - mx), exp2f(sv[u][1] - mx));
-        pa2[u] = pack_half2(exp2f(sv[u][2] - mx), exp2f(sv[u][3] - mx));
-        const float2 p01 = __half22float2(*reinterpret_cast<const half2 *>(&pa0[u]));
-        const float2 p23 = __half22float2(*reinterpret_cast<const half2 *>(&pa2[u]));
-        l += (p01.x + p01.y) + (p23.x + p23.y);
-    }
-#pragma unroll
-    for (int n = 0; n < NH * 8; n++) o[n][0] *= alpha, o[n][1] *= alpha;
-}
-
-// o += P V for one tile (P: pa0, pa2 from scores_q8; vr: as tile_update's).
-template <int D>
-__device__ __forceinline__ void pv_update_q8(const brisk_cuda::KvPiece<true> (&vr)[4][D / 64], uint32_t pa0,
-                                             uint32_t pa2, float (&o)[D / 64 * 8][2]) {
-#pragma unroll
-    for (int h = 0; h < D / 64; h++) {
-        uint4 v8[4];
-#pragma unroll
-        for (int i = 0; i < 4; i++) v8[i] = brisk_cuda::kv_halves(vr[i][h]);
-#pragma unroll
-        for (int j = 0; j < 8; j++) {
-            const uint32_t sel = j % 2 ? 0x7632u : 0x5410u;
-            const uint32_t b0 = __byte_perm(word(v8[0], j / 2), word(v8[1], j / 2), sel);
-            const uint32_t b1 = __byte_perm(word(v8[2], j / 2), word(v8[3], j / 2), sel);
-            mma_rows8(o[8 * h + j], pa0, pa2, b0, b1);
-        }
-    }
-}
-
 // attn_split_mma over a Q8 cache with the tiles staged through shared
-// memory: each warp keeps its next RING tiles in flight as cp.async copies
-// into its own ring of tile buffers (rows outside [start, end) zero-filled),
-// so a split's bytes are requested up front (llama3-8b at 8192 positions, 33
-// splits: all 4 tiles of every warp, 135 KB per SM) instead of one 4 KB tile
-// per warp at a time (attn_split_mma). A tile buffer: K [16][D], V [16][D]
-// int8 (the 16-byte chunk ch of row r at chunk ch ^ swz(r), so that the
-// lanes' 8-byte reads of a K piece (rows g, chunks 2j + c/2) or a V piece
-// (rows 2c + 0/1/8/9, chunks 4h + g/2) hit 32 different banks per
-// half-warp), then the K and V scales [16][D / 32]. U == 1: the arithmetic of
-// attn_split_mma (tile_update), the same result bit for bit; U > 1:
-// scores_q8 on U tiles at once, then pv_update_q8 per tile, then the
-// refills. MINB: blocks per SM (registers).
+// memory: each warp keeps its next Q8_RING tiles in flight as cp.async
+// copies into its own ring of tile buffers (rows outside [start, end)
+// zero-filled), so a split's bytes are requested up front (llama3-8b at 8192
+// positions, 33 splits: all 4 tiles of every warp, 135 KB per SM; with
+// programmatic dependent launch those of earlier passes' rows before the
+// kernel before has finished) instead of one 4 KB tile per warp at a time
+// (attn_split_mma). A tile buffer: K [16][D], V [16][D] int8 (the 16-byte
+// chunk ch of row r at chunk ch ^ swz(r), so that the lanes' 8-byte reads
+// of a K piece (rows g, chunks 2j + c/2) or a V piece (rows 2c + 0/1/8/9,
+// chunks 4h + g/2) hit 32 different banks per half-warp), then the K and V
+// scales [16][D / 32]. The arithmetic is attn_split_mma's (tile_update):
+// the same result bit for bit.
+// Measured (H100, llama3-8b layer, bench/results/2026-11-25-cuda-kv-q8-h100.md):
+// 5.8 / 6.3 / 14.9 us at 128 / 512 / 8192 positions alone (attn_split_mma:
+// 5.2 / 5.7 / 14.2; ncu: 8 warps per SM issuing every 5.6 cycles, DRAM 33%
+// busy: the per-warp instruction chain is the limit), but decode after 8192
+// tokens 335-338 tok/s end to end (attn_split_mma: 329.5).
+const int Q8_RING = 4; // tiles per warp in flight
 template <int D> __host__ __device__ constexpr int q8_tile_bytes() { return 2 * 16 * D + 2 * 16 * (D / 32) * 2; }
+template <int D> __host__ __device__ constexpr int q8_ring_bytes() { return WARPS * Q8_RING * q8_tile_bytes<D>(); }
 
 template <int D> __device__ __forceinline__ int q8_swizzle(int r) { return (2 * ((r + (r >> 2)) & 3)) & (D / 16 - 1); }
 
-template <int D, int MINB, int RING, int U>
-__global__ void __launch_bounds__(THREADS, MINB)
+template <int D>
+__global__ void __launch_bounds__(THREADS, D > 64 ? 2 : 3) // 2: 156 registers, 86 KB of shared memory
 attn_split_mma_q8(Shape s, const float *__restrict__ q, brisk_cuda::KvRef kc, brisk_cuda::KvRef vc,
                   const int32_t *__restrict__ pos, float *__restrict__ out, float *__restrict__ part) {
     using Piece = brisk_cuda::KvPiece<true>;
     constexpr int NJ = D / 32, NH = D / 64, TILE = 16, CH = D / 16, NS = D / 32, TB = q8_tile_bytes<D>();
     constexpr int STEP = WARPS * TILE; // positions between a warp's tiles
-    static_assert(RING >= U, "a ring holds the tiles of a step");
     extern __shared__ __align__(16) uint8_t q8_ring_sh[];
     const int kvh = blockIdx.x, split = blockIdx.y, qi = blockIdx.z;
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, c = lane % 4;
@@ -682,7 +602,7 @@ attn_split_mma_q8(Shape s, const float *__restrict__ q, brisk_cuda::KvRef kc, br
         return;
     }
     const int32_t *table = s.tables ? s.tables + s.table_off[qi] : nullptr;
-    uint8_t *ring = q8_ring_sh + warp * RING * TB;
+    uint8_t *ring = q8_ring_sh + warp * Q8_RING * TB;
     const int8_t *kq = static_cast<const int8_t *>(kc.data) + (int64_t)kvh * D;
     const int8_t *vq = static_cast<const int8_t *>(vc.data) + (int64_t)kvh * D;
     const half *ksc = kc.scales + (int64_t)kvh * NS, *vsc = vc.scales + (int64_t)kvh * NS;
@@ -729,7 +649,7 @@ attn_split_mma_q8(Shape s, const float *__restrict__ q, brisk_cuda::KvRef kc, br
                             brisk_cuda::kv_scale_at(rs, 2 * h + g / 4)};
         }
     };
-    // the K pieces with their scales (U == 1: as attn_split_mma's load_tile)
+    // the K pieces with their scales (as attn_split_mma's load_tile)
     auto read_k = [&](int b, Piece(&kr)[2][NJ]) {
         const uint8_t *kb = ring + b * TB;
         const half *ksb = reinterpret_cast<const half *>(kb + 2 * TILE * D);
@@ -741,33 +661,19 @@ attn_split_mma_q8(Shape s, const float *__restrict__ q, brisk_cuda::KvRef kc, br
             for (int j = 0; j < NJ; j++) kr[nb][j] = {k_bytes(kb, r, j), brisk_cuda::kv_scale_at(rs, j)};
         }
     };
-    // U > 1: the K values, and the scales of this lane's score columns (rows 8 nb + 2c + i)
-    auto read_k_lean = [&](int b, uint2(&kq8)[2][NJ], uint2(&ks)[2][2]) {
-        const uint8_t *kb = ring + b * TB;
-        const half *ksb = reinterpret_cast<const half *>(kb + 2 * TILE * D);
-#pragma unroll
-        for (int nb = 0; nb < 2; nb++) {
-#pragma unroll
-            for (int j = 0; j < NJ; j++) kq8[nb][j] = k_bytes(kb, 8 * nb + g, j);
-#pragma unroll
-            for (int i = 0; i < 2; i++) ks[nb][i] = scales_of(ksb + (8 * nb + 2 * c + i) * NS);
-        }
-    };
-
     // The ring's first tiles: those with only rows of earlier passes before
     // waiting for the kernel before (as attn_split_mma), the rest after. One
-    // commit group per tile (empty past the split; U > 1: zeros, which a
-    // step's later tiles may read).
+    // commit group per tile (empty past the split).
     const int first_t0 = (start & ~(TILE - 1)) + warp * TILE, old_end = p_last - s.n_q + 1;
     int k = 0;
-    for (; k < RING && first_t0 + k * STEP + TILE <= old_end; k++) {
-        if (U > 1 || first_t0 + k * STEP < end) issue(first_t0 + k * STEP, k);
+    for (; k < Q8_RING && first_t0 + k * STEP + TILE <= old_end; k++) {
+        if (first_t0 + k * STEP < end) issue(first_t0 + k * STEP, k);
         cp_async_commit();
     }
     brisk_cuda::pdl_wait();
     brisk_cuda::pdl_trigger();
-    for (; k < RING; k++) {
-        if (U > 1 || first_t0 + k * STEP < end) issue(first_t0 + k * STEP, k);
+    for (; k < Q8_RING; k++) {
+        if (first_t0 + k * STEP < end) issue(first_t0 + k * STEP, k);
         cp_async_commit();
     }
 
@@ -776,38 +682,16 @@ attn_split_mma_q8(Shape s, const float *__restrict__ q, brisk_cuda::KvRef kc, br
     float m = -INFINITY, l = 0.0f, o[NH * 8][2];
 #pragma unroll
     for (int n = 0; n < NH * 8; n++) o[n][0] = o[n][1] = 0.0f;
-    for (int t0 = first_t0, b = 0; t0 < end; t0 += U * STEP) {
-        cp_async_wait<RING - U>(); // this lane's copies of the step's tiles landed
-        __syncwarp();              // and the other lanes'
-        if constexpr (U == 1) {
-            Piece kr[2][NJ], vr[4][NH];
-            read_k(b, kr);
-            read_v(b, vr);
-            __syncwarp(); // buffer b read by every lane: refill it
-            if (t0 + RING * STEP < end) issue(t0 + RING * STEP, b);
-            cp_async_commit();
-            b = (b + 1) % RING;
-            tile_update<D, true>(s, kr, vr, qa, t0, start, end, c, m, l, o);
-        } else {
-            uint2 kq8[U][2][NJ], ks[U][2][2];
-            uint32_t pa0[U], pa2[U];
-#pragma unroll
-            for (int u = 0; u < U; u++) read_k_lean((b + u) % RING, kq8[u], ks[u]);
-            scores_q8<D, U>(s, kq8, ks, qa, t0, STEP, start, end, c, m, l, o, pa0, pa2);
-#pragma unroll
-            for (int u = 0; u < U; u++) {
-                Piece vr[4][NH];
-                read_v((b + u) % RING, vr);
-                pv_update_q8<D>(vr, pa0[u], pa2[u], o);
-            }
-            __syncwarp(); // the step's buffers read by every lane: refill them
-#pragma unroll
-            for (int u = 0; u < U; u++) {
-                issue(t0 + (RING + u) * STEP, (b + u) % RING);
-                cp_async_commit();
-            }
-            b = (b + U) % RING;
-        }
+    for (int t0 = first_t0, b = 0; t0 < end; t0 += STEP, b = (b + 1) % Q8_RING) {
+        cp_async_wait<Q8_RING - 1>(); // this lane's copies of the tile landed
+        __syncwarp();                 // and the other lanes'
+        Piece kr[2][NJ], vr[4][NH];
+        read_k(b, kr);
+        read_v(b, vr);
+        __syncwarp(); // buffer b read by every lane: refill it
+        if (t0 + Q8_RING * STEP < end) issue(t0 + Q8_RING * STEP, b);
+        cp_async_commit();
+        tile_update<D, true>(s, kr, vr, qa, t0, start, end, c, m, l, o);
     }
     finish_mma<D>(s, m, l, o, warp, g, c, kvh, split, qi, out, part);
 }
@@ -900,8 +784,9 @@ void launch_split(int max_group, dim3 grid, cudaStream_t st, const Shape &sh, co
 // How the tensor-core kernel reads a Q8 cache: 0 = staged through shared
 // memory (attn_split_mma_q8, the default); 1 or 2 = straight to registers,
 // that many tiles per warp at once (attn_split_mma; BRISK_CUDA_KV_TILES=1|2,
-// for measuring: H100, llama3-8b layer, 2 tiles: 6.8 / 14.3 us at 128 / 8192
-// positions, 1 tile: 5.2 / 14.4 us).
+// for measuring: H100, llama3-8b layer at 128 / 8192 positions: 2 tiles 6.8 /
+// 14.3 us, 1 tile 5.2 / 14.2 us; staged 5.8 / 14.9 us alone, but faster end
+// to end: see attn_split_mma_q8).
 int q8_tiles() {
     static const int tiles = [] {
         const char *e = getenv("BRISK_CUDA_KV_TILES");
@@ -914,51 +799,23 @@ bool q8_staged(const brisk_cuda_attn_shape *s) {
     return s->kv_type == BRISK_CUDA_KV_Q8 && brisk_cuda_attention_tensor_cores(s) && q8_tiles() == 0;
 }
 
-// attn_split_mma_q8's configurations for head_dim 128 (BRISK_CUDA_Q8_KERNEL=
-// 0..4, for measuring; head_dim 64: blocks 3, ring 4, 1 tile): blocks per
-// SM, ring tiles per warp, tiles per step.
-struct Q8Variant { int min_blocks, ring, tiles; };
-const Q8Variant Q8_VARIANTS[5] = {{2, 4, 1}, {3, 3, 1}, {2, 4, 2}, {3, 3, 2}, {2, 2, 1}};
-const int Q8_DEFAULT = 0;
-int q8_variant() {
-    static const int v = [] {
-        const char *e = getenv("BRISK_CUDA_Q8_KERNEL");
-        return e && e[0] >= '0' && e[0] <= '4' && !e[1] ? e[0] - '0' : Q8_DEFAULT;
-    }();
-    return v;
-}
-
-// One configuration: its shared memory above the default 48 KB allowed once, then the launch.
-template <int D, int MINB, int RING, int U>
+// attn_split_mma_q8 for head_dim D: its shared memory above the default 48 KB allowed once, then the launch.
+template <int D>
 brisk_status launch_q8(dim3 grid, cudaStream_t st, const Shape &sh, const float *q, const brisk_cuda::KvRef &k,
                        const brisk_cuda::KvRef &v, const int32_t *pos, float *out, float *part, brisk_error *err) {
-    const int smem = WARPS * RING * q8_tile_bytes<D>();
     static bool allowed = false;
     if (!allowed) {
-        CUDA_TRY(err, cudaFuncSetAttribute(attn_split_mma_q8<D, MINB, RING, U>,
-                                           cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+        CUDA_TRY(err, cudaFuncSetAttribute(attn_split_mma_q8<D>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                           q8_ring_bytes<D>()));
         allowed = true;
     }
-    brisk_cuda::pdl_launch(attn_split_mma_q8<D, MINB, RING, U>, grid, dim3(THREADS), (size_t)smem, st, sh, q, k, v,
+    brisk_cuda::pdl_launch(attn_split_mma_q8<D>, grid, dim3(THREADS), (size_t)q8_ring_bytes<D>(), st, sh, q, k, v,
                            pos, out, part);
     return BRISK_OK;
 }
 
-brisk_status launch_q8_staged(const brisk_cuda_attn_shape *s, dim3 grid, cudaStream_t st, const Shape &sh,
-                              const float *q, const brisk_cuda::KvRef &k, const brisk_cuda::KvRef &v,
-                              const int32_t *pos, float *out, float *part, brisk_error *err) {
-    if (s->head_dim == 64) return launch_q8<64, 3, 4, 1>(grid, st, sh, q, k, v, pos, out, part, err);
-    switch (q8_variant()) {
-    case 1: return launch_q8<128, 3, 3, 1>(grid, st, sh, q, k, v, pos, out, part, err);
-    case 2: return launch_q8<128, 2, 4, 2>(grid, st, sh, q, k, v, pos, out, part, err);
-    case 3: return launch_q8<128, 3, 3, 2>(grid, st, sh, q, k, v, pos, out, part, err);
-    case 4: return launch_q8<128, 2, 2, 1>(grid, st, sh, q, k, v, pos, out, part, err);
-    default: return launch_q8<128, 2, 4, 1>(grid, st, sh, q, k, v, pos, out, part, err);
-    }
-}
-
 // The split kernel for this shape and cache type (a Q8 cache on the tensor
-// cores: launch_q8_staged unless BRISK_CUDA_KV_TILES says otherwise).
+// cores: attention() launches attn_split_mma_q8 unless BRISK_CUDA_KV_TILES says otherwise).
 template <bool Q8>
 void launch_splits(const brisk_cuda_attn_shape *s, int group, dim3 grid, cudaStream_t st, const Shape &sh,
                    const float *q, const brisk_cuda::KvRef &k, const brisk_cuda::KvRef &v, const int32_t *pos,
@@ -984,10 +841,7 @@ void launch_splits(const brisk_cuda_attn_shape *s, int group, dim3 grid, cudaStr
 
 extern "C" int brisk_cuda_attention_splits(const brisk_cuda_attn_shape *s, int max_kv_len) {
     const int blocks = s->n_head_kv * (s->n_q > 0 ? s->n_q : 1);
-    // attn_split_mma_q8 (head_dim 128) fits its configuration's blocks per SM
-    const int target = q8_staged(s) && s->head_dim == 128 ? H100_SMS * Q8_VARIANTS[q8_variant()].min_blocks
-                                                          : TARGET_BLOCKS;
-    int splits = (target + blocks - 1) / blocks;
+    int splits = (TARGET_BLOCKS + blocks - 1) / blocks;
     const int by_len = (max_kv_len + MIN_CHUNK - 1) / MIN_CHUNK;
     if (splits > by_len) splits = by_len;
     if (splits > MAX_SPLITS) splits = MAX_SPLITS;
@@ -1044,7 +898,8 @@ static brisk_status attention(const brisk_cuda_attn_shape *s, const float *d_q, 
     const brisk_cuda::KvRef v = brisk_cuda::kv_ref(d_v, q8, s->kv_rows, (int64_t)s->n_head_kv * s->head_dim_v);
     float *part = (float *)d_scratch;
     if (q8_staged(s)) {
-        const brisk_status rc = launch_q8_staged(s, grid, st, sh, d_q, k, v, d_pos, d_out, part, err);
+        const brisk_status rc = s->head_dim == 64 ? launch_q8<64>(grid, st, sh, d_q, k, v, d_pos, d_out, part, err)
+                                                  : launch_q8<128>(grid, st, sh, d_q, k, v, d_pos, d_out, part, err);
         if (rc != BRISK_OK) return rc;
     } else if (q8) launch_splits<true>(s, group, grid, st, sh, d_q, k, v, d_pos, d_out, part);
     else launch_splits<false>(s, group, grid, st, sh, d_q, k, v, d_pos, d_out, part);
