@@ -188,23 +188,31 @@ static void bench_type(brisk_type type, double copy_gbs, cudaStream_t s, brisk_c
 }
 
 /* One decode attention case on a llama3-8b layer (32 heads, 8 KV heads,
- * head_dim 128, f16 KV, random data): n_ctx positions, n_splits splits,
+ * head_dim 128, f16 or Q8 KV, random data): n_ctx positions, n_splits splits,
  * paged (block_size > 0: blocks of that many rows in shuffled order, as the
  * engine's cache) or contiguous. Eight caches rotate so that none sits in L2. */
-static void bench_attention_decode(cudaStream_t s, int n_ctx, int n_splits, int block_size, const char *note) {
+static void bench_attention_decode(cudaStream_t s, int n_ctx, int n_splits, int block_size, brisk_cuda_kv_type kt,
+                                   const char *note) {
     enum { N_CACHES = 8 };
-    brisk_cuda_attn_shape sh = {1, 32, 8, 128, 128, 0, 0.088388f, 0};
     const int n_blocks = block_size > 0 ? (n_ctx + block_size - 1) / block_size : 0;
     const int n_rows = block_size > 0 ? n_blocks * block_size : n_ctx;
-    const size_t kv_bytes = (size_t)n_ctx * 8 * 128 * 2, row_bytes = 8 * 128 * 2;
-    uint16_t *h = malloc((size_t)n_rows * row_bytes);
-    for (size_t i = 0; i < (size_t)n_rows * 8 * 128; i++) h[i] = rnd_half(-4, 1);
+    brisk_cuda_attn_shape sh = {1, 32, 8, 128, 128, 0, 0.088388f, 0, kt, n_rows};
+    const size_t cache_bytes = brisk_cuda_kv_bytes(kt, n_rows, 1024);
+    const size_t kv_bytes = brisk_cuda_kv_bytes(kt, n_ctx, 1024); /* what one K or V read of n_ctx positions is */
+    uint8_t *h = malloc(cache_bytes);
+    if (kt == BRISK_CUDA_KV_F16) {
+        for (size_t i = 0; i < (size_t)n_rows * 1024; i++) ((uint16_t *)h)[i] = rnd_half(-4, 1);
+    } else {
+        for (size_t i = 0; i < (size_t)n_rows * 1024; i++) h[i] = (uint8_t)(rnd() % 255 + 129); /* int8 -127..127 */
+        uint16_t *d = (uint16_t *)(h + (size_t)n_rows * 1024);
+        for (size_t i = 0; i < (size_t)n_rows * 32; i++) d[i] = rnd_half(-9, -6);
+    }
     void *k[N_CACHES], *v[N_CACHES];
     for (int l = 0; l < N_CACHES; l++) {
-        CK(cudaMalloc(&k[l], (size_t)n_rows * row_bytes));
-        CK(cudaMalloc(&v[l], (size_t)n_rows * row_bytes));
-        CK(cudaMemcpy(k[l], h, (size_t)n_rows * row_bytes, cudaMemcpyHostToDevice));
-        CK(cudaMemcpy(v[l], h, (size_t)n_rows * row_bytes, cudaMemcpyHostToDevice));
+        CK(cudaMalloc(&k[l], cache_bytes));
+        CK(cudaMalloc(&v[l], cache_bytes));
+        CK(cudaMemcpy(k[l], h, cache_bytes, cudaMemcpyHostToDevice));
+        CK(cudaMemcpy(v[l], h, cache_bytes, cudaMemcpyHostToDevice));
     }
     float q[32 * 128];
     for (int i = 0; i < 32 * 128; i++) q[i] = (float)(rnd() % 2001) / 1000.0f - 1.0f;
@@ -240,8 +248,9 @@ static void bench_attention_decode(cudaStream_t s, int n_ctx, int n_splits, int 
     CK(cudaStreamEndCapture(s, &g));
     CK(cudaGraphInstantiate(&exec, g, 0));
     float ms = time_graph(exec, s, 7) / launches;
-    printf("attention decode llama3-8b layer, %5d positions, %3d splits%s%s: %.1f us, KV %.0f GB/s\n", n_ctx,
-           n_splits, block_size > 0 ? ", paged" : "", note, ms * 1e3, 2.0 * kv_bytes / (ms * 1e-3) / 1e9);
+    printf("attention decode llama3-8b layer, %5d positions, %3d splits%s%s%s: %.1f us, KV %.0f GB/s\n", n_ctx,
+           n_splits, block_size > 0 ? ", paged" : "", kt == BRISK_CUDA_KV_Q8 ? ", Q8 KV" : "", note, ms * 1e3,
+           2.0 * kv_bytes / (ms * 1e-3) / 1e9);
     fflush(stdout);
     cudaGraphExecDestroy(exec);
     cudaGraphDestroy(g);
@@ -250,21 +259,70 @@ static void bench_attention_decode(cudaStream_t s, int n_ctx, int n_splits, int 
     free(h);
 }
 
+/* rope_kv_store of one llama3-8b token (32 q heads, 8 KV heads, head_dim 128)
+ * into an f16 or a Q8 cache, 64 launches in a graph. */
+static void bench_rope_kv(cudaStream_t s, brisk_cuda_kv_type kt) {
+    const int rows = 4096;
+    float *d_q, *d_k, *d_v, *d_f;
+    int32_t *d_pos, *d_rows, pos = 3000, row = 1234;
+    void *kc, *vc;
+    CK(cudaMalloc((void **)&d_q, 4096 * 4));
+    CK(cudaMalloc((void **)&d_k, 1024 * 4));
+    CK(cudaMalloc((void **)&d_v, 1024 * 4));
+    CK(cudaMalloc((void **)&d_f, 64 * 4));
+    CK(cudaMemset(d_q, 0x3c, 4096 * 4));
+    CK(cudaMemset(d_k, 0x3c, 1024 * 4));
+    CK(cudaMemset(d_v, 0x3c, 1024 * 4));
+    CK(cudaMemset(d_f, 0x30, 64 * 4));
+    CK(cudaMalloc((void **)&d_pos, 4));
+    CK(cudaMalloc((void **)&d_rows, 4));
+    CK(cudaMemcpy(d_pos, &pos, 4, cudaMemcpyHostToDevice));
+    CK(cudaMemcpy(d_rows, &row, 4, cudaMemcpyHostToDevice));
+    CK(cudaMalloc(&kc, brisk_cuda_kv_bytes(kt, rows, 1024)));
+    CK(cudaMalloc(&vc, brisk_cuda_kv_bytes(kt, rows, 1024)));
+    cudaGraph_t g;
+    cudaGraphExec_t exec;
+    const int launches = 64;
+    CK(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal));
+    for (int i = 0; i < launches; i++)
+        BK(brisk_cuda_rope_kv_store(d_q, d_k, d_v, d_pos, d_f, 1, 32, 8, 128, 128, 128, false, 1.0f, kc, vc, kt, rows,
+                                    d_rows, s, E));
+    CK(cudaStreamEndCapture(s, &g));
+    CK(cudaGraphInstantiate(&exec, g, 0));
+    const float ms = time_graph(exec, s, 7) / launches;
+    printf("rope_kv_store llama3-8b, 1 token, %s cache: %.2f us\n", kt == BRISK_CUDA_KV_Q8 ? "Q8" : "f16", ms * 1e3);
+    fflush(stdout);
+    cudaGraphExecDestroy(exec);
+    cudaGraphDestroy(g);
+    cudaFree(d_q); cudaFree(d_k); cudaFree(d_v); cudaFree(d_f); cudaFree(d_pos); cudaFree(d_rows);
+    cudaFree(kc); cudaFree(vc);
+}
+
 static void bench_attention(cudaStream_t s) {
-    const brisk_cuda_attn_shape dec = {1, 32, 8, 128, 128, 0, 0.088388f, 0};
-    /* brisk bench -n 128 (n_ctx 512: splits sized for it) and -d 8192 -n 128 (n_ctx 8320) */
+    bench_rope_kv(s, BRISK_CUDA_KV_F16);
+    bench_rope_kv(s, BRISK_CUDA_KV_Q8);
+    const brisk_cuda_kv_type F16 = BRISK_CUDA_KV_F16, Q8 = BRISK_CUDA_KV_Q8;
+    for (int i = 0; i < 2; i++) {
+        const brisk_cuda_kv_type kt = i ? Q8 : F16;
+        /* brisk bench -n 128 (n_ctx 512: splits sized for it) and -d 8192 -n 128 (n_ctx 8320) */
+        const brisk_cuda_attn_shape dec = {1, 32, 8, 128, 128, 0, 0.088388f, 0, kt, 0};
+        const int s512 = brisk_cuda_attention_splits(&dec, 512), s8320 = brisk_cuda_attention_splits(&dec, 8320);
+        bench_attention_decode(s, 128, s512, 16, kt, " (decode at depth 0, n_ctx 512)");
+        bench_attention_decode(s, 512, s8320, 16, kt, " (-d 512 with n_ctx 8320)");
+        bench_attention_decode(s, 8192, s8320, 16, kt, " (the engine's case at -d 8192)");
+        bench_attention_decode(s, 8192, brisk_cuda_attention_splits(&dec, 8192), 0, kt, "");
+    }
+    const brisk_cuda_attn_shape dec = {1, 32, 8, 128, 128, 0, 0.088388f, 0, F16, 0};
     const int s512 = brisk_cuda_attention_splits(&dec, 512), s8320 = brisk_cuda_attention_splits(&dec, 8320);
-    bench_attention_decode(s, 128, s512, 16, " (decode at depth 0, n_ctx 512)");
-    bench_attention_decode(s, 512, s512, 0, "");
-    bench_attention_decode(s, 512, s8320, 16, " (sized for 8320)");
-    bench_attention_decode(s, 8192, brisk_cuda_attention_splits(&dec, 8192), 0, "");
-    bench_attention_decode(s, 8192, s8320, 16, " (the engine's case at -d 8192)");
+    bench_attention_decode(s, 512, s512, 0, F16, "");
+    bench_attention_decode(s, 512, s8320, 16, F16, " (sized for 8320)");
     const int sweep[] = {16, 32, 48, 64, 96, 128, 256};
-    for (size_t i = 0; i < sizeof sweep / sizeof sweep[0]; i++) bench_attention_decode(s, 8192, sweep[i], 16, " (sweep)");
+    for (size_t i = 0; i < sizeof sweep / sizeof sweep[0]; i++)
+        bench_attention_decode(s, 8192, sweep[i], 16, Q8, " (sweep)");
     /* prefill: 512 queries at positions 0..511 */
     {
         const int n = 512;
-        brisk_cuda_attn_shape sh = {n, 32, 8, 128, 128, 0, 0.088388f, 0};
+        brisk_cuda_attn_shape sh = {n, 32, 8, 128, 128, 0, 0.088388f, 0, BRISK_CUDA_KV_F16, 0};
         void *k, *v;
         float *d_q, *d_o;
         int32_t *d_pos, pos[512];

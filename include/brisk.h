@@ -334,11 +334,18 @@ uint64_t brisk_model_n_params(const brisk_model *m);
 uint64_t brisk_model_n_bytes(const brisk_model *m);
 int32_t brisk_model_n_layers(const brisk_model *m); /* transformer blocks */
 
+/* The KV cache of the layers on the GPU: F16 (the default), or Q8_0: int8
+ * values with an f16 scale per 32 elements of a row (~53% of the bytes, so
+ * long-context decode reads half as much; lossy: logits move a little). The
+ * host KV cache of CPU layers is always f16. */
+typedef enum brisk_kv_type { BRISK_KV_F16 = 0, BRISK_KV_Q8_0 = 1 } brisk_kv_type;
+
 typedef struct brisk_context_params {
     int32_t n_ctx;     /* KV cache length in tokens; 0 = the model's training context */
     int32_t n_threads; /* 0 = number of cores */
     bool exact;        /* reference mode: f32 activations everywhere (slower) */
     int32_t n_gpu_layers; /* as in brisk_engine_params (default -1: as many as fit; 0 = CPU only) */
+    brisk_kv_type kv_type; /* as in brisk_engine_params (default F16) */
 } brisk_context_params;
 
 brisk_context_params brisk_context_default_params(void);
@@ -413,6 +420,7 @@ typedef struct brisk_engine_params {
     bool prefix_cache;    /* register filled blocks for reuse by later sequences */
     int32_t n_gpu_layers; /* CUDA builds: the first N layers run on the GPU; -1 = as many as fit
                              (the default), 0 = CPU only. Exact mode is CPU only. */
+    brisk_kv_type kv_type;  /* KV cache of the GPU layers (default F16; CPU layers keep f16) */
 } brisk_engine_params;
 
 typedef enum brisk_output {

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -41,6 +42,16 @@ bool cli_parse_float(const char *cmd, const char *opt, const char *s, float *out
     double v;
     if (!cli_parse_double(cmd, opt, s, &v)) return false;
     *out = (float)v;
+    return true;
+}
+
+bool cli_parse_kv_type(const char *cmd, const char *opt, const char *s, brisk_kv_type *out) {
+    if (!strcmp(s, "f16")) *out = BRISK_KV_F16;
+    else if (!strcmp(s, "q8_0")) *out = BRISK_KV_Q8_0;
+    else {
+        fprintf(stderr, "%s: %s expects f16 or q8_0, got '%s'\n", cmd, opt, s);
+        return false;
+    }
     return true;
 }
 

@@ -4,6 +4,8 @@
 
 #include <stdbool.h>
 
+#include "brisk.h"
+
 /* Seconds on a monotonic clock. */
 double cli_now(void);
 
@@ -12,6 +14,8 @@ double cli_now(void);
 bool cli_parse_long(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out);
 bool cli_parse_float(const char *cmd, const char *opt, const char *s, float *out);
 bool cli_parse_double(const char *cmd, const char *opt, const char *s, double *out);
+/* --kv-type: "f16" or "q8_0". */
+bool cli_parse_kv_type(const char *cmd, const char *opt, const char *s, brisk_kv_type *out);
 
 /* A progress bar on stderr, drawn only when stderr is a terminal or when
  * forced (--progress); redrawn at most 5 times a second.

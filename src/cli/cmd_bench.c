@@ -45,6 +45,7 @@ typedef struct bench_options {
     long membw_mib;
     uint64_t seed;
     int32_t gpu_layers; /* --gpu-layers (CUDA builds): -1 = as many as fit */
+    brisk_kv_type kv_type; /* --kv-type */
 } bench_options;
 
 typedef struct stat3 {
@@ -89,6 +90,7 @@ static void bench_usage(FILE *out) {
             "      --bw GBPS      take the bandwidth as given instead of measuring it\n"
             "      --seed N       seed of the random tokens (default 1)\n"
             "      --gpu-layers N layers on the GPU (CUDA builds; default: as many as fit; 0 = CPU only)\n"
+            "      --kv-type T    KV cache of the GPU layers: f16 (default) or q8_0 (8-bit, lossy; CPU layers keep f16)\n"
             "-p, -n, -d and -t take comma-separated lists and can be repeated; each combination is one row.\n");
 }
 
@@ -136,6 +138,7 @@ static int parse_args(int argc, char **argv, bench_options *o) {
         else if (!strcmp(a, "--membw-mib")) ok = cli_parse_long("brisk bench", a, v, 1, 1 << 20, &o->membw_mib);
         else if (!strcmp(a, "--seed")) { ok = cli_parse_long("brisk bench", a, v, 0, INT32_MAX, &x); o->seed = (uint64_t)x; }
         else if (!strcmp(a, "--gpu-layers")) { ok = cli_parse_long("brisk bench", a, v, -1, 1 << 16, &x); o->gpu_layers = (int32_t)x; }
+        else if (!strcmp(a, "--kv-type")) ok = cli_parse_kv_type("brisk bench", a, v, &o->kv_type);
         else if (!strcmp(a, "--bw")) {
             char *end;
             o->bw_given = strtod(v, &end);
@@ -312,6 +315,7 @@ static int bench_model(const bench_options *o, const char *path, double bw, gpu_
         cp.n_ctx = n_ctx;
         cp.n_threads = o->t.v[it];
         cp.n_gpu_layers = o->gpu_layers;
+        cp.kv_type = o->kv_type;
         brisk_context *ctx = brisk_context_create(m, &cp, &err);
         if (!ctx) {
             fprintf(stderr, "brisk bench: %s: %s\n", path, err.msg);

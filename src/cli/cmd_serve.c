@@ -33,6 +33,8 @@ static void serve_usage(FILE *out) {
             "      --step-tokens N   tokens per forward pass: decode tokens + prompt chunks (default 256)\n"
             "  -t, --threads N       threads (default: all cores)\n"
             "      --gpu-layers N    layers on the GPU (CUDA builds; default: as many as fit; 0 = CPU only)\n"
+            "      --kv-type T       KV cache of the GPU layers: f16 (default) or q8_0 (8-bit, lossy; CPU layers keep\n"
+            "                        f16)\n"
             "      --api-key KEY     require KEY (Authorization: Bearer KEY or x-api-key) on every route but /health\n"
             "      --alias NAME      model name clients use (default: the file name without .gguf)\n"
             "      --max-body BYTES  request body limit (default 4194304)\n"
@@ -63,6 +65,7 @@ static int parse_args(int argc, char **argv, serve_options *o) {
         else if (!strcmp(a, "--step-tokens")) { ok = cli_parse_long(cmd, a, v, 1, 1 << 16, &n); o->engine.n_batch = (int32_t)n; }
         else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) { ok = cli_parse_long(cmd, a, v, 1, 1024, &n); o->engine.n_threads = (int32_t)n; }
         else if (!strcmp(a, "--gpu-layers")) { ok = cli_parse_long(cmd, a, v, -1, 1 << 16, &n); o->engine.n_gpu_layers = (int32_t)n; }
+        else if (!strcmp(a, "--kv-type")) ok = cli_parse_kv_type(cmd, a, v, &o->engine.kv_type);
         else if (!strcmp(a, "--api-key")) o->cfg.api_key = v;
         else if (!strcmp(a, "--alias")) o->cfg.model_id = v;
         else if (!strcmp(a, "--max-body")) { ok = cli_parse_long(cmd, a, v, 1, 1L << 32, &n); o->cfg.max_body = (size_t)n; }

@@ -29,7 +29,9 @@ void cli_gen_usage(FILE *out) {
             "      --seed N            random seed (default: from the clock)\n"
             "      --stop TEXT         stop when TEXT is generated (repeatable)\n"
             "      --exact             reference mode: f32 activations and KV cache (CPU only)\n"
-            "      --gpu-layers N      layers on the GPU (CUDA builds; default: as many as fit; 0 = CPU only)\n");
+            "      --gpu-layers N      layers on the GPU (CUDA builds; default: as many as fit; 0 = CPU only)\n"
+            "      --kv-type T         KV cache of the GPU layers: f16 (default) or q8_0 (8-bit, lossy; CPU layers\n"
+            "                          keep f16)\n");
 }
 
 int cli_gen_option(const char *cmd, int argc, char **argv, int *i, cli_gen_options *o) {
@@ -40,7 +42,7 @@ int cli_gen_option(const char *cmd, int argc, char **argv, int *i, cli_gen_optio
     }
     static const char *const with_value[] = {
         "-c", "--ctx-size", "-t", "--threads", "--temp", "--top-k", "--top-p", "--min-p", "--repeat-penalty",
-        "--repeat-last-n", "--frequency-penalty", "--presence-penalty", "--seed", "--stop", "--gpu-layers", NULL,
+        "--repeat-last-n", "--frequency-penalty", "--presence-penalty", "--seed", "--stop", "--gpu-layers", "--kv-type", NULL,
     };
     bool known = false;
     for (size_t k = 0; with_value[k] && !known; k++) known = !strcmp(a, with_value[k]);
@@ -56,6 +58,7 @@ int cli_gen_option(const char *cmd, int argc, char **argv, int *i, cli_gen_optio
     if (!strcmp(a, "-c") || !strcmp(a, "--ctx-size")) { ok = cli_parse_long(cmd, a, v, 0, INT32_MAX, &n); o->ctx.n_ctx = (int32_t)n; }
     else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) { ok = cli_parse_long(cmd, a, v, 1, 1024, &n); o->ctx.n_threads = (int32_t)n; }
     else if (!strcmp(a, "--gpu-layers")) { ok = cli_parse_long(cmd, a, v, -1, 1 << 16, &n); o->ctx.n_gpu_layers = (int32_t)n; }
+    else if (!strcmp(a, "--kv-type")) ok = cli_parse_kv_type(cmd, a, v, &o->ctx.kv_type);
     else if (!strcmp(a, "--temp")) ok = cli_parse_float(cmd, a, v, &s->temperature);
     else if (!strcmp(a, "--top-k")) { ok = cli_parse_long(cmd, a, v, 0, INT32_MAX, &n); s->top_k = (int32_t)n; }
     else if (!strcmp(a, "--top-p")) ok = cli_parse_float(cmd, a, v, &s->top_p);

@@ -2,7 +2,7 @@
  * Mirrors model/forward.c step for step:
  *
  *   h16 = rmsnorm(x) ; q,k,v = h16 Wq,Wk,Wv [+ b] ; [qk-norm] ; rope(q,k)
- *   k,v -> the layer's paged device cache (f16) at each token's physical row
+ *   k,v -> the layer's paged device cache (f16, or 8-bit with --kv-type q8_0) at each token's physical row
  *   attn = paged split-K attention (all sequences of the pass in one launch)
  *   o = f16(attn) Wo ; [post-norm] ; x += o
  *   h16 = rmsnorm(x) ; o = f16(act(h16 Wgate) * h16 Wup) Wdown ; [post-norm] ; x += o
@@ -65,7 +65,7 @@ brisk_status gpu_forward_pass(brisk_engine *e, const fwd_batch *b, brisk_error *
 typedef struct gpu_layer {
     brisk_cuda_weight wq, wk, wv, wo, gate, up, down;
     float *attn_norm, *bq, *bk, *bv, *q_norm, *k_norm, *post_attn_norm, *ffn_norm, *post_ffn_norm;
-    void *k, *v; /* [kv rows, k_dim] / [kv rows, v_dim] f16, rows as in the host cache */
+    void *k, *v; /* [kv rows, k_dim] / [kv rows, v_dim] of g->kv_type, rows as in the host cache */
 } gpu_layer;
 
 struct gpu_forward {
@@ -114,6 +114,7 @@ struct gpu_forward {
     bool o_pending;               /* x += o still to do (the last block's output in o, not yet added) */
     int64_t kv_rows, k_dim, v_dim;
     int32_t block_size;
+    brisk_cuda_kv_type kv_type;   /* of the device KV cache (the engine's kv_type; the host cache stays f16) */
     brisk_error copy_err;         /* a failed KV block copy (kv_cache hook), reported by the next pass */
     void *allocs[MAX_DEVICE_ALLOCS];
     int n_allocs;
@@ -183,7 +184,9 @@ static size_t layer_bytes(const brisk_engine *e, int il) {
     const hparams *hp = &e->model->hp;
     size_t bytes = 0;
     for (int i = 0; i < N_LAYER_MATRICES; i++) bytes += weight_device_bytes(layer_matrix(&e->model->layers[il], i));
-    bytes += (size_t)e->kv.n_blocks * e->kv.block_size * (size_t)(e->kv.k_width + e->kv.v_width) * 2;
+    const brisk_cuda_kv_type kt = e->params.kv_type == BRISK_KV_Q8_0 ? BRISK_CUDA_KV_Q8 : BRISK_CUDA_KV_F16;
+    const int64_t rows = (int64_t)e->kv.n_blocks * e->kv.block_size;
+    bytes += brisk_cuda_kv_bytes(kt, rows, e->kv.k_width) + brisk_cuda_kv_bytes(kt, rows, e->kv.v_width);
     bytes += (size_t)(6 * hp->n_embd + 2 * hp->head_dim + hp->n_head * hp->head_dim + 2 * e->kv.k_width) * 4;
     return bytes;
 }
@@ -195,6 +198,11 @@ static const char *unsupported_reason(const brisk_engine *e, char *buf, size_t s
         hp->head_dim > 256 || hp->head_dim_v % 8 || hp->head_dim_v > 256) {
         snprintf(buf, size, "attention of %d heads / %d KV heads, head_dim %d/%d (the CUDA kernel takes groups "
                  "<= 8, head_dim a multiple of 8 up to 256)", hp->n_head, hp->n_head_kv, hp->head_dim, hp->head_dim_v);
+        return buf;
+    }
+    if (e->params.kv_type == BRISK_KV_Q8_0 && (hp->head_dim % 32 || hp->head_dim_v % 32)) {
+        snprintf(buf, size, "--kv-type q8_0 with head_dim %d/%d (the 8-bit cache takes multiples of 32)", hp->head_dim,
+                 hp->head_dim_v);
         return buf;
     }
     for (int il = 0; il < hp->n_layer; il++)
@@ -257,20 +265,22 @@ static brisk_status upload_layer(brisk_engine *e, gpu_forward *g, int il, brisk_
         {&l->post_attn_norm, ly->post_attn_norm, hp->n_embd}, {&l->ffn_norm, ly->ffn_norm, hp->n_embd},
         {&l->post_ffn_norm, ly->post_ffn_norm, hp->n_embd}};
     for (size_t i = 0; i < sizeof vs / sizeof vs[0] && st == BRISK_OK; i++) st = upload_vec(vs[i].d, vs[i].h, vs[i].n, err);
-    if (st == BRISK_OK) st = brisk_cuda_alloc(&l->k, (size_t)g->kv_rows * (size_t)g->k_dim * 2, "the KV cache (K)", err);
-    if (st == BRISK_OK) st = brisk_cuda_alloc(&l->v, (size_t)g->kv_rows * (size_t)g->v_dim * 2, "the KV cache (V)", err);
+    if (st == BRISK_OK)
+        st = brisk_cuda_alloc(&l->k, brisk_cuda_kv_bytes(g->kv_type, g->kv_rows, g->k_dim), "the KV cache (K)", err);
+    if (st == BRISK_OK)
+        st = brisk_cuda_alloc(&l->v, brisk_cuda_kv_bytes(g->kv_type, g->kv_rows, g->v_dim), "the KV cache (V)", err);
     return st;
 }
 
 /* kv_cache's block-copy hook: copy-on-write of a shared block, on the device too. */
 static void copy_block(void *user, int32_t dst, int32_t src) {
     gpu_forward *g = user;
-    size_t kb = (size_t)g->block_size * (size_t)g->k_dim * 2, vb = (size_t)g->block_size * (size_t)g->v_dim * 2;
+    const int64_t bs = g->block_size;
     for (int32_t il = 0; il < g->n_layers && g->copy_err.status == BRISK_OK; il++) {
         gpu_layer *l = &g->layers[il];
-        if (brisk_cuda_copy((char *)l->k + (size_t)dst * kb, (char *)l->k + (size_t)src * kb, kb, &g->copy_err) ==
+        if (brisk_cuda_kv_copy_rows(l->k, g->kv_type, g->kv_rows, g->k_dim, dst * bs, src * bs, bs, &g->copy_err) ==
             BRISK_OK)
-            brisk_cuda_copy((char *)l->v + (size_t)dst * vb, (char *)l->v + (size_t)src * vb, vb, &g->copy_err);
+            brisk_cuda_kv_copy_rows(l->v, g->kv_type, g->kv_rows, g->v_dim, dst * bs, src * bs, bs, &g->copy_err);
     }
 }
 
@@ -285,6 +295,7 @@ static brisk_status create_n(brisk_engine *e, int32_t n, gpu_forward **out, bris
     g->kv_rows = (int64_t)e->kv.n_blocks * e->kv.block_size;
     g->k_dim = e->kv.k_width;
     g->v_dim = e->kv.v_width;
+    g->kv_type = e->params.kv_type == BRISK_KV_Q8_0 ? BRISK_CUDA_KV_Q8 : BRISK_CUDA_KV_F16;
     g->has_output = n == hp->n_layer;
     const char *graphs = getenv("BRISK_CUDA_GRAPHS");
     g->use_graphs = !graphs || strcmp(graphs, "0") != 0;
@@ -653,7 +664,9 @@ static bool rope_fusion(brisk_engine *e, gpu_forward *g, int il, int n, brisk_cu
     const layer_weights *ly = &m->layers[il];
     gpu_layer *l = &g->layers[il];
     const rope_table *rt = ly->sliding ? &e->rope_local : &e->rope_global;
-    if (!(g->fuse & FUSE_ROPE) || !q8_input(g, n, hp->n_embd) || rt->style == ROPE_NEOX || l->bq || l->bk || l->bv ||
+    /* (the fused store writes an f16 cache: an 8-bit one goes through brisk_cuda_rope_kv_store) */
+    if (!(g->fuse & FUSE_ROPE) || g->kv_type != BRISK_CUDA_KV_F16 || !q8_input(g, n, hp->n_embd) ||
+        rt->style == ROPE_NEOX || l->bq || l->bk || l->bv ||
         m->arch->qk_norm || hp->head_dim % 2 || hp->head_dim != hp->head_dim_v || rt->n_rot % 2 ||
         rt->n_rot > hp->head_dim)
         return false;
@@ -694,11 +707,12 @@ static brisk_status attention_block(brisk_engine *e, gpu_forward *g, int il, int
     bool neox = rt->style == ROPE_NEOX;
     if (!fused_rope)
         TRY(brisk_cuda_rope_kv_store(g->q, g->k, g->v, g->d_pos, inv_freq, n, hp->n_head, hp->n_head_kv, hp->head_dim,
-                                     hp->head_dim_v, rt->n_rot, neox, rt->mscale, l->k, l->v, g->d_rows, g->stream,
-                                     err));
+                                     hp->head_dim_v, rt->n_rot, neox, rt->mscale, l->k, l->v, g->kv_type, g->kv_rows,
+                                     g->d_rows, g->stream, err));
     brisk_cuda_attn_shape s = {.n_q = n, .n_head = hp->n_head, .n_head_kv = hp->n_head_kv, .head_dim = hp->head_dim,
                                .head_dim_v = hp->head_dim_v, .window = ly->sliding ? hp->n_swa : 0,
-                               .scale = hp->attn_scale, .softcap = hp->attn_softcap};
+                               .scale = hp->attn_scale, .softcap = hp->attn_softcap, .kv_type = g->kv_type,
+                               .kv_rows = g->kv_rows};
     /* a 1-token pass with splits: the split merge writes the o matrix's inputs (f16 and xq8) itself */
     const bool merge_to_xq = q8_input(g, n, o_dim) && brisk_cuda_attention_xq_supported(&s, splits);
     if (n > BRISK_CUDA_GEMV_MAX_COLS && g->one_seq && brisk_cuda_attention_prefill_supported(&s))

@@ -32,6 +32,7 @@ brisk_context *brisk_context_create(const brisk_model *m, const brisk_context_pa
     ep.n_threads = params.n_threads;
     ep.exact = params.exact;
     ep.n_gpu_layers = params.n_gpu_layers;
+    ep.kv_type = params.kv_type;
     ep.prefix_cache = false; /* one sequence: nothing to share */
     brisk_context *c = calloc(1, sizeof *c);
     if (!c) { brisk_fail(err, BRISK_ERR_NOMEM, "out of memory"); return NULL; }

@@ -51,6 +51,10 @@ static bool check_params(brisk_engine_params *p, const hparams *hp, brisk_error 
         brisk_fail(err, BRISK_ERR_ARG, "engine: sizes and counts must not be negative (n_gpu_layers: -1 = as many as fit)");
         return false;
     }
+    if (p->kv_type != BRISK_KV_F16 && p->kv_type != BRISK_KV_Q8_0) {
+        brisk_fail(err, BRISK_ERR_ARG, "engine: unknown kv_type %d (F16 = 0, Q8_0 = 1)", (int)p->kv_type);
+        return false;
+    }
     if (p->n_ctx_seq == 0) p->n_ctx_seq = hp->n_ctx_train < DEFAULT_N_CTX ? hp->n_ctx_train : DEFAULT_N_CTX;
     if (p->n_kv_tokens == 0) p->n_kv_tokens = p->n_ctx_seq;
     if (p->n_seq_max == 0) p->n_seq_max = 1;

@@ -34,6 +34,9 @@ void host_dequantize_x8(const uint8_t *xq, int64_t n_in, float *x);
 /* A matrix in the file layout with random quants and realistic scales
  * (test_gpu_matmul.c); malloc'ed, *bytes_out = its size. */
 uint8_t *random_weights(brisk_type type, int64_t n_in, int64_t n_out, size_t *bytes_out);
+/* The Q8 KV cache rule (cuda_backend.h) on the host: n values (a multiple of
+ * 32) to q[n] and the f16 scales d[n / 32]. */
+void host_kv_quantize_q8(const float *x, int64_t n, int8_t *q, uint16_t *d);
 
 /* The test groups (one file each). */
 void gpu_test_dequant(void);

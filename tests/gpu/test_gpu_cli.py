@@ -2,17 +2,21 @@
 bw" is the decode's weight bandwidth over the GPU's own copy bandwidth
 (measured in the same run), not over the CPU's; with some layers there it
 gives no percentage (two memories). fit: the GPU's memory, whether every layer
-fits, decode speed at the copy bandwidth. GPU machines only (tests/gpu/run.sh)."""
+fits, decode speed at the copy bandwidth. serve: --gpu-layers places that many
+layers and says so at startup. GPU machines only (tests/gpu/run.sh)."""
 import json
 import os
 import pathlib
 import subprocess
+import sys
 
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 BRISK = pathlib.Path(os.environ.get("BRISK_BUILD_DIR", ROOT / "build")).resolve() / "brisk"
 MODEL = ROOT / "tests" / "fixtures" / "logits" / "qwen2-yarn-tiny.gguf"
+sys.path.insert(0, str(ROOT / "tests" / "py"))
+from brisk_server import Server  # noqa: E402
 
 
 def brisk(*args):
@@ -63,3 +67,16 @@ def test_fit_reports_the_gpu():
     assert gpu["need_bytes"] > doc["bytes"]["weights"]
     assert gpu["decode_tps"] == pytest.approx(gpu["copy_gbps"] * 1e9 / doc["bytes"]["weights"], rel=1e-3)
     assert "all" in brisk("fit", "-m", str(MODEL), "--bw", "10").split("GPU:")[1].split("verdict")[0]
+
+
+def test_serve_places_the_layers_asked_for():
+    if not BRISK.exists():
+        pytest.skip(f"no {BRISK}")
+    s = Server(MODEL, "--gpu-layers", 1, "--parallel", 2, "-c", 64, "-t", 2)
+    try:
+        assert "1 of 2 layers on the GPU" in "".join(s.log), s.log
+        status, out = s.request("POST", "/v1/completions", {"model": s.model_id, "prompt": "a b c", "max_tokens": 4,
+                                                            "temperature": 0, "ignore_eos": True})
+        assert status == 200 and out["usage"]["completion_tokens"] == 4, out
+    finally:
+        assert s.stop() == 0

@@ -275,7 +275,8 @@ static void check_rope_fused(brisk_type type, brisk_type v_type, int head_dim, i
              brisk_cuda_gemv_q8_fused(qk, qk_ref, 2, d_in, &plain, NULL, &err) == BRISK_OK &&
              brisk_cuda_gemv_q8_fused(v, &d_v, 1, d_in, &plain, NULL, &err) == BRISK_OK &&
              brisk_cuda_rope_kv_store(d_q_ref, d_k, d_v, d_pos, d_f, 1, (int)n_head, (int)n_head_kv, head_dim, head_dim,
-                                      n_rot, false, 0.9f, d_kc_ref, d_vc_ref, d_row, NULL, &err) == BRISK_OK;
+                                      n_rot, false, 0.9f, d_kc_ref, d_vc_ref, BRISK_CUDA_KV_F16, cache_rows, d_row, NULL,
+                                      &err) == BRISK_OK;
         same &= ok && same_bytes(d_q, d_q_ref, (size_t)q_dim * 4) && same_bytes(d_kc, d_kc_ref, cache_bytes) &&
                 same_bytes(d_vc, d_vc_ref, cache_bytes);
     }

@@ -6,7 +6,13 @@ Runs on a GPU machine only (tests/gpu/run.sh; BRISK_BUILD_DIR = a CUDA build).
 Uses the committed random-weight fixtures (the real models are too large for
 the device tool). Each prompt is evaluated in one pass (cuBLAS GEMM path,
 many tokens per attention launch) and in small chunks (tensor-core GEMV path
-for <= 8 tokens, attention over cache rows of earlier passes)."""
+for <= 8 tokens, attention over cache rows of earlier passes).
+
+With the 8-bit GPU KV cache (kv_type "q8_0", lossy by design) the bars are
+Q8_BARS: top-1 equal at >= 95% of positions and mean KL <= 1e-3. Measured on
+the H100 (cuda5): mean KL 4e-6..5e-5 (the f16 cache: 6e-8..5e-7), top-1
+0.967..1.0: the random-weight fixtures have near-tied argmaxes that the
+cache's rounding flips (qwen3-tiny: 0.967 with all layers in one pass)."""
 import pathlib
 import sys
 
@@ -22,9 +28,10 @@ from test_logits import FIXTURES, MODELS, log_softmax  # noqa: E402
 TINY = sorted(name for name, (kind, _, _) in MODELS.items() if kind == "file")
 LAYERS = {"cpu": 0, "some": 1, "all": 1 << 16}
 CHUNKS = [7, 1, 1, 2, 16, 3]  # then the rest in one piece
+Q8_BARS = (0.95, 1e-3)  # (top-1 at least, mean KL at most) with kv_type q8_0
 
 
-def gpu_metrics(model, fx, gpu_layers, chunked):
+def gpu_metrics(model, fx, gpu_layers, chunked, kv_type="f16"):
     top1, kl = [], []
     for i in range(int(fx["n_prompts"])):
         ids = fx[f"ids_{i}"]
@@ -34,7 +41,7 @@ def gpu_metrics(model, fx, gpu_layers, chunked):
             chunks = chunks[:np.searchsorted(np.cumsum(chunks), len(ids), side="right")]
             if sum(chunks) < len(ids):
                 chunks.append(len(ids) - sum(chunks))
-        logits = model.logits(ids, gpu_layers=gpu_layers, chunks=chunks)
+        logits = model.logits(ids, gpu_layers=gpu_layers, chunks=chunks, kv_type=kv_type)
         top1 += list(logits.argmax(-1) == fx[f"top_ids_{i}"][:, 0])
         p = log_softmax(fx[f"full_logits_{i}"])
         q = log_softmax(logits[fx[f"full_pos_{i}"]])
@@ -63,6 +70,22 @@ def test_gpu_logits_match_reference(case, where, chunked):
     print(f"{name} {where} {'chunked' if chunked else 'one pass'}: top-1 {top1:.4f}, mean KL {kl:.2e}")
     assert top1 >= 0.99
     assert kl <= 0.01
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["one-pass", "chunked"])
+@pytest.mark.parametrize("where", ["some", "all"])
+def test_gpu_logits_q8_kv_cache(case, where, chunked):
+    name, model, fx = case
+    try:
+        top1, kl = gpu_metrics(model, fx, LAYERS[where], chunked, kv_type="q8_0")
+    except RuntimeError as e:
+        if "cannot run on the GPU" in str(e):
+            pytest.skip(str(e))
+        raise
+    print(f"{name} {where} {'chunked' if chunked else 'one pass'} q8_0 KV: top-1 {top1:.4f}, mean KL {kl:.2e}")
+    assert model.last_gpu_layers > 0
+    assert top1 >= Q8_BARS[0]
+    assert kl <= Q8_BARS[1]
 
 
 def test_gpu_layers_bad_value():

@@ -205,11 +205,26 @@ static void check_f32_to_xq(int64_t n, int act) {
     free(x); free(u); free(ref); free(h); free(xq); free(xq_ref); free(hv);
 }
 
-/* rope_kv_store = rope(q), rope(k), kv_store(k), kv_store(v) (bit-exact). */
-static void check_rope_kv_store(bool neox, int head_dim, int n_rot) {
+void host_kv_quantize_q8(const float *x, int64_t n, int8_t *q, uint16_t *d) {
+    for (int64_t b = 0; b < n / 32; b++) {
+        float amax = 0.0f;
+        for (int i = 0; i < 32; i++) amax = fmaxf(amax, fabsf(x[32 * b + i]));
+        d[b] = brisk_f32_to_fp16(amax / 127.0f);
+        const float df = brisk_fp16_to_f32(d[b]);
+        for (int i = 0; i < 32; i++) {
+            const float v = df == 0.0f ? 0.0f : rintf(x[32 * b + i] / df);
+            q[32 * b + i] = (int8_t)fminf(fmaxf(v, -127.0f), 127.0f);
+        }
+    }
+}
+
+/* rope_kv_store = rope(q), rope(k), kv_store(k), kv_store(v) (bit-exact), into
+ * an f16 or a Q8 cache. */
+static void check_rope_kv_store(bool neox, int head_dim, int n_rot, brisk_cuda_kv_type kt) {
     const int n_tokens = 3, n_head = 8, n_head_kv = 2, head_dim_v = head_dim, cache_rows = 40;
     const int64_t nq = (int64_t)n_tokens * n_head * head_dim, nk = (int64_t)n_tokens * n_head_kv * head_dim;
-    const int64_t k_dim = (int64_t)n_head_kv * head_dim, cache = cache_rows * k_dim;
+    const int64_t k_dim = (int64_t)n_head_kv * head_dim;
+    const size_t cache = brisk_cuda_kv_bytes(kt, cache_rows, k_dim);
     float *q = random_floats(nq, -2, 2), *k = random_floats(nk, -2, 2), *v = random_floats(nk, -2, 2);
     float *f = random_floats(n_rot / 2, 0.001f, 1.0f);
     int32_t pos[3] = {0, 17, 4000}, rows[3] = {5, 31, 12};
@@ -220,35 +235,94 @@ static void check_rope_kv_store(bool neox, int head_dim, int n_rot) {
     for (int i = 0; i < 2; i++) {
         d_q[i] = gpu_upload_copy(q, (size_t)nq * 4);
         d_k[i] = gpu_upload_copy(k, (size_t)nk * 4);
-        d_kc[i] = gpu_alloc_poisoned((size_t)cache * 2);
-        d_vc[i] = gpu_alloc_poisoned((size_t)cache * 2);
+        d_kc[i] = gpu_alloc_poisoned(cache);
+        d_vc[i] = gpu_alloc_poisoned(cache);
     }
     d_v = gpu_upload_copy(v, (size_t)nk * 4);
     brisk_error err;
     bool ok = brisk_cuda_rope(d_q[0], d_pos, d_f, n_tokens, n_head, head_dim, n_rot, neox, 0.9f, NULL, &err) == BRISK_OK &&
               brisk_cuda_rope(d_k[0], d_pos, d_f, n_tokens, n_head_kv, head_dim, n_rot, neox, 0.9f, NULL, &err) == BRISK_OK &&
-              brisk_cuda_kv_store(d_k[0], d_kc[0], d_rows, n_tokens, (int)k_dim, NULL, &err) == BRISK_OK &&
-              brisk_cuda_kv_store(d_v, d_vc[0], d_rows, n_tokens, (int)k_dim, NULL, &err) == BRISK_OK &&
+              brisk_cuda_kv_store(d_k[0], d_kc[0], kt, cache_rows, d_rows, n_tokens, (int)k_dim, NULL, &err) == BRISK_OK &&
+              brisk_cuda_kv_store(d_v, d_vc[0], kt, cache_rows, d_rows, n_tokens, (int)k_dim, NULL, &err) == BRISK_OK &&
               brisk_cuda_rope_kv_store(d_q[1], d_k[1], d_v, d_pos, d_f, n_tokens, n_head, n_head_kv, head_dim,
-                                       head_dim_v, n_rot, neox, 0.9f, d_kc[1], d_vc[1], d_rows, NULL, &err) == BRISK_OK;
+                                       head_dim_v, n_rot, neox, 0.9f, d_kc[1], d_vc[1], kt, cache_rows, d_rows, NULL,
+                                       &err) == BRISK_OK;
     float *qa = malloc((size_t)nq * 4), *qb = malloc((size_t)nq * 4);
-    uint16_t *ca = malloc((size_t)cache * 2), *cb = malloc((size_t)cache * 2);
+    uint8_t *ca = malloc(cache), *cb = malloc(cache);
     gpu_download(qa, d_q[0], (size_t)nq * 4);
     gpu_download(qb, d_q[1], (size_t)nq * 4);
     bool same = memcmp(qa, qb, (size_t)nq * 4) == 0;
+    if (kt == BRISK_CUDA_KV_F16) { /* the rotated k, written back in place (Q8: k is left as it was) */
+        gpu_download(qa, d_k[0], (size_t)nk * 4);
+        gpu_download(qb, d_k[1], (size_t)nk * 4);
+        same &= memcmp(qa, qb, (size_t)nk * 4) == 0;
+    } else {
+        gpu_download(qb, d_k[1], (size_t)nk * 4);
+        same &= memcmp(k, qb, (size_t)nk * 4) == 0;
+    }
     for (int i = 0; i < 2; i++) {
         void *const *c = i ? d_vc : d_kc;
-        gpu_download(ca, c[0], (size_t)cache * 2);
-        gpu_download(cb, c[1], (size_t)cache * 2);
-        same &= memcmp(ca, cb, (size_t)cache * 2) == 0;
+        gpu_download(ca, c[0], cache);
+        gpu_download(cb, c[1], cache);
+        same &= memcmp(ca, cb, cache) == 0;
     }
-    gpu_check(ok && same, "rope_kv_store %s head_dim %d n_rot %d: %s the separate kernels", neox ? "neox" : "normal",
-              head_dim, n_rot, same ? "bit-exact with" : "differs from");
+    gpu_check(ok && same, "rope_kv_store %s head_dim %d n_rot %d, %s cache: %s the separate kernels%s",
+              neox ? "neox" : "normal", head_dim, n_rot, kt == BRISK_CUDA_KV_Q8 ? "Q8" : "f16",
+              same ? "bit-exact with" : "differs from", ok ? "" : err.msg);
     for (int i = 0; i < 2; i++) {
         brisk_cuda_free(d_q[i]); brisk_cuda_free(d_k[i]); brisk_cuda_free(d_kc[i]); brisk_cuda_free(d_vc[i]);
     }
     brisk_cuda_free(d_v); brisk_cuda_free(d_f); brisk_cuda_free(d_pos); brisk_cuda_free(d_rows);
     free(q); free(k); free(v); free(f); free(qa); free(qb); free(ca); free(cb);
+}
+
+/* kv_store into a Q8 cache == the host rule (cuda_backend.h) byte for byte, the
+ * rows not stored untouched; dequantized within half a step of the input; and
+ * brisk_cuda_kv_copy_rows copies values and scales. */
+static void check_kv_store_q8(int width, float range) {
+    const int n_rows = 5, cache_rows = 48;
+    const int32_t rows[5] = {7, 0, 47, 20, 21};
+    const int64_t n = (int64_t)n_rows * width;
+    float *x = random_floats(n, -range, range);
+    for (int i = 0; i < 32; i++) x[32 + i] = 0.0f;                 /* an all-zero block: d = 0 */
+    x[64] = range * 3;                                             /* an outlier in a block */
+    const size_t bytes = brisk_cuda_kv_bytes(BRISK_CUDA_KV_Q8, cache_rows, width);
+    float *d_x = gpu_upload_copy(x, (size_t)n * 4);
+    int32_t *d_rows = gpu_upload_copy(rows, sizeof rows);
+    void *d_c = gpu_alloc_poisoned(bytes);
+    brisk_error err;
+    bool ok = brisk_cuda_kv_store(d_x, d_c, BRISK_CUDA_KV_Q8, cache_rows, d_rows, n_rows, width, NULL, &err) == BRISK_OK;
+    uint8_t *got = malloc(bytes), *want = malloc(bytes);
+    gpu_download(got, d_c, bytes);
+    memset(want, 0xff, bytes);
+    int8_t *wq = (int8_t *)want;
+    uint16_t *wd = (uint16_t *)(want + (size_t)cache_rows * width);
+    double worst = 0.0; /* max |dequantized - x| / (d / 2) */
+    for (int r = 0; r < n_rows; r++) {
+        host_kv_quantize_q8(x + (int64_t)r * width, width, wq + (int64_t)rows[r] * width, wd + (int64_t)rows[r] * (width / 32));
+        for (int i = 0; i < width; i++) {
+            const float d = brisk_fp16_to_f32(wd[(int64_t)rows[r] * (width / 32) + i / 32]);
+            const float back = wq[(int64_t)rows[r] * width + i] * d, e = fabsf(back - x[(int64_t)r * width + i]);
+            if (d > 0 && e / (d / 2) > worst) worst = e / (d / 2);
+            if (d == 0 && e > 0) worst = 1e9;
+        }
+    }
+    const bool same = memcmp(got, want, bytes) == 0;
+    /* d is rounded to f16, so a value can land a hair over half a step away */
+    gpu_check(ok && same && worst <= 1.01, "kv_store Q8 width %d: %s the host rule; round trip within %.3f half-steps%s",
+              width, same ? "bit-exact with" : "DIFFERS from", worst, ok ? "" : err.msg);
+    /* copy rows 20, 21 (and their scales) to 30, 31 */
+    ok = brisk_cuda_kv_copy_rows(d_c, BRISK_CUDA_KV_Q8, cache_rows, width, 30, 20, 2, &err) == BRISK_OK;
+    memcpy(wq + 30 * width, wq + 20 * width, (size_t)2 * width);
+    memcpy(wd + 30 * (width / 32), wd + 20 * (width / 32), (size_t)2 * (width / 32) * 2);
+    gpu_download(got, d_c, bytes);
+    const bool same2 = memcmp(got, want, bytes) == 0;
+    const bool bad_rejected =
+        brisk_cuda_kv_copy_rows(d_c, BRISK_CUDA_KV_Q8, cache_rows, width, 47, 20, 2, &err) == BRISK_ERR_ARG;
+    gpu_check(ok && same2 && bad_rejected, "kv_copy_rows Q8 width %d: values and scales copied, rows past the cache "
+              "rejected", width);
+    brisk_cuda_free(d_x); brisk_cuda_free(d_rows); brisk_cuda_free(d_c);
+    free(x); free(got); free(want);
 }
 
 void gpu_test_ops(void) {
@@ -273,7 +347,13 @@ void gpu_test_ops(void) {
     check_f32_to_xq(4096, 0);
     check_f32_to_xq(14336, 1);
     check_f32_to_xq(2048 + 64, 2);
-    check_rope_kv_store(false, 128, 128);
-    check_rope_kv_store(true, 128, 64);
-    check_rope_kv_store(true, 64, 64);
+    for (int kt = 0; kt < 2; kt++) {
+        check_rope_kv_store(false, 128, 128, (brisk_cuda_kv_type)kt);
+        check_rope_kv_store(true, 128, 64, (brisk_cuda_kv_type)kt);
+        check_rope_kv_store(true, 64, 64, (brisk_cuda_kv_type)kt);
+    }
+    check_rope_kv_store(false, 96, 32, BRISK_CUDA_KV_Q8);
+    check_rope_kv_store(true, 256, 256, BRISK_CUDA_KV_Q8);
+    check_kv_store_q8(1024, 4.0f);
+    check_kv_store_q8(64, 1e-3f);
 }

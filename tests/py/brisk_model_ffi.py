@@ -8,7 +8,9 @@ from brisk_ffi import BriskError, lib
 
 class ContextParams(ctypes.Structure):
     _fields_ = [("n_ctx", ctypes.c_int32), ("n_threads", ctypes.c_int32), ("exact", ctypes.c_bool),
-                ("n_gpu_layers", ctypes.c_int32)]
+                ("n_gpu_layers", ctypes.c_int32), ("kv_type", ctypes.c_int32)]
+
+KV_TYPES = {"f16": 0, "q8_0": 1}  # brisk_kv_type
 
 
 lib.brisk_model_load.restype = ctypes.c_void_p
@@ -46,14 +48,15 @@ class Model:
             lib.brisk_model_free(self.ptr)
             self.ptr = None
 
-    def logits(self, ids, exact=False, n_ctx=512, n_threads=2, chunks=None, gpu_layers=0):
+    def logits(self, ids, exact=False, n_ctx=512, n_threads=2, chunks=None, gpu_layers=0, kv_type="f16"):
         """Teacher-forced logits [len(ids), n_vocab] of one sequence, evaluated in
         one call, or in pieces of the sizes in `chunks` (same result expected).
         gpu_layers: layers on the GPU (CUDA builds; -1 = as many as fit); the
-        number placed is left in self.last_gpu_layers."""
+        number placed is left in self.last_gpu_layers. kv_type: the GPU
+        layers' KV cache ("f16" or "q8_0")."""
         err = BriskError()
-        ctx = lib.brisk_context_create(self.ptr, ctypes.byref(ContextParams(n_ctx, n_threads, exact, gpu_layers)),
-                                       ctypes.byref(err))
+        params = ContextParams(n_ctx, n_threads, exact, gpu_layers, KV_TYPES[kv_type])
+        ctx = lib.brisk_context_create(self.ptr, ctypes.byref(params), ctypes.byref(err))
         if not ctx:
             raise RuntimeError(err.msg.decode())
         self.last_gpu_layers = lib.brisk_context_n_gpu_layers(ctx)

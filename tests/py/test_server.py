@@ -7,8 +7,10 @@ cache that resumes where it was, every bad-input error in each API's own
 format, the API key, and a graceful shutdown. Model: smollm2-135m."""
 import concurrent.futures
 import json
+import re
 import signal
 import socket
+import subprocess
 import time
 
 import anthropic
@@ -16,6 +18,7 @@ import numpy as np
 import openai
 import pytest
 
+from brisk_ffi import BRISK_BIN
 from brisk_server import Server
 
 TIMEOUT = 120
@@ -450,6 +453,21 @@ def test_requests_wait_for_kv_blocks_and_oversize_prompts_get_400(default_model)
         assert status == 200, out
     finally:
         assert s.stop() == 0
+
+
+def test_gpu_layers_option(default_model):
+    """--gpu-layers: 0 runs on the CPU and the startup line says so; a count out of range is a usage error
+    (GPU placement itself: tests/gpu/test_gpu_cli.py)."""
+    s = Server(default_model, "--gpu-layers", 0, "--parallel", 1, "-c", 128, "-t", 2)
+    try:
+        assert re.search(r"0 of \d+ layers on the GPU", "".join(s.log)), s.log
+        status, out = post(s, "/v1/completions", {"model": s.model_id, "prompt": "Hi", "max_tokens": 2})
+        assert status == 200, out
+    finally:
+        assert s.stop() == 0
+    r = subprocess.run([str(BRISK_BIN), "serve", "-m", str(default_model), "--gpu-layers", "-2"], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 2 and "--gpu-layers expects an integer in [-1" in r.stderr
 
 
 def test_api_key(default_model):

@@ -1,8 +1,10 @@
-// Attention over the f16 KV cache, split over the context (flash-decoding).
+// Attention over the KV cache (f16 or Q8: cuda_kv.cuh), split over the
+// context (flash-decoding).
 // Two split kernels: attn_split_mma (tensor cores; head_dim == head_dim_v ==
-// 64 or 128, the common case; described at the kernel) and attn_split (CUDA
-// cores, f32; any head_dim multiple of 8 up to 256), then attn_combine when
-// there are several splits.
+// 64 or 128, the common case; described at the kernel; over a Q8 cache its
+// variant attn_split_mma_q8 stages the tiles through shared memory) and
+// attn_split (CUDA cores, f32; any head_dim multiple of 8 up to 256), then
+// attn_combine when there are several splits.
 //
 // attn_split: one block per (KV head, context split, query token), serving
 // all the query heads of its KV head (GQA group): each K and V row is read
@@ -19,9 +21,12 @@
 // writes (m, l, unnormalized output) per split and attn_combine merges them.
 #include <cuda_fp16.h>
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/cuda_kv.cuh"
 #include "backend/cuda/cuda_pdl.cuh"
 #include "backend/cuda/cuda_xq.cuh"
 
@@ -67,16 +72,6 @@ __device__ void split_range(const Shape &s, int pos, int split, int &start, int 
     start = base + split * chunk;
     end = start + chunk < pos + 1 ? start + chunk : pos + 1;
     if (start < first) start = first;
-}
-
-__device__ __forceinline__ void unpack8(const uint4 &u, float f[8]) {
-    const half2 *h = reinterpret_cast<const half2 *>(&u);
-#pragma unroll
-    for (int i = 0; i < 4; i++) {
-        const float2 v = __half22float2(h[i]);
-        f[2 * i] = v.x;
-        f[2 * i + 1] = v.y;
-    }
 }
 
 // exp2(a - b), 0 when a is -inf (also when b is: an empty state merged into another).
@@ -139,10 +134,11 @@ __device__ void store_empty(const Shape &s, int kvh, int split, int qi, float *p
 
 // LPR: lanes per K/V row (4, 8, 16, 32); MAXG: query heads per KV head the
 // registers hold (s.group <= MAXG).
-template <int LPR, int MAXG>
+template <int LPR, int MAXG, bool Q8>
 __global__ void __launch_bounds__(THREADS, MAXG >= 4 ? 2 : 3)
-attn_split(Shape s, const float *__restrict__ q, const half *__restrict__ kc, const half *__restrict__ vc,
+attn_split(Shape s, const float *__restrict__ q, brisk_cuda::KvRef kc, brisk_cuda::KvRef vc,
            const int32_t *__restrict__ pos, float *__restrict__ out, float *__restrict__ part) {
+    using Piece = brisk_cuda::KvPiece<Q8>;
     constexpr int STREAMS = THREADS / LPR;      // streams per block
     constexpr int R = MAXG >= 8 ? 2 : 4;        // rows per stream per step (registers)
     constexpr int STEP = STREAMS * R;           // rows per block per step
@@ -190,15 +186,12 @@ attn_split(Shape s, const float *__restrict__ q, const half *__restrict__ kc, co
         for (int j = 0; j < 8; j++) acc[h][j] = 0.0f;
     }
 
-    const int64_t k_stride = (int64_t)s.n_head_kv * s.head_dim;
-    const int64_t v_stride = (int64_t)s.n_head_kv * s.head_dim_v;
-    const half *kb = kc + (int64_t)kvh * s.head_dim + 8 * sub;
-    const half *vb = vc + (int64_t)kvh * s.head_dim_v + 8 * sub;
+    const int64_t ke = (int64_t)kvh * s.head_dim + 8 * sub, ve = (int64_t)kvh * s.head_dim_v + 8 * sub;
     // this stream's rows of a step: t0 + r * STREAMS + stream (row -1: past
     // the end). Software pipeline: the K/V rows of the next step are loaded
     // while this step's are used, the table entries of the one after that too.
     int64_t row[R];
-    uint4 kr[R], vr[R];
+    Piece kr[R], vr[R];
     bool valid[R];
 #pragma unroll
     for (int r = 0; r < R; r++) {
@@ -208,19 +201,19 @@ attn_split(Shape s, const float *__restrict__ q, const half *__restrict__ kc, co
 #pragma unroll
     for (int r = 0; r < R; r++) {
         valid[r] = row[r] >= 0;
-        kr[r] = valid[r] && k_on ? __ldg(reinterpret_cast<const uint4 *>(kb + row[r] * k_stride)) : make_uint4(0, 0, 0, 0);
-        vr[r] = valid[r] && v_on ? __ldg(reinterpret_cast<const uint4 *>(vb + row[r] * v_stride)) : make_uint4(0, 0, 0, 0);
+        kr[r] = valid[r] && k_on ? brisk_cuda::kv_load<Q8>(kc, row[r], ke) : brisk_cuda::kv_zero<Q8>();
+        vr[r] = valid[r] && v_on ? brisk_cuda::kv_load<Q8>(vc, row[r], ve) : brisk_cuda::kv_zero<Q8>();
         const int t = start + STEP + r * STREAMS + stream;
         row[r] = t < end ? cache_row(s, table, t) : -1;
     }
     for (int t0 = start; t0 < end; t0 += STEP) {
-        uint4 kn[R], vn[R];
+        Piece kn[R], vn[R];
         bool vn_ok[R];
 #pragma unroll
         for (int r = 0; r < R; r++) {
             vn_ok[r] = row[r] >= 0;
-            kn[r] = vn_ok[r] && k_on ? __ldg(reinterpret_cast<const uint4 *>(kb + row[r] * k_stride)) : make_uint4(0, 0, 0, 0);
-            vn[r] = vn_ok[r] && v_on ? __ldg(reinterpret_cast<const uint4 *>(vb + row[r] * v_stride)) : make_uint4(0, 0, 0, 0);
+            kn[r] = vn_ok[r] && k_on ? brisk_cuda::kv_load<Q8>(kc, row[r], ke) : brisk_cuda::kv_zero<Q8>();
+            vn[r] = vn_ok[r] && v_on ? brisk_cuda::kv_load<Q8>(vc, row[r], ve) : brisk_cuda::kv_zero<Q8>();
             const int t = t0 + 2 * STEP + r * STREAMS + stream;
             row[r] = t < end ? cache_row(s, table, t) : -1;
         }
@@ -229,7 +222,7 @@ attn_split(Shape s, const float *__restrict__ q, const half *__restrict__ kc, co
 #pragma unroll
         for (int r = 0; r < R; r++) {
             float kf[8];
-            unpack8(kr[r], kf);
+            brisk_cuda::kv_floats(kr[r], kf);
 #pragma unroll
             for (int h = 0; h < MAXG; h++) {
                 float d = 0.0f;
@@ -254,7 +247,7 @@ attn_split(Shape s, const float *__restrict__ q, const half *__restrict__ kc, co
         // online softmax and the values
         float vf[R][8];
 #pragma unroll
-        for (int r = 0; r < R; r++) unpack8(vr[r], vf[r]);
+        for (int r = 0; r < R; r++) brisk_cuda::kv_floats(vr[r], vf[r]);
 #pragma unroll
         for (int h = 0; h < MAXG; h++) {
             float mx = m[h];
@@ -324,6 +317,110 @@ __device__ __forceinline__ uint32_t word(const uint4 &u, int i) {
     return i == 0 ? u.x : i == 1 ? u.y : i == 2 ? u.z : u.w;
 }
 
+// The tensor-core kernels' parts (attn_split_mma, attn_split_mma_q8). Lane
+// (g, c) = (lane / 4, lane % 4) of a warp holds query head g.
+
+// The A fragments of q (head g, dims 32 j + 8 c ..), times scale (and log2 e
+// without a softcap): qa[j][w] = the pair of dims 2w, 2w + 1 of the 8.
+template <int D>
+__device__ __forceinline__ void q_fragments(const Shape &s, const float *__restrict__ q, int qi, int kvh, int g, int c,
+                                            uint32_t (&qa)[D / 32][4]) {
+    const float q_mul = s.softcap > 0.0f ? s.scale : s.scale * LOG2E;
+#pragma unroll
+    for (int j = 0; j < D / 32; j++) {
+        float4 a = make_float4(0, 0, 0, 0), b = a;
+        if (g < s.group) {
+            const float4 *qh = reinterpret_cast<const float4 *>(
+                q + ((int64_t)qi * s.n_head + (int64_t)kvh * s.group + g) * D + 32 * j + 8 * c);
+            a = qh[0];
+            b = qh[1];
+        }
+        qa[j][0] = pack_half2(a.x * q_mul, a.y * q_mul), qa[j][1] = pack_half2(a.z * q_mul, a.w * q_mul);
+        qa[j][2] = pack_half2(b.x * q_mul, b.y * q_mul), qa[j][3] = pack_half2(b.z * q_mul, b.w * q_mul);
+    }
+}
+
+// One tile of 16 positions t0 .. t0 + 15 into the warp's online softmax: kr
+// = the K pieces (rows t0 + 8 nb + g, dims 32 j + 8 c ..), vr = the V pieces
+// (rows t0 + 2c, + 1, + 8, + 9, dims 64 h + 8 g ..), zeros outside [start,
+// end) (p = 0 must not meet NaN). m: head g's running max (log2 units), l:
+// this lane's part of its sum, o: head g, dims 64 h + 16 c + j (o[8h + j][0])
+// and + 8 (o[8h + j][1]).
+template <int D, bool Q8>
+__device__ __forceinline__ void tile_update(const Shape &s, const brisk_cuda::KvPiece<Q8> (&kr)[2][D / 32],
+                                            const brisk_cuda::KvPiece<Q8> (&vr)[4][D / 64],
+                                            const uint32_t (&qa)[D / 32][4], int t0, int start, int end, int c,
+                                            float &m, float &l, float (&o)[D / 64 * 8][2]) {
+    constexpr int NJ = D / 32, NH = D / 64;
+    const int v_off[4] = {2 * c, 2 * c + 1, 2 * c + 8, 2 * c + 9}; // this lane's V rows of a tile
+    // S: sc[nb] = head g at positions t0 + 8 nb + 2c, + 1 (two accumulators
+    // per n-block: chains of D / 32 mma instead of D / 16)
+    float sc[2][2] = {{0.0f, 0.0f}, {0.0f, 0.0f}}, sc2[2][2] = {{0.0f, 0.0f}, {0.0f, 0.0f}};
+#pragma unroll
+    for (int nb = 0; nb < 2; nb++)
+#pragma unroll
+        for (int j = 0; j < NJ; j++) {
+            const uint4 k8 = brisk_cuda::kv_halves(kr[nb][j]);
+            mma_rows8(sc[nb], qa[j][0], qa[j][1], k8.x, k8.y);
+            mma_rows8(sc2[nb], qa[j][2], qa[j][3], k8.z, k8.w);
+        }
+    float sv[4] = {sc[0][0] + sc2[0][0], sc[0][1] + sc2[0][1], sc[1][0] + sc2[1][0],
+                   sc[1][1] + sc2[1][1]}; // positions t0 + v_off[i]
+    float mx = m;
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+        if (s.softcap > 0.0f) sv[i] = s.softcap * tanhf(sv[i] / s.softcap) * LOG2E;
+        if (t0 + v_off[i] >= end || t0 + v_off[i] < start) sv[i] = -INFINITY;
+        mx = fmaxf(mx, sv[i]);
+    }
+    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2)); // finite: the tile has a position in [start, end)
+    const float alpha = weight(m, mx);
+    m = mx;
+    const uint32_t pa0 = pack_half2(exp2f(sv[0] - mx), exp2f(sv[1] - mx));
+    const uint32_t pa2 = pack_half2(exp2f(sv[2] - mx), exp2f(sv[3] - mx));
+    const float2 p01 = __half22float2(*reinterpret_cast<const half2 *>(&pa0));
+    const float2 p23 = __half22float2(*reinterpret_cast<const half2 *>(&pa2));
+    l = l * alpha + (p01.x + p01.y) + (p23.x + p23.y); // the rounded probabilities the mma uses
+#pragma unroll
+    for (int h = 0; h < NH; h++) {
+        uint4 v8[4];
+#pragma unroll
+        for (int i = 0; i < 4; i++) v8[i] = brisk_cuda::kv_halves(vr[i][h]);
+#pragma unroll
+        for (int j = 0; j < 8; j++) {
+            const uint32_t sel = j % 2 ? 0x7632u : 0x5410u; // high or low halves of the two words
+            const uint32_t b0 = __byte_perm(word(v8[0], j / 2), word(v8[1], j / 2), sel);
+            const uint32_t b1 = __byte_perm(word(v8[2], j / 2), word(v8[3], j / 2), sel);
+            o[8 * h + j][0] *= alpha;
+            o[8 * h + j][1] *= alpha;
+            mma_rows8(o[8 * h + j], pa0, pa2, b0, b1);
+        }
+    }
+}
+
+// The warps' (m, l, o) merged (store_merged): the block's output or its split's partial result.
+template <int D>
+__device__ __forceinline__ void finish_mma(const Shape &s, float m, float l, const float (&o)[D / 64 * 8][2], int warp,
+                                           int g, int c, int kvh, int split, int qi, float *out, float *part) {
+    __shared__ float m_sh[WARPS][MAX_GROUP], l_sh[WARPS][MAX_GROUP];
+    __shared__ __align__(16) float acc_sh[WARPS][MAX_GROUP][D];
+    l += __shfl_xor_sync(0xffffffffu, l, 1);
+    l += __shfl_xor_sync(0xffffffffu, l, 2);
+    if (g < s.group) {
+        if (c == 0) m_sh[warp][g] = m, l_sh[warp][g] = l;
+#pragma unroll
+        for (int h = 0; h < D / 64; h++)
+#pragma unroll
+            for (int j = 0; j < 8; j++) {
+                acc_sh[warp][g][64 * h + 16 * c + j] = o[8 * h + j][0];
+                acc_sh[warp][g][64 * h + 16 * c + 8 + j] = o[8 * h + j][1];
+            }
+    }
+    __syncthreads();
+    store_merged(s, m_sh, l_sh, acc_sh, kvh, split, qi, out, part);
+}
+
 // The same on the tensor cores (f16 q and probabilities, f32 sums; head_dim
 // == head_dim_v == D = 64 or 128, groups <= 8). Each warp takes tiles of 16
 // positions of the split (tile i: warp i % WARPS) with its own online softmax.
@@ -336,23 +433,25 @@ __device__ __forceinline__ uint32_t word(const uint4 &u, int i) {
 // positions: D / 8 n-blocks (dims 64 h + 8 n + j for column n, n-block
 // (h, j)); lane (g, c) loads 16 bytes (dims 64 h + 8 g ..) of the V rows
 // 2c, 2c + 1, 2c + 8, 2c + 9 and pairs their halves with byte permutes.
-template <int D>
+// Q8 caches (cuda_kv.cuh): the same pieces as 8 int8 + their block's scale
+// (one scale load per head row), converted to f16(q * d) before the mma. U:
+// tiles of 16 positions a warp loads at once (1; 2 = as many bytes in flight
+// as one f16 tile, measured no faster: q8_tiles).
+template <int D, bool Q8, int U>
 __global__ void __launch_bounds__(THREADS, D > 64 ? 2 : 3) // 2: 220 registers, no spills (3: spills, 20.0 vs 18.1 us)
-attn_split_mma(Shape s, const float *__restrict__ q, const half *__restrict__ kc, const half *__restrict__ vc,
+attn_split_mma(Shape s, const float *__restrict__ q, brisk_cuda::KvRef kc, brisk_cuda::KvRef vc,
                const int32_t *__restrict__ pos, float *__restrict__ out, float *__restrict__ part) {
+    using Piece = brisk_cuda::KvPiece<Q8>;
     constexpr int NJ = D / 32, NH = D / 64, TILE = 16;
-    __shared__ float m_sh[WARPS][MAX_GROUP], l_sh[WARPS][MAX_GROUP];
-    __shared__ __align__(16) float acc_sh[WARPS][MAX_GROUP][D];
 
     // Before waiting for the kernel before (programmatic dependent launch):
     // the positions and block tables (uploaded before the pass) and the
-    // first tile when it holds only rows of earlier passes (this pass's rows,
+    // first tiles when they hold only rows of earlier passes (this pass's rows,
     // positions > pos - n_q, are stored by the kernel before). Safe while the
     // kernel before waits for its own predecessor before it triggers this
     // one (rope_kv_store does): everything earlier in the stream is then done.
     const int kvh = blockIdx.x, split = blockIdx.y, qi = blockIdx.z;
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, c = lane % 4;
-    const int G = s.group;
     const int p_last = pos[qi];
     int start, end;
     split_range(s, p_last, split, start, end);
@@ -363,28 +462,35 @@ attn_split_mma(Shape s, const float *__restrict__ q, const half *__restrict__ kc
         return;
     }
     const int32_t *table = s.tables ? s.tables + s.table_off[qi] : nullptr;
-    const int64_t stride = (int64_t)s.n_head_kv * D;
-    const half *kb = kc + (int64_t)kvh * D + 8 * c, *vb = vc + (int64_t)kvh * D + 8 * g;
+    const int64_t ke = (int64_t)kvh * D + 8 * c, ve = (int64_t)kvh * D + 8 * g; // this lane's element offsets
     const int v_off[4] = {2 * c, 2 * c + 1, 2 * c + 8, 2 * c + 9}; // this lane's V rows of a tile
     // a tile's 16 rows are consecutive: contiguous cache, or cache blocks of a multiple of 16 rows
     const bool one_block = !table || s.block_size % TILE == 0;
     // the K and V pieces of the tile at t0 (zeros outside the split: p = 0 must not meet NaN)
-    // this lane's piece offsets inside a tile of consecutive rows
-    const int64_t k_lane[2] = {(int64_t)g * stride, (int64_t)(8 + g) * stride};
-    const int64_t v_lane[4] = {(int64_t)v_off[0] * stride, (int64_t)v_off[1] * stride, (int64_t)v_off[2] * stride,
-                               (int64_t)v_off[3] * stride};
-    auto load_tile = [&](int t0, uint4(&kr)[2][NJ], uint4(&vr)[4][NH]) {
+    // Q8: the scales of a head row in one load (rs), the 8 values of a piece
+    auto row_scales = [&](const brisk_cuda::KvRef &ref, int64_t row) -> uint2 {
+        if constexpr (Q8) return brisk_cuda::kv_row_scales<D>(ref, row, (int64_t)kvh * D);
+        else return make_uint2(0, 0);
+    };
+    auto piece = [&](const brisk_cuda::KvRef &ref, int64_t row, int64_t e, int block, const uint2 &rs) -> Piece {
+        if constexpr (Q8) return {brisk_cuda::kv_load_q(ref, row, e), brisk_cuda::kv_scale_at(rs, block)};
+        else return brisk_cuda::kv_load<false>(ref, row, e);
+    };
+    auto load_tile = [&](int t0, Piece(&kr)[2][NJ], Piece(&vr)[4][NH]) {
         const int64_t row0 = one_block ? cache_row(s, table, t0 > start ? t0 : start) - (t0 > start ? 0 : start - t0) : 0;
         if (one_block && t0 >= start && t0 + TILE <= end) { // a whole tile of consecutive rows: no checks
-            const half *kt = kb + row0 * stride, *vt = vb + row0 * stride;
 #pragma unroll
-            for (int nb = 0; nb < 2; nb++)
+            for (int nb = 0; nb < 2; nb++) {
+                const uint2 rs = row_scales(kc, row0 + 8 * nb + g);
 #pragma unroll
-                for (int j = 0; j < NJ; j++) kr[nb][j] = __ldg(reinterpret_cast<const uint4 *>(kt + k_lane[nb] + 32 * j));
+                for (int j = 0; j < NJ; j++) kr[nb][j] = piece(kc, row0 + 8 * nb + g, ke + 32 * j, j, rs);
+            }
 #pragma unroll
-            for (int i = 0; i < 4; i++)
+            for (int i = 0; i < 4; i++) {
+                const uint2 rs = row_scales(vc, row0 + v_off[i]);
 #pragma unroll
-                for (int h = 0; h < NH; h++) vr[i][h] = __ldg(reinterpret_cast<const uint4 *>(vt + v_lane[i] + 64 * h));
+                for (int h = 0; h < NH; h++) vr[i][h] = piece(vc, row0 + v_off[i], ve + 64 * h, 2 * h + g / 4, rs);
+            }
             return;
         }
 #pragma unroll
@@ -392,105 +498,202 @@ attn_split_mma(Shape s, const float *__restrict__ q, const half *__restrict__ kc
             const int t = t0 + 8 * nb + g;
             const bool ok = t >= start && t < end;
             const int64_t row = !ok ? 0 : one_block ? row0 + 8 * nb + g : cache_row(s, table, t);
+            const uint2 rs = ok ? row_scales(kc, row) : make_uint2(0, 0);
 #pragma unroll
-            for (int j = 0; j < NJ; j++)
-                kr[nb][j] = ok ? __ldg(reinterpret_cast<const uint4 *>(kb + row * stride + 32 * j)) : make_uint4(0, 0, 0, 0);
+            for (int j = 0; j < NJ; j++) kr[nb][j] = ok ? piece(kc, row, ke + 32 * j, j, rs) : brisk_cuda::kv_zero<Q8>();
         }
 #pragma unroll
         for (int i = 0; i < 4; i++) {
             const int t = t0 + v_off[i];
             const bool ok = t >= start && t < end;
             const int64_t row = !ok ? 0 : one_block ? row0 + v_off[i] : cache_row(s, table, t);
+            const uint2 rs = ok ? row_scales(vc, row) : make_uint2(0, 0);
 #pragma unroll
             for (int h = 0; h < NH; h++)
-                vr[i][h] = ok ? __ldg(reinterpret_cast<const uint4 *>(vb + row * stride + 64 * h)) : make_uint4(0, 0, 0, 0);
+                vr[i][h] = ok ? piece(vc, row, ve + 64 * h, 2 * h + g / 4, rs) : brisk_cuda::kv_zero<Q8>();
         }
     };
-    const int first_t0 = (start & ~(TILE - 1)) + warp * TILE;
-    uint4 kr[2][NJ], vr[4][NH];
-    bool loaded = first_t0 < end && first_t0 + TILE <= p_last - s.n_q + 1;
-    if (loaded) load_tile(first_t0, kr, vr);
+    const int first_t0 = (start & ~(TILE - 1)) + warp * TILE * U;
+    Piece kr[U][2][NJ], vr[U][4][NH];
+    bool loaded = first_t0 < end && first_t0 + TILE * U <= p_last - s.n_q + 1;
+    if (loaded)
+#pragma unroll
+        for (int u = 0; u < U; u++) load_tile(first_t0 + TILE * u, kr[u], vr[u]);
     brisk_cuda::pdl_wait();
     brisk_cuda::pdl_trigger();
 
-    // A fragments of q (head g, dims 32 j + 8 c ..), times scale (and log2 e
-    // without a softcap): qa[j][w] = the pair of dims 2w, 2w + 1 of the 8
-    const float q_mul = s.softcap > 0.0f ? s.scale : s.scale * LOG2E;
     uint32_t qa[NJ][4];
-#pragma unroll
-    for (int j = 0; j < NJ; j++) {
-        float4 a = make_float4(0, 0, 0, 0), b = a;
-        if (g < G) {
-            const float4 *qh = reinterpret_cast<const float4 *>(
-                q + ((int64_t)qi * s.n_head + (int64_t)kvh * G + g) * D + 32 * j + 8 * c);
-            a = qh[0];
-            b = qh[1];
-        }
-        qa[j][0] = pack_half2(a.x * q_mul, a.y * q_mul), qa[j][1] = pack_half2(a.z * q_mul, a.w * q_mul);
-        qa[j][2] = pack_half2(b.x * q_mul, b.y * q_mul), qa[j][3] = pack_half2(b.z * q_mul, b.w * q_mul);
-    }
-    float m = -INFINITY, l = 0.0f; // head g: running max (log2 units), this lane's part of the sum
-    float o[NH * 8][2];            // head g, dims 64 h + 16 c + j (o[8h + j][0]) and + 8 (o[8h + j][1])
+    q_fragments<D>(s, q, qi, kvh, g, c, qa);
+    float m = -INFINITY, l = 0.0f, o[NH * 8][2];
 #pragma unroll
     for (int n = 0; n < NH * 8; n++) o[n][0] = o[n][1] = 0.0f;
-
-    for (int t0 = first_t0; t0 < end; t0 += WARPS * TILE) {
-        if (!loaded) load_tile(t0, kr, vr);
+    for (int t_u = first_t0; t_u < end; t_u += WARPS * TILE * U) {
+        if (!loaded)
+#pragma unroll
+            for (int u = 0; u < U; u++) load_tile(t_u + TILE * u, kr[u], vr[u]);
         loaded = false;
-        // S: sc[nb] = head g at positions t0 + 8 nb + 2c, + 1 (two accumulators
-        // per n-block: chains of D / 32 mma instead of D / 16)
-        float sc[2][2] = {{0.0f, 0.0f}, {0.0f, 0.0f}}, sc2[2][2] = {{0.0f, 0.0f}, {0.0f, 0.0f}};
 #pragma unroll
-        for (int nb = 0; nb < 2; nb++)
+        for (int u = 0; u < U; u++) {
+            if (t_u + TILE * u >= end) break;
+            tile_update<D, Q8>(s, kr[u], vr[u], qa, t_u + TILE * u, start, end, c, m, l, o);
+        }
+    }
+    finish_mma<D>(s, m, l, o, warp, g, c, kvh, split, qi, out, part);
+}
+
+// cp.async (sm_80+) of N = 4, 8 or 16 bytes from global to shared memory;
+// ok == false: the N bytes are zero-filled, nothing is read. No "memory"
+// clobber: the table loads of the next copies may move above it (the reads
+// of a buffer are ordered before its refill by __syncwarp, its copies before
+// the reads by cp_async_wait).
+template <int N> __device__ __forceinline__ void cp_async(void *dst, const void *src, bool ok) {
+    const unsigned d = (unsigned)__cvta_generic_to_shared(dst);
+    if constexpr (N == 16)
+        asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(d), "l"(src), "r"(ok ? 16 : 0));
+    else
+        asm volatile("cp.async.ca.shared.global [%0], [%1], %2, %3;\n" ::"r"(d), "l"(src), "n"(N), "r"(ok ? N : 0));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+template <int N> __device__ __forceinline__ void cp_async_wait() {
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+}
+
+// attn_split_mma over a Q8 cache with the tiles staged through shared
+// memory: each warp keeps its next Q8_RING tiles in flight as cp.async
+// copies into its own ring of tile buffers (rows outside [start, end)
+// zero-filled), so a split's bytes are requested up front (llama3-8b at 8192
+// positions, 33 splits: all 4 tiles of every warp, 135 KB per SM; with
+// programmatic dependent launch those of earlier passes' rows before the
+// kernel before has finished) instead of one 4 KB tile per warp at a time
+// (attn_split_mma). A tile buffer: K [16][D], V [16][D] int8 (the 16-byte
+// chunk ch of row r at chunk ch ^ swz(r), so that the lanes' 8-byte reads
+// of a K piece (rows g, chunks 2j + c/2) or a V piece (rows 2c + 0/1/8/9,
+// chunks 4h + g/2) hit 32 different banks per half-warp), then the K and V
+// scales [16][D / 32]. The arithmetic is attn_split_mma's (tile_update):
+// the same result bit for bit.
+// Measured (H100, llama3-8b layer, bench/results/2026-11-25-cuda-kv-q8-h100.md):
+// 5.8 / 6.3 / 14.9 us at 128 / 512 / 8192 positions alone (attn_split_mma:
+// 5.2 / 5.7 / 14.2; ncu: 8 warps per SM issuing every 5.6 cycles, DRAM 33%
+// busy: the per-warp instruction chain is the limit), but decode after 8192
+// tokens 335-338 tok/s end to end (attn_split_mma: 329.5).
+const int Q8_RING = 4; // tiles per warp in flight
+template <int D> __host__ __device__ constexpr int q8_tile_bytes() { return 2 * 16 * D + 2 * 16 * (D / 32) * 2; }
+template <int D> __host__ __device__ constexpr int q8_ring_bytes() { return WARPS * Q8_RING * q8_tile_bytes<D>(); }
+
+template <int D> __device__ __forceinline__ int q8_swizzle(int r) { return (2 * ((r + (r >> 2)) & 3)) & (D / 16 - 1); }
+
+template <int D>
+__global__ void __launch_bounds__(THREADS, D > 64 ? 2 : 3) // 2: 156 registers, 86 KB of shared memory
+attn_split_mma_q8(Shape s, const float *__restrict__ q, brisk_cuda::KvRef kc, brisk_cuda::KvRef vc,
+                  const int32_t *__restrict__ pos, float *__restrict__ out, float *__restrict__ part) {
+    using Piece = brisk_cuda::KvPiece<true>;
+    constexpr int NJ = D / 32, NH = D / 64, TILE = 16, CH = D / 16, NS = D / 32, TB = q8_tile_bytes<D>();
+    constexpr int STEP = WARPS * TILE; // positions between a warp's tiles
+    extern __shared__ __align__(16) uint8_t q8_ring_sh[];
+    const int kvh = blockIdx.x, split = blockIdx.y, qi = blockIdx.z;
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, c = lane % 4;
+    const int p_last = pos[qi];
+    int start, end;
+    split_range(s, p_last, split, start, end);
+    if (start >= end && s.n_splits > 1) {
+        brisk_cuda::pdl_wait();
+        brisk_cuda::pdl_trigger();
+        store_empty(s, kvh, split, qi, part);
+        return;
+    }
+    const int32_t *table = s.tables ? s.tables + s.table_off[qi] : nullptr;
+    uint8_t *ring = q8_ring_sh + warp * Q8_RING * TB;
+    const int8_t *kq = static_cast<const int8_t *>(kc.data) + (int64_t)kvh * D;
+    const int8_t *vq = static_cast<const int8_t *>(vc.data) + (int64_t)kvh * D;
+    const half *ksc = kc.scales + (int64_t)kvh * NS, *vsc = vc.scales + (int64_t)kvh * NS;
+    const int64_t width = kc.width, s_width = kc.width / 32; // head_dim == head_dim_v: K and V rows alike
+
+    // the copies of the tile at t0 into buffer b (the warp's lanes share them out)
+    auto issue = [&](int t0, int b) {
+        uint8_t *kb = ring + b * TB, *vb = kb + TILE * D;
+        half *ksb = reinterpret_cast<half *>(vb + TILE * D), *vsb = ksb + TILE * NS;
 #pragma unroll
-            for (int j = 0; j < NJ; j++) {
-                mma_rows8(sc[nb], qa[j][0], qa[j][1], kr[nb][j].x, kr[nb][j].y);
-                mma_rows8(sc2[nb], qa[j][2], qa[j][3], kr[nb][j].z, kr[nb][j].w);
-            }
-        float sv[4] = {sc[0][0] + sc2[0][0], sc[0][1] + sc2[0][1], sc[1][0] + sc2[1][0],
-                       sc[1][1] + sc2[1][1]}; // positions t0 + v_off[i]
-        float mx = m;
+        for (int i = 0; i < TILE * CH / 32; i++) {
+            const int idx = lane + 32 * i, r = idx / CH, ch = idx % CH, t = t0 + r;
+            const bool ok = t >= start && t < end;
+            const int64_t row = ok ? cache_row(s, table, t) : 0;
+            const int dst = r * D + 16 * (ch ^ q8_swizzle<D>(r));
+            cp_async<16>(kb + dst, kq + row * width + 16 * ch, ok);
+            cp_async<16>(vb + dst, vq + row * width + 16 * ch, ok);
+        }
+        const int r = lane % TILE, t = t0 + r;
+        const bool ok = t >= start && t < end;
+        const int64_t row = ok ? cache_row(s, table, t) : 0;
+        if (lane < TILE) cp_async<2 * NS>(ksb + r * NS, ksc + row * s_width, ok);
+        else cp_async<2 * NS>(vsb + r * NS, vsc + row * s_width, ok);
+    };
+    auto scales_of = [](const half *p) -> uint2 {
+        if constexpr (D == 128) return *reinterpret_cast<const uint2 *>(p);
+        else return make_uint2(*reinterpret_cast<const unsigned int *>(p), 0u);
+    };
+    auto k_bytes = [&](const uint8_t *kb, int r, int j) -> uint2 {
+        return *reinterpret_cast<const uint2 *>(kb + r * D + 16 * ((2 * j + c / 2) ^ q8_swizzle<D>(r)) + 8 * (c % 2));
+    };
+    // the V pieces of the tile in buffer b (as attn_split_mma's load_tile)
+    auto read_v = [&](int b, Piece(&vr)[4][NH]) {
+        const uint8_t *vb = ring + b * TB + TILE * D;
+        const half *vsb = reinterpret_cast<const half *>(vb + TILE * D) + TILE * NS;
 #pragma unroll
         for (int i = 0; i < 4; i++) {
-            if (s.softcap > 0.0f) sv[i] = s.softcap * tanhf(sv[i] / s.softcap) * LOG2E;
-            if (t0 + v_off[i] >= end || t0 + v_off[i] < start) sv[i] = -INFINITY;
-            mx = fmaxf(mx, sv[i]);
+            const int r = 2 * c + (i % 2) + 8 * (i / 2);
+            const uint2 rs = scales_of(vsb + r * NS);
+#pragma unroll
+            for (int h = 0; h < NH; h++)
+                vr[i][h] = {*reinterpret_cast<const uint2 *>(vb + r * D + 16 * ((4 * h + g / 2) ^ q8_swizzle<D>(r)) +
+                                                             8 * (g % 2)),
+                            brisk_cuda::kv_scale_at(rs, 2 * h + g / 4)};
         }
-        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2)); // finite: the tile has a position in [start, end)
-        const float alpha = weight(m, mx);
-        m = mx;
-        const uint32_t pa0 = pack_half2(exp2f(sv[0] - mx), exp2f(sv[1] - mx));
-        const uint32_t pa2 = pack_half2(exp2f(sv[2] - mx), exp2f(sv[3] - mx));
-        const float2 p01 = __half22float2(*reinterpret_cast<const half2 *>(&pa0));
-        const float2 p23 = __half22float2(*reinterpret_cast<const half2 *>(&pa2));
-        l = l * alpha + (p01.x + p01.y) + (p23.x + p23.y); // the rounded probabilities the mma uses
+    };
+    // the K pieces with their scales (as attn_split_mma's load_tile)
+    auto read_k = [&](int b, Piece(&kr)[2][NJ]) {
+        const uint8_t *kb = ring + b * TB;
+        const half *ksb = reinterpret_cast<const half *>(kb + 2 * TILE * D);
 #pragma unroll
-        for (int h = 0; h < NH; h++)
+        for (int nb = 0; nb < 2; nb++) {
+            const int r = 8 * nb + g;
+            const uint2 rs = scales_of(ksb + r * NS);
 #pragma unroll
-            for (int j = 0; j < 8; j++) {
-                const uint32_t sel = j % 2 ? 0x7632u : 0x5410u; // high or low halves of the two words
-                const uint32_t b0 = __byte_perm(word(vr[0][h], j / 2), word(vr[1][h], j / 2), sel);
-                const uint32_t b1 = __byte_perm(word(vr[2][h], j / 2), word(vr[3][h], j / 2), sel);
-                o[8 * h + j][0] *= alpha;
-                o[8 * h + j][1] *= alpha;
-                mma_rows8(o[8 * h + j], pa0, pa2, b0, b1);
-            }
+            for (int j = 0; j < NJ; j++) kr[nb][j] = {k_bytes(kb, r, j), brisk_cuda::kv_scale_at(rs, j)};
+        }
+    };
+    // The ring's first tiles: those with only rows of earlier passes before
+    // waiting for the kernel before (as attn_split_mma), the rest after. One
+    // commit group per tile (empty past the split).
+    const int first_t0 = (start & ~(TILE - 1)) + warp * TILE, old_end = p_last - s.n_q + 1;
+    int k = 0;
+    for (; k < Q8_RING && first_t0 + k * STEP + TILE <= old_end; k++) {
+        if (first_t0 + k * STEP < end) issue(first_t0 + k * STEP, k);
+        cp_async_commit();
     }
-    l += __shfl_xor_sync(0xffffffffu, l, 1);
-    l += __shfl_xor_sync(0xffffffffu, l, 2);
-    if (g < G) {
-        if (c == 0) m_sh[warp][g] = m, l_sh[warp][g] = l;
-#pragma unroll
-        for (int h = 0; h < NH; h++)
-#pragma unroll
-            for (int j = 0; j < 8; j++) {
-                acc_sh[warp][g][64 * h + 16 * c + j] = o[8 * h + j][0];
-                acc_sh[warp][g][64 * h + 16 * c + 8 + j] = o[8 * h + j][1];
-            }
+    brisk_cuda::pdl_wait();
+    brisk_cuda::pdl_trigger();
+    for (; k < Q8_RING; k++) {
+        if (first_t0 + k * STEP < end) issue(first_t0 + k * STEP, k);
+        cp_async_commit();
     }
-    __syncthreads();
-    store_merged(s, m_sh, l_sh, acc_sh, kvh, split, qi, out, part);
+
+    uint32_t qa[NJ][4];
+    q_fragments<D>(s, q, qi, kvh, g, c, qa);
+    float m = -INFINITY, l = 0.0f, o[NH * 8][2];
+#pragma unroll
+    for (int n = 0; n < NH * 8; n++) o[n][0] = o[n][1] = 0.0f;
+    for (int t0 = first_t0, b = 0; t0 < end; t0 += STEP, b = (b + 1) % Q8_RING) {
+        cp_async_wait<Q8_RING - 1>(); // this lane's copies of the tile landed
+        __syncwarp();                 // and the other lanes'
+        Piece kr[2][NJ], vr[4][NH];
+        read_k(b, kr);
+        read_v(b, vr);
+        __syncwarp(); // buffer b read by every lane: refill it
+        if (t0 + Q8_RING * STEP < end) issue(t0 + Q8_RING * STEP, b);
+        cp_async_commit();
+        tile_update<D, true>(s, kr, vr, qa, t0, start, end, c, m, l, o);
+    }
+    finish_mma<D>(s, m, l, o, warp, g, c, kvh, split, qi, out, part);
 }
 
 // One block per (query head, query token): merge the splits' partial results
@@ -569,13 +772,69 @@ attn_combine(Shape s, const float *__restrict__ part, float *__restrict__ out, h
     }
 }
 
-template <int LPR>
-void launch_split(int max_group, dim3 grid, cudaStream_t st, const Shape &sh, const float *q, const half *k,
-                  const half *v, const int32_t *pos, float *out, float *part) {
-    if (max_group <= 1) brisk_cuda::pdl_launch(attn_split<LPR, 1>, grid, dim3(THREADS), 0, st, sh, q, k, v, pos, out, part);
-    else if (max_group <= 2) brisk_cuda::pdl_launch(attn_split<LPR, 2>, grid, dim3(THREADS), 0, st, sh, q, k, v, pos, out, part);
-    else if (max_group <= 4) brisk_cuda::pdl_launch(attn_split<LPR, 4>, grid, dim3(THREADS), 0, st, sh, q, k, v, pos, out, part);
-    else brisk_cuda::pdl_launch(attn_split<LPR, 8>, grid, dim3(THREADS), 0, st, sh, q, k, v, pos, out, part);
+template <int LPR, bool Q8>
+void launch_split(int max_group, dim3 grid, cudaStream_t st, const Shape &sh, const float *q, const brisk_cuda::KvRef &k,
+                  const brisk_cuda::KvRef &v, const int32_t *pos, float *out, float *part) {
+    if (max_group <= 1) brisk_cuda::pdl_launch(attn_split<LPR, 1, Q8>, grid, dim3(THREADS), 0, st, sh, q, k, v, pos, out, part);
+    else if (max_group <= 2) brisk_cuda::pdl_launch(attn_split<LPR, 2, Q8>, grid, dim3(THREADS), 0, st, sh, q, k, v, pos, out, part);
+    else if (max_group <= 4) brisk_cuda::pdl_launch(attn_split<LPR, 4, Q8>, grid, dim3(THREADS), 0, st, sh, q, k, v, pos, out, part);
+    else brisk_cuda::pdl_launch(attn_split<LPR, 8, Q8>, grid, dim3(THREADS), 0, st, sh, q, k, v, pos, out, part);
+}
+
+// How the tensor-core kernel reads a Q8 cache: 0 = staged through shared
+// memory (attn_split_mma_q8, the default); 1 or 2 = straight to registers,
+// that many tiles per warp at once (attn_split_mma; BRISK_CUDA_KV_TILES=1|2,
+// for measuring: H100, llama3-8b layer at 128 / 8192 positions: 2 tiles 6.8 /
+// 14.3 us, 1 tile 5.2 / 14.2 us; staged 5.8 / 14.9 us alone, but faster end
+// to end: see attn_split_mma_q8).
+int q8_tiles() {
+    static const int tiles = [] {
+        const char *e = getenv("BRISK_CUDA_KV_TILES");
+        return e && strcmp(e, "2") == 0 ? 2 : e && strcmp(e, "1") == 0 ? 1 : 0;
+    }();
+    return tiles;
+}
+
+bool q8_staged(const brisk_cuda_attn_shape *s) {
+    return s->kv_type == BRISK_CUDA_KV_Q8 && brisk_cuda_attention_tensor_cores(s) && q8_tiles() == 0;
+}
+
+// attn_split_mma_q8 for head_dim D: its shared memory above the default 48 KB allowed once, then the launch.
+template <int D>
+brisk_status launch_q8(dim3 grid, cudaStream_t st, const Shape &sh, const float *q, const brisk_cuda::KvRef &k,
+                       const brisk_cuda::KvRef &v, const int32_t *pos, float *out, float *part, brisk_error *err) {
+    static bool allowed = false;
+    if (!allowed) {
+        CUDA_TRY(err, cudaFuncSetAttribute(attn_split_mma_q8<D>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                           q8_ring_bytes<D>()));
+        allowed = true;
+    }
+    brisk_cuda::pdl_launch(attn_split_mma_q8<D>, grid, dim3(THREADS), (size_t)q8_ring_bytes<D>(), st, sh, q, k, v,
+                           pos, out, part);
+    return BRISK_OK;
+}
+
+// The split kernel for this shape and cache type (a Q8 cache on the tensor
+// cores: attention() launches attn_split_mma_q8 unless BRISK_CUDA_KV_TILES says otherwise).
+template <bool Q8>
+void launch_splits(const brisk_cuda_attn_shape *s, int group, dim3 grid, cudaStream_t st, const Shape &sh,
+                   const float *q, const brisk_cuda::KvRef &k, const brisk_cuda::KvRef &v, const int32_t *pos,
+                   float *out, float *part) {
+    const int vecs = (s->head_dim > s->head_dim_v ? s->head_dim : s->head_dim_v) / 8; // 8-element pieces per row
+    if (brisk_cuda_attention_tensor_cores(s) && Q8 && q8_tiles() == 1) {
+        if (s->head_dim == 64) brisk_cuda::pdl_launch(attn_split_mma<64, Q8, 1>, grid, dim3(THREADS), 0, st, sh, q, k, v, pos, out, part);
+        else brisk_cuda::pdl_launch(attn_split_mma<128, Q8, 1>, grid, dim3(THREADS), 0, st, sh, q, k, v, pos, out, part);
+        return;
+    }
+    constexpr int U = Q8 ? 2 : 1;
+    if (brisk_cuda_attention_tensor_cores(s) && s->head_dim == 64)
+        brisk_cuda::pdl_launch(attn_split_mma<64, Q8, U>, grid, dim3(THREADS), 0, st, sh, q, k, v, pos, out, part);
+    else if (brisk_cuda_attention_tensor_cores(s))
+        brisk_cuda::pdl_launch(attn_split_mma<128, Q8, U>, grid, dim3(THREADS), 0, st, sh, q, k, v, pos, out, part);
+    else if (vecs <= 4) launch_split<4, Q8>(group, grid, st, sh, q, k, v, pos, out, part);
+    else if (vecs <= 8) launch_split<8, Q8>(group, grid, st, sh, q, k, v, pos, out, part);
+    else if (vecs <= 16) launch_split<16, Q8>(group, grid, st, sh, q, k, v, pos, out, part);
+    else launch_split<32, Q8>(group, grid, st, sh, q, k, v, pos, out, part);
 }
 
 } // namespace
@@ -621,6 +880,10 @@ static brisk_status attention(const brisk_cuda_attn_shape *s, const float *d_q, 
                           "(supported: group <= %d, head_dims multiples of 8 up to %d, 1..%d splits)",
                           s->n_head, s->n_head_kv, s->head_dim, s->head_dim_v, n_splits, MAX_GROUP,
                           MAX_DIM, MAX_SPLITS_COMBINE);
+    if (s->kv_type == BRISK_CUDA_KV_Q8 && (s->head_dim % 32 || s->head_dim_v % 32 || s->kv_rows <= 0))
+        return brisk_fail(err, BRISK_ERR_UNSUPPORTED,
+                          "CUDA attention: a Q8 KV cache needs head dims that are multiples of 32 (%d/%d) and its "
+                          "row count", s->head_dim, s->head_dim_v);
     if (s->n_q == 0) return BRISK_OK;
     if (n_splits > 1 && !d_scratch)
         return brisk_fail(err, BRISK_ERR_ARG, "CUDA attention: %d splits need scratch", n_splits);
@@ -630,18 +893,16 @@ static brisk_status attention(const brisk_cuda_attn_shape *s, const float *d_q, 
                 d_tables,    d_table_off, block_size};
     cudaStream_t st = (cudaStream_t)stream;
     dim3 grid((unsigned)s->n_head_kv, (unsigned)n_splits, (unsigned)s->n_q);
-    const int vecs = (s->head_dim > s->head_dim_v ? s->head_dim : s->head_dim_v) / 8; // 16-byte vectors per row
-    const float *q = d_q;
-    const half *k = (const half *)d_k, *v = (const half *)d_v;
+    const bool q8 = s->kv_type == BRISK_CUDA_KV_Q8;
+    const brisk_cuda::KvRef k = brisk_cuda::kv_ref(d_k, q8, s->kv_rows, (int64_t)s->n_head_kv * s->head_dim);
+    const brisk_cuda::KvRef v = brisk_cuda::kv_ref(d_v, q8, s->kv_rows, (int64_t)s->n_head_kv * s->head_dim_v);
     float *part = (float *)d_scratch;
-    if (brisk_cuda_attention_tensor_cores(s) && s->head_dim == 64)
-        brisk_cuda::pdl_launch(attn_split_mma<64>, grid, dim3(THREADS), 0, st, sh, q, k, v, d_pos, d_out, part);
-    else if (brisk_cuda_attention_tensor_cores(s))
-        brisk_cuda::pdl_launch(attn_split_mma<128>, grid, dim3(THREADS), 0, st, sh, q, k, v, d_pos, d_out, part);
-    else if (vecs <= 4) launch_split<4>(group, grid, st, sh, q, k, v, d_pos, d_out, part);
-    else if (vecs <= 8) launch_split<8>(group, grid, st, sh, q, k, v, d_pos, d_out, part);
-    else if (vecs <= 16) launch_split<16>(group, grid, st, sh, q, k, v, d_pos, d_out, part);
-    else launch_split<32>(group, grid, st, sh, q, k, v, d_pos, d_out, part);
+    if (q8_staged(s)) {
+        const brisk_status rc = s->head_dim == 64 ? launch_q8<64>(grid, st, sh, d_q, k, v, d_pos, d_out, part, err)
+                                                  : launch_q8<128>(grid, st, sh, d_q, k, v, d_pos, d_out, part, err);
+        if (rc != BRISK_OK) return rc;
+    } else if (q8) launch_splits<true>(s, group, grid, st, sh, d_q, k, v, d_pos, d_out, part);
+    else launch_splits<false>(s, group, grid, st, sh, d_q, k, v, d_pos, d_out, part);
     CUDA_LAUNCHED(err, "attention");
     if (n_splits > 1) {
         brisk_cuda::pdl_launch(attn_combine, dim3((unsigned)s->n_head, (unsigned)s->n_q), dim3(C_THREADS), 0, st, sh,

@@ -12,6 +12,7 @@
 
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/cuda_kv.cuh"
 
 using namespace nvcuda;
 
@@ -39,8 +40,10 @@ __host__ __device__ inline size_t smem_bytes(int G, int hd, int hdv) {
            + (size_t)G * QT * 3 * 4;          // per warp: m, l, alpha
 }
 
+// Q8: K/V pieces converted to f16(q * d) as they are staged (cuda_kv.cuh).
+template <bool Q8>
 __global__ void __launch_bounds__(32 * MAX_G)
-attn_prefill(PrefillShape s, const float *__restrict__ q, const half *__restrict__ kc, const half *__restrict__ vc,
+attn_prefill(PrefillShape s, const float *__restrict__ q, brisk_cuda::KvRef kc, brisk_cuda::KvRef vc,
              const int32_t *__restrict__ pos, float *__restrict__ out) {
     extern __shared__ __align__(32) unsigned char smem[];
     const int G = s.group, hd = s.head_dim, hdv = s.head_dim_v;
@@ -101,31 +104,30 @@ attn_prefill(PrefillShape s, const float *__restrict__ q, const half *__restrict
     }
     __syncthreads();
 
-    const int kv_stride = s.n_head_kv * hd, v_stride = s.n_head_kv * hdv;
     for (int k0 = kmin; k0 <= kmax; k0 += KT) {
-        // K and V rows k0 .. k0 + KT - 1 (past kmax: zeros), 16-byte copies,
-        // LOADS per thread in flight before any store
+        // K and V rows k0 .. k0 + KT - 1 (past kmax: zeros), pieces of 8
+        // elements, LOADS per thread in flight before any store
         const int kvecs = hd / 8, vvecs = hdv / 8, k_total = KT * kvecs, total = KT * (kvecs + vvecs);
         for (int base = 0; base < total; base += LOADS * nthreads) {
-            uint4 buf[LOADS];
+            brisk_cuda::KvPiece<Q8> buf[LOADS];
 #pragma unroll
             for (int j = 0; j < LOADS; j++) {
                 const int i = base + threadIdx.x + j * nthreads;
                 const bool is_k = i < k_total;
                 const int vi = is_k ? i : i - k_total, vecs = is_k ? kvecs : vvecs;
                 const int r = vi / vecs, c = vi % vecs, p = k0 + r;
-                buf[j] = make_uint4(0, 0, 0, 0);
+                buf[j] = brisk_cuda::kv_zero<Q8>();
                 if (i < total && p <= kmax) {
                     const int64_t row = s.table ? (int64_t)s.table[p / s.block_size] * s.block_size + p % s.block_size : p;
-                    const half *src = is_k ? kc + row * kv_stride + (int64_t)kvh * hd : vc + row * v_stride + (int64_t)kvh * hdv;
-                    buf[j] = __ldg(reinterpret_cast<const uint4 *>(src) + c);
+                    buf[j] = is_k ? brisk_cuda::kv_load<Q8>(kc, row, (int64_t)kvh * hd + 8 * c)
+                                  : brisk_cuda::kv_load<Q8>(vc, row, (int64_t)kvh * hdv + 8 * c);
                 }
             }
 #pragma unroll
             for (int j = 0; j < LOADS; j++) {
                 const int i = base + threadIdx.x + j * nthreads;
-                if (i < k_total) reinterpret_cast<uint4 *>(Ks)[i] = buf[j];
-                else if (i < total) reinterpret_cast<uint4 *>(Vs)[i - k_total] = buf[j];
+                if (i < k_total) reinterpret_cast<uint4 *>(Ks)[i] = brisk_cuda::kv_halves(buf[j]);
+                else if (i < total) reinterpret_cast<uint4 *>(Vs)[i - k_total] = brisk_cuda::kv_halves(buf[j]);
             }
         }
         __syncthreads();
@@ -228,6 +230,10 @@ extern "C" brisk_status brisk_cuda_attention_prefill(const brisk_cuda_attn_shape
                           "CUDA prefill attention: %d heads / %d KV heads, head_dim %d/%d (supported: group <= %d, "
                           "head_dim a multiple of 16 up to 256, shared memory <= %zu KiB)",
                           s->n_head, s->n_head_kv, s->head_dim, s->head_dim_v, MAX_G, MAX_SMEM / 1024);
+    if (s->kv_type == BRISK_CUDA_KV_Q8 && (s->head_dim % 32 || s->head_dim_v % 32 || s->kv_rows <= 0))
+        return brisk_fail(err, BRISK_ERR_UNSUPPORTED,
+                          "CUDA prefill attention: a Q8 KV cache needs head dims that are multiples of 32 (%d/%d) "
+                          "and its row count", s->head_dim, s->head_dim_v);
     if (d_table && block_size <= 0)
         return brisk_fail(err, BRISK_ERR_ARG, "CUDA prefill attention: a paged cache needs block_size > 0");
     if (s->n_q <= 0) return BRISK_OK;
@@ -235,14 +241,18 @@ extern "C" brisk_status brisk_cuda_attention_prefill(const brisk_cuda_attn_shape
     PrefillShape sh = {s->n_q, s->n_head, s->n_head_kv, s->head_dim, s->head_dim_v, s->window, G,
                        s->scale, s->softcap, d_table, block_size};
     const size_t smem = smem_bytes(G, s->head_dim, s->head_dim_v);
-    static size_t smem_allowed = 0; // raised once per size (not during a graph capture after the first call)
-    if (smem > smem_allowed) {
-        CUDA_TRY(err, cudaFuncSetAttribute(attn_prefill, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-        smem_allowed = smem;
+    const bool q8 = s->kv_type == BRISK_CUDA_KV_Q8;
+    static size_t smem_allowed[2] = {0, 0}; // raised once per size (not during a graph capture after the first call)
+    if (smem > smem_allowed[q8]) {
+        CUDA_TRY(err, cudaFuncSetAttribute(q8 ? attn_prefill<true> : attn_prefill<false>,
+                                           cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+        smem_allowed[q8] = smem;
     }
+    const brisk_cuda::KvRef k = brisk_cuda::kv_ref(d_k, q8, s->kv_rows, (int64_t)s->n_head_kv * s->head_dim);
+    const brisk_cuda::KvRef v = brisk_cuda::kv_ref(d_v, q8, s->kv_rows, (int64_t)s->n_head_kv * s->head_dim_v);
     dim3 grid((unsigned)s->n_head_kv, (unsigned)((s->n_q + QT - 1) / QT));
-    attn_prefill<<<grid, 32 * G, smem, (cudaStream_t)stream>>>(sh, d_q, (const half *)d_k, (const half *)d_v, d_pos,
-                                                               d_out);
+    if (q8) attn_prefill<true><<<grid, 32 * G, smem, (cudaStream_t)stream>>>(sh, d_q, k, v, d_pos, d_out);
+    else attn_prefill<false><<<grid, 32 * G, smem, (cudaStream_t)stream>>>(sh, d_q, k, v, d_pos, d_out);
     CUDA_LAUNCHED(err, "prefill attention");
     return BRISK_OK;
 }

@@ -230,14 +230,34 @@ brisk_status brisk_cuda_rope(float *d_x, const int32_t *d_pos, const float *d_in
                              int n_heads, int head_dim, int n_rot, bool neox, float mscale,
                              void *stream, brisk_error *err);
 
+/* ---- the KV cache -------------------------------------------------------------------- */
+
+/* Element type of a layer's device KV cache of `rows` rows of `width`
+ * elements (one row per cache slot: all KV heads, head-contiguous):
+ *   F16: [rows, width] halves.
+ *   Q8 : [rows, width] int8 q, then [rows, width / 32] f16 scales d, one per
+ *        32 consecutive elements of a row (x = q * d; q8_0's rule: d =
+ *        f16(max |x| / 127), q = round-to-even(x / d) clamped to +-127).
+ *        width and the head dims must be multiples of 32; ~53% of F16's bytes. */
+typedef enum brisk_cuda_kv_type { BRISK_CUDA_KV_F16 = 0, BRISK_CUDA_KV_Q8 = 1 } brisk_cuda_kv_type;
+
+size_t brisk_cuda_kv_bytes(brisk_cuda_kv_type type, int64_t rows, int64_t width);
+/* Rows src_row .. + n_rows to dst_row .. of a cache (copy-on-write of a
+ * block; blocking). */
+brisk_status brisk_cuda_kv_copy_rows(void *d_cache, brisk_cuda_kv_type type, int64_t rows, int64_t width,
+                                     int64_t dst_row, int64_t src_row, int64_t n_rows, brisk_error *err);
+
 /* The rope of q and k and the KV cache store of one layer in one launch:
  * brisk_cuda_rope on d_q [n_tokens, n_head, head_dim] and d_k [n_tokens,
  * n_head_kv, head_dim], then brisk_cuda_kv_store of k and of d_v [n_tokens,
- * n_head_kv, head_dim_v] (rows d_rows) into the f16 caches. */
+ * n_head_kv, head_dim_v] (rows d_rows) into the caches of kv_type and
+ * cache_rows rows. Q8: d_k is left as it was (only the cache holds the
+ * rotated k). */
 brisk_status brisk_cuda_rope_kv_store(float *d_q, float *d_k, const float *d_v, const int32_t *d_pos,
                                       const float *d_inv_freq, int n_tokens, int n_head, int n_head_kv, int head_dim,
-                                      int head_dim_v, int n_rot, bool neox, float mscale, void *d_kcache16,
-                                      void *d_vcache16, const int32_t *d_rows, void *stream, brisk_error *err);
+                                      int head_dim_v, int n_rot, bool neox, float mscale, void *d_kcache,
+                                      void *d_vcache, brisk_cuda_kv_type kv_type, int64_t cache_rows,
+                                      const int32_t *d_rows, void *stream, brisk_error *err);
 
 /* d_out16 = act(gate) * up over n elements (f16 out: the input of the down
  * projection). gelu: GELU with the tanh approximation; else SiLU. */
@@ -255,20 +275,23 @@ brisk_status brisk_cuda_f32_to_f16(const float *d_x, void *d_out16, int64_t n, v
 brisk_status brisk_cuda_add_bias(float *d_y, const float *d_b, int n_rows, int width, void *stream,
                                  brisk_error *err);
 
-/* Row r of d_src [n_rows, width] f32 to row d_rows[r] of d_cache16 [*, width] f16. */
-brisk_status brisk_cuda_kv_store(const float *d_src, void *d_cache16, const int32_t *d_rows, int n_rows,
-                                 int width, void *stream, brisk_error *err);
+/* Row r of d_src [n_rows, width] f32 to row d_rows[r] of d_cache (a cache of
+ * type and cache_rows rows of width elements). */
+brisk_status brisk_cuda_kv_store(const float *d_src, void *d_cache, brisk_cuda_kv_type type, int64_t cache_rows,
+                                 const int32_t *d_rows, int n_rows, int width, void *stream, brisk_error *err);
 
 /* d_dst[r, :] = d_src[d_rows[r], :] for r < n_rows (f32, width elements). */
 brisk_status brisk_cuda_gather_rows(const float *d_src, const int32_t *d_rows, float *d_dst, int n_rows,
                                     int width, void *stream, brisk_error *err);
 
-/* ---- attention over an f16 KV cache ---------------------------------------------- */
+/* ---- attention over the KV cache ---------------------------------------------- */
 
 /* Softmax attention for n_q query tokens of one sequence, split over the
  * context (flash-decoding) and over query tokens (prefill).
  *   d_q   [n_q, n_head, head_dim] f32 (after RoPE)
- *   d_k   [n_ctx, n_head_kv, head_dim] f16, d_v [n_ctx, n_head_kv, head_dim_v] f16
+ *   d_k   [n_ctx, n_head_kv, head_dim], d_v [n_ctx, n_head_kv, head_dim_v] of s->kv_type
+ *         (Q8: n_ctx = s->kv_rows; the attention reads q * d in f32, or f16(q * d)
+ *         on the tensor cores)
  *   d_pos [n_q] int32: query t sees cache rows first..d_pos[t] (causal), with
  *         first = d_pos[t] - window + 1 when window > 0 (sliding), else 0.
  *   d_out [n_q, n_head, head_dim_v] f32
@@ -281,6 +304,8 @@ typedef struct brisk_cuda_attn_shape {
     int n_q, n_head, n_head_kv, head_dim, head_dim_v;
     int window;
     float scale, softcap;
+    brisk_cuda_kv_type kv_type; /* of d_k and d_v (F16 when zero-initialized) */
+    int64_t kv_rows;            /* Q8: the rows of d_k and d_v (their scales follow them) */
 } brisk_cuda_attn_shape;
 
 int brisk_cuda_attention_splits(const brisk_cuda_attn_shape *s, int max_kv_len);

@@ -4,6 +4,7 @@
 
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/cuda_kv.cuh"
 #include "backend/cuda/cuda_act.cuh"
 #include "backend/cuda/cuda_pdl.cuh"
 #include "backend/cuda/cuda_reduce.cuh"
@@ -69,19 +70,25 @@ __global__ void to_f16_kernel(const float *x, half *out, int64_t n) {
     if (i < n) out[i] = __float2half_rn(x[i]);
 }
 
-// Rotate pair p (< n_rot / 2) of one head vector v in place; returns nothing.
-__device__ __forceinline__ void rope_pair(float *v, int p, int half_rot, float pos, const float *inv_freq,
-                                          bool neox, float mscale, int &a, int &b) {
+// (x0, x1) = the elements (a, b) of rotated pair p (< n_rot / 2).
+__device__ __forceinline__ float2 rope_rotate(float x0, float x1, int p, float pos, const float *inv_freq,
+                                              float mscale) {
     const float angle = pos * inv_freq[p];
     float s, c;
     sincosf(angle, &s, &c);
     c *= mscale;
     s *= mscale;
+    return make_float2(x0 * c - x1 * s, x0 * s + x1 * c);
+}
+
+// Rotate pair p (< n_rot / 2) of one head vector v in place; a, b: its elements.
+__device__ __forceinline__ void rope_pair(float *v, int p, int half_rot, float pos, const float *inv_freq,
+                                          bool neox, float mscale, int &a, int &b) {
     a = neox ? p : 2 * p;
     b = neox ? p + half_rot : 2 * p + 1;
-    const float x0 = v[a], x1 = v[b];
-    v[a] = x0 * c - x1 * s;
-    v[b] = x0 * s + x1 * c;
+    const float2 r = rope_rotate(v[a], v[b], p, pos, inv_freq, mscale);
+    v[a] = r.x;
+    v[b] = r.y;
 }
 
 // One thread per (token, item); items: the q pairs to rotate, then the k
@@ -127,22 +134,91 @@ __global__ void rope_kv_kernel(float *q, float *k, const float *v, const int32_t
     vc[(int64_t)rows[t] * nv + j] = __float2half_rn(v[(int64_t)t * nv + j]);
 }
 
+// The same into Q8 caches (cuda_kv.cuh). Threads [0, q_threads): the q
+// pairs as above; then one warp per (token, KV head, 32-block of K or of V):
+// lane i rotates (K) and quantizes element 32 b + i, so that the block is one
+// register across the warp (its max by shuffles). k itself is left as it was
+// (a K element's rope partner may sit in another warp's block).
+__global__ void rope_kv_q8_kernel(float *q, const float *k, const float *v, const int32_t *pos, const float *inv_freq,
+                                  int n_tokens, int n_head, int n_head_kv, int head_dim, int head_dim_v, int n_rot,
+                                  bool neox, float mscale, int8_t *kc, int8_t *vc, int64_t cache_rows,
+                                  const int32_t *rows, int64_t q_threads) {
+    brisk_cuda::pdl_wait();
+    brisk_cuda::pdl_trigger();
+    const int half_rot = n_rot / 2;
+    const int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < q_threads) {
+        const int64_t nq = (int64_t)n_head * half_rot;
+        if (i >= (int64_t)n_tokens * nq) return;
+        const int t = (int)(i / nq), j = (int)(i % nq);
+        int a, b;
+        rope_pair(q + ((int64_t)t * n_head + j / half_rot) * head_dim, j % half_rot, half_rot, (float)pos[t], inv_freq,
+                  neox, mscale, a, b);
+        return;
+    }
+    const int kb = head_dim / 32, per_head = kb + head_dim_v / 32;
+    const int64_t w = (i - q_threads) / 32;
+    const int lane = threadIdx.x % 32;
+    if (w >= (int64_t)n_tokens * n_head_kv * per_head) return; // whole warps: q_threads and blockDim are multiples of 32
+    const int t = (int)(w / ((int64_t)n_head_kv * per_head)), r = (int)(w % ((int64_t)n_head_kv * per_head));
+    const int h = r / per_head, blk = r % per_head;
+    const bool is_k = blk < kb;
+    const int hd = is_k ? head_dim : head_dim_v, width = n_head_kv * hd;
+    const int e = 32 * (is_k ? blk : blk - kb) + lane; // element of the head row
+    float x;
+    if (is_k) {
+        const float *kh = k + (int64_t)t * width + (int64_t)h * hd;
+        x = kh[e];
+        if (e < n_rot) {
+            int p, a, b;
+            if (neox) p = e < half_rot ? e : e - half_rot, a = p, b = p + half_rot;
+            else p = e / 2, a = 2 * p, b = a + 1;
+            const float2 rot = rope_rotate(kh[a], kh[b], p, (float)pos[t], inv_freq, mscale);
+            x = e == a ? rot.x : rot.y;
+        }
+    } else {
+        x = v[(int64_t)t * width + (int64_t)h * hd + e];
+    }
+    int8_t *cache = is_k ? kc : vc;
+    half *scales = reinterpret_cast<half *>(cache + cache_rows * width);
+    half d;
+    const int8_t qv = brisk_cuda::q8_quantize_lane(x, &d);
+    const int64_t row = rows[t], at = (int64_t)h * hd + e;
+    cache[row * width + at] = qv;
+    if (lane == 0) scales[row * (width / 32) + at / 32] = d;
+}
+
 } // namespace
 
 extern "C" brisk_status brisk_cuda_rope_kv_store(float *d_q, float *d_k, const float *d_v, const int32_t *d_pos,
                                                  const float *d_inv_freq, int n_tokens, int n_head, int n_head_kv,
                                                  int head_dim, int head_dim_v, int n_rot, bool neox, float mscale,
-                                                 void *d_kcache16, void *d_vcache16, const int32_t *d_rows,
-                                                 void *stream, brisk_error *err) {
+                                                 void *d_kcache, void *d_vcache, brisk_cuda_kv_type kv_type,
+                                                 int64_t cache_rows, const int32_t *d_rows, void *stream,
+                                                 brisk_error *err) {
     if (n_tokens < 0 || n_head <= 0 || n_head_kv <= 0 || n_rot < 0 || n_rot % 2 || n_rot > head_dim || head_dim % 2)
         return brisk_fail(err, BRISK_ERR_ARG, "CUDA rope_kv_store: shape (n_rot %d, head_dim %d)", n_rot, head_dim);
+    if (kv_type == BRISK_CUDA_KV_Q8) {
+        if (head_dim % 32 || head_dim_v % 32 || cache_rows <= 0)
+            return brisk_fail(err, BRISK_ERR_ARG,
+                              "CUDA rope_kv_store: a Q8 cache needs head dims that are multiples of 32 (%d/%d)",
+                              head_dim, head_dim_v);
+        const int64_t q_threads = ((int64_t)n_tokens * n_head * (n_rot / 2) + 31) / 32 * 32;
+        const int64_t n = q_threads + (int64_t)n_tokens * n_head_kv * (head_dim + head_dim_v);
+        if (n_tokens == 0) return BRISK_OK;
+        brisk_cuda::pdl_launch(rope_kv_q8_kernel, dim3(blocks_for(n)), dim3(THREADS), 0, (cudaStream_t)stream, d_q, d_k,
+                               d_v, d_pos, d_inv_freq, n_tokens, n_head, n_head_kv, head_dim, head_dim_v, n_rot, neox,
+                               mscale, (int8_t *)d_kcache, (int8_t *)d_vcache, cache_rows, d_rows, q_threads);
+        CUDA_LAUNCHED(err, "rope_kv_store");
+        return BRISK_OK;
+    }
     const int64_t per_token = (int64_t)n_head * (n_rot / 2) + (int64_t)n_head_kv * (head_dim / 2) +
                               (int64_t)n_head_kv * head_dim_v;
     const int64_t n = per_token * n_tokens;
     if (n == 0) return BRISK_OK;
     brisk_cuda::pdl_launch(rope_kv_kernel, dim3(blocks_for(n)), dim3(THREADS), 0, (cudaStream_t)stream, d_q, d_k, d_v,
                            d_pos, d_inv_freq, n_tokens, n_head, n_head_kv, head_dim, head_dim_v, n_rot, neox, mscale,
-                           (half *)d_kcache16, (half *)d_vcache16, d_rows);
+                           (half *)d_kcache, (half *)d_vcache, d_rows);
     CUDA_LAUNCHED(err, "rope_kv_store");
     return BRISK_OK;
 }

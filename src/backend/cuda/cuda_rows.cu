@@ -4,6 +4,7 @@
 
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/cuda_kv.cuh"
 #include "backend/cuda/cuda_pdl.cuh"
 
 namespace {
@@ -24,6 +25,20 @@ __global__ void kv_store_kernel(const float *src, half *cache, const int32_t *ro
     if (i >= (int64_t)n_rows * width) return;
     const int64_t r = i / width, c = i % width;
     cache[(int64_t)rows[r] * width + c] = __float2half_rn(src[i]);
+}
+
+// The same into a Q8 cache (cuda_kv.cuh): one warp per (row r, 32-block b),
+// lane i = element 32 b + i.
+__global__ void kv_store_q8_kernel(const float *src, int8_t *cache, half *scales, const int32_t *rows, int n_rows,
+                                   int width) {
+    const int64_t w = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) / 32;
+    const int lane = threadIdx.x % 32, blocks = width / 32;
+    if (w >= (int64_t)n_rows * blocks) return; // whole warps: blockDim is a multiple of 32
+    const int64_t r = w / blocks, b = w % blocks, row = rows[r];
+    half d;
+    const int8_t q = brisk_cuda::q8_quantize_lane(src[r * width + 32 * b + lane], &d);
+    cache[row * width + 32 * b + lane] = q;
+    if (lane == 0) scales[row * blocks + b] = d;
 }
 
 __global__ void gather_kernel(const float *src, const int32_t *rows, float *dst, int n_rows,
@@ -48,14 +63,43 @@ extern "C" brisk_status brisk_cuda_add_bias(float *d_y, const float *d_b, int n_
     return BRISK_OK;
 }
 
-extern "C" brisk_status brisk_cuda_kv_store(const float *d_src, void *d_cache16,
-                                            const int32_t *d_rows, int n_rows, int width,
+extern "C" size_t brisk_cuda_kv_bytes(brisk_cuda_kv_type type, int64_t rows, int64_t width) {
+    const size_t n = (size_t)rows * (size_t)width;
+    return type == BRISK_CUDA_KV_Q8 ? n + n / 32 * 2 : n * 2;
+}
+
+extern "C" brisk_status brisk_cuda_kv_copy_rows(void *d_cache, brisk_cuda_kv_type type, int64_t rows, int64_t width,
+                                                int64_t dst_row, int64_t src_row, int64_t n_rows, brisk_error *err) {
+    if (rows <= 0 || width <= 0 || n_rows < 0 || dst_row < 0 || src_row < 0 || dst_row + n_rows > rows ||
+        src_row + n_rows > rows || (type == BRISK_CUDA_KV_Q8 && width % 32))
+        return brisk_fail(err, BRISK_ERR_ARG, "CUDA KV copy: rows %lld, %lld -> %lld of %lld", (long long)n_rows,
+                          (long long)src_row, (long long)dst_row, (long long)rows);
+    char *c = (char *)d_cache;
+    if (type == BRISK_CUDA_KV_F16) return brisk_cuda_copy(c + dst_row * width * 2, c + src_row * width * 2,
+                                                          (size_t)(n_rows * width) * 2, err);
+    brisk_status st = brisk_cuda_copy(c + dst_row * width, c + src_row * width, (size_t)(n_rows * width), err);
+    char *sc = c + rows * width; // the scales: width / 16 bytes per row
+    if (st == BRISK_OK)
+        st = brisk_cuda_copy(sc + dst_row * (width / 16), sc + src_row * (width / 16), (size_t)(n_rows * (width / 16)),
+                             err);
+    return st;
+}
+
+extern "C" brisk_status brisk_cuda_kv_store(const float *d_src, void *d_cache, brisk_cuda_kv_type type,
+                                            int64_t cache_rows, const int32_t *d_rows, int n_rows, int width,
                                             void *stream, brisk_error *err) {
-    if (n_rows < 0 || width <= 0) return brisk_fail(err, BRISK_ERR_ARG, "CUDA kv_store: shape");
+    if (n_rows < 0 || width <= 0 || (type == BRISK_CUDA_KV_Q8 && (width % 32 || cache_rows <= 0)))
+        return brisk_fail(err, BRISK_ERR_ARG, "CUDA kv_store: shape (width %d)", width);
     const int64_t n = (int64_t)n_rows * width;
     if (n == 0) return BRISK_OK;
-    kv_store_kernel<<<blocks_for(n), THREADS, 0, (cudaStream_t)stream>>>(d_src, (half *)d_cache16,
-                                                                        d_rows, n_rows, width);
+    if (type == BRISK_CUDA_KV_Q8) {
+        int8_t *q = (int8_t *)d_cache;
+        kv_store_q8_kernel<<<blocks_for(n), THREADS, 0, (cudaStream_t)stream>>>(
+            d_src, q, (half *)(q + cache_rows * width), d_rows, n_rows, width);
+    } else {
+        kv_store_kernel<<<blocks_for(n), THREADS, 0, (cudaStream_t)stream>>>(d_src, (half *)d_cache, d_rows, n_rows,
+                                                                            width);
+    }
     CUDA_LAUNCHED(err, "kv_store");
     return BRISK_OK;
 }
