@@ -5,8 +5,10 @@
  *     copies of the matrix that it never sits in the L2 cache),
  *   prompt GEMM (512 tokens, dequantize + cuBLAS): TFLOP/s,
  *   attention: decode at 512 and 8192 positions, prefill of 512 tokens.
- * Usage: brisk_cuda_bench [quick|attention]   (quick: Q4_K 4096x4096 only, for smoke runs;
- *        attention: the copy bandwidth and attention only) */
+ * Usage: brisk_cuda_bench [quick|attention|q8 [TYPE [SHAPE [VARIANT]]]]
+ *   quick: Q4_K 4096x4096 only, for smoke runs; attention: the copy bandwidth and attention
+ *   only; q8: the int8-activation GEMV's variants only (Q4_K / Q6_K / Q8_0, or one TYPE by
+ *   name, one SHAPE by its index in shapes[], one VARIANT: for profiling one kernel) */
 #include <cuda_runtime_api.h>
 #include <math.h>
 #include <stdio.h>
@@ -117,10 +119,42 @@ static double bench_gemv(brisk_cuda_weight *ws, int copies, const void *d_x, con
     return (double)ws[0].bytes * launches / (ms * 1e-3) / 1e9;
 }
 
+/* Prompt GEMM, 512 tokens, one copy (the dequantized slices are what stream):
+ * prints its time and TFLOP/s. */
+static void bench_gemm512(brisk_cuda_weight *ws, int copies, const shape *sh, const void *d_x, float *d_y,
+                          cudaStream_t s, brisk_cuda_blas *blas) {
+    const int max_tokens = 512;
+    void *scratch = NULL;
+    BK(brisk_cuda_alloc(&scratch, brisk_cuda_gemm_scratch_bytes(&ws[0]), "gemm scratch", E));
+    BK(brisk_cuda_gemm(blas, &ws[0], d_x, d_y, max_tokens, scratch, E)); /* warm-up */
+    cudaEvent_t ea, eb;
+    CK(cudaEventCreate(&ea));
+    CK(cudaEventCreate(&eb));
+    float t[5];
+    for (int r = 0; r < 5; r++) {
+        CK(cudaEventRecord(ea, s));
+        BK(brisk_cuda_gemm(blas, &ws[r % copies], d_x, d_y, max_tokens, scratch, E));
+        CK(cudaEventRecord(eb, s));
+        CK(cudaEventSynchronize(eb));
+        CK(cudaEventElapsedTime(&t[r], ea, eb));
+    }
+    qsort(t, 5, sizeof(float), cmp_float);
+    const float ms = t[2];
+    cudaEventDestroy(ea);
+    cudaEventDestroy(eb);
+    printf("  gemm512 %.3f ms %.0f TFLOP/s\n", ms,
+           2.0 * max_tokens * (double)sh->n_in * sh->n_out / (ms * 1e-3) / 1e12);
+    fflush(stdout);
+    brisk_cuda_free(scratch);
+}
+
+/* q8_only: the int8-activation variants only, of shape only_shape (-1: all) and
+ * variant only_variant (0: all). */
 static void bench_type(brisk_type type, double copy_gbs, cudaStream_t s, brisk_cuda_blas *blas,
-                       bool quick) {
+                       bool quick, bool q8_only, int only_shape, int only_variant) {
     const char *tn = brisk_type_get(type)->name;
     for (size_t si = 0; si < (quick ? 1 : sizeof shapes / sizeof shapes[0]); si++) {
+        if (only_shape >= 0 && (int)si != only_shape) continue;
         const shape *sh = &shapes[si];
         size_t bytes;
         uint8_t *host = random_matrix(type, sh->n_in, sh->n_out, &bytes);
@@ -139,7 +173,7 @@ static void bench_type(brisk_type type, double copy_gbs, cudaStream_t s, brisk_c
         CK(cudaMemcpy(d_x, xh, (size_t)max_tokens * sh->n_in * 2, cudaMemcpyHostToDevice));
         free(xh);
         printf("%-5s %-22s %7.1f MB  gemv GB/s (%% of copy):", tn, sh->name, (double)bytes / 1e6);
-        for (int v = 1; v <= 4; v++) {
+        for (int v = 1; v <= (q8_only ? 0 : 4); v++) {
             double gbs = bench_gemv(ws, copies, d_x, NULL, d_y, 1, v, s);
             printf("  v%d 1col %6.0f (%3.0f%%)", v, gbs, 100 * gbs / copy_gbs);
         }
@@ -147,40 +181,20 @@ static void bench_type(brisk_type type, double copy_gbs, cudaStream_t s, brisk_c
             void *d_xq;
             CK(cudaMalloc(&d_xq, brisk_cuda_xq8_bytes(sh->n_in)));
             BK(brisk_cuda_quantize_x8(d_x, d_xq, 1, sh->n_in, s, E));
-            for (int v = 1; v <= 4; v++) {
+            for (int v = 1; v <= BRISK_CUDA_GEMV_Q8_VARIANTS; v++) {
+                if (only_variant && v != only_variant) continue;
                 double gbs = bench_gemv(ws, copies, NULL, d_xq, d_y, 1, v, s);
                 printf("  q8v%d 1col %6.0f (%3.0f%%)", v, gbs, 100 * gbs / copy_gbs);
             }
             CK(cudaFree(d_xq));
         }
         const int cols[] = {1, 2, 4, 8};
-        for (size_t ci = 0; ci < 4; ci++) {
+        for (size_t ci = 0; ci < (q8_only ? 0 : 4); ci++) {
             double gbs = bench_gemv(ws, copies, d_x, NULL, d_y, cols[ci], 0, s);
             printf("  default %dcol %6.0f (%3.0f%%)", cols[ci], gbs, 100 * gbs / copy_gbs);
         }
-        /* prompt GEMM, 512 tokens, one copy (the dequantized slices are what stream) */
-        void *scratch = NULL;
-        BK(brisk_cuda_alloc(&scratch, brisk_cuda_gemm_scratch_bytes(&ws[0]), "gemm scratch", E));
-        BK(brisk_cuda_gemm(blas, &ws[0], d_x, d_y, max_tokens, scratch, E)); /* warm-up */
-        cudaEvent_t ea, eb;
-        CK(cudaEventCreate(&ea));
-        CK(cudaEventCreate(&eb));
-        float t[5];
-        for (int r = 0; r < 5; r++) {
-            CK(cudaEventRecord(ea, s));
-            BK(brisk_cuda_gemm(blas, &ws[r % copies], d_x, d_y, max_tokens, scratch, E));
-            CK(cudaEventRecord(eb, s));
-            CK(cudaEventSynchronize(eb));
-            CK(cudaEventElapsedTime(&t[r], ea, eb));
-        }
-        qsort(t, 5, sizeof(float), cmp_float);
-        const float ms = t[2];
-        cudaEventDestroy(ea);
-        cudaEventDestroy(eb);
-        printf("  gemm512 %.3f ms %.0f TFLOP/s\n", ms,
-               2.0 * max_tokens * (double)sh->n_in * sh->n_out / (ms * 1e-3) / 1e12);
-        fflush(stdout);
-        brisk_cuda_free(scratch);
+        if (q8_only) printf("\n");
+        else bench_gemm512(ws, copies, sh, d_x, d_y, s, blas);
         for (int c = 0; c < copies; c++) brisk_cuda_weight_free(&ws[c]);
         cudaFree(d_x);
         cudaFree(d_y);
@@ -367,6 +381,7 @@ static void bench_attention(cudaStream_t s) {
 int main(int argc, char **argv) {
     const bool quick = argc > 1 && strcmp(argv[1], "quick") == 0;
     const bool attention_only = argc > 1 && strcmp(argv[1], "attention") == 0;
+    const bool q8_only = argc > 1 && strcmp(argv[1], "q8") == 0;
     char desc[256];
     BK(brisk_cuda_device_describe(0, desc, sizeof desc, E));
     printf("device: %s\n", desc);
@@ -378,8 +393,13 @@ int main(int argc, char **argv) {
     brisk_cuda_blas *blas;
     BK(brisk_cuda_blas_create(&blas, s, E));
     const brisk_type types[] = {BRISK_TYPE_Q4_K, BRISK_TYPE_Q6_K, BRISK_TYPE_Q8_0, BRISK_TYPE_F16};
-    for (size_t i = 0; i < (attention_only ? 0 : quick ? 1 : 4); i++) bench_type(types[i], copy_gbs, s, blas, quick);
-    bench_attention(s);
+    const size_t n_types = attention_only ? 0 : quick ? 1 : q8_only ? 3 : 4;
+    const char *only_type = q8_only && argc > 2 ? argv[2] : NULL;
+    const int only_shape = q8_only && argc > 3 ? atoi(argv[3]) : -1, only_variant = q8_only && argc > 4 ? atoi(argv[4]) : 0;
+    for (size_t i = 0; i < n_types; i++)
+        if (!only_type || strcmp(only_type, brisk_type_get(types[i])->name) == 0)
+            bench_type(types[i], copy_gbs, s, blas, quick, q8_only, only_shape, only_variant);
+    if (!q8_only) bench_attention(s);
     brisk_cuda_blas_free(blas);
     cudaStreamDestroy(s);
     return 0;

@@ -250,7 +250,7 @@ static void check_gemv_q8(brisk_type type, int64_t n_in, int64_t n_out, int vari
     const size_t y_bytes = (size_t)(n_out + 16) * sizeof(float);
     float *y = malloc(y_bytes);
     double rel_q = INFINITY, rel_x = INFINITY;
-    bool guard = false, same = false;
+    bool guard = false, same = false, as_v2 = false; /* as_v2: bit for bit as variant 2 (same sums, same order) */
     if (ok) {
         void *d_x = gpu_upload_copy(x16, (size_t)n_cols * n_in * 2);
         void *d_xq = gpu_alloc_poisoned((size_t)n_cols * xq_bytes);
@@ -261,6 +261,13 @@ static void check_gemv_q8(brisk_type type, int64_t n_in, int64_t n_out, int vari
         gpu_download(xq_dev, d_xq, (size_t)n_cols * xq_bytes);
         gpu_download(y, d_y, y_bytes);
         same = memcmp(xq_host, xq_dev, (size_t)n_cols * xq_bytes) == 0;
+        float *d_y2 = gpu_alloc_poisoned(y_bytes), *y2 = malloc(y_bytes);
+        ok = ok && brisk_cuda_gemv_q8_variant(&w, (uint8_t *)d_xq + (n_cols - 1) * xq_bytes, d_y2, 2, NULL, &err) ==
+                       BRISK_OK;
+        gpu_download(y2, d_y2, y_bytes);
+        as_v2 = memcmp(y, y2, y_bytes) == 0;
+        brisk_cuda_free(d_y2);
+        free(y2);
         rel_q = gpu_rel_err(y, ref_q, n_out);
         rel_x = gpu_rel_err(y, ref_x, n_out);
         guard = true;
@@ -274,11 +281,11 @@ static void check_gemv_q8(brisk_type type, int64_t n_in, int64_t n_out, int vari
         brisk_cuda_free(d_y);
         brisk_cuda_weight_free(&w);
     }
-    gpu_check(ok && same && rel_q <= 1e-5 && rel_x <= 2e-4 && guard,
+    gpu_check(ok && same && rel_q <= 1e-5 && rel_x <= 2e-4 && guard && as_v2,
               "gemv_q8 %s %lldx%lld variant %d: xq8 %s host, rel err %.2e vs quantized x (tol 1e-5), %.2e vs f16 x "
-              "(tol 2e-4)%s%s",
+              "(tol 2e-4), y %s variant 2's%s%s",
               tname(type), (long long)n_out, (long long)n_in, variant, same ? "==" : "!=", rel_q, rel_x,
-              guard ? "" : ", wrote past the end", ok ? "" : err.msg);
+              as_v2 ? "==" : "!=", guard ? "" : ", wrote past the end", ok ? "" : err.msg);
     free(src); free(W); free(x16); free(x32); free(xq_host); free(xq_dev); free(xdq); free(ref_q); free(ref_x);
     free(y);
 }
@@ -357,9 +364,10 @@ void gpu_test_matmul(void) {
     }
     const brisk_type q8_types[] = {BRISK_TYPE_Q4_K, BRISK_TYPE_Q6_K, BRISK_TYPE_Q8_0};
     for (size_t i = 0; i < 3; i++)
-        for (int v = 0; v <= 4; v++) {
+        for (int v = 0; v <= BRISK_CUDA_GEMV_Q8_VARIANTS; v++) {
             check_gemv_q8(q8_types[i], 512, 48, v);
             check_gemv_q8(q8_types[i], 4352, 144, v);
+            check_gemv_q8(q8_types[i], 2304, 38, v); /* 38 rows: the last warp of 4 rows has 2 */
         }
     check_gemv_q8(BRISK_TYPE_Q8_0, 576, 32, 0);
     for (size_t i = 0; i < 3; i++) check_gemv_q8_group(q8_types[i]);
