@@ -21,6 +21,7 @@
 #include <cuda_fp16.h>
 
 #include <stdlib.h>
+#include <string.h>
 
 #include <type_traits>
 
@@ -35,16 +36,6 @@ using namespace brisk_cuda;
 namespace {
 
 __device__ __forceinline__ uint4 ldg16(const void *p) { return __ldg(reinterpret_cast<const uint4 *>(p)); }
-
-// 16 bytes of weights: read once per launch, so they bypass L1 (no_allocate),
-// which then keeps the activations every warp of the SM re-reads.
-__device__ __forceinline__ uint4 ldw16(const void *p) {
-    uint4 r;
-    asm("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];"
-        : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w)
-        : "l"(p));
-    return r;
-}
 
 // 16 bytes of weights (4 words) against 16 elements of x: 256 * hi + lo.
 __device__ __forceinline__ int dp4a_hl(uint4 w, uint4 xh, uint4 xl, int acc) {
@@ -85,9 +76,9 @@ struct UnitQ4_K {
     __device__ static void load_w(const uint8_t *w, int64_t n_in, int64_t n_out, int64_t row, int64_t u, W &r) {
         const uint8_t *blk = w + (row * (n_in / 256) + u / 4) * 144;
         const int c = (int)(u % 4);
-        r.hdr = ldw16(blk);
-        r.q0 = ldw16(blk + 16 + 32 * c);
-        r.q1 = ldw16(blk + 32 + 32 * c);
+        r.hdr = ldg16(blk);
+        r.q0 = ldg16(blk + 16 + 32 * c);
+        r.q1 = ldg16(blk + 32 + 32 * c);
     }
     __device__ static float dot(const W &r, const X &x, int64_t u) {
         const int c = (int)(u % 4);
@@ -134,9 +125,9 @@ struct UnitQ6_K {
         const int64_t nb = n_in / 256, b = row * nb + u / 4;
         const uint8_t *blk = w + b * 208;
         const int h = (int)(u % 4) / 2, l0 = 16 * (int)(u % 2);
-        r.ql0 = ldw16(blk + 64 * h + l0);
-        r.ql1 = ldw16(blk + 64 * h + 32 + l0);
-        r.qh = ldw16(blk + 128 + 32 * h + l0);
+        r.ql0 = ldg16(blk + 64 * h + l0);
+        r.ql1 = ldg16(blk + 64 * h + 32 + l0);
+        r.qh = ldg16(blk + 128 + 32 * h + l0);
         // scales 8h + 2k + l0 / 16 for k = 0..3: bytes 8h + l0/16 + {0, 2, 4, 6}
         const uint2 s8 = __ldg(reinterpret_cast<const uint2 *>(blk + 192 + 8 * h));
         r.sc = __byte_perm(s8.x, s8.y, l0 ? 0x7531u : 0x6420u);
@@ -181,7 +172,7 @@ struct UnitQ8_0 {
     __device__ static void load_w(const uint8_t *w, int64_t n_in, int64_t n_out, int64_t row, int64_t u, W &r) {
         const uint8_t *q = w + row * n_in + u * 64;
 #pragma unroll
-        for (int k = 0; k < 4; k++) r.q[k] = ldw16(q + 16 * k);
+        for (int k = 0; k < 4; k++) r.q[k] = ldg16(q + 16 * k);
         r.d = __ldg(reinterpret_cast<const uint32_t *>(w + n_out * n_in) + row * (n_in / 64) + u);
     }
     __device__ static float dot(const W &r, const X &x, int64_t) {
@@ -276,9 +267,8 @@ __device__ __forceinline__ void rope_rotate(const Fuse &f, int64_t row, float &x
 // them; more are read after it).
 const int PADS_AHEAD = 4;
 
-// One block's work of gemv_q8_kernel for weight type U (WARPS warps of R rows;
-// PIPE: the next UNROLL units' weights load while the current ones are used).
-template <class U, int WARPS, int R, int UNROLL, bool PIPE, int MODE, bool IN_NORM>
+// One block's work of gemv_q8_kernel for weight type U (WARPS warps of R rows).
+template <class U, int WARPS, int R, int UNROLL, int MODE, bool IN_NORM>
 __device__ __forceinline__ void gemv_block(const Group &grp, const Fuse &f, const uint8_t *__restrict__ xq,
                                            int64_t n_in) {
     static_assert(MODE != ACT || R == 2, "ACT takes a gate row and an up row");
@@ -332,19 +322,10 @@ __device__ __forceinline__ void gemv_block(const Group &grp, const Fuse &f, cons
             const int64_t u = base + 32 * i;
             if (u >= n_units) break;
             U::load_x(xq, n_in, u, xs[i]);
-            if (!PIPE && base != lane)
+            if (base != lane)
 #pragma unroll
                 for (int r = 0; r < R; r++) U::load_w(wr[r], n_in, n_out, rows[r], u, ws[i][r]);
         }
-        typename U::W next[PIPE ? UNROLL : 1][R];
-        if (PIPE)
-#pragma unroll
-            for (int i = 0; i < UNROLL; i++) {
-                const int64_t u = base + 32 * (UNROLL + i);
-                if (u >= n_units) break;
-#pragma unroll
-                for (int r = 0; r < R; r++) U::load_w(wr[r], n_in, n_out, rows[r], u, next[i][r]);
-            }
 #pragma unroll
         for (int i = 0; i < UNROLL; i++) {
             const int64_t u = base + 32 * i;
@@ -352,11 +333,6 @@ __device__ __forceinline__ void gemv_block(const Group &grp, const Fuse &f, cons
 #pragma unroll
             for (int r = 0; r < R; r++) acc[r] += U::dot(ws[i][r], xs[i], u);
         }
-        if (PIPE)
-#pragma unroll
-            for (int i = 0; i < UNROLL; i++)
-#pragma unroll
-                for (int r = 0; r < R; r++) ws[i][r] = next[PIPE ? i : 0][r];
     }
     float scale = 1.0f;
     if (IN_NORM) { // 1 / rms(x): the pads in a fixed order (every launch that reads this x agrees)
@@ -422,17 +398,18 @@ __device__ __forceinline__ void gemv_block(const Group &grp, const Fuse &f, cons
     }
 }
 
-template <class U0, class U1, int WARPS, int R, int UNROLL, bool PIPE, int MODE, bool IN_NORM>
-__global__ void __launch_bounds__(WARPS * 32)
+// MIN_BLOCKS > 1: registers capped so that that many blocks fit on an SM (bench variants)
+template <class U0, class U1, int WARPS, int R, int UNROLL, int MIN_BLOCKS, int MODE, bool IN_NORM>
+__global__ void __launch_bounds__(WARPS * 32, MIN_BLOCKS)
 gemv_q8_kernel(Group grp, Fuse f, const uint8_t *__restrict__ xq, int64_t n_in) {
     brisk_cuda::pdl_trigger();
     if (std::is_same<U0, U1>::value || blockIdx.x < grp.u1_begin)
-        gemv_block<U0, WARPS, R, UNROLL, PIPE, MODE, IN_NORM>(grp, f, xq, n_in);
+        gemv_block<U0, WARPS, R, UNROLL, MODE, IN_NORM>(grp, f, xq, n_in);
     else
-        gemv_block<U1, WARPS, R, UNROLL, PIPE, MODE, IN_NORM>(grp, f, xq, n_in);
+        gemv_block<U1, WARPS, R, UNROLL, MODE, IN_NORM>(grp, f, xq, n_in);
 }
 
-template <class U0, class U1, int R, int UNROLL, bool PIPE, int MODE, bool IN_NORM>
+template <class U0, class U1, int R, int UNROLL, int MIN_BLOCKS, int MODE, bool IN_NORM>
 void launch(const brisk_cuda_weight *const *ws, float *const *ys, int n, const void *xq, bool accumulate,
             const Fuse &f, cudaStream_t s) {
     constexpr int WARPS = MODE == ADD_NORM ? 32 / R : 4; // ADD_NORM: a block encodes its 32 rows
@@ -451,69 +428,69 @@ void launch(const brisk_cuda_weight *const *ws, float *const *ys, int n, const v
         }
         grp.block_end[m] = blocks;
     }
-    pdl_launch(gemv_q8_kernel<U0, U1, WARPS, R, UNROLL, PIPE, MODE, IN_NORM>, dim3(blocks), dim3(WARPS * 32), 0, s, grp, f,
+    pdl_launch(gemv_q8_kernel<U0, U1, WARPS, R, UNROLL, MIN_BLOCKS, MODE, IN_NORM>, dim3(blocks), dim3(WARPS * 32), 0, s, grp, f,
                (const uint8_t *)xq, ws[0]->n_in);
 }
 
 // The weight types of a launch: the first matrix's and the last's (at most two runs).
-template <class U0, int R, int UNROLL, bool PIPE, int MODE, bool IN_NORM>
+template <class U0, int R, int UNROLL, int MIN_BLOCKS, int MODE, bool IN_NORM>
 bool launch_second(const brisk_cuda_weight *const *ws, float *const *ys, int n, const void *xq, bool acc,
                    const Fuse &f, cudaStream_t s) {
     const brisk_type t1 = ws[n - 1]->type;
     if (t1 == ws[0]->type) {
-        launch<U0, U0, R, UNROLL, PIPE, MODE, IN_NORM>(ws, ys, n, xq, acc, f, s);
+        launch<U0, U0, R, UNROLL, MIN_BLOCKS, MODE, IN_NORM>(ws, ys, n, xq, acc, f, s);
         return true;
     }
     if constexpr (MODE == PLAIN || MODE == ROPE) {
         switch (t1) {
-        case BRISK_TYPE_Q4_K: launch<U0, UnitQ4_K, R, UNROLL, PIPE, MODE, IN_NORM>(ws, ys, n, xq, acc, f, s); return true;
-        case BRISK_TYPE_Q6_K: launch<U0, UnitQ6_K, R, UNROLL, PIPE, MODE, IN_NORM>(ws, ys, n, xq, acc, f, s); return true;
-        case BRISK_TYPE_Q8_0: launch<U0, UnitQ8_0, R, UNROLL, PIPE, MODE, IN_NORM>(ws, ys, n, xq, acc, f, s); return true;
+        case BRISK_TYPE_Q4_K: launch<U0, UnitQ4_K, R, UNROLL, MIN_BLOCKS, MODE, IN_NORM>(ws, ys, n, xq, acc, f, s); return true;
+        case BRISK_TYPE_Q6_K: launch<U0, UnitQ6_K, R, UNROLL, MIN_BLOCKS, MODE, IN_NORM>(ws, ys, n, xq, acc, f, s); return true;
+        case BRISK_TYPE_Q8_0: launch<U0, UnitQ8_0, R, UNROLL, MIN_BLOCKS, MODE, IN_NORM>(ws, ys, n, xq, acc, f, s); return true;
         default: return false;
         }
     }
     return false;
 }
 
-template <int R, int UNROLL, bool PIPE, int MODE, bool IN_NORM = false>
+template <int R, int UNROLL, int MODE, bool IN_NORM = false, int MIN_BLOCKS = 1>
 bool launch_type(const brisk_cuda_weight *const *ws, float *const *ys, int n, const void *xq, bool acc,
                  const Fuse &f, cudaStream_t s) {
     switch (ws[0]->type) {
-    case BRISK_TYPE_Q4_K: return launch_second<UnitQ4_K, R, UNROLL, PIPE, MODE, IN_NORM>(ws, ys, n, xq, acc, f, s);
-    case BRISK_TYPE_Q6_K: return launch_second<UnitQ6_K, R, UNROLL, PIPE, MODE, IN_NORM>(ws, ys, n, xq, acc, f, s);
-    case BRISK_TYPE_Q8_0: return launch_second<UnitQ8_0, R, UNROLL, PIPE, MODE, IN_NORM>(ws, ys, n, xq, acc, f, s);
+    case BRISK_TYPE_Q4_K: return launch_second<UnitQ4_K, R, UNROLL, MIN_BLOCKS, MODE, IN_NORM>(ws, ys, n, xq, acc, f, s);
+    case BRISK_TYPE_Q6_K: return launch_second<UnitQ6_K, R, UNROLL, MIN_BLOCKS, MODE, IN_NORM>(ws, ys, n, xq, acc, f, s);
+    case BRISK_TYPE_Q8_0: return launch_second<UnitQ8_0, R, UNROLL, MIN_BLOCKS, MODE, IN_NORM>(ws, ys, n, xq, acc, f, s);
     default: return false;
     }
 }
 
 // The launches of a decode step (every mode) with R rows per warp, 1 unit in
-// flight per lane (PIPE: plus the next one's weights); ACT keeps R = 2 (a gate
-// row and an up row).
-template <int R, bool PIPE>
+// flight per lane; ACT keeps R = 2 (a gate row and an up row).
+template <int R>
 bool launch_mode(const brisk_cuda_weight *const *ws, float *const *ys, int n, const void *xq, bool acc,
                  const Fuse &f, int mode, bool in_norm, cudaStream_t s) {
-    if (mode == ADD_NORM) return launch_type<R, 1, PIPE, ADD_NORM>(ws, ys, n, xq, true, f, s);
+    if (mode == ADD_NORM) return launch_type<R, 1, ADD_NORM>(ws, ys, n, xq, true, f, s);
     if (mode == ACT)
-        return in_norm ? launch_type<2, 1, PIPE, ACT, true>(ws, ys, n, xq, false, f, s)
-                       : launch_type<2, 1, PIPE, ACT>(ws, ys, n, xq, false, f, s);
+        return in_norm ? launch_type<2, 1, ACT, true>(ws, ys, n, xq, false, f, s)
+                       : launch_type<2, 1, ACT>(ws, ys, n, xq, false, f, s);
     if (mode == ROPE)
-        return in_norm ? launch_type<R, 1, PIPE, ROPE, true>(ws, ys, n, xq, false, f, s)
-                       : launch_type<R, 1, PIPE, ROPE>(ws, ys, n, xq, false, f, s);
-    return in_norm ? launch_type<R, 1, PIPE, PLAIN, true>(ws, ys, n, xq, acc, f, s)
-                   : launch_type<R, 1, PIPE, PLAIN>(ws, ys, n, xq, acc, f, s);
+        return in_norm ? launch_type<R, 1, ROPE, true>(ws, ys, n, xq, false, f, s)
+                       : launch_type<R, 1, ROPE>(ws, ys, n, xq, false, f, s);
+    return in_norm ? launch_type<R, 1, PLAIN, true>(ws, ys, n, xq, acc, f, s)
+                   : launch_type<R, 1, PLAIN>(ws, ys, n, xq, acc, f, s);
 }
 
-// The decode kernels' shape: 1 = 2 rows per warp, 2 = 4 rows, 3 = 2 rows
-// pipelined, 4 = 4 rows pipelined. BRISK_CUDA_Q8_SHAPE=1..4 overrides the
-// default (for measuring).
-const int DEFAULT_SHAPE = 2;
-int decode_shape() {
-    static const int shape = [] {
-        const char *e = getenv("BRISK_CUDA_Q8_SHAPE");
-        const int v = e ? atoi(e) : 0;
-        return v >= 1 && v <= 4 ? v : DEFAULT_SHAPE;
+// Rows per warp of the decode kernels. 4 halves the activation loads per
+// weight and doubles the bytes a warp has in flight: on the H100 it streams
+// the 4096-input matrices faster (llama3-8b Q4_K gate/up 14336 x 4096 97% of
+// copy vs 83% with 2 rows); 2 keeps twice the warps busy where a lane has many
+// units per row (the down matrix 4096 x 14336: 99% vs 83% with 4).
+// BRISK_CUDA_Q8_ROWS=2|4 sets it for every launch (for measuring).
+int decode_rows(int64_t n_in) {
+    static const int forced = [] {
+        const char *e = getenv("BRISK_CUDA_Q8_ROWS");
+        return e && strcmp(e, "2") == 0 ? 2 : e && strcmp(e, "4") == 0 ? 4 : 0;
     }();
-    return shape;
+    return forced ? forced : n_in <= 8192 ? 4 : 2;
 }
 
 } // namespace
@@ -539,22 +516,19 @@ static brisk_status gemv_group(const brisk_cuda_weight *const *ws, float *const 
     cudaStream_t s = (cudaStream_t)stream;
     bool ok;
     // a pre-norm x is read by the q/k/v (ROPE or PLAIN), gate/up (ACT or PLAIN) and output GEMVs
-    if (mode != PLAIN || in_norm || variant < 1 || variant > 8) {
-        const int shape = decode_shape();
-        ok = shape == 1   ? launch_mode<2, false>(ws, ys, n, d_xq, acc, f, mode, in_norm, s)
-             : shape == 2 ? launch_mode<4, false>(ws, ys, n, d_xq, acc, f, mode, in_norm, s)
-             : shape == 3 ? launch_mode<2, true>(ws, ys, n, d_xq, acc, f, mode, in_norm, s)
-                          : launch_mode<4, true>(ws, ys, n, d_xq, acc, f, mode, in_norm, s);
+    if (mode != PLAIN || in_norm || variant < 1 || variant > BRISK_CUDA_GEMV_Q8_VARIANTS) {
+        ok = decode_rows(ws[0]->n_in) == 4 ? launch_mode<4>(ws, ys, n, d_xq, acc, f, mode, in_norm, s)
+                                           : launch_mode<2>(ws, ys, n, d_xq, acc, f, mode, in_norm, s);
     } else {
-        switch (variant) { // (rows per warp, units in flight per lane, pipelined weights)
-        case 1: ok = launch_type<1, 1, false, PLAIN>(ws, ys, n, d_xq, acc, f, s); break;
-        case 2: ok = launch_type<2, 1, false, PLAIN>(ws, ys, n, d_xq, acc, f, s); break;
-        case 3: ok = launch_type<1, 2, false, PLAIN>(ws, ys, n, d_xq, acc, f, s); break;
-        case 4: ok = launch_type<2, 2, false, PLAIN>(ws, ys, n, d_xq, acc, f, s); break;
-        case 5: ok = launch_type<4, 1, false, PLAIN>(ws, ys, n, d_xq, acc, f, s); break;
-        case 6: ok = launch_type<4, 2, false, PLAIN>(ws, ys, n, d_xq, acc, f, s); break;
-        case 7: ok = launch_type<2, 1, true, PLAIN>(ws, ys, n, d_xq, acc, f, s); break;
-        default: ok = launch_type<4, 1, true, PLAIN>(ws, ys, n, d_xq, acc, f, s); break;
+        switch (variant) { // (rows per warp, units in flight per lane[, blocks per SM the registers leave room for])
+        case 1: ok = launch_type<1, 1, PLAIN>(ws, ys, n, d_xq, acc, f, s); break;
+        case 2: ok = launch_type<2, 1, PLAIN>(ws, ys, n, d_xq, acc, f, s); break;
+        case 3: ok = launch_type<1, 2, PLAIN>(ws, ys, n, d_xq, acc, f, s); break;
+        case 4: ok = launch_type<2, 2, PLAIN>(ws, ys, n, d_xq, acc, f, s); break;
+        case 5: ok = launch_type<4, 1, PLAIN>(ws, ys, n, d_xq, acc, f, s); break;
+        case 6: ok = launch_type<4, 2, PLAIN>(ws, ys, n, d_xq, acc, f, s); break;
+        case 7: ok = launch_type<2, 1, PLAIN, false, 6>(ws, ys, n, d_xq, acc, f, s); break;
+        default: ok = launch_type<4, 1, PLAIN, false, 4>(ws, ys, n, d_xq, acc, f, s); break;
         }
     }
     if (!ok) return brisk_fail(err, BRISK_ERR_UNSUPPORTED, "CUDA gemv_q8: weight type %d", (int)ws[0]->type);
@@ -564,9 +538,9 @@ static brisk_status gemv_group(const brisk_cuda_weight *const *ws, float *const 
 
 static Fuse plain_fuse() { return Fuse{}; }
 
-// variant: 0 = the default (decode_shape); 1..8 = (rows per warp, units in
-// flight per lane, pipelined) = (1, 1), (2, 1), (1, 2), (2, 2), (4, 1), (4, 2),
-// (2, 1, pipelined), (4, 1, pipelined).
+// variant: 0 = the default (decode_rows); 1..8 = (rows per warp, units in
+// flight per lane) = (1, 1), (2, 1), (1, 2), (2, 2), (4, 1), (4, 2), then with
+// registers capped for 6 / 4 blocks of 4 warps per SM: (2, 1), (4, 1).
 extern "C" brisk_status brisk_cuda_gemv_q8_variant(const brisk_cuda_weight *w, const void *d_xq, float *d_y,
                                                    int variant, void *stream, brisk_error *err) {
     return gemv_group(&w, &d_y, 1, d_xq, variant, false, plain_fuse(), PLAIN, false, stream, err);
