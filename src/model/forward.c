@@ -40,6 +40,11 @@ typedef struct attn_job {
         body;                                                                                         \
     }
 
+/* Ask for `bytes` from p into the cache, one request per 64-byte line. */
+static void prefetch_bytes(const void *p, size_t bytes) {
+    for (size_t i = 0; i < bytes; i += 64) __builtin_prefetch((const char *)p + i, 0, 3);
+}
+
 /* One (token, KV head) pair per work item, for the `group` query heads that
  * share that KV head: scores over the rows of its sequence it can see (a K row
  * is read once for all of them), softmax, weighted sum of values (a V row is
@@ -73,6 +78,10 @@ static void attention_worker(void *p, int ith, int nth) {
         } else {
             FOR_EACH_RUN(kv, first, pos, j, run, {
                 const uint16_t *krow = kv_k_at(kv, job->il, kv_pos_row(kv, table, j), g);
+                prefetch_bytes(kv_v_at(kv, job->il, kv_pos_row(kv, table, j), g), (size_t)run * hdv * 2);
+                if (j + run <= pos) /* the next run's first K rows */
+                    prefetch_bytes(kv_k_at(kv, job->il, kv_pos_row(kv, table, j + run), g),
+                                   (size_t)(pos + 1 - j - run < run ? pos + 1 - j - run : run) * hd * 2);
                 job->k->attn_scores_f16(krow, (size_t)hd, run, q, group, hd, scores + (j - first),
                                         (size_t)e->n_ctx_seq);
             })

@@ -336,18 +336,19 @@ TEST(cpu_panel_kernels_match_generic) {
 
 /* The F16 attention kernels (scores q . k_j, values sum_j p_j v_j) of every
  * ISA against a double-precision definition on random data: head lengths
- * with and without a 16-element tail, 1..9 query heads (several groups of the
+ * with and without a 16-element tail (64 and 128 have their own AVX-512
+ * paths), 1..9 query heads (several groups of the
  * heads a kernel takes at once), row counts up to a block (with leftovers),
  * rows strided wider than a head, and values accumulated into an output that
  * already holds data. */
 TEST(cpu_attention_kernels_match_definition) {
-    const int hds[] = {8, 24, 64, 80, 256}, nqs[] = {1, 3, 7, 9}, ns[] = {1, 5, 16};
+    const int hds[] = {8, 24, 64, 80, 128, 256}, nqs[] = {1, 3, 7, 9}, ns[] = {1, 5, 16};
     int n_checked = 0;
     for (int isa = 0; isa < CPU_ISA_COUNT; isa++) {
         const cpu_kernels *k = cpu_kernels_for((cpu_isa)isa);
         if (!k || !k->attn_scores_f16) continue;
         CHECK(k->attn_values_f16 != NULL);
-        for (int hi = 0; hi < 5; hi++)
+        for (int hi = 0; hi < 6; hi++)
             for (int qi = 0; qi < 4; qi++)
                 for (int ni = 0; ni < 3; ni++) {
                     const int hd = hds[hi], nq = nqs[qi], n = ns[ni];

@@ -531,8 +531,8 @@ INLINE __m128 sum4(__m512 a, __m512 b, __m512 c, __m512 d) {
     return _mm_add_ps(_mm256_castps256_ps128(u), _mm256_extractf128_ps(u, 1));
 }
 
-INLINE void attn_scores_body(const uint16_t *k, size_t stride, int n, const float *q, int hd, float *s, size_t ss,
-                             const int m) {
+INLINE void attn_scores_any(const uint16_t *k, size_t stride, int n, const float *q, const int hd, float *s,
+                            size_t ss, const int m) {
     int j = 0;
     for (; j + 4 <= n; j += 4) {
         __m512 acc[4][4]; /* [head][row] */
@@ -561,10 +561,19 @@ INLINE void attn_scores_body(const uint16_t *k, size_t stride, int n, const floa
     }
 }
 
+/* Head lengths 64 and 128 as constants: whole vectors, no masks, q stays in
+ * registers across the rows. */
+INLINE void attn_scores_body(const uint16_t *k, size_t stride, int n, const float *q, int hd, float *s, size_t ss,
+                             const int m) {
+    if (hd == 64) attn_scores_any(k, stride, n, q, 64, s, ss, m);
+    else if (hd == 128) attn_scores_any(k, stride, n, q, 128, s, ss, m);
+    else attn_scores_any(k, stride, n, q, hd, s, ss, m);
+}
+
 /* Values: 64 output elements (four vectors) of up to 4 heads in registers
  * over all rows, so 4 x m independent FMA chains per row. */
-INLINE void attn_values_body(const uint16_t *v, size_t stride, int n, const float *p, size_t ps, int hdv, float *out,
-                             const int m) {
+INLINE void attn_values_any(const uint16_t *v, size_t stride, int n, const float *p, size_t ps, const int hdv,
+                            float *out, const int m) {
     for (int i = 0; i < hdv; i += 64) {
         __mmask16 mk[4];
         for (int u = 0; u < 4; u++) mk[u] = hdv - i - 16 * u > 0 ? tail_mask(hdv - i - 16 * u) : 0;
@@ -583,6 +592,13 @@ INLINE void attn_values_body(const uint16_t *v, size_t stride, int n, const floa
         for (int c = 0; c < m; c++)
             for (int u = 0; u < 4; u++) _mm512_mask_storeu_ps(out + (size_t)c * hdv + i + 16 * u, mk[u], acc[c][u]);
     }
+}
+
+INLINE void attn_values_body(const uint16_t *v, size_t stride, int n, const float *p, size_t ps, int hdv, float *out,
+                             const int m) {
+    if (hdv == 64) attn_values_any(v, stride, n, p, ps, 64, out, m);
+    else if (hdv == 128) attn_values_any(v, stride, n, p, ps, 128, out, m);
+    else attn_values_any(v, stride, n, p, ps, hdv, out, m);
 }
 
 KC_ATTN_KERNELS_BY_4_HEADS
