@@ -37,6 +37,19 @@ namespace {
 
 __device__ __forceinline__ uint4 ldg16(const void *p) { return __ldg(reinterpret_cast<const uint4 *>(p)); }
 
+// 16 bytes of weights, read once per launch: not kept in L1 (no_allocate),
+// which then holds the activations that every warp of the SM re-reads. With 4
+// rows per warp it streams faster (H100, Q4_K 14336 x 4096: 97% of copy vs
+// 85% through L1; llama3-8b Q4_K_M decode 399.6 vs 380.1 tok/s), with 2 rows
+// slower (83% vs 85%).
+__device__ __forceinline__ uint4 ldw16(const void *p) {
+    uint4 r;
+    asm("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];"
+        : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w)
+        : "l"(p));
+    return r;
+}
+
 // 16 bytes of weights (4 words) against 16 elements of x: 256 * hi + lo.
 __device__ __forceinline__ int dp4a_hl(uint4 w, uint4 xh, uint4 xl, int acc) {
     int h = 0;
@@ -76,9 +89,9 @@ struct UnitQ4_K {
     __device__ static void load_w(const uint8_t *w, int64_t n_in, int64_t n_out, int64_t row, int64_t u, W &r) {
         const uint8_t *blk = w + (row * (n_in / 256) + u / 4) * 144;
         const int c = (int)(u % 4);
-        r.hdr = ldg16(blk);
-        r.q0 = ldg16(blk + 16 + 32 * c);
-        r.q1 = ldg16(blk + 32 + 32 * c);
+        r.hdr = ldw16(blk);
+        r.q0 = ldw16(blk + 16 + 32 * c);
+        r.q1 = ldw16(blk + 32 + 32 * c);
     }
     __device__ static float dot(const W &r, const X &x, int64_t u) {
         const int c = (int)(u % 4);
@@ -125,9 +138,9 @@ struct UnitQ6_K {
         const int64_t nb = n_in / 256, b = row * nb + u / 4;
         const uint8_t *blk = w + b * 208;
         const int h = (int)(u % 4) / 2, l0 = 16 * (int)(u % 2);
-        r.ql0 = ldg16(blk + 64 * h + l0);
-        r.ql1 = ldg16(blk + 64 * h + 32 + l0);
-        r.qh = ldg16(blk + 128 + 32 * h + l0);
+        r.ql0 = ldw16(blk + 64 * h + l0);
+        r.ql1 = ldw16(blk + 64 * h + 32 + l0);
+        r.qh = ldw16(blk + 128 + 32 * h + l0);
         // scales 8h + 2k + l0 / 16 for k = 0..3: bytes 8h + l0/16 + {0, 2, 4, 6}
         const uint2 s8 = __ldg(reinterpret_cast<const uint2 *>(blk + 192 + 8 * h));
         r.sc = __byte_perm(s8.x, s8.y, l0 ? 0x7531u : 0x6420u);
@@ -172,7 +185,7 @@ struct UnitQ8_0 {
     __device__ static void load_w(const uint8_t *w, int64_t n_in, int64_t n_out, int64_t row, int64_t u, W &r) {
         const uint8_t *q = w + row * n_in + u * 64;
 #pragma unroll
-        for (int k = 0; k < 4; k++) r.q[k] = ldg16(q + 16 * k);
+        for (int k = 0; k < 4; k++) r.q[k] = ldw16(q + 16 * k);
         r.d = __ldg(reinterpret_cast<const uint32_t *>(w + n_out * n_in) + row * (n_in / 64) + u);
     }
     __device__ static float dot(const W &r, const X &x, int64_t) {
@@ -484,6 +497,7 @@ bool launch_mode(const brisk_cuda_weight *const *ws, float *const *ys, int n, co
 // the 4096-input matrices faster (llama3-8b Q4_K gate/up 14336 x 4096 97% of
 // copy vs 83% with 2 rows); 2 keeps twice the warps busy where a lane has many
 // units per row (the down matrix 4096 x 14336: 99% vs 83% with 4).
+// bench/results/2026-11-25-cuda-session5-final-h100.md, "cuda8".
 // BRISK_CUDA_Q8_ROWS=2|4 sets it for every launch (for measuring).
 int decode_rows(int64_t n_in) {
     static const int forced = [] {
