@@ -415,15 +415,29 @@ __device__ __forceinline__ void gemv_block(const Group &grp, const Fuse &f, cons
     }
 }
 
-// MIN_BLOCKS > 1: registers capped so that that many blocks fit on an SM (bench variants)
-template <class U0, class U1, int WARPS, int R, int UNROLL, int MIN_BLOCKS, int MODE, bool IN_NORM>
-__global__ void __launch_bounds__(WARPS * 32, MIN_BLOCKS)
-gemv_q8_kernel(Group grp, Fuse f, const uint8_t *__restrict__ xq, int64_t n_in) {
+template <class U0, class U1, int WARPS, int R, int UNROLL, int MODE, bool IN_NORM>
+__device__ __forceinline__ void gemv_grid(const Group &grp, const Fuse &f, const uint8_t *__restrict__ xq,
+                                          int64_t n_in) {
     brisk_cuda::pdl_trigger();
     if (std::is_same<U0, U1>::value || blockIdx.x < grp.u1_begin)
         gemv_block<U0, WARPS, R, UNROLL, MODE, IN_NORM>(grp, f, xq, n_in);
     else
         gemv_block<U1, WARPS, R, UNROLL, MODE, IN_NORM>(grp, f, xq, n_in);
+}
+
+template <class U0, class U1, int WARPS, int R, int UNROLL, int MODE, bool IN_NORM>
+__global__ void __launch_bounds__(WARPS * 32)
+gemv_q8_kernel(Group grp, Fuse f, const uint8_t *__restrict__ xq, int64_t n_in) {
+    gemv_grid<U0, U1, WARPS, R, UNROLL, MODE, IN_NORM>(grp, f, xq, n_in);
+}
+
+// With registers capped so that MIN_BLOCKS blocks fit on an SM (bench variants;
+// a minimum of 1 block would already change the allocation: Q6_K, 2 rows: 136
+// registers instead of 126, 12 warps per SM instead of 16).
+template <class U0, class U1, int WARPS, int R, int UNROLL, int MIN_BLOCKS, int MODE, bool IN_NORM>
+__global__ void __launch_bounds__(WARPS * 32, MIN_BLOCKS)
+gemv_q8_kernel_capped(Group grp, Fuse f, const uint8_t *__restrict__ xq, int64_t n_in) {
+    gemv_grid<U0, U1, WARPS, R, UNROLL, MODE, IN_NORM>(grp, f, xq, n_in);
 }
 
 template <class U0, class U1, int R, int UNROLL, int MIN_BLOCKS, int MODE, bool IN_NORM>
@@ -445,8 +459,12 @@ void launch(const brisk_cuda_weight *const *ws, float *const *ys, int n, const v
         }
         grp.block_end[m] = blocks;
     }
-    pdl_launch(gemv_q8_kernel<U0, U1, WARPS, R, UNROLL, MIN_BLOCKS, MODE, IN_NORM>, dim3(blocks), dim3(WARPS * 32), 0, s, grp, f,
-               (const uint8_t *)xq, ws[0]->n_in);
+    if constexpr (MIN_BLOCKS == 0)
+        pdl_launch(gemv_q8_kernel<U0, U1, WARPS, R, UNROLL, MODE, IN_NORM>, dim3(blocks), dim3(WARPS * 32), 0, s, grp,
+                   f, (const uint8_t *)xq, ws[0]->n_in);
+    else
+        pdl_launch(gemv_q8_kernel_capped<U0, U1, WARPS, R, UNROLL, MIN_BLOCKS, MODE, IN_NORM>, dim3(blocks),
+                   dim3(WARPS * 32), 0, s, grp, f, (const uint8_t *)xq, ws[0]->n_in);
 }
 
 // The weight types of a launch: the first matrix's and the last's (at most two runs).
@@ -469,7 +487,7 @@ bool launch_second(const brisk_cuda_weight *const *ws, float *const *ys, int n, 
     return false;
 }
 
-template <int R, int UNROLL, int MODE, bool IN_NORM = false, int MIN_BLOCKS = 1>
+template <int R, int UNROLL, int MODE, bool IN_NORM = false, int MIN_BLOCKS = 0>
 bool launch_type(const brisk_cuda_weight *const *ws, float *const *ys, int n, const void *xq, bool acc,
                  const Fuse &f, cudaStream_t s) {
     switch (ws[0]->type) {
