@@ -68,7 +68,10 @@ static void attention_worker(void *p, int ith, int nth) {
         int32_t pos = b->pos[t];
         const int32_t *table = b->tables[t];
         int32_t first = ly->sliding && pos - hp->n_swa + 1 > 0 ? pos - hp->n_swa + 1 : 0, n_vis = pos - first + 1;
-        const float *q = e->q + (int64_t)t * hp->n_head * hd + (int64_t)g * group * hd; /* [group][hd] */
+        /* [group][hd], times the attention scale (so the scores need no pass of their own for it) */
+        const float *q_in = e->q + (int64_t)t * hp->n_head * hd + (int64_t)g * group * hd;
+        float *q = e->q_scaled + (int64_t)ith * group * hd;
+        for (int64_t i = 0; i < (int64_t)group * hd; i++) q[i] = q_in[i] * hp->attn_scale;
         if (kv->f32) {
             for (int32_t j = first; j <= pos; j++) {
                 const float *krow = kv_k_at(kv, job->il, kv_pos_row(kv, table, j), g);
@@ -89,10 +92,8 @@ static void attention_worker(void *p, int ith, int nth) {
         float *out = e->attn + (int64_t)t * hp->n_head * hdv + (int64_t)g * group * hdv; /* [group][hdv] */
         for (int c = 0; c < group; c++) {
             float *sc = scores + (int64_t)c * e->n_ctx_seq;
-            for (int32_t j = 0; j < n_vis; j++) {
-                sc[j] *= hp->attn_scale;
-                if (hp->attn_softcap > 0) sc[j] = hp->attn_softcap * tanhf(sc[j] / hp->attn_softcap);
-            }
+            if (hp->attn_softcap > 0)
+                for (int32_t j = 0; j < n_vis; j++) sc[j] = hp->attn_softcap * tanhf(sc[j] / hp->attn_softcap);
             cpu_softmax(sc, n_vis);
         }
         memset(out, 0, (size_t)group * hdv * sizeof(float));
