@@ -89,10 +89,16 @@ VECTOR_CLONES void cpu_gelu_tanh_mul(const float *gate, const float *up, float *
 }
 
 VECTOR_CLONES void cpu_softmax(float *x, int64_t n) {
-    float mx = -INFINITY;
-    for (int64_t i = 0; i < n; i++) mx = x[i] > mx ? x[i] : mx;
-    float part[16] = {0}; /* 16 partial sums: vectorizes without reassociating one */
+    float lane_max[16]; /* 16 partial maxima, then 16 partial sums: vectorizes without reassociating one */
+    for (int j = 0; j < 16; j++) lane_max[j] = -INFINITY;
     int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int j = 0; j < 16; j++) lane_max[j] = x[i + j] > lane_max[j] ? x[i + j] : lane_max[j];
+    float mx = -INFINITY;
+    for (; i < n; i++) mx = x[i] > mx ? x[i] : mx;
+    for (int j = 0; j < 16; j++) mx = lane_max[j] > mx ? lane_max[j] : mx;
+    float part[16] = {0};
+    i = 0;
     for (; i + 16 <= n; i += 16)
         for (int j = 0; j < 16; j++) {
             const float e = x[i + j] == -INFINITY ? 0.0f : fast_expf(x[i + j] - mx);
