@@ -81,8 +81,10 @@ static void attention_worker(void *p, int ith, int nth) {
         } else {
             FOR_EACH_RUN(kv, first, pos, j, run, {
                 const uint16_t *krow = kv_k_at(kv, job->il, kv_pos_row(kv, table, j), g);
+                /* a run is one cache block, placed anywhere: ask for this run's V rows (read after
+                 * the softmax) and the next run's K rows now, the hardware prefetcher cannot */
                 prefetch_bytes(kv_v_at(kv, job->il, kv_pos_row(kv, table, j), g), (size_t)run * hdv * 2);
-                if (j + run <= pos) /* the next run's first K rows */
+                if (j + run <= pos)
                     prefetch_bytes(kv_k_at(kv, job->il, kv_pos_row(kv, table, j + run), g),
                                    (size_t)(pos + 1 - j - run < run ? pos + 1 - j - run : run) * hd * 2);
                 job->k->attn_scores_f16(krow, (size_t)hd, run, q, group, hd, scores + (j - first),

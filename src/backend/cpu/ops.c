@@ -25,7 +25,6 @@ void cpu_weight_row(const cpu_weight *w, int64_t row, float *out) {
     t->dequantize((const uint8_t *)w->data + (uint64_t)row * w->row_bytes, out, w->n_in);
 }
 
-
 /* e^x without libm calls or branches, so that loops over it vectorize:
  * x = n ln2 + r (|r| <= ln2 / 2, ln2 in two parts), e^r by its degree-6
  * Taylor polynomial (relative error < 2e-7 over the range), times 2^n built
