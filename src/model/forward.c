@@ -117,9 +117,9 @@ static void attention_worker(void *p, int ith, int nth) {
     }
 }
 
-static void kv_store(const kv_cache *kv, void *dst, const float *src, int64_t n) {
+static void kv_store(const kv_cache *kv, const cpu_kernels *k, void *dst, const float *src, int64_t n) {
     if (kv->f32) memcpy(dst, src, (size_t)n * 4);
-    else cpu_kernels_best()->f32_to_f16(src, dst, n);
+    else k->f32_to_f16(src, dst, n);
 }
 
 /* ---- the block ---------------------------------------------------------------- */
@@ -186,17 +186,18 @@ static void attention_block(brisk_engine *e, const fwd_batch *b, int il) {
         rmsnorm_rows(e->k, ly->k_norm, e->k, n * hp->n_head_kv, hp->head_dim, hp->norm_eps);
     }
     const rope_table *rt = ly->sliding ? &e->rope_local : &e->rope_global;
+    const cpu_kernels *k = cpu_kernels_best();
     for (int32_t t = 0; t < n; t++) {
         int32_t pos = b->pos[t];
         int64_t row = kv_pos_row(kv, b->tables[t], pos);
         rope_apply(rt, e->q + t * q_dim, hp->n_head, hp->head_dim, pos);
         rope_apply(rt, e->k + t * k_dim, hp->n_head_kv, hp->head_dim, pos);
         for (int h = 0; h < hp->n_head_kv; h++) {
-            kv_store(kv, kv_k_at(kv, il, row, h), e->k + t * k_dim + (int64_t)h * hp->head_dim, hp->head_dim);
-            kv_store(kv, kv_v_at(kv, il, row, h), e->v + t * v_dim + (int64_t)h * hp->head_dim_v, hp->head_dim_v);
+            kv_store(kv, k, kv_k_at(kv, il, row, h), e->k + t * k_dim + (int64_t)h * hp->head_dim, hp->head_dim);
+            kv_store(kv, k, kv_v_at(kv, il, row, h), e->v + t * v_dim + (int64_t)h * hp->head_dim_v, hp->head_dim_v);
         }
     }
-    attn_job job = {e, b, il, cpu_kernels_best()};
+    attn_job job = {e, b, il, k};
     threadpool_run(e->tp, attention_worker, &job);
     observe(e, il, "attn_output", e->attn, n, (int64_t)hp->n_head * hp->head_dim_v);
     cpu_matmul(e->tp, &ly->wo, e->attn, e->o, n, e->scratch);
