@@ -389,6 +389,7 @@ const char *brisk_cpu_kernels(void);
 typedef struct brisk_gpu_info {
     char name[128];          /* "NVIDIA H100 80GB HBM3, 79.1 GiB, sm_90, 132 SMs" */
     uint64_t free_bytes, total_bytes;
+    uint64_t reserve_bytes;  /* of the free memory, what automatic GPU layer placement leaves unused */
     double copy_gbps;        /* device-to-device copy bandwidth, bytes read + written (what GPU
                                 decode speed is compared with); 0 unless measured */
 } brisk_gpu_info;

@@ -55,6 +55,10 @@ typedef struct stat3 {
 /* Which memory a row's decode streams its weights from. */
 typedef enum bw_ref { BW_CPU, BW_GPU, BW_MIXED } bw_ref;
 
+static bw_ref bw_ref_of(int32_t gpu_layers, int32_t n_layers) {
+    return gpu_layers == 0 ? BW_CPU : gpu_layers >= n_layers ? BW_GPU : BW_MIXED;
+}
+
 /* The GPU's copy bandwidth, measured once, when a row first runs all on it. */
 typedef struct gpu_ref {
     bool measured, ok;
@@ -69,8 +73,7 @@ typedef struct bench_row {
     stat3 pp_tps, tg_tps, ttft_ms;
     stat3 near_bw; /* read bandwidth measured right before each decode run (GB/s), when measured */
     double decode_gbps, bw_pct;
-    bw_ref ref;
-    int32_t gpu_layers, n_layers;
+    int32_t gpu_layers, n_layers; /* of the row's context (placement: bw_ref_of) */
     uint64_t peak_rss;
 } bench_row;
 
@@ -323,7 +326,7 @@ static int bench_model(const bench_options *o, const char *path, double bw, gpu_
             break;
         }
         const int32_t gpu_layers = brisk_context_n_gpu_layers(ctx), n_layers = brisk_model_n_layers(m);
-        const bw_ref ref = gpu_layers == 0 ? BW_CPU : gpu_layers >= n_layers ? BW_GPU : BW_MIXED;
+        const bw_ref ref = bw_ref_of(gpu_layers, n_layers);
         if (ref == BW_GPU && !gpu->measured) {
             gpu->measured = true;
             gpu->ok = brisk_gpu_query(&gpu->info, true, &err) == BRISK_OK;
@@ -337,7 +340,7 @@ static int bench_model(const bench_options *o, const char *path, double bw, gpu_
                     *r = (bench_row){.path = path, .file_bytes = file_bytes, .model_bytes = brisk_model_n_bytes(m),
                                      .n_params = brisk_model_n_params(m), .threads = o->t.v[it],
                                      .n_prompt = o->p.v[ip], .n_gen = o->n.v[in], .depth = o->d.v[id], .reps = o->reps,
-                                     .ref = ref, .gpu_layers = gpu_layers, .n_layers = n_layers};
+                                     .gpu_layers = gpu_layers, .n_layers = n_layers};
                     snprintf(r->name, sizeof r->name, "%s", base_name(path));
                     fprintf(stderr, "brisk bench: %s, %d threads, prompt %d, decode %d after %d ...\n", r->name,
                             r->threads, r->n_prompt, r->n_gen, r->depth);
@@ -360,22 +363,26 @@ static int bench_model(const bench_options *o, const char *path, double bw, gpu_
 
 /* ---- output ---------------------------------------------------------------------- */
 
+static bw_ref row_ref(const bench_row *r) { return bw_ref_of(r->gpu_layers, r->n_layers); }
+
 /* "CPU", "GPU" or "GPU 20/32 layers" into buf. */
 static const char *weights_in(const bench_row *r, char *buf, size_t n) {
-    if (r->ref == BW_CPU) return "CPU";
-    if (r->ref == BW_GPU) return "GPU";
+    const bw_ref ref = row_ref(r);
+    if (ref == BW_CPU) return "CPU";
+    if (ref == BW_GPU) return "GPU";
     snprintf(buf, n, "GPU %d/%d layers", r->gpu_layers, r->n_layers);
     return buf;
 }
 
 /* Whether a row has a share of a bandwidth: a decode, all on one memory, measured. */
 static bool has_bw_pct(const bench_row *r, const gpu_ref *gpu) {
-    return r->n_gen > 0 && (r->ref == BW_CPU || (r->ref == BW_GPU && gpu->ok));
+    const bw_ref ref = row_ref(r);
+    return r->n_gen > 0 && (ref == BW_CPU || (ref == BW_GPU && gpu->ok));
 }
 
 static bool any_ref(const bench_row *rows, int n, bw_ref ref) {
     for (int i = 0; i < n; i++)
-        if (rows[i].ref == ref) return true;
+        if (row_ref(&rows[i]) == ref) return true;
     return false;
 }
 
@@ -427,8 +434,8 @@ static void print_md(const bench_row *rows, int n, const membw_result *bw, doubl
                r->depth, pp, tg, tt);
         char near[128], pct[32], where[48];
         snprintf(pct, sizeof pct, "%.0f%%", r->bw_pct);
-        if (r->ref == BW_GPU && gpu->ok) snprintf(near, sizeof near, "%.1f (copy)", gpu->info.copy_gbps);
-        else if (r->ref != BW_CPU) snprintf(near, sizeof near, "-");
+        if (row_ref(r) == BW_GPU && gpu->ok) snprintf(near, sizeof near, "%.1f (copy)", gpu->info.copy_gbps);
+        else if (row_ref(r) != BW_CPU) snprintf(near, sizeof near, "-");
         else if (given > 0) snprintf(near, sizeof near, "%.1f", given);
         else md_cell(near, sizeof near, r->near_bw, r->n_gen > 0, "%.1f");
         if (r->n_gen > 0) printf(" %.1f | %s | %s |", r->decode_gbps, has_bw_pct(r, gpu) ? pct : "-", near);
@@ -471,8 +478,8 @@ static int print_json(const bench_row *rows, int n, const membw_result *bw, doub
             json_object_set_new(o, "decode_gbps", r->n_gen > 0 ? json_real(r->decode_gbps) : json_null());
             json_object_set_new(o, "bw_pct", has_bw_pct(r, gpu) ? json_real(r->bw_pct) : json_null());
             json_object_set_new(o, "read_gbps",
-                                given > 0 || r->ref != BW_CPU ? json_null() : json_stat(r->near_bw, r->n_gen > 0));
-            json_object_set_new(o, "weights_in", json_string(r->ref == BW_CPU ? "cpu" : r->ref == BW_GPU ? "gpu" : "mixed"));
+                                given > 0 || row_ref(r) != BW_CPU ? json_null() : json_stat(r->near_bw, r->n_gen > 0));
+            json_object_set_new(o, "weights_in", json_string((const char *[]){"cpu", "gpu", "mixed"}[row_ref(r)]));
             json_object_set_new(o, "gpu_layers", json_integer(r->gpu_layers));
             json_object_set_new(o, "peak_rss_bytes", json_integer((json_int_t)r->peak_rss));
             json_array_append_new(arr, o);
@@ -514,7 +521,7 @@ static void print_csv(const bench_row *rows, int n, double bw_gbps, bool membw_o
         /* membw_gbps: the bandwidth bw_pct divides by (the GPU's copy bandwidth for GPU rows) */
         if (has_bw_pct(r, gpu))
             printf(",%.3f,%.3f,%.2f", r->decode_gbps,
-                   r->ref == BW_GPU ? gpu->info.copy_gbps : r->near_bw.median > 0 ? r->near_bw.median : bw_gbps, r->bw_pct);
+                   row_ref(r) == BW_GPU ? gpu->info.copy_gbps : r->near_bw.median > 0 ? r->near_bw.median : bw_gbps, r->bw_pct);
         else if (r->n_gen > 0) printf(",%.3f,,", r->decode_gbps);
         else printf(",,%.3f,", bw_gbps);
         char where[48];

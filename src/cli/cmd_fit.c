@@ -37,7 +37,6 @@
 #define MAX_BATCH 512                   /* context.c: tokens per forward pass */
 #define RUNTIME_BASE_BYTES (8ull << 20) /* code, libc, PCRE2, stacks of a brisk process */
 #define RUNTIME_PER_TOKEN_BYTES 96      /* tokenizer tables per vocabulary entry */
-#define GPU_RESERVE_BYTES (768ull << 20) /* left free on the GPU (model/forward_cuda.c: cuBLAS, the context) */
 
 typedef struct fit_model {
     char name[160];
@@ -172,10 +171,15 @@ static void model_from_shape(const synth_shape *s, const synth_recipe *r, fit_mo
     fm->weight_bytes = synth_model_bytes(s, r, &fm->n_params);
 }
 
+/* The KV cache of every layer at n_ctx tokens, kv_elem bytes per value. */
+static uint64_t kv_bytes(const fit_model *m, int64_t n_ctx, int kv_elem) {
+    return (uint64_t)(m->n_layer * n_ctx * m->n_head_kv * (m->head_dim + m->head_dim_v) * kv_elem);
+}
+
 static fit_estimate estimate(const fit_model *m, int64_t n_ctx, int kv_elem, int64_t threads, double bw_gbps) {
     fit_estimate e = {.weights = m->weight_bytes};
     int64_t kv_dim = m->n_head_kv * m->head_dim, kv_dim_v = m->n_head_kv * m->head_dim_v;
-    e.kv = (uint64_t)(m->n_layer * n_ctx * (kv_dim + kv_dim_v) * kv_elem);
+    e.kv = kv_bytes(m, n_ctx, kv_elem);
     int64_t B = n_ctx < MAX_BATCH ? n_ctx : MAX_BATCH;
     int64_t q_dim = m->n_head * m->head_dim, o_dim = m->n_head * m->head_dim_v;
     int64_t max_in = m->n_ff > m->n_embd ? m->n_ff : m->n_embd;
@@ -213,10 +217,10 @@ static gpu_fit fit_gpu(const fit_model *m, int64_t n_ctx) {
         return g;
     }
     g.present = true;
-    uint64_t kv16 = (uint64_t)(m->n_layer * n_ctx * m->n_head_kv * (m->head_dim + m->head_dim_v) * 2);
-    uint64_t model = m->weight_bytes + kv16;
-    uint64_t room = g.info.free_bytes > GPU_RESERVE_BYTES ? g.info.free_bytes - GPU_RESERVE_BYTES : 0;
-    g.need = model + GPU_RESERVE_BYTES;
+    uint64_t model = m->weight_bytes + kv_bytes(m, n_ctx, 2); /* the GPU's KV cache: f16 */
+    const uint64_t reserve = g.info.reserve_bytes;
+    uint64_t room = g.info.free_bytes > reserve ? g.info.free_bytes - reserve : 0;
+    g.need = model + reserve;
     g.layers = model <= room ? m->n_layer : (int64_t)((double)room / ((double)model / (double)m->n_layer));
     if (g.layers >= m->n_layer) g.layers = model <= room ? m->n_layer : m->n_layer - 1;
     g.decode_tps = g.info.copy_gbps * 1e9 / (double)m->weight_bytes;
@@ -435,7 +439,7 @@ int cmd_fit(int argc, char **argv) {
             human(nd, sizeof nd, gpu.need);
             printf("GPU:        %s; %s free of %s\n", gpu.info.name, f, t);
             printf("            every layer with an f16 KV cache needs %s (with %llu MiB kept free): ", nd,
-                   GPU_RESERVE_BYTES >> 20);
+                   (unsigned long long)(gpu.info.reserve_bytes >> 20));
             if (gpu.layers == m.n_layer) printf("all %lld layers fit\n", (long long)m.n_layer);
             else printf("about %lld of %lld layers fit (--gpu-layers; the rest run on the CPU)\n",
                         (long long)gpu.layers, (long long)m.n_layer);

@@ -68,7 +68,10 @@ static void attention_worker(void *p, int ith, int nth) {
         int32_t pos = b->pos[t];
         const int32_t *table = b->tables[t];
         int32_t first = ly->sliding && pos - hp->n_swa + 1 > 0 ? pos - hp->n_swa + 1 : 0, n_vis = pos - first + 1;
-        const float *q = e->q + (int64_t)t * hp->n_head * hd + (int64_t)g * group * hd; /* [group][hd] */
+        /* [group][hd], times the attention scale (so the scores need no pass of their own for it) */
+        const float *q_in = e->q + (int64_t)t * hp->n_head * hd + (int64_t)g * group * hd;
+        float *q = e->q_scaled + (int64_t)ith * group * hd;
+        for (int64_t i = 0; i < (int64_t)group * hd; i++) q[i] = q_in[i] * hp->attn_scale;
         if (kv->f32) {
             for (int32_t j = first; j <= pos; j++) {
                 const float *krow = kv_k_at(kv, job->il, kv_pos_row(kv, table, j), g);
@@ -78,8 +81,10 @@ static void attention_worker(void *p, int ith, int nth) {
         } else {
             FOR_EACH_RUN(kv, first, pos, j, run, {
                 const uint16_t *krow = kv_k_at(kv, job->il, kv_pos_row(kv, table, j), g);
+                /* a run is one cache block, placed anywhere: ask for this run's V rows (read after
+                 * the softmax) and the next run's K rows now, the hardware prefetcher cannot */
                 prefetch_bytes(kv_v_at(kv, job->il, kv_pos_row(kv, table, j), g), (size_t)run * hdv * 2);
-                if (j + run <= pos) /* the next run's first K rows */
+                if (j + run <= pos)
                     prefetch_bytes(kv_k_at(kv, job->il, kv_pos_row(kv, table, j + run), g),
                                    (size_t)(pos + 1 - j - run < run ? pos + 1 - j - run : run) * hd * 2);
                 job->k->attn_scores_f16(krow, (size_t)hd, run, q, group, hd, scores + (j - first),
@@ -89,10 +94,8 @@ static void attention_worker(void *p, int ith, int nth) {
         float *out = e->attn + (int64_t)t * hp->n_head * hdv + (int64_t)g * group * hdv; /* [group][hdv] */
         for (int c = 0; c < group; c++) {
             float *sc = scores + (int64_t)c * e->n_ctx_seq;
-            for (int32_t j = 0; j < n_vis; j++) {
-                sc[j] *= hp->attn_scale;
-                if (hp->attn_softcap > 0) sc[j] = hp->attn_softcap * tanhf(sc[j] / hp->attn_softcap);
-            }
+            if (hp->attn_softcap > 0)
+                for (int32_t j = 0; j < n_vis; j++) sc[j] = hp->attn_softcap * tanhf(sc[j] / hp->attn_softcap);
             cpu_softmax(sc, n_vis);
         }
         memset(out, 0, (size_t)group * hdv * sizeof(float));
@@ -114,9 +117,9 @@ static void attention_worker(void *p, int ith, int nth) {
     }
 }
 
-static void kv_store(const kv_cache *kv, void *dst, const float *src, int64_t n) {
+static void kv_store(const kv_cache *kv, const cpu_kernels *k, void *dst, const float *src, int64_t n) {
     if (kv->f32) memcpy(dst, src, (size_t)n * 4);
-    else cpu_kernels_best()->f32_to_f16(src, dst, n);
+    else k->f32_to_f16(src, dst, n);
 }
 
 /* ---- the block ---------------------------------------------------------------- */
@@ -183,17 +186,18 @@ static void attention_block(brisk_engine *e, const fwd_batch *b, int il) {
         rmsnorm_rows(e->k, ly->k_norm, e->k, n * hp->n_head_kv, hp->head_dim, hp->norm_eps);
     }
     const rope_table *rt = ly->sliding ? &e->rope_local : &e->rope_global;
+    const cpu_kernels *k = cpu_kernels_best();
     for (int32_t t = 0; t < n; t++) {
         int32_t pos = b->pos[t];
         int64_t row = kv_pos_row(kv, b->tables[t], pos);
         rope_apply(rt, e->q + t * q_dim, hp->n_head, hp->head_dim, pos);
         rope_apply(rt, e->k + t * k_dim, hp->n_head_kv, hp->head_dim, pos);
         for (int h = 0; h < hp->n_head_kv; h++) {
-            kv_store(kv, kv_k_at(kv, il, row, h), e->k + t * k_dim + (int64_t)h * hp->head_dim, hp->head_dim);
-            kv_store(kv, kv_v_at(kv, il, row, h), e->v + t * v_dim + (int64_t)h * hp->head_dim_v, hp->head_dim_v);
+            kv_store(kv, k, kv_k_at(kv, il, row, h), e->k + t * k_dim + (int64_t)h * hp->head_dim, hp->head_dim);
+            kv_store(kv, k, kv_v_at(kv, il, row, h), e->v + t * v_dim + (int64_t)h * hp->head_dim_v, hp->head_dim_v);
         }
     }
-    attn_job job = {e, b, il, cpu_kernels_best()};
+    attn_job job = {e, b, il, k};
     threadpool_run(e->tp, attention_worker, &job);
     observe(e, il, "attn_output", e->attn, n, (int64_t)hp->n_head * hp->head_dim_v);
     cpu_matmul(e->tp, &ly->wo, e->attn, e->o, n, e->scratch);

@@ -50,7 +50,6 @@ brisk_status gpu_forward_pass(brisk_engine *e, const fwd_batch *b, brisk_error *
 #include "base/fp16.h"
 
 #define MAX_DEVICE_ALLOCS 64
-#define RESERVE_BYTES ((size_t)768 << 20) /* left free for cuBLAS, the CUDA context and fragmentation */
 #define ATTN_SCRATCH_SLOTS 1024            /* query tokens x context splits the attention scratch holds */
 #define MAX_SPLITS 128                     /* brisk_cuda_attention_splits' most */
 /* BRISK_CUDA_FUSE bits: work fused into the int8 GEMVs of a 1-token pass
@@ -387,7 +386,7 @@ static int32_t layers_that_fit(const brisk_engine *e, brisk_error *err) {
     size_t free_b = 0, total_b = 0;
     if (brisk_cuda_mem_info(&free_b, &total_b, err) != BRISK_OK) return 0;
     int64_t B = e->n_batch;
-    size_t fixed = RESERVE_BYTES + (size_t)B * (size_t)(4 * hp->n_embd + 3 * hp->n_head * hp->head_dim + 2 * hp->n_ff) * 6;
+    size_t fixed = GPU_RESERVE_BYTES + (size_t)B * (size_t)(4 * hp->n_embd + 3 * hp->n_head * hp->head_dim + 2 * hp->n_ff) * 6;
     size_t output = weight_device_bytes(&e->model->output) + (size_t)B * (size_t)round16(hp->n_vocab) * 4;
     if (e->model->tok_embd.data != e->model->output.data) output += weight_device_bytes(&e->model->tok_embd);
     if (fixed > free_b) return 0;

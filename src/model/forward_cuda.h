@@ -11,6 +11,10 @@
 
 #include "runtime/engine.h"
 
+/* Device memory automatic placement (-1 layers) leaves free: cuBLAS, the CUDA
+ * context and fragmentation (brisk_gpu_info.reserve_bytes tells users). */
+#define GPU_RESERVE_BYTES ((uint64_t)768 << 20)
+
 /* Set up e->gpu for `requested` layers (0 = none: e->gpu stays NULL; -1 = as
  * many as fit in free device memory, fewer when an allocation fails; more than
  * the model has = all). Needs e's KV cache and parameters. Errors: no device,

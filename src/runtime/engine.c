@@ -32,7 +32,7 @@ void brisk_engine_free(brisk_engine *e) {
     rope_table_free(&e->rope_global);
     rope_table_free(&e->rope_local);
     void *bufs[] = {e->seqs, e->seq_open, e->x, e->xn, e->q, e->k, e->v, e->attn, e->o, e->gate, e->up,
-                    e->scores, e->scratch, e->b_tokens, e->b_pos, e->b_rows_logit, e->b_rows_hidden,
+                    e->scores, e->q_scaled, e->scratch, e->b_tokens, e->b_pos, e->b_rows_logit, e->b_rows_hidden,
                     (void *)e->b_tables, e->item_logit_off, e->item_embd_off, e->item_n_logits,
                     e->item_first_tok, e->logits, e->hidden, e->embd};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
@@ -107,6 +107,7 @@ brisk_engine *brisk_engine_create(const brisk_model *m, const brisk_engine_param
     e->gate = alloc_n(B * hp->n_ff, sizeof(float), &ok);
     e->up = alloc_n(B * hp->n_ff, sizeof(float), &ok);
     e->scores = alloc_n((int64_t)p.n_threads * (hp->n_head / hp->n_head_kv) * e->n_ctx_seq, sizeof(float), &ok);
+    e->q_scaled = alloc_n((int64_t)p.n_threads * (hp->n_head / hp->n_head_kv) * hp->head_dim, sizeof(float), &ok);
     e->scratch = alloc_n((int64_t)p.n_threads * max_in, sizeof(float), &ok);
     e->b_tokens = alloc_n(B, sizeof *e->b_tokens, &ok);
     e->b_pos = alloc_n(B, sizeof *e->b_pos, &ok);

@@ -43,6 +43,7 @@ struct brisk_engine {
     /* activations, [n_batch, width] each */
     float *x, *xn, *q, *k, *v, *attn, *o, *gate, *up;
     float *scores;         /* [n_threads][n_head / n_head_kv][n_ctx_seq] attention weights */
+    float *q_scaled;       /* [n_threads][n_head / n_head_kv][head_dim]: a KV head's queries x attn_scale */
     float *scratch;        /* [n_threads][max n_in] matmul row buffers */
     /* one pass's token metadata, [n_batch] each */
     brisk_token *b_tokens;

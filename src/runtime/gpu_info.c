@@ -5,6 +5,7 @@
 
 #include "base/error.h"
 #include "brisk.h"
+#include "model/forward_cuda.h"
 
 #ifdef BRISK_HAVE_CUDA
 #include "backend/cuda/cuda_backend.h"
@@ -19,6 +20,7 @@ brisk_status brisk_gpu_query(brisk_gpu_info *out, bool measure_bandwidth, brisk_
     if (st == BRISK_OK) st = brisk_cuda_mem_info(&free_b, &total_b, err);
     out->free_bytes = free_b;
     out->total_bytes = total_b;
+    out->reserve_bytes = GPU_RESERVE_BYTES;
     if (st == BRISK_OK && measure_bandwidth) st = brisk_cuda_copy_bandwidth(COPY_BUFFER_BYTES, &out->copy_gbps, err);
     return st;
 }

@@ -326,10 +326,11 @@ TEST(gpu_query_is_figures_or_a_clear_error) {
     brisk_error err = {0};
     brisk_status st = brisk_gpu_query(&g, true, &err);
     if (st == BRISK_OK) {
-        CHECK(g.name[0] != '\0' && g.free_bytes > 0 && g.free_bytes <= g.total_bytes);
+        CHECK(g.name[0] != '\0' && g.free_bytes > 0 && g.free_bytes <= g.total_bytes && g.reserve_bytes > 0);
         CHECK(g.copy_gbps > 100 && g.copy_gbps < 20000);
     } else {
         CHECK_EQ_INT(st, BRISK_ERR_UNSUPPORTED);
-        CHECK(err.msg[0] != '\0' && g.name[0] == '\0' && g.total_bytes == 0 && g.copy_gbps == 0);
+        CHECK(err.msg[0] != '\0' && g.name[0] == '\0' && g.total_bytes == 0 && g.copy_gbps == 0 &&
+              g.reserve_bytes == 0);
     }
 }
