@@ -7,7 +7,8 @@
  *    (gemv_q8_add + prenorm_xq; the gate/up GEMV + f32_to_xq; the q/k/v GEMV
  *    + rope_kv_store), each launched twice (ACT's block counters must be left
  *    at zero by every launch);
- *  - launches of two weight-type runs: bit-exact with one launch per matrix. */
+ *  - launches of two weight-type runs: bit-exact with one launch per matrix;
+ *  - a pre-norm reader right behind the GEMV that writes its input. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -327,6 +328,65 @@ static void check_mixed_group(brisk_type t0, brisk_type t1) {
     brisk_cuda_free(d_in);
 }
 
+/* A pre-norm reader launched right behind the ADD_NORM GEMV that writes its
+ * input, in one stream (programmatic dependent launch: the reader's blocks
+ * start while the writer still streams its long rows), over a buffer that
+ * held another pre-norm encoding (sums of squares ~1e4 times larger): equal,
+ * bit for bit, to the same reader launched after the writer finished. Fails
+ * where a load of the input runs before the reader's wait for the kernel
+ * before (cuda9: ptxas hoisted __ldg loads of the sums of squares above
+ * griddepcontrol.wait; the tiny fixtures' fused decode read stale 1 / rms).
+ * Readers shaped like the fixtures' gate/up (one type) and q/k/v (two). */
+static void check_read_behind_writer(const brisk_type *types, const int64_t *n_outs, int n_mats, int64_t n) {
+    const int64_t writer_in = 65536; /* long rows: the writer runs for tens of us */
+    void *stream = NULL;
+    brisk_error err;
+    bool ok = brisk_cuda_stream_create(&stream, &err) == BRISK_OK;
+    brisk_cuda_weight writer, readers[3];
+    ok = ok && upload_weight(&writer, BRISK_TYPE_Q8_0, writer_in, n, NULL);
+    for (int m = 0; m < n_mats; m++) ok = ok && upload_weight(&readers[m], types[m], n, n_outs[m], NULL);
+    void *d_in = random_plain_xq(writer_in);
+    float *x0 = rand_floats(n, -2, 2), *nw = rand_floats(n, 0.5f, 1.5f), *big = rand_floats(n, -200, 200);
+    float *d_x = gpu_upload_copy(x0, (size_t)n * 4), *d_nw = gpu_upload_copy(nw, (size_t)n * 4);
+    float *d_big = gpu_upload_copy(big, (size_t)n * 4);
+    const size_t xq_bytes = brisk_cuda_xq8_bytes(n);
+    void *d_buf = gpu_alloc_poisoned(xq_bytes);
+    uint8_t *stale = malloc(xq_bytes);
+    /* the stale content: the pre-norm encoding of another, much larger x */
+    ok = ok && brisk_cuda_prenorm_xq(d_big, NULL, d_nw, d_buf, (int)n, NULL, &err) == BRISK_OK;
+    gpu_download(stale, d_buf, xq_bytes);
+    float *d_y[3], *d_ref[3];
+    for (int m = 0; m < n_mats; m++) {
+        d_y[m] = gpu_alloc_poisoned((size_t)n_outs[m] * 4);
+        d_ref[m] = gpu_alloc_poisoned((size_t)n_outs[m] * 4);
+    }
+    const brisk_cuda_weight *ws[1] = {&writer}, *rs[3] = {&readers[0], &readers[1], &readers[2]};
+    brisk_cuda_q8_fusion add = {.mode = BRISK_CUDA_FUSE_ADD_NORM, .norm_w = d_nw, .out_xq = d_buf};
+    brisk_cuda_q8_fusion read = {.mode = BRISK_CUDA_FUSE_NONE, .in_norm = true, .in_eps = 1e-5f};
+    bool same = true;
+    for (int rep = 0; rep < 8 && ok; rep++) { /* rep 0: the reference, the reader after a sync */
+        ok = brisk_cuda_upload_async(d_x, x0, (size_t)n * 4, stream, &err) == BRISK_OK &&
+             brisk_cuda_upload_async(d_buf, stale, xq_bytes, stream, &err) == BRISK_OK &&
+             brisk_cuda_gemv_q8_fused(ws, &d_x, 1, d_in, &add, stream, &err) == BRISK_OK &&
+             (rep > 0 || brisk_cuda_stream_sync(stream, &err) == BRISK_OK) &&
+             brisk_cuda_gemv_q8_fused(rs, rep ? d_y : d_ref, n_mats, d_buf, &read, stream, &err) == BRISK_OK &&
+             brisk_cuda_stream_sync(stream, &err) == BRISK_OK;
+        for (int m = 0; ok && rep > 0 && m < n_mats; m++) same &= same_bytes(d_y[m], d_ref[m], (size_t)n_outs[m] * 4);
+    }
+    gpu_check(ok && same, "gemv_q8 in_norm %s x%d (%lld inputs) right behind the add_norm writing its input: %s "
+              "the reader after a sync (7 launches over a stale encoding)%s", tname(types[0]), n_mats, (long long)n,
+              same ? "bit-exact with" : "differs from", ok ? "" : err.msg);
+    for (int m = 0; m < n_mats; m++) {
+        brisk_cuda_free(d_y[m]);
+        brisk_cuda_free(d_ref[m]);
+        brisk_cuda_weight_free(&readers[m]);
+    }
+    brisk_cuda_weight_free(&writer);
+    brisk_cuda_free(d_in); brisk_cuda_free(d_x); brisk_cuda_free(d_nw); brisk_cuda_free(d_big); brisk_cuda_free(d_buf);
+    brisk_cuda_stream_free(stream);
+    free(x0); free(nw); free(big); free(stale);
+}
+
 /* Shapes the fused modes refuse, with an error and no launch. */
 static void check_fused_errors(void) {
     brisk_cuda_weight m;
@@ -373,5 +433,10 @@ void gpu_test_fused(void) {
     check_rope_fused(BRISK_TYPE_Q4_K, BRISK_TYPE_Q4_K, 128, 64, false, true);
     check_rope_fused(BRISK_TYPE_Q8_0, BRISK_TYPE_Q6_K, 64, 64, true, false);
     check_rope_fused(BRISK_TYPE_Q4_K, BRISK_TYPE_Q6_K, 64, 32, false, true);
+    const brisk_type gate_up[2] = {BRISK_TYPE_Q8_0, BRISK_TYPE_Q8_0}, qkv[3] = {BRISK_TYPE_Q4_K, BRISK_TYPE_Q4_K,
+                                                                                BRISK_TYPE_Q6_K};
+    const int64_t gate_up_outs[2] = {512, 512}, qkv_outs[3] = {256, 128, 128};
+    check_read_behind_writer(gate_up, gate_up_outs, 2, 256);
+    check_read_behind_writer(qkv, qkv_outs, 3, 256);
     check_fused_errors();
 }

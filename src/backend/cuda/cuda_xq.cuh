@@ -83,17 +83,6 @@ __device__ __forceinline__ void prenorm_group(const float (&x)[4], const float (
     quantize_group(v, valid, xq, n_in, blk, __float_as_int(ss));
 }
 
-// 1 / rms(x) of a pre-norm encoded column, as every lane of a warp sees it:
-// the sum of the blocks' pads over the warp (fixed order), then
-// rsqrt(sum / n_in + eps).
-__device__ __forceinline__ float prenorm_scale(const uint8_t *xq, int64_t n_in, float eps) {
-    const XBlock *b = reinterpret_cast<const XBlock *>(xq + 2 * n_in);
-    float ss = 0.0f;
-    for (int64_t i = threadIdx.x % 32; i < n_in / 32; i += 32) ss += __int_as_float(__ldg(&b[i].pad));
-    for (int o = 16; o > 0; o /= 2) ss += __shfl_xor_sync(0xffffffffu, ss, o);
-    return rsqrtf(ss / (float)n_in + eps);
-}
-
 } // namespace brisk_cuda
 
 #endif
