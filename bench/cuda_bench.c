@@ -7,8 +7,9 @@
  *   attention: decode at 512 and 8192 positions, prefill of 512 tokens.
  * Usage: brisk_cuda_bench [quick|attention|q8 [TYPE [SHAPE [VARIANT]]]]
  *   quick: Q4_K 4096x4096 only, for smoke runs; attention: the copy bandwidth and attention
- *   only; q8: the int8-activation GEMV's variants only (Q4_K / Q6_K / Q8_0, or one TYPE by
- *   name, one SHAPE by its index in shapes[], one VARIANT: for profiling one kernel) */
+ *   only; q8: the int8-activation GEMV's variants only (q8v0 = the decode default; Q4_K / Q6_K /
+ *   Q8_0, or one TYPE by name, one SHAPE by its index in shapes[], one VARIANT: for profiling
+ *   one kernel) */
 #include <cuda_runtime_api.h>
 #include <math.h>
 #include <stdio.h>
@@ -181,7 +182,7 @@ static void bench_type(brisk_type type, double copy_gbs, cudaStream_t s, brisk_c
             void *d_xq;
             CK(cudaMalloc(&d_xq, brisk_cuda_xq8_bytes(sh->n_in)));
             BK(brisk_cuda_quantize_x8(d_x, d_xq, 1, sh->n_in, s, E));
-            for (int v = 1; v <= BRISK_CUDA_GEMV_Q8_VARIANTS; v++) {
+            for (int v = 0; v <= BRISK_CUDA_GEMV_Q8_VARIANTS; v++) { /* v0: the decode default */
                 if (only_variant && v != only_variant) continue;
                 double gbs = bench_gemv(ws, copies, NULL, d_xq, d_y, 1, v, s);
                 printf("  q8v%d 1col %6.0f (%3.0f%%)", v, gbs, 100 * gbs / copy_gbs);
