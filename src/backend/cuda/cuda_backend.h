@@ -192,9 +192,8 @@ brisk_status brisk_cuda_gemv_q8_fused(const brisk_cuda_weight *const *ws, float 
                                       const brisk_cuda_q8_fusion *fusion, void *stream, brisk_error *err);
 /* variant for the bench: 0 = the default; 1..8 = (rows per warp, units in flight per lane) =
  * (1, 1), (2, 1), (1, 2), (2, 2), (4, 1), (4, 2), then with registers capped so that 6 / 4 blocks
- * of 4 warps fit on an SM: (2, 1), (4, 1); 9, 10 = the weights staged through shared memory by
- * cp.async, 4 and 2 rows. */
-#define BRISK_CUDA_GEMV_Q8_VARIANTS 10
+ * of 4 warps fit on an SM: (2, 1), (4, 1). */
+#define BRISK_CUDA_GEMV_Q8_VARIANTS 8
 brisk_status brisk_cuda_gemv_q8_variant(const brisk_cuda_weight *w, const void *d_xq, float *d_y, int variant,
                                         void *stream, brisk_error *err);
 

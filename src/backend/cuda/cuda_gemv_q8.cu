@@ -53,23 +53,6 @@ __device__ __forceinline__ uint32_t ldx32(const void *p) {
     return r;
 }
 
-// Asynchronous copies global -> shared (cp.async; the STAGED kernels): 16
-// bytes past L1, or 8 / 4 bytes. Each lane reads back only what it copied
-// itself, after cp_wait (no barrier needed).
-__device__ __forceinline__ void cp16(void *dst, const void *src) {
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"((uint32_t)__cvta_generic_to_shared(dst)), "l"(src)
-                 : "memory");
-}
-template <int BYTES>
-__device__ __forceinline__ void cp_small(void *dst, const void *src) {
-    asm volatile("cp.async.ca.shared.global [%0], [%1], %2;" ::"r"((uint32_t)__cvta_generic_to_shared(dst)), "l"(src),
-                 "n"(BYTES)
-                 : "memory");
-}
-__device__ __forceinline__ void cp_commit() { asm volatile("cp.async.commit_group;" ::: "memory"); }
-template <int PENDING>
-__device__ __forceinline__ void cp_wait() { asm volatile("cp.async.wait_group %0;" ::"n"(PENDING) : "memory"); }
-
 // 16 bytes of weights. PAST_L1: not kept in L1 (no_allocate), which then
 // holds the activations every warp of the SM re-reads: faster with 4 rows per
 // warp (H100, Q4_K 14336 x 4096: 97% of copy vs 85% through L1), slower with
@@ -128,20 +111,6 @@ struct UnitQ4_K {
         r.q0 = ldw16<PAST_L1>(blk + 16 + 32 * c);
         r.q1 = ldw16<PAST_L1>(blk + 32 + 32 * c);
     }
-    // STAGED: a unit of a row in CHUNKS 16-byte slots of shared memory, chunk k at slot[32 k]
-    static constexpr int CHUNKS = 3;
-    __device__ static void copy_w(const uint8_t *w, int64_t n_in, int64_t, int64_t row, int64_t u, uint4 *slot) {
-        const uint8_t *blk = w + (row * (n_in / 256) + u / 4) * 144;
-        const int c = (int)(u % 4);
-        cp16(slot, blk);
-        cp16(slot + 32, blk + 16 + 32 * c);
-        cp16(slot + 64, blk + 32 + 32 * c);
-    }
-    __device__ static void read_w(const uint4 *slot, int64_t, int64_t, int64_t, W &r) {
-        r.hdr = slot[0];
-        r.q0 = slot[32];
-        r.q1 = slot[64];
-    }
     __device__ static float dot(const W &r, const X &x, int64_t u) {
         const int c = (int)(u % 4);
         const uint32_t lo = 0x0F0F0F0Fu;
@@ -196,27 +165,6 @@ struct UnitQ6_K {
         r.sc = __byte_perm(s8.x, s8.y, l0 ? 0x7531u : 0x6420u);
         r.d = __ldg(reinterpret_cast<const unsigned short *>(w + n_out * nb * 208) + b);
     }
-    // STAGED: ql0, ql1, qh, then the 8 scale bytes and the 4-byte word holding d
-    static constexpr int CHUNKS = 4;
-    __device__ static void copy_w(const uint8_t *w, int64_t n_in, int64_t n_out, int64_t row, int64_t u, uint4 *slot) {
-        const int64_t nb = n_in / 256, b = row * nb + u / 4;
-        const uint8_t *blk = w + b * 208;
-        const int h = (int)(u % 4) / 2, l0 = 16 * (int)(u % 2);
-        cp16(slot, blk + 64 * h + l0);
-        cp16(slot + 32, blk + 64 * h + 32 + l0);
-        cp16(slot + 64, blk + 128 + 32 * h + l0);
-        cp_small<8>(slot + 96, blk + 192 + 8 * h);
-        cp_small<4>(reinterpret_cast<uint8_t *>(slot + 96) + 8, w + n_out * nb * 208 + 2 * (b & ~(int64_t)1));
-    }
-    __device__ static void read_w(const uint4 *slot, int64_t n_in, int64_t row, int64_t u, W &r) {
-        r.ql0 = slot[0];
-        r.ql1 = slot[32];
-        r.qh = slot[64];
-        const uint4 e = slot[96];
-        const int l0 = 16 * (int)(u % 2);
-        r.sc = __byte_perm(e.x, e.y, l0 ? 0x7531u : 0x6420u);
-        r.d = (unsigned short)(e.z >> (16 * (int)((row * (n_in / 256) + u / 4) % 2))); // d of block b: half b % 2
-    }
     __device__ static float dot(const W &r, const X &x, int64_t) {
         const uint32_t l0w[4] = {r.ql0.x, r.ql0.y, r.ql0.z, r.ql0.w};
         const uint32_t l1w[4] = {r.ql1.x, r.ql1.y, r.ql1.z, r.ql1.w};
@@ -259,19 +207,6 @@ struct UnitQ8_0 {
 #pragma unroll
         for (int k = 0; k < 4; k++) r.q[k] = ldw16<PAST_L1>(q + 16 * k);
         r.d = __ldg(reinterpret_cast<const uint32_t *>(w + n_out * n_in) + row * (n_in / 64) + u);
-    }
-    // STAGED: the 4 chunks of quants, then the unit's two f16 scales
-    static constexpr int CHUNKS = 5;
-    __device__ static void copy_w(const uint8_t *w, int64_t n_in, int64_t n_out, int64_t row, int64_t u, uint4 *slot) {
-        const uint8_t *q = w + row * n_in + u * 64;
-#pragma unroll
-        for (int k = 0; k < 4; k++) cp16(slot + 32 * k, q + 16 * k);
-        cp_small<4>(slot + 128, reinterpret_cast<const uint32_t *>(w + n_out * n_in) + row * (n_in / 64) + u);
-    }
-    __device__ static void read_w(const uint4 *slot, int64_t, int64_t, int64_t, W &r) {
-#pragma unroll
-        for (int k = 0; k < 4; k++) r.q[k] = slot[32 * k];
-        r.d = slot[128].x;
     }
     __device__ static float dot(const W &r, const X &x, int64_t) {
         const int s0 = dp4a_hl(r.q[1], x.x[1], x.xl[1], dp4a_hl(r.q[0], x.x[0], x.xl[0], 0));
@@ -366,10 +301,7 @@ __device__ __forceinline__ void rope_rotate(const Fuse &f, int64_t row, float &x
 const int PADS_AHEAD = 4;
 
 // One block's work of gemv_q8_kernel for weight type U (WARPS warps of R rows).
-// STAGED: the weights go through shared memory (cp.async), two units per lane
-// in flight without registers: both requested before waiting for the kernel
-// before, then each stage refilled with the unit 64 on (stage_bytes).
-template <class U, int WARPS, int R, int UNROLL, int MODE, bool IN_NORM, bool STAGED = false>
+template <class U, int WARPS, int R, int UNROLL, int MODE, bool IN_NORM>
 __device__ __forceinline__ void gemv_block(const Group &grp, const Fuse &f, const uint8_t *__restrict__ xq,
                                            int64_t n_in) {
     static_assert(MODE != ACT || R == 2, "ACT takes a gate row and an up row");
@@ -402,28 +334,12 @@ __device__ __forceinline__ void gemv_block(const Group &grp, const Fuse &f, cons
     // the first units' weights do not depend on the kernel before: in flight
     // before waiting for it (programmatic dependent launch, cuda_pdl.cuh)
     typename U::W ws[UNROLL][R];
-    static_assert(!STAGED || UNROLL == 1, "STAGED: one unit per lane and stage");
-    extern __shared__ uint4 stage_sh[];
-    // STAGED: this lane's slots of stage st (0, 1), row r: chunk k at slot(st, r)[32 k]
-    uint4 *const mine = stage_sh + (threadIdx.x / 32) * (2 * R * U::CHUNKS * 32) + lane;
-    auto slot = [&](int st, int r) { return mine + (st * R + r) * U::CHUNKS * 32; };
-    if constexpr (STAGED) {
 #pragma unroll
-        for (int st = 0; st < 2; st++) {
-            const int64_t u = lane + 32 * st;
-            if (u < n_units)
+    for (int i = 0; i < UNROLL; i++) {
+        const int64_t u = lane + 32 * i;
+        if (u >= n_units) break;
 #pragma unroll
-                for (int r = 0; r < R; r++) U::copy_w(wr[r], n_in, n_out, rows[r], u, slot(st, r));
-            cp_commit();
-        }
-    } else {
-#pragma unroll
-        for (int i = 0; i < UNROLL; i++) {
-            const int64_t u = lane + 32 * i;
-            if (u >= n_units) break;
-#pragma unroll
-            for (int r = 0; r < R; r++) U::template load_w<(R >= 4)>(wr[r], n_in, n_out, rows[r], u, ws[i][r]);
-        }
+        for (int r = 0; r < R; r++) U::template load_w<(R >= 4)>(wr[r], n_in, n_out, rows[r], u, ws[i][r]);
     }
     brisk_cuda::pdl_wait();
     // pre-norm x: the blocks' sums of squares, loaded now, added after the loop
@@ -432,24 +348,7 @@ __device__ __forceinline__ void gemv_block(const Group &grp, const Fuse &f, cons
     int pads[PADS_AHEAD];
 #pragma unroll
     for (int k = 0; k < PADS_AHEAD; k++) pads[k] = IN_NORM && lane + 32 * k < n_blocks ? (int)ldx32(&xb[lane + 32 * k].pad) : 0;
-    if constexpr (STAGED) {
-        int st = 0;
-        for (int64_t u = lane; u < n_units; u += 32, st ^= 1) {
-            cp_wait<1>(); // this stage's copies have landed (the other's may be in flight)
-            typename U::W wv[R];
-#pragma unroll
-            for (int r = 0; r < R; r++) U::read_w(slot(st, r), n_in, rows[r], u, wv[r]);
-            typename U::X x;
-            U::load_x(xq, n_in, u, x);
-#pragma unroll
-            for (int r = 0; r < R; r++) acc[r] += U::dot(wv[r], x, u);
-            if (u + 64 < n_units) // (the dots above have read this stage)
-#pragma unroll
-                for (int r = 0; r < R; r++) U::copy_w(wr[r], n_in, n_out, rows[r], u + 64, slot(st, r));
-            cp_commit();
-        }
-    }
-    for (int64_t base = lane; !STAGED && base < n_units; base += 32 * UNROLL) {
+    for (int64_t base = lane; base < n_units; base += 32 * UNROLL) {
         typename U::X xs[UNROLL];
 #pragma unroll
         for (int i = 0; i < UNROLL; i++) {
@@ -532,34 +431,20 @@ __device__ __forceinline__ void gemv_block(const Group &grp, const Fuse &f, cons
     }
 }
 
-template <class U0, class U1, int WARPS, int R, int UNROLL, int MODE, bool IN_NORM, bool STAGED = false>
+template <class U0, class U1, int WARPS, int R, int UNROLL, int MODE, bool IN_NORM>
 __device__ __forceinline__ void gemv_grid(const Group &grp, const Fuse &f, const uint8_t *__restrict__ xq,
                                           int64_t n_in) {
     brisk_cuda::pdl_trigger();
     if (std::is_same<U0, U1>::value || blockIdx.x < grp.u1_begin)
-        gemv_block<U0, WARPS, R, UNROLL, MODE, IN_NORM, STAGED>(grp, f, xq, n_in);
+        gemv_block<U0, WARPS, R, UNROLL, MODE, IN_NORM>(grp, f, xq, n_in);
     else
-        gemv_block<U1, WARPS, R, UNROLL, MODE, IN_NORM, STAGED>(grp, f, xq, n_in);
+        gemv_block<U1, WARPS, R, UNROLL, MODE, IN_NORM>(grp, f, xq, n_in);
 }
 
 template <class U0, class U1, int WARPS, int R, int UNROLL, int MODE, bool IN_NORM>
 __global__ void __launch_bounds__(WARPS * 32)
 gemv_q8_kernel(Group grp, Fuse f, const uint8_t *__restrict__ xq, int64_t n_in) {
     gemv_grid<U0, U1, WARPS, R, UNROLL, MODE, IN_NORM>(grp, f, xq, n_in);
-}
-
-template <class U0, class U1, int WARPS, int R, int MODE, bool IN_NORM>
-__global__ void __launch_bounds__(WARPS * 32)
-gemv_q8_kernel_staged(Group grp, Fuse f, const uint8_t *__restrict__ xq, int64_t n_in) {
-    gemv_grid<U0, U1, WARPS, R, 1, MODE, IN_NORM, true>(grp, f, xq, n_in);
-}
-
-// Shared memory of a STAGED block: WARPS warps x 2 stages x R rows x 32 lanes
-// x the unit's chunks of 16 bytes (Q4_K 3, Q6_K 4, Q8_0 5: 48-80 KB for 4
-// warps of 4 rows).
-template <class U0, class U1>
-constexpr size_t stage_bytes(int warps, int r) {
-    return (size_t)warps * 2 * r * 32 * 16 * (U0::CHUNKS > U1::CHUNKS ? U0::CHUNKS : U1::CHUNKS);
 }
 
 // With registers capped so that MIN_BLOCKS blocks fit on an SM (the Q4_K
@@ -572,7 +457,7 @@ gemv_q8_kernel_capped(Group grp, Fuse f, const uint8_t *__restrict__ xq, int64_t
     gemv_grid<U0, U1, WARPS, R, UNROLL, MODE, IN_NORM>(grp, f, xq, n_in);
 }
 
-template <class U0, class U1, int R, int UNROLL, int MIN_BLOCKS, int MODE, bool IN_NORM, bool STAGED = false>
+template <class U0, class U1, int R, int UNROLL, int MIN_BLOCKS, int MODE, bool IN_NORM>
 void launch(const brisk_cuda_weight *const *ws, float *const *ys, int n, const void *xq, bool accumulate,
             const Fuse &f, cudaStream_t s) {
     constexpr int WARPS = MODE == ADD_NORM ? 32 / R : 4; // ADD_NORM: a block encodes its 32 rows
@@ -591,14 +476,7 @@ void launch(const brisk_cuda_weight *const *ws, float *const *ys, int n, const v
         }
         grp.block_end[m] = blocks;
     }
-    if constexpr (STAGED) {
-        constexpr size_t bytes = stage_bytes<U0, U1>(WARPS, R);
-        auto *kernel = gemv_q8_kernel_staged<U0, U1, WARPS, R, MODE, IN_NORM>;
-        static const bool sized = // (errors surface at the launch)
-            cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes) == cudaSuccess;
-        (void)sized;
-        pdl_launch(kernel, dim3(blocks), dim3(WARPS * 32), bytes, s, grp, f, (const uint8_t *)xq, ws[0]->n_in);
-    } else if constexpr (MIN_BLOCKS == 0)
+    if constexpr (MIN_BLOCKS == 0)
         pdl_launch(gemv_q8_kernel<U0, U1, WARPS, R, UNROLL, MODE, IN_NORM>, dim3(blocks), dim3(WARPS * 32), 0, s, grp,
                    f, (const uint8_t *)xq, ws[0]->n_in);
     else
@@ -619,44 +497,34 @@ bool q4k_capped() {
 }
 
 // The weight types of a launch: the first matrix's and the last's (at most two runs).
-template <class U0, int R, int UNROLL, int MIN_BLOCKS, int MODE, bool IN_NORM, bool STAGED>
+template <class U0, int R, int UNROLL, int MIN_BLOCKS, int MODE, bool IN_NORM>
 bool launch_second(const brisk_cuda_weight *const *ws, float *const *ys, int n, const void *xq, bool acc,
                    const Fuse &f, cudaStream_t s) {
     const brisk_type t1 = ws[n - 1]->type;
     if (t1 == ws[0]->type) {
-        launch<U0, U0, R, UNROLL, MIN_BLOCKS, MODE, IN_NORM, STAGED>(ws, ys, n, xq, acc, f, s);
+        launch<U0, U0, R, UNROLL, MIN_BLOCKS, MODE, IN_NORM>(ws, ys, n, xq, acc, f, s);
         return true;
     }
     if constexpr (MODE == PLAIN || MODE == ROPE) {
         switch (t1) {
-        case BRISK_TYPE_Q4_K: launch<U0, UnitQ4_K, R, UNROLL, MIN_BLOCKS, MODE, IN_NORM, STAGED>(ws, ys, n, xq, acc, f, s); return true;
-        case BRISK_TYPE_Q6_K: launch<U0, UnitQ6_K, R, UNROLL, MIN_BLOCKS, MODE, IN_NORM, STAGED>(ws, ys, n, xq, acc, f, s); return true;
-        case BRISK_TYPE_Q8_0: launch<U0, UnitQ8_0, R, UNROLL, MIN_BLOCKS, MODE, IN_NORM, STAGED>(ws, ys, n, xq, acc, f, s); return true;
+        case BRISK_TYPE_Q4_K: launch<U0, UnitQ4_K, R, UNROLL, MIN_BLOCKS, MODE, IN_NORM>(ws, ys, n, xq, acc, f, s); return true;
+        case BRISK_TYPE_Q6_K: launch<U0, UnitQ6_K, R, UNROLL, MIN_BLOCKS, MODE, IN_NORM>(ws, ys, n, xq, acc, f, s); return true;
+        case BRISK_TYPE_Q8_0: launch<U0, UnitQ8_0, R, UNROLL, MIN_BLOCKS, MODE, IN_NORM>(ws, ys, n, xq, acc, f, s); return true;
         default: return false;
         }
     }
     return false;
 }
 
-template <int R, int UNROLL, int MODE, bool IN_NORM = false, int MIN_BLOCKS = 0, bool STAGED = false>
+template <int R, int UNROLL, int MODE, bool IN_NORM = false, int MIN_BLOCKS = 0>
 bool launch_type(const brisk_cuda_weight *const *ws, float *const *ys, int n, const void *xq, bool acc,
                  const Fuse &f, cudaStream_t s) {
     switch (ws[0]->type) {
-    case BRISK_TYPE_Q4_K: return launch_second<UnitQ4_K, R, UNROLL, MIN_BLOCKS, MODE, IN_NORM, STAGED>(ws, ys, n, xq, acc, f, s);
-    case BRISK_TYPE_Q6_K: return launch_second<UnitQ6_K, R, UNROLL, MIN_BLOCKS, MODE, IN_NORM, STAGED>(ws, ys, n, xq, acc, f, s);
-    case BRISK_TYPE_Q8_0: return launch_second<UnitQ8_0, R, UNROLL, MIN_BLOCKS, MODE, IN_NORM, STAGED>(ws, ys, n, xq, acc, f, s);
+    case BRISK_TYPE_Q4_K: return launch_second<UnitQ4_K, R, UNROLL, MIN_BLOCKS, MODE, IN_NORM>(ws, ys, n, xq, acc, f, s);
+    case BRISK_TYPE_Q6_K: return launch_second<UnitQ6_K, R, UNROLL, MIN_BLOCKS, MODE, IN_NORM>(ws, ys, n, xq, acc, f, s);
+    case BRISK_TYPE_Q8_0: return launch_second<UnitQ8_0, R, UNROLL, MIN_BLOCKS, MODE, IN_NORM>(ws, ys, n, xq, acc, f, s);
     default: return false;
     }
-}
-
-// BRISK_CUDA_Q8_STAGED=1: the 4-row decode launches with the weights staged
-// through shared memory (gemv_block's STAGED; for measuring).
-bool staged_decode() {
-    static const bool on = [] {
-        const char *e = getenv("BRISK_CUDA_Q8_STAGED");
-        return e && strcmp(e, "1") == 0;
-    }();
-    return on;
 }
 
 // One decode launch of R rows per warp, 1 unit in flight per lane (runs of
@@ -665,7 +533,6 @@ template <int R, int MODE, bool IN_NORM = false>
 bool launch_decode(const brisk_cuda_weight *const *ws, float *const *ys, int n, const void *xq, bool acc,
                    const Fuse &f, cudaStream_t s) {
     if constexpr (R == 4) {
-        if (staged_decode()) return launch_type<R, 1, MODE, IN_NORM, 0, true>(ws, ys, n, xq, acc, f, s);
         if (ws[0]->type == BRISK_TYPE_Q4_K && ws[n - 1]->type == BRISK_TYPE_Q4_K && q4k_capped()) {
             launch<UnitQ4_K, UnitQ4_K, R, 1, MODE == ADD_NORM ? 2 : 4, MODE, IN_NORM>(ws, ys, n, xq, acc, f, s);
             return true;
@@ -740,9 +607,7 @@ static brisk_status gemv_group(const brisk_cuda_weight *const *ws, float *const 
         case 5: ok = launch_type<4, 1, PLAIN>(ws, ys, n, d_xq, acc, f, s); break;
         case 6: ok = launch_type<4, 2, PLAIN>(ws, ys, n, d_xq, acc, f, s); break;
         case 7: ok = launch_type<2, 1, PLAIN, false, 6>(ws, ys, n, d_xq, acc, f, s); break;
-        case 8: ok = launch_type<4, 1, PLAIN, false, 4>(ws, ys, n, d_xq, acc, f, s); break;
-        case 9: ok = launch_type<4, 1, PLAIN, false, 0, true>(ws, ys, n, d_xq, acc, f, s); break;
-        default: ok = launch_type<2, 1, PLAIN, false, 0, true>(ws, ys, n, d_xq, acc, f, s); break;
+        default: ok = launch_type<4, 1, PLAIN, false, 4>(ws, ys, n, d_xq, acc, f, s); break;
         }
     }
     if (!ok) return brisk_fail(err, BRISK_ERR_UNSUPPORTED, "CUDA gemv_q8: weight type %d", (int)ws[0]->type);
@@ -754,8 +619,7 @@ static Fuse plain_fuse() { return Fuse{}; }
 
 // variant: 0 = the default (decode_rows); 1..8 = (rows per warp, units in
 // flight per lane) = (1, 1), (2, 1), (1, 2), (2, 2), (4, 1), (4, 2), then with
-// registers capped for 6 / 4 blocks of 4 warps per SM: (2, 1), (4, 1); 9, 10 =
-// the weights staged through shared memory (STAGED), 4 and 2 rows.
+// registers capped for 6 / 4 blocks of 4 warps per SM: (2, 1), (4, 1).
 extern "C" brisk_status brisk_cuda_gemv_q8_variant(const brisk_cuda_weight *w, const void *d_xq, float *d_y,
                                                    int variant, void *stream, brisk_error *err) {
     return gemv_group(&w, &d_y, 1, d_xq, variant, false, plain_fuse(), PLAIN, false, stream, err);
