@@ -447,10 +447,12 @@ gemv_q8_kernel(Group grp, Fuse f, const uint8_t *__restrict__ xq, int64_t n_in) 
     gemv_grid<U0, U1, WARPS, R, UNROLL, MODE, IN_NORM>(grp, f, xq, n_in);
 }
 
-// With registers capped so that MIN_BLOCKS blocks fit on an SM (the Q4_K
-// 4-row decode launches, q4k_capped, and bench variants; a minimum of 1 block
-// would already change the allocation: Q6_K, 2 rows: 136 registers instead of
-// 126, 12 warps per SM instead of 16).
+// With registers capped so that MIN_BLOCKS blocks fit on an SM (bench variants;
+// a minimum of 1 block would already change the allocation: Q6_K, 2 rows: 136
+// registers instead of 126, 12 warps per SM instead of 16). The decode
+// launches stay uncapped: Q4_K 4 rows at 128 registers streamed 14336 x 4096
+// at 100% of copy vs 96% alone, but decoded slower (392.4 vs 402.6 tok/s: the
+// pre-norm and RoPE kernels spill; cuda9).
 template <class U0, class U1, int WARPS, int R, int UNROLL, int MIN_BLOCKS, int MODE, bool IN_NORM>
 __global__ void __launch_bounds__(WARPS * 32, MIN_BLOCKS)
 gemv_q8_kernel_capped(Group grp, Fuse f, const uint8_t *__restrict__ xq, int64_t n_in) {
@@ -484,18 +486,6 @@ void launch(const brisk_cuda_weight *const *ws, float *const *ys, int n, const v
                    dim3(WARPS * 32), 0, s, grp, f, (const uint8_t *)xq, ws[0]->n_in);
 }
 
-// Q4_K launches of 4 rows per warp with registers capped at 128 (16 warps per
-// SM instead of 12 at 163-168 registers): H100, 14336 x 4096: 101-107% of
-// copy vs 96% (cuda8, cuda9); Q6_K and Q8_0 lose with the cap (spills, longer
-// chains), so only runs of Q4_K alone take it. BRISK_CUDA_Q8_CAP=0: uncapped.
-bool q4k_capped() {
-    static const bool on = [] {
-        const char *e = getenv("BRISK_CUDA_Q8_CAP");
-        return !e || strcmp(e, "0") != 0;
-    }();
-    return on;
-}
-
 // The weight types of a launch: the first matrix's and the last's (at most two runs).
 template <class U0, int R, int UNROLL, int MIN_BLOCKS, int MODE, bool IN_NORM>
 bool launch_second(const brisk_cuda_weight *const *ws, float *const *ys, int n, const void *xq, bool acc,
@@ -527,34 +517,20 @@ bool launch_type(const brisk_cuda_weight *const *ws, float *const *ys, int n, co
     }
 }
 
-// One decode launch of R rows per warp, 1 unit in flight per lane (runs of
-// Q4_K alone with 4 rows: registers capped, q4k_capped).
-template <int R, int MODE, bool IN_NORM = false>
-bool launch_decode(const brisk_cuda_weight *const *ws, float *const *ys, int n, const void *xq, bool acc,
-                   const Fuse &f, cudaStream_t s) {
-    if constexpr (R == 4) {
-        if (ws[0]->type == BRISK_TYPE_Q4_K && ws[n - 1]->type == BRISK_TYPE_Q4_K && q4k_capped()) {
-            launch<UnitQ4_K, UnitQ4_K, R, 1, MODE == ADD_NORM ? 2 : 4, MODE, IN_NORM>(ws, ys, n, xq, acc, f, s);
-            return true;
-        }
-    }
-    return launch_type<R, 1, MODE, IN_NORM>(ws, ys, n, xq, acc, f, s);
-}
-
-// The launches of a decode step (every mode) with R rows per warp; ACT keeps
-// R = 2 (a gate row and an up row).
+// The launches of a decode step (every mode) with R rows per warp, 1 unit in
+// flight per lane; ACT keeps R = 2 (a gate row and an up row).
 template <int R>
 bool launch_mode(const brisk_cuda_weight *const *ws, float *const *ys, int n, const void *xq, bool acc,
                  const Fuse &f, int mode, bool in_norm, cudaStream_t s) {
-    if (mode == ADD_NORM) return launch_decode<R, ADD_NORM>(ws, ys, n, xq, true, f, s);
+    if (mode == ADD_NORM) return launch_type<R, 1, ADD_NORM>(ws, ys, n, xq, true, f, s);
     if (mode == ACT)
-        return in_norm ? launch_decode<2, ACT, true>(ws, ys, n, xq, false, f, s)
-                       : launch_decode<2, ACT>(ws, ys, n, xq, false, f, s);
+        return in_norm ? launch_type<2, 1, ACT, true>(ws, ys, n, xq, false, f, s)
+                       : launch_type<2, 1, ACT>(ws, ys, n, xq, false, f, s);
     if (mode == ROPE)
-        return in_norm ? launch_decode<R, ROPE, true>(ws, ys, n, xq, false, f, s)
-                       : launch_decode<R, ROPE>(ws, ys, n, xq, false, f, s);
-    return in_norm ? launch_decode<R, PLAIN, true>(ws, ys, n, xq, acc, f, s)
-                   : launch_decode<R, PLAIN>(ws, ys, n, xq, acc, f, s);
+        return in_norm ? launch_type<R, 1, ROPE, true>(ws, ys, n, xq, false, f, s)
+                       : launch_type<R, 1, ROPE>(ws, ys, n, xq, false, f, s);
+    return in_norm ? launch_type<R, 1, PLAIN, true>(ws, ys, n, xq, acc, f, s)
+                   : launch_type<R, 1, PLAIN>(ws, ys, n, xq, acc, f, s);
 }
 
 // Rows per warp of the decode kernels: 4 where rows have at most 8192 inputs,
