@@ -130,7 +130,7 @@ static double bench_f16_launches(brisk_cuda_weight (*sets)[3], int copies, int n
     CK(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal));
     for (int i = 0; i < launches; i++) {
         const brisk_cuda_weight *ws[3] = {&sets[i % copies][0], &sets[i % copies][1], &sets[i % copies][2]};
-        BK(brisk_cuda_gemv_f16(ws, d_ys, n, d_x, mode, false, d_out16, s, E));
+        BK(brisk_cuda_gemv_f16(ws, d_ys, n, d_x, mode, false, d_out16, NULL, s, E));
     }
     CK(cudaStreamEndCapture(s, &g));
     CK(cudaGraphInstantiate(&exec, g, 0));
@@ -250,12 +250,12 @@ static void profile_f16(cudaStream_t s) {
         for (int i = 0; i < 3; i++) BK(brisk_cuda_gemv_f16_variant(&w, d_x, d_y[0], vs[i], s, E));
         if (si == 2) { /* gate/up with act */
             const brisk_cuda_weight *gu[2] = {&w, &w2};
-            BK(brisk_cuda_gemv_f16(gu, NULL, 2, d_x, BRISK_CUDA_F16_ACT, false, d_out16, s, E));
+            BK(brisk_cuda_gemv_f16(gu, NULL, 2, d_x, BRISK_CUDA_F16_ACT, false, d_out16, NULL, s, E));
             printf(", gate/up act");
         }
         if (si == 3) {
             const brisk_cuda_weight *one[1] = {&w};
-            BK(brisk_cuda_gemv_f16(one, d_y, 1, d_x, BRISK_CUDA_F16_ADD, false, NULL, s, E));
+            BK(brisk_cuda_gemv_f16(one, d_y, 1, d_x, BRISK_CUDA_F16_ADD, false, NULL, NULL, s, E));
             printf(", down add");
         }
         printf("\n");

@@ -523,7 +523,16 @@ static brisk_status matmuls(gpu_forward *g, const brisk_cuda_weight *const *ws, 
             TRY(brisk_cuda_gemv_q8_fused(ws + i, ys + i, j - i, g->xq_in, &f, g->stream, err));
         } else if (use_f16_gemv(g, ws[i], n)) {
             while (j < count && j - i < 3 && use_f16_gemv(g, ws[j], n) && ws[j]->n_in == ws[i]->n_in) j++;
-            TRY(brisk_cuda_gemv_f16(ws + i, ys + i, j - i, g->h16, BRISK_CUDA_F16_STORE, false, NULL, g->stream, err));
+            brisk_cuda_q8_fusion f = {.mode = BRISK_CUDA_FUSE_NONE};
+            if (rope) {
+                f = *rope;
+                for (int m = i; m < j; m++) {
+                    f.role[m - i] = m;
+                    f.cache[m - i] = rope->cache[m];
+                }
+            }
+            TRY(brisk_cuda_gemv_f16(ws + i, ys + i, j - i, g->h16, rope ? BRISK_CUDA_F16_ROPE : BRISK_CUDA_F16_STORE,
+                                    false, NULL, rope ? &f : NULL, g->stream, err));
         } else {
             TRY(matmul(g, ws[i], g->h16, ys[i], n, err));
         }
@@ -632,7 +641,7 @@ static brisk_status residual_matmul(gpu_forward *g, const brisk_cuda_weight *w, 
                                     bool post_norm, const norm_site *next, int width, brisk_error *err) {
     if (!post_norm && use_f16_gemv(g, w, n)) {
         g->o_pending = false;
-        return brisk_cuda_gemv_f16(&w, &g->x, 1, x16, BRISK_CUDA_F16_ADD, false, NULL, g->stream, err);
+        return brisk_cuda_gemv_f16(&w, &g->x, 1, x16, BRISK_CUDA_F16_ADD, false, NULL, NULL, g->stream, err);
     }
     g->o_pending = post_norm || !use_q8_gemv(g, w, n);
     if (g->o_pending) return matmul(g, w, x16, g->o, n, err);
@@ -672,9 +681,10 @@ static brisk_status norm_input(gpu_forward *g, int n, int width, const norm_site
 }
 
 /* The q/k/v GEMVs' RoPE + KV store epilogue (FUSE_ROPE) for this layer, or
- * false: 1-token passes on the int8 GEMV, adjacent-pair RoPE (not NeoX: its
- * pairs lie in different warps), no biases or q/k norms (they come between
- * the product and the rotation). */
+ * false: 1-token passes with q/k/v all on the int8 GEMV or all on the F16
+ * kernel (FUSE_F16: one launch), adjacent-pair RoPE (not NeoX: its pairs lie
+ * in different warps), no biases or q/k norms (they come between the product
+ * and the rotation). */
 static bool rope_fusion(brisk_engine *e, gpu_forward *g, int il, int n, brisk_cuda_q8_fusion *f) {
     const brisk_model *m = e->model;
     const hparams *hp = &m->hp;
@@ -682,14 +692,17 @@ static bool rope_fusion(brisk_engine *e, gpu_forward *g, int il, int n, brisk_cu
     gpu_layer *l = &g->layers[il];
     const rope_table *rt = ly->sliding ? &e->rope_local : &e->rope_global;
     /* (the fused store writes an f16 cache: an 8-bit one goes through brisk_cuda_rope_kv_store) */
-    if (!(g->fuse & FUSE_ROPE) || g->kv_type != BRISK_CUDA_KV_F16 || !q8_input(g, n, hp->n_embd) ||
-        rt->style == ROPE_NEOX || l->bq || l->bk || l->bv ||
-        m->arch->qk_norm || hp->head_dim % 2 || hp->head_dim != hp->head_dim_v || rt->n_rot % 2 ||
+    if (!(g->fuse & FUSE_ROPE) || g->kv_type != BRISK_CUDA_KV_F16 || rt->style == ROPE_NEOX || l->bq || l->bk ||
+        l->bv || m->arch->qk_norm || hp->head_dim % 2 || hp->head_dim != hp->head_dim_v || rt->n_rot % 2 ||
         rt->n_rot > hp->head_dim)
         return false;
     const brisk_cuda_weight *ws[] = {&l->wq, &l->wk, &l->wv};
-    for (int i = 0; i < 3; i++)
-        if (!use_q8_gemv(g, ws[i], n)) return false;
+    bool q8 = q8_input(g, n, hp->n_embd), f16 = true;
+    for (int i = 0; i < 3; i++) {
+        q8 = q8 && use_q8_gemv(g, ws[i], n);
+        f16 = f16 && use_f16_gemv(g, ws[i], n) && ws[i]->n_in == ws[0]->n_in;
+    }
+    if (!q8 && !f16) return false;
     *f = (brisk_cuda_q8_fusion){.mode = BRISK_CUDA_FUSE_ROPE, .cache = {NULL, l->k, l->v}, .pos = g->d_pos,
                                 .rows = g->d_rows, .inv_freq = ly->sliding ? g->inv_freq_local : g->inv_freq_global,
                                 .head_dim = hp->head_dim, .n_rot = rt->n_rot, .mscale = rt->mscale};
@@ -777,7 +790,7 @@ static brisk_status ffn_block(brisk_engine *e, gpu_forward *g, int il, int n, br
     bool gelu = m->arch->act == ACT_GELU_TANH;
     const void *down_in = g->h16;
     if (f16_act_fusion(g, l, n)) {
-        TRY(brisk_cuda_gemv_f16(gate_up, NULL, 2, g->h16, BRISK_CUDA_F16_ACT, gelu, g->act16, g->stream, err));
+        TRY(brisk_cuda_gemv_f16(gate_up, NULL, 2, g->h16, BRISK_CUDA_F16_ACT, gelu, g->act16, NULL, g->stream, err));
         down_in = g->act16;
     } else if (act_fusion(g, l, n, hp->n_ff)) {
         void *out = epilogue_xq(g);

@@ -21,6 +21,7 @@ typedef struct host_matrix {
 } host_matrix;
 
 static bool make_matrix(host_matrix *m, int64_t n_in, int64_t n_out) {
+    memset(m, 0, sizeof *m);
     size_t bytes;
     uint8_t *src = random_weights(BRISK_TYPE_F16, n_in, n_out, &bytes);
     brisk_error err;
@@ -87,6 +88,24 @@ static void check_variant(int variant, int64_t n_in, int64_t n_out) {
     free(y);
 }
 
+/* brisk_cuda_gemv_f16 without rope fields, true when it returned BRISK_OK (refusals: BRISK_ERR_ARG). */
+static bool gemv(const brisk_cuda_weight *const *ws, float *const *ys, int n, const void *d_x, brisk_cuda_f16_mode mode,
+                 bool gelu, void *d_out16, brisk_error *err) {
+    brisk_status st = brisk_cuda_gemv_f16(ws, ys, n, d_x, mode, gelu, d_out16, NULL, NULL, err);
+    if (st != BRISK_OK && st != BRISK_ERR_ARG) printf("gemv_f16: unexpected status %d: %s\n", (int)st, err->msg);
+    return st == BRISK_OK;
+}
+
+static bool same_bytes(const void *d_a, const void *d_b, size_t bytes) {
+    uint8_t *a = malloc(bytes), *b = malloc(bytes);
+    gpu_download(a, d_a, bytes);
+    gpu_download(b, d_b, bytes);
+    bool same = memcmp(a, b, bytes) == 0;
+    free(a);
+    free(b);
+    return same;
+}
+
 static bool same_floats(const float *d_a, const float *d_b, int64_t n) {
     float *a = malloc((size_t)n * 4), *b = malloc((size_t)n * 4);
     gpu_download(a, d_a, (size_t)n * 4);
@@ -112,9 +131,8 @@ static void check_modes(int64_t n_in) {
     }
     const brisk_cuda_weight *ws[3] = {&m[0].w, &m[1].w, &m[2].w};
     brisk_error err = {0};
-    ok = ok && brisk_cuda_gemv_f16(ws, d_group, 3, d_x, BRISK_CUDA_F16_STORE, false, NULL, NULL, &err) == BRISK_OK;
-    for (int i = 0; i < 3 && ok; i++)
-        ok = brisk_cuda_gemv_f16(&ws[i], &d_one[i], 1, d_x, BRISK_CUDA_F16_STORE, false, NULL, NULL, &err) == BRISK_OK;
+    ok = ok && gemv(ws, d_group, 3, d_x, BRISK_CUDA_F16_STORE, false, NULL, &err);
+    for (int i = 0; i < 3 && ok; i++) ok = gemv(&ws[i], &d_one[i], 1, d_x, BRISK_CUDA_F16_STORE, false, NULL, &err);
     bool same = ok;
     double worst = 0;
     for (int i = 0; i < 3 && ok; i++) {
@@ -132,8 +150,7 @@ static void check_modes(int64_t n_in) {
     float *y0 = malloc(48 * 4), *ya = malloc(48 * 4), *yw = malloc(48 * 4);
     for (int i = 0; i < 48; i++) y0[i] = gpu_rand_uniform(-4, 4);
     float *d_acc = gpu_upload_copy(y0, 48 * 4);
-    bool ok_add = ok && brisk_cuda_gemv_f16(ws, &d_acc, 1, d_x, BRISK_CUDA_F16_ADD, false, NULL, NULL, &err) ==
-                            BRISK_OK;
+    bool ok_add = ok && gemv(ws, &d_acc, 1, d_x, BRISK_CUDA_F16_ADD, false, NULL, &err);
     gpu_download(ya, d_acc, 48 * 4);
     gpu_download(yw, d_one[0], 48 * 4);
     bool sum_ok = true;
@@ -146,12 +163,10 @@ static void check_modes(int64_t n_in) {
     bool ok_act = ok && make_matrix(&up, n_in, 48);
     float *d_up = gpu_alloc_poisoned(48 * 4);
     const brisk_cuda_weight *gu[2] = {&m[0].w, &up.w};
-    ok_act = ok_act &&
-             brisk_cuda_gemv_f16(&gu[1], &d_up, 1, d_x, BRISK_CUDA_F16_STORE, false, NULL, NULL, &err) == BRISK_OK;
+    ok_act = ok_act && gemv(&gu[1], &d_up, 1, d_x, BRISK_CUDA_F16_STORE, false, NULL, &err);
     for (int gelu = 0; gelu < 2; gelu++) {
         void *d_fused = gpu_alloc_poisoned(48 * 2), *d_ref = gpu_alloc_poisoned(48 * 2);
-        bool ok_g = ok_act &&
-                    brisk_cuda_gemv_f16(gu, NULL, 2, d_x, BRISK_CUDA_F16_ACT, gelu, d_fused, NULL, &err) == BRISK_OK &&
+        bool ok_g = ok_act && gemv(gu, NULL, 2, d_x, BRISK_CUDA_F16_ACT, gelu, d_fused, &err) &&
                     brisk_cuda_act_mul(d_one[0], d_up, d_ref, 48, gelu, NULL, &err) == BRISK_OK;
         uint16_t a[48], b[48];
         gpu_download(a, d_fused, sizeof a);
@@ -190,15 +205,17 @@ static void check_refusals(void) {
     const brisk_cuda_weight *wrong_type[1] = {&q8};
     brisk_error err;
     bool refused = ok;
-    refused &= brisk_cuda_gemv_f16(mixed, ys, 2, d_x, BRISK_CUDA_F16_STORE, false, NULL, NULL, &err) == BRISK_ERR_ARG;
-    refused &= brisk_cuda_gemv_f16(four, ys, 4, d_x, BRISK_CUDA_F16_STORE, false, NULL, NULL, &err) == BRISK_ERR_ARG;
-    refused &= brisk_cuda_gemv_f16(one, ys, 1, d_x, BRISK_CUDA_F16_ACT, false, d_out, NULL, &err) == BRISK_ERR_ARG;
-    refused &= brisk_cuda_gemv_f16(mixed, ys, 2, d_x, BRISK_CUDA_F16_ADD, false, NULL, NULL, &err) == BRISK_ERR_ARG;
-    refused &= brisk_cuda_gemv_f16(wrong_type, ys, 1, d_x, BRISK_CUDA_F16_STORE, false, NULL, NULL, &err) ==
-               BRISK_ERR_ARG;
+    refused &= !gemv(mixed, ys, 2, d_x, BRISK_CUDA_F16_STORE, false, NULL, &err);
+    refused &= !gemv(four, ys, 4, d_x, BRISK_CUDA_F16_STORE, false, NULL, &err);
+    refused &= !gemv(one, ys, 1, d_x, BRISK_CUDA_F16_ACT, false, d_out, &err);
+    refused &= !gemv(mixed, ys, 2, d_x, BRISK_CUDA_F16_ADD, false, NULL, &err);
+    refused &= !gemv(wrong_type, ys, 1, d_x, BRISK_CUDA_F16_STORE, false, NULL, &err);
+    refused &= brisk_cuda_gemv_f16(one, ys, 1, d_x, BRISK_CUDA_F16_ROPE, false, NULL, NULL, NULL, &err) ==
+               BRISK_ERR_ARG; /* ROPE without its fields */
     refused &= brisk_cuda_gemv_f16_variant(&a.w, d_x, d_y, brisk_cuda_gemv_f16_variants(), NULL, &err) ==
                BRISK_ERR_ARG;
-    gpu_check(refused, "gemv_f16 refuses mixed n_in, 4 matrices, ACT of one, ADD of two, Q8_0, a bad variant (%s)",
+    gpu_check(refused, "gemv_f16 refuses mixed n_in, 4 matrices, ACT of one, ADD of two, Q8_0, ROPE without rope, "
+              "a bad variant (%s)",
               refused ? err.msg : "accepted one");
     free_matrix(&a);
     free_matrix(&b);
@@ -207,15 +224,65 @@ static void check_refusals(void) {
     brisk_cuda_free(d_out);
 }
 
+/* ROPE: q/k/v (4 heads, 2 KV heads) in one launch with RoPE and the f16 KV
+ * store, twice (the cache rows of the first launch stay): bit-exact with the
+ * STORE launch + rope_kv_store of one token. */
+static void check_rope(int head_dim, int n_rot, int64_t n_in) {
+    const int64_t n_head = 4, n_head_kv = 2, q_dim = n_head * head_dim, kv_dim = n_head_kv * head_dim;
+    const int64_t cache_rows = 24;
+    host_matrix m[3];
+    bool ok = make_matrix(&m[0], n_in, q_dim) && make_matrix(&m[1], n_in, kv_dim) && make_matrix(&m[2], n_in, kv_dim);
+    float *x32 = malloc((size_t)n_in * sizeof(float));
+    void *d_x = random_x(n_in, x32);
+    float *freq = malloc((size_t)(n_rot / 2 + 1) * sizeof(float));
+    for (int i = 0; i < n_rot / 2; i++) freq[i] = gpu_rand_uniform(0.001f, 1.0f);
+    int32_t pos = 3001, row = 17;
+    float *d_f = gpu_upload_copy(freq, (size_t)(n_rot / 2 + 1) * 4);
+    int32_t *d_pos = gpu_upload_copy(&pos, 4), *d_row = gpu_upload_copy(&row, 4);
+    float *d_q = gpu_alloc_poisoned((size_t)q_dim * 4), *d_q_ref = gpu_alloc_poisoned((size_t)q_dim * 4);
+    float *d_k = gpu_alloc_poisoned((size_t)kv_dim * 4), *d_v = gpu_alloc_poisoned((size_t)kv_dim * 4);
+    const size_t cache_bytes = (size_t)(cache_rows * kv_dim) * 2;
+    void *d_kc = gpu_alloc_poisoned(cache_bytes), *d_vc = gpu_alloc_poisoned(cache_bytes);
+    void *d_kc_ref = gpu_alloc_poisoned(cache_bytes), *d_vc_ref = gpu_alloc_poisoned(cache_bytes);
+    brisk_cuda_q8_fusion rope = {.mode = BRISK_CUDA_FUSE_ROPE, .role = {0, 1, 2}, .cache = {NULL, d_kc, d_vc},
+                                 .pos = d_pos, .rows = d_row, .inv_freq = d_f, .head_dim = head_dim, .n_rot = n_rot,
+                                 .mscale = 0.9f};
+    const brisk_cuda_weight *qkv[3] = {&m[0].w, &m[1].w, &m[2].w};
+    float *out[3] = {d_q, NULL, NULL}, *ref[3] = {d_q_ref, d_k, d_v};
+    brisk_error err = {0};
+    bool same = ok;
+    for (int rep = 0; rep < 2 && ok; rep++) {
+        ok = brisk_cuda_gemv_f16(qkv, out, 3, d_x, BRISK_CUDA_F16_ROPE, false, NULL, &rope, NULL, &err) == BRISK_OK &&
+             gemv(qkv, ref, 3, d_x, BRISK_CUDA_F16_STORE, false, NULL, &err) &&
+             brisk_cuda_rope_kv_store(d_q_ref, d_k, d_v, d_pos, d_f, 1, (int)n_head, (int)n_head_kv, head_dim, head_dim,
+                                      n_rot, false, 0.9f, d_kc_ref, d_vc_ref, BRISK_CUDA_KV_F16, cache_rows, d_row, NULL,
+                                      &err) == BRISK_OK;
+        same &= ok && same_bytes(d_q, d_q_ref, (size_t)q_dim * 4) && same_bytes(d_kc, d_kc_ref, cache_bytes) &&
+                same_bytes(d_vc, d_vc_ref, cache_bytes);
+    }
+    gpu_check(ok && same, "gemv_f16 rope head_dim %d n_rot %d n_in %lld: q and the K/V cache %s STORE + "
+              "rope_kv_store%s", head_dim, n_rot, (long long)n_in, same ? "bit-exact with" : "differ from",
+              ok ? "" : err.msg);
+    brisk_cuda_free(d_x); brisk_cuda_free(d_f); brisk_cuda_free(d_pos); brisk_cuda_free(d_row);
+    brisk_cuda_free(d_q); brisk_cuda_free(d_q_ref); brisk_cuda_free(d_k); brisk_cuda_free(d_v);
+    brisk_cuda_free(d_kc); brisk_cuda_free(d_vc); brisk_cuda_free(d_kc_ref); brisk_cuda_free(d_vc_ref);
+    for (int i = 0; i < 3; i++) free_matrix(&m[i]);
+    free(freq);
+    free(x32);
+}
+
 void gpu_test_gemv_f16(void) {
     for (int v = 0; v < brisk_cuda_gemv_f16_variants(); v++) {
         check_variant(v, 4096, 64);
-        check_variant(v, 1000, 48); /* 125 chunks per row: the lanes' last step is partial */
-        check_variant(v, 8, 16);    /* one chunk per row */
+        check_variant(v, 1056, 48); /* 132 chunks per row: the lanes' last step is partial */
+        check_variant(v, 32, 16);   /* 4 chunks per row */
     }
     check_variant(0, 14336, 32);
-    check_variant(0, 4104, 80);
+    check_variant(0, 4128, 80);
     check_modes(4096);
-    check_modes(1000);
+    check_modes(1056);
+    check_rope(128, 128, 4096);
+    check_rope(64, 32, 1056); /* partial rotation */
+    check_rope(96, 96, 512);
     check_refusals();
 }

@@ -114,11 +114,23 @@ brisk_status brisk_cuda_gemv_variant(const brisk_cuda_weight *w, const void *d_x
  *   ADD:   one matrix: d_ys[0] += W x (the residual add of a 1-token pass);
  *   ACT:   ws = {gate, up} (same shape): d_out16 = f16(act(gate x) * (up x))
  *          (GELU-tanh when gelu, else SiLU; = brisk_cuda_act_mul of the two
- *          products), the down matrix's input; d_ys unused.
- * Every matrix F16 with n_in a multiple of 8 and n_out of 16. */
-typedef enum { BRISK_CUDA_F16_STORE, BRISK_CUDA_F16_ADD, BRISK_CUDA_F16_ACT } brisk_cuda_f16_mode;
+ *          products), the down matrix's input; d_ys unused;
+ *   ROPE:  q/k/v of one token as STORE, then rope's fields (role, cache, pos,
+ *          rows, inv_freq, head_dim, n_rot, mscale: as brisk_cuda_gemv_q8_fused's
+ *          ROPE) rotate q into d_ys and k, v into their f16 caches
+ *          (= STORE + brisk_cuda_rope_kv_store, adjacent pairs only).
+ * Every matrix F16 with n_in a multiple of 8 and n_out of 16; rope: NULL
+ * unless ROPE. */
+typedef enum {
+    BRISK_CUDA_F16_STORE,
+    BRISK_CUDA_F16_ADD,
+    BRISK_CUDA_F16_ACT,
+    BRISK_CUDA_F16_ROPE,
+} brisk_cuda_f16_mode;
+struct brisk_cuda_q8_fusion;
 brisk_status brisk_cuda_gemv_f16(const brisk_cuda_weight *const *ws, float *const *d_ys, int n, const void *d_x16,
-                                 brisk_cuda_f16_mode mode, bool gelu, void *d_out16, void *stream, brisk_error *err);
+                                 brisk_cuda_f16_mode mode, bool gelu, void *d_out16,
+                                 const struct brisk_cuda_q8_fusion *rope, void *stream, brisk_error *err);
 /* One matrix (STORE) with configuration `variant` (0 = the default, up to
  * brisk_cuda_gemv_f16_variants() - 1; cuda_gemv_f16.cu lists them), for the
  * bench. BRISK_CUDA_F16_VARIANT=v makes v every launch's configuration. */

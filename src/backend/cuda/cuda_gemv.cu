@@ -135,7 +135,7 @@ extern "C" brisk_status brisk_cuda_gemv_variant(const brisk_cuda_weight *w, cons
         return brisk_fail(err, BRISK_ERR_ARG, "CUDA gemv: %d columns (1..%d)", n_cols,
                           BRISK_CUDA_GEMV_MAX_COLS);
     if (variant == 0 && n_cols == 1 && w->type == BRISK_TYPE_F16 && brisk_cuda_gemv_f16_enabled())
-        return brisk_cuda_gemv_f16(&w, &d_y, 1, d_x, BRISK_CUDA_F16_STORE, false, NULL, stream, err);
+        return brisk_cuda_gemv_f16(&w, &d_y, 1, d_x, BRISK_CUDA_F16_STORE, false, NULL, NULL, stream, err);
     cudaStream_t s = (cudaStream_t)stream;
     bool ok;
     switch (variant) {
