@@ -10,8 +10,11 @@ all generated tokens / wall time of the round; TTFT = request sent -> first
 text chunk. The machine may be shared: --repeat N runs the whole series N
 times, interleaved (1, 4, 16, 1, 4, 16, ...) so that a load change hits every
 client count alike, and reports each count's best round; the 1-minute load
-average is recorded before every round. Prints a markdown table; --json writes
-every round's figures too.
+average and the machine's read bandwidth (`brisk bench --membw`, ~2 s) are
+recorded before every round: one stream is bound by memory and sixteen by
+arithmetic, so the ratio between them moves with the bandwidth of the moment
+(on a shared VM it can change by 2x within minutes). Prints a markdown table;
+--json writes every round's figures too.
 
   bench/load.py [-m MODEL.gguf] [--clients 1,4,16] [--requests 2] [--max-tokens 64] [-t 2] [--repeat 1]
 """
@@ -23,11 +26,13 @@ import platform
 import statistics
 import subprocess
 import sys
+import re
 import threading
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "py"))
+from brisk_ffi import BRISK_BIN  # noqa: E402
 from brisk_server import Server  # noqa: E402
 
 WORDS = ["river", "castle", "engine", "garden", "violin", "planet", "harbor", "forest", "market", "lantern",
@@ -53,7 +58,14 @@ def one_request(srv, prompt, max_tokens):
     return ttft, tokens, time.monotonic() - t0
 
 
-def round_of(srv, clients, requests, max_tokens):
+def read_bandwidth(threads):
+    """The machine's read bandwidth now (GB/s, `brisk bench --membw`), None when it cannot be read."""
+    out = subprocess.run([str(BRISK_BIN), "bench", "--membw", "-t", str(threads)], capture_output=True, text=True)
+    m = re.search(r"memory read bandwidth: ([0-9.]+) GB/s", out.stdout + out.stderr)
+    return float(m.group(1)) if m else None
+
+
+def round_of(srv, clients, requests, max_tokens, threads=2):
     results, errors = [], []
 
     def client(k):
@@ -65,12 +77,13 @@ def round_of(srv, clients, requests, max_tokens):
             except Exception as e:  # noqa: BLE001 (reported below)
                 errors.append(repr(e))
 
-    threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
+    bw_before = read_bandwidth(threads)
+    workers = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
     load_before = os.getloadavg()[0]
     t0 = time.monotonic()
-    for t in threads:
+    for t in workers:
         t.start()
-    for t in threads:
+    for t in workers:
         t.join()
     wall = time.monotonic() - t0
     if errors:
@@ -81,7 +94,8 @@ def round_of(srv, clients, requests, max_tokens):
             "agg_tok_s": round(tokens / wall, 2),
             "per_request_tok_s": round(statistics.median(r[1] / r[2] for r in results), 2),
             "ttft_median_ms": round(1000 * statistics.median(ttfts), 1),
-            "ttft_max_ms": round(1000 * ttfts[-1], 1), "load_avg_before": round(load_before, 2)}
+            "ttft_max_ms": round(1000 * ttfts[-1], 1), "load_avg_before": round(load_before, 2),
+            "read_gbps_before": bw_before}
 
 
 def main():
@@ -99,8 +113,8 @@ def main():
     counts = [int(c) for c in a.clients.split(",")]
     srv = Server(model, "--parallel", max(counts), "-c", 512, "-t", a.threads)
     try:
-        round_of(srv, 1, 1, 8)  # warm-up
-        rounds = [round_of(srv, c, a.requests, a.max_tokens) for _ in range(a.repeat) for c in counts]
+        round_of(srv, 1, 1, 8, a.threads)  # warm-up
+        rounds = [round_of(srv, c, a.requests, a.max_tokens, a.threads) for _ in range(a.repeat) for c in counts]
     finally:
         srv.stop()
     rows = [max((r for r in rounds if r["clients"] == c), key=lambda r: r["agg_tok_s"]) for c in counts]
@@ -108,16 +122,17 @@ def main():
     print(f"model {pathlib.Path(model).name}, {a.max_tokens} tokens per request, {a.requests} requests per client, "
           f"-t {a.threads}, best of {a.repeat}; load average after: {os.getloadavg()[0]:.2f}\n")
     print("| clients | requests | tokens | wall s | aggregate tok/s | x single | per-request tok/s | TTFT median ms "
-          "| TTFT max ms | load avg before |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "| TTFT max ms | load avg before | read GB/s before |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['clients']} | {r['requests']} | {r['tokens']} | {r['wall_s']} | {r['agg_tok_s']} | "
               f"{r['agg_tok_s'] / base:.2f} | {r['per_request_tok_s']} | {r['ttft_median_ms']} | {r['ttft_max_ms']} "
-              f"| {r['load_avg_before']} |")
+              f"| {r['load_avg_before']} | {r['read_gbps_before']} |")
     if a.repeat > 1:
         for c in counts:
-            print(f"\n{c} clients, every round (tok/s @ load): " + ", ".join(
-                f"{r['agg_tok_s']} @ {r['load_avg_before']}" for r in rounds if r["clients"] == c), end="")
+            print(f"\n{c} clients, every round (tok/s @ load, read GB/s): " + ", ".join(
+                f"{r['agg_tok_s']} @ {r['load_avg_before']}, {r['read_gbps_before']}" for r in rounds
+                if r["clients"] == c), end="")
         print()
     if a.json:
         commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
