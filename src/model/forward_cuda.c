@@ -7,9 +7,9 @@
  *   o = f16(attn) Wo ; [post-norm] ; x += o
  *   h16 = rmsnorm(x) ; o = f16(act(h16 Wgate) * h16 Wup) Wdown ; [post-norm] ; x += o
  *
- * Matrix products: up to 8 tokens with the tensor-core GEMV (1 token: the
- * int8 GEMV, or for F16 the CUDA-core kernel of cuda_gemv_f16.cu), more with
- * the cuBLAS GEMM. Weight types the kernels lack (Q4_0, Q5_x, BF16, F32, ...)
+ * Matrix products: up to 32 tokens with the tensor-core GEMV (8 per launch;
+ * 1 token: the int8 GEMV, or for F16 the CUDA-core kernel of cuda_gemv_f16.cu),
+ * more with the cuBLAS GEMM. Weight types the kernels lack (Q4_0, Q5_x, BF16, F32, ...)
  * are converted to F16 at upload; so is an output matrix whose row count is
  * not a multiple of 16 (padded with zero rows). Everything runs on the legacy
  * default stream; each pass ends with a blocking download. */
@@ -53,6 +53,12 @@ brisk_status gpu_forward_pass(brisk_engine *e, const fwd_batch *b, brisk_error *
 #define MAX_DEVICE_ALLOCS 64
 #define ATTN_SCRATCH_SLOTS 1024            /* query tokens x context splits the attention scratch holds */
 #define MAX_SPLITS 128                     /* brisk_cuda_attention_splits' most */
+/* Passes of up to this many tokens (BRISK_CUDA_GEMV_COLS overrides it) multiply
+ * by the tensor-core GEMV, 8 columns per launch (each launch streams the
+ * matrix once); longer ones dequantize each matrix to f16 slices for cuBLAS,
+ * which moves ~7x a Q4_K matrix's bytes (its f16 copy written, then read), so
+ * by that estimate the GEMM pays only from ~5 launches up. */
+#define GEMV_COLS_DEFAULT 32
 /* BRISK_CUDA_FUSE bits: work fused into the int8 GEMVs of a 1-token pass
  * (bench/results/2026-11-25-cuda-fusion-h100.md has each one's figures) */
 #define FUSE_NORM 1 /* RMSNorm: the residual GEMV writes the pre-norm input, the readers apply 1 / rms */
@@ -95,6 +101,7 @@ struct gpu_forward {
      * (brisk_cuda_prenorm_xq: the GEMV applies 1 / rms), norm_ready whether
      * the last GEMV's epilogue already wrote the next norm's input. */
     int fuse;
+    int gemv_cols;                /* the most tokens a pass multiplies by GEMV launches (GEMV_COLS_DEFAULT) */
     bool to_output;               /* the pass goes on to the output norm + matrix (whole_pass) */
     float norm_eps;
     void *xq2, *xq_in;
@@ -306,6 +313,8 @@ static brisk_status create_n(brisk_engine *e, int32_t n, gpu_forward **out, bris
     g->use_q8 = !q8 || strcmp(q8, "0") != 0;
     const char *fuse = getenv("BRISK_CUDA_FUSE");
     g->fuse = fuse ? atoi(fuse) : FUSE_DEFAULT;
+    const char *gemv_cols = getenv("BRISK_CUDA_GEMV_COLS");
+    g->gemv_cols = gemv_cols ? atoi(gemv_cols) : GEMV_COLS_DEFAULT;
     g->norm_eps = hp->norm_eps;
     g->layers = calloc((size_t)n, sizeof *g->layers);
     if (!g->layers) return brisk_fail(err, BRISK_ERR_NOMEM, "out of memory");
@@ -485,8 +494,15 @@ static brisk_status matmul(gpu_forward *g, const brisk_cuda_weight *w, const voi
         brisk_cuda_q8_fusion f = {.in_norm = g->xq_prenorm, .in_eps = g->norm_eps};
         return brisk_cuda_gemv_q8_fused(&w, &y, 1, g->xq_in, &f, g->stream, err);
     }
-    if (n <= BRISK_CUDA_GEMV_MAX_COLS) return brisk_cuda_gemv(w, x16, y, n, g->stream, err);
-    return brisk_cuda_gemm(g->blas, w, x16, y, n, g->gemm_scratch, err);
+    if (n > g->gemv_cols && n > BRISK_CUDA_GEMV_MAX_COLS)
+        return brisk_cuda_gemm(g->blas, w, x16, y, n, g->gemm_scratch, err);
+    for (int c = 0; c < n; c += BRISK_CUDA_GEMV_MAX_COLS) {
+        const int cols = n - c < BRISK_CUDA_GEMV_MAX_COLS ? n - c : BRISK_CUDA_GEMV_MAX_COLS;
+        const brisk_status st = brisk_cuda_gemv(w, (const uint16_t *)x16 + (size_t)c * (size_t)w->n_in,
+                                                y + (size_t)c * (size_t)w->n_out, cols, g->stream, err);
+        if (st != BRISK_OK) return st;
+    }
+    return BRISK_OK;
 }
 
 #define TRY(call)                                   \
