@@ -5,11 +5,12 @@
  *     copies of the matrix that it never sits in the L2 cache),
  *   prompt GEMM (512 tokens, dequantize + cuBLAS): TFLOP/s,
  *   attention: decode at 512 and 8192 positions, prefill of 512 tokens.
- * Usage: brisk_cuda_bench [quick|attention|q8 [TYPE [SHAPE [VARIANT]]]]
+ * Usage: brisk_cuda_bench [quick|attention|f16|f16prof|q8 [TYPE [SHAPE [VARIANT]]]]
  *   quick: Q4_K 4096x4096 only, for smoke runs; attention: the copy bandwidth and attention
- *   only; q8: the int8-activation GEMV's variants only (q8v0 = the decode default; Q4_K / Q6_K /
- *   Q8_0, or one TYPE by name, one SHAPE by its index in shapes[], one VARIANT: for profiling
- *   one kernel) */
+ *   only; f16: the 1-column F16 GEMV's configurations and the decode step's F16 launches;
+ *   f16prof: single F16 launches for ncu; q8: the int8-activation GEMV's variants only (q8v0 =
+ *   the decode default; Q4_K / Q6_K / Q8_0, or one TYPE by name, one SHAPE by its index in
+ *   shapes[], one VARIANT: for profiling one kernel) */
 #include <cuda_runtime_api.h>
 #include <math.h>
 #include <stdio.h>
@@ -118,6 +119,156 @@ static double bench_gemv(brisk_cuda_weight *ws, int copies, const void *d_x, con
     cudaGraphExecDestroy(exec);
     cudaGraphDestroy(g);
     return (double)ws[0].bytes * launches / (ms * 1e-3) / 1e9;
+}
+
+/* The F16 decode GEMV alone (`f16` mode): every configuration of the
+ * 1-column kernel (brisk_cuda_gemv_f16_variant) and the tensor-core kernel's
+ * default, per shape; then the decode step's F16 launches (q/k/v in one
+ * launch, gate/up with act(gate) * up, down adding into x), GB/s of weights. */
+static double bench_f16_launches(brisk_cuda_weight (*sets)[3], int copies, int n, brisk_cuda_f16_mode mode,
+                                 const void *d_x, float *const *d_ys, void *d_out16, cudaStream_t s) {
+    const int launches = copies < 40 ? 40 : copies;
+    cudaGraph_t g;
+    cudaGraphExec_t exec;
+    CK(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal));
+    for (int i = 0; i < launches; i++) {
+        const brisk_cuda_weight *ws[3] = {&sets[i % copies][0], &sets[i % copies][1], &sets[i % copies][2]};
+        BK(brisk_cuda_gemv_f16(ws, d_ys, n, d_x, mode, false, d_out16, NULL, s, E));
+    }
+    CK(cudaStreamEndCapture(s, &g));
+    CK(cudaGraphInstantiate(&exec, g, 0));
+    float ms = time_graph(exec, s, 7);
+    cudaGraphExecDestroy(exec);
+    cudaGraphDestroy(g);
+    size_t bytes = 0;
+    for (int m = 0; m < n; m++) bytes += sets[0][m].bytes;
+    return (double)bytes * launches / (ms * 1e-3) / 1e9;
+}
+
+static void bench_f16(double copy_gbs, cudaStream_t s) {
+    const brisk_type type = BRISK_TYPE_F16;
+    const int max_n = 14336;
+    uint16_t *xh = malloc((size_t)max_n * 2);
+    for (int64_t i = 0; i < max_n; i++) xh[i] = rnd_half(-6, 0);
+    void *d_x, *d_out16;
+    float *d_y[3];
+    CK(cudaMalloc(&d_x, (size_t)max_n * 2));
+    CK(cudaMalloc(&d_out16, (size_t)max_n * 2));
+    CK(cudaMemcpy(d_x, xh, (size_t)max_n * 2, cudaMemcpyHostToDevice));
+    free(xh);
+    for (int m = 0; m < 3; m++) {
+        CK(cudaMalloc((void **)&d_y[m], (size_t)128256 * 4));
+        CK(cudaMemset(d_y[m], 0, (size_t)128256 * 4));
+    }
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+        const shape *sh = &shapes[si];
+        size_t bytes;
+        uint8_t *host = random_matrix(type, sh->n_in, sh->n_out, &bytes);
+        int copies = (int)((size_t)256 << 20) / (int)(bytes < ((size_t)1 << 30) ? bytes : ((size_t)1 << 30)) + 1;
+        if (copies > 64) copies = 64;
+        brisk_cuda_weight ws[64];
+        for (int c = 0; c < copies; c++) BK(brisk_cuda_weight_upload(&ws[c], type, sh->n_in, sh->n_out, host, E));
+        free(host);
+        printf("F16 1col %-22s %7.1f MB  GB/s (%% of copy):", sh->name, (double)bytes / 1e6);
+        double gbs = bench_gemv(ws, copies, d_x, NULL, d_y[0], 1, 3, s);
+        printf("  tensor-core %5.0f (%3.0f%%)", gbs, 100 * gbs / copy_gbs);
+        for (int v = 0; v < brisk_cuda_gemv_f16_variants(); v++) {
+            const int launches = copies < 40 ? 40 : copies;
+            cudaGraph_t g;
+            cudaGraphExec_t exec;
+            CK(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal));
+            for (int i = 0; i < launches; i++) BK(brisk_cuda_gemv_f16_variant(&ws[i % copies], d_x, d_y[0], v, s, E));
+            CK(cudaStreamEndCapture(s, &g));
+            CK(cudaGraphInstantiate(&exec, g, 0));
+            float ms = time_graph(exec, s, 7);
+            cudaGraphExecDestroy(exec);
+            cudaGraphDestroy(g);
+            gbs = (double)bytes * launches / (ms * 1e-3) / 1e9;
+            printf("  v%d %5.0f (%3.0f%%)", v, gbs, 100 * gbs / copy_gbs);
+        }
+        printf("\n");
+        fflush(stdout);
+        for (int c = 0; c < copies; c++) brisk_cuda_weight_free(&ws[c]);
+    }
+    /* the decode step's launches (BRISK_CUDA_F16_VARIANT picks their configuration) */
+    static const struct { const char *name; int n; brisk_cuda_f16_mode mode; int64_t rows[3], n_in; } steps[] = {
+        {"q/k/v 4096+1024+1024 x 4096", 3, BRISK_CUDA_F16_STORE, {4096, 1024, 1024}, 4096},
+        {"o 4096x4096, x +=", 1, BRISK_CUDA_F16_ADD, {4096}, 4096},
+        {"gate/up 2 x 14336x4096, act", 2, BRISK_CUDA_F16_ACT, {14336, 14336}, 4096},
+        {"down 4096x14336, x +=", 1, BRISK_CUDA_F16_ADD, {4096}, 14336},
+    };
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        size_t bytes = 0;
+        for (int m = 0; m < steps[i].n; m++) bytes += (size_t)steps[i].rows[m] * steps[i].n_in * 2;
+        int copies = (int)(((size_t)256 << 20) / bytes) + 1;
+        if (copies > 64) copies = 64;
+        brisk_cuda_weight (*sets)[3] = calloc((size_t)copies, sizeof *sets);
+        for (int m = 0; m < steps[i].n; m++) {
+            size_t b;
+            uint8_t *host = random_matrix(type, steps[i].n_in, steps[i].rows[m], &b);
+            for (int c = 0; c < copies; c++)
+                BK(brisk_cuda_weight_upload(&sets[c][m], type, steps[i].n_in, steps[i].rows[m], host, E));
+            free(host);
+        }
+        for (int m = steps[i].n; m < 3; m++)
+            for (int c = 0; c < copies; c++) sets[c][m] = sets[c][0];
+        double gbs = bench_f16_launches(sets, copies, steps[i].n, steps[i].mode, d_x, d_y, d_out16, s);
+        printf("F16 decode launch %-30s %7.1f MB: %5.0f GB/s (%3.0f%%)\n", steps[i].name, (double)bytes / 1e6, gbs,
+               100 * gbs / copy_gbs);
+        fflush(stdout);
+        for (int c = 0; c < copies; c++)
+            for (int m = 0; m < steps[i].n; m++) brisk_cuda_weight_free(&sets[c][m]);
+        free(sets);
+    }
+    cudaFree(d_x);
+    cudaFree(d_out16);
+    for (int m = 0; m < 3; m++) cudaFree(d_y[m]);
+}
+
+/* `f16prof`: single launches (no graph) for ncu: per shape the tensor-core
+ * kernel's default, then variants 0, 1, 3 of the 1-column kernel; then the
+ * q/k/v, gate/up (ACT) and down (ADD) launches of the default. */
+static void profile_f16(cudaStream_t s) {
+    const int max_n = 14336;
+    uint16_t *xh = malloc((size_t)max_n * 2);
+    for (int64_t i = 0; i < max_n; i++) xh[i] = rnd_half(-6, 0);
+    void *d_x, *d_out16;
+    float *d_y[3];
+    CK(cudaMalloc(&d_x, (size_t)max_n * 2));
+    CK(cudaMalloc(&d_out16, (size_t)max_n * 2));
+    CK(cudaMemcpy(d_x, xh, (size_t)max_n * 2, cudaMemcpyHostToDevice));
+    free(xh);
+    for (int m = 0; m < 3; m++) CK(cudaMalloc((void **)&d_y[m], (size_t)128256 * 4));
+    for (size_t si = 0; si < 4; si++) {
+        const shape *sh = &shapes[si];
+        size_t bytes;
+        uint8_t *host = random_matrix(BRISK_TYPE_F16, sh->n_in, sh->n_out, &bytes);
+        brisk_cuda_weight w, w2;
+        BK(brisk_cuda_weight_upload(&w, BRISK_TYPE_F16, sh->n_in, sh->n_out, host, E));
+        BK(brisk_cuda_weight_upload(&w2, BRISK_TYPE_F16, sh->n_in, sh->n_out, host, E));
+        free(host);
+        printf("profile: %s: tensor-core, v0, v1, v3", sh->name);
+        BK(brisk_cuda_gemv_variant(&w, d_x, d_y[0], 1, 3, s, E));
+        const int vs[] = {0, 1, 3};
+        for (int i = 0; i < 3; i++) BK(brisk_cuda_gemv_f16_variant(&w, d_x, d_y[0], vs[i], s, E));
+        if (si == 2) { /* gate/up with act */
+            const brisk_cuda_weight *gu[2] = {&w, &w2};
+            BK(brisk_cuda_gemv_f16(gu, NULL, 2, d_x, BRISK_CUDA_F16_ACT, false, d_out16, NULL, s, E));
+            printf(", gate/up act");
+        }
+        if (si == 3) {
+            const brisk_cuda_weight *one[1] = {&w};
+            BK(brisk_cuda_gemv_f16(one, d_y, 1, d_x, BRISK_CUDA_F16_ADD, false, NULL, NULL, s, E));
+            printf(", down add");
+        }
+        printf("\n");
+        CK(cudaStreamSynchronize(s));
+        brisk_cuda_weight_free(&w);
+        brisk_cuda_weight_free(&w2);
+    }
+    cudaFree(d_x);
+    cudaFree(d_out16);
+    for (int m = 0; m < 3; m++) cudaFree(d_y[m]);
 }
 
 /* Prompt GEMM, 512 tokens, one copy (the dequantized slices are what stream):
@@ -383,6 +534,7 @@ int main(int argc, char **argv) {
     const bool quick = argc > 1 && strcmp(argv[1], "quick") == 0;
     const bool attention_only = argc > 1 && strcmp(argv[1], "attention") == 0;
     const bool q8_only = argc > 1 && strcmp(argv[1], "q8") == 0;
+    const bool f16_only = argc > 1 && strcmp(argv[1], "f16") == 0;
     char desc[256];
     BK(brisk_cuda_device_describe(0, desc, sizeof desc, E));
     printf("device: %s\n", desc);
@@ -391,6 +543,16 @@ int main(int argc, char **argv) {
     double copy_gbs;
     BK(brisk_cuda_copy_bandwidth((size_t)1 << 30, &copy_gbs, E));
     printf("copy bandwidth (read + write): %.0f GB/s\n", copy_gbs);
+    if (argc > 1 && strcmp(argv[1], "f16prof") == 0) {
+        profile_f16(s);
+        cudaStreamDestroy(s);
+        return 0;
+    }
+    if (f16_only) {
+        bench_f16(copy_gbs, s);
+        cudaStreamDestroy(s);
+        return 0;
+    }
     brisk_cuda_blas *blas;
     BK(brisk_cuda_blas_create(&blas, s, E));
     const brisk_type types[] = {BRISK_TYPE_Q4_K, BRISK_TYPE_Q6_K, BRISK_TYPE_Q8_0, BRISK_TYPE_F16};

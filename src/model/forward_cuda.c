@@ -7,7 +7,8 @@
  *   o = f16(attn) Wo ; [post-norm] ; x += o
  *   h16 = rmsnorm(x) ; o = f16(act(h16 Wgate) * h16 Wup) Wdown ; [post-norm] ; x += o
  *
- * Matrix products: up to 32 tokens with the tensor-core GEMV (8 per launch),
+ * Matrix products: up to 32 tokens with the tensor-core GEMV (8 per launch;
+ * 1 token: the int8 GEMV, or for F16 the CUDA-core kernel of cuda_gemv_f16.cu),
  * more with the cuBLAS GEMM. Weight types the kernels lack (Q4_0, Q5_x, BF16, F32, ...)
  * are converted to F16 at upload; so is an output matrix whose row count is
  * not a multiple of 16 (padded with zero rows). Everything runs on the legacy
@@ -65,7 +66,9 @@ brisk_status gpu_forward_pass(brisk_engine *e, const fwd_batch *b, brisk_error *
                        Q4_K_M decodes ~7% slower with it, Q8_0 the same) */
 #define FUSE_ROPE 4 /* RoPE and the KV store in the q/k/v GEMV */
 #define FUSE_TYPES 8 /* matrices of two weight types in one launch (q, k Q4_K + v Q6_K) */
-#define FUSE_DEFAULT (FUSE_NORM | FUSE_ROPE | FUSE_TYPES)
+#define FUSE_F16 16 /* F16 matrices (brisk_cuda_gemv_f16): q/k/v in one launch, act(gate) * up in the
+                       gate/up launch, o/down adding into x */
+#define FUSE_DEFAULT (FUSE_NORM | FUSE_ROPE | FUSE_TYPES | FUSE_F16)
 
 typedef struct gpu_layer {
     brisk_cuda_weight wq, wk, wv, wo, gate, up, down;
@@ -89,6 +92,7 @@ struct gpu_forward {
     /* activations, [n_batch, width] */
     float *x, *q, *k, *v, *attn, *o, *gate, *up, *logits;
     void *h16;                    /* f16 input of the matrix products, [n_batch, max n_in] */
+    void *act16;                  /* FUSE_F16: act(gate) * up of a 1-token pass, f16 [n_ff] (the down matrix's input) */
     void *xq;                     /* h16 of a 1-token pass quantized to int8 (brisk_cuda_quantize_x8) */
     /* Fusions of a 1-token pass (BRISK_CUDA_FUSE, bits FUSE_*; default FUSE_DEFAULT):
      * the producers fused into a GEMV's epilogue write the other xq buffer
@@ -356,6 +360,7 @@ static brisk_status create_n(brisk_engine *e, int32_t n, gpu_forward **out, bris
         {(void **)&g->up, (size_t)(B * hp->n_ff) * 4, "activations"},
         {(void **)&g->logits, g->has_output ? (size_t)(B * g->n_vocab_pad) * 4 : 0, "the logits"},
         {&g->h16, (size_t)(B * max_in) * 2, "activations"},
+        {&g->act16, (size_t)hp->n_ff * 2, "activations"},
         {&g->xq, brisk_cuda_xq8_bytes((max_in + 63) / 64 * 64), "activations"},
         {&g->xq2, brisk_cuda_xq8_bytes((max_in + 63) / 64 * 64), "activations"},
         {&g->counters, brisk_cuda_q8_counters_bytes(max_in), "GEMV counters"},
@@ -478,6 +483,11 @@ static bool use_q8_gemv(const gpu_forward *g, const brisk_cuda_weight *w, int n)
     return q8_input(g, n, w->n_in) && brisk_cuda_gemv_q8_supported(w);
 }
 
+/* The 1-column F16 kernel with its fused launches (FUSE_F16) for this 1-token matrix? */
+static bool use_f16_gemv(const gpu_forward *g, const brisk_cuda_weight *w, int n) {
+    return (g->fuse & FUSE_F16) && n == 1 && w->type == BRISK_TYPE_F16 && brisk_cuda_gemv_f16_enabled();
+}
+
 static brisk_status matmul(gpu_forward *g, const brisk_cuda_weight *w, const void *x16, float *y, int n,
                            brisk_error *err) {
     if (use_q8_gemv(g, w, n)) {
@@ -503,7 +513,7 @@ static brisk_status matmul(gpu_forward *g, const brisk_cuda_weight *w, const voi
 
 /* ys[i] = ws[i] h16 for matrices that read the same input; on the int8 path
  * they go to the GPU in one launch (brisk_cuda_gemv_q8_fused) per two runs of
- * weight types,
+ * weight types, F16 ones (FUSE_F16) in one brisk_cuda_gemv_f16 launch,
  * with `rope` (NULL: none) as the RoPE + KV store epilogue (roles 0, 1, 2 =
  * q, k, v: matrices in that order). */
 static brisk_status matmuls(gpu_forward *g, const brisk_cuda_weight *const *ws, float *const *ys, int count, int n,
@@ -527,6 +537,18 @@ static brisk_status matmuls(gpu_forward *g, const brisk_cuda_weight *const *ws, 
             f.in_norm = g->xq_prenorm;
             f.in_eps = g->norm_eps;
             TRY(brisk_cuda_gemv_q8_fused(ws + i, ys + i, j - i, g->xq_in, &f, g->stream, err));
+        } else if (use_f16_gemv(g, ws[i], n)) {
+            while (j < count && j - i < 3 && use_f16_gemv(g, ws[j], n) && ws[j]->n_in == ws[i]->n_in) j++;
+            brisk_cuda_q8_fusion f = {.mode = BRISK_CUDA_FUSE_NONE};
+            if (rope) {
+                f = *rope;
+                for (int m = i; m < j; m++) {
+                    f.role[m - i] = m;
+                    f.cache[m - i] = rope->cache[m];
+                }
+            }
+            TRY(brisk_cuda_gemv_f16(ws + i, ys + i, j - i, g->h16, rope ? BRISK_CUDA_F16_ROPE : BRISK_CUDA_F16_STORE,
+                                    false, NULL, rope ? &f : NULL, g->stream, err));
         } else {
             TRY(matmul(g, ws[i], g->h16, ys[i], n, err));
         }
@@ -624,16 +646,21 @@ static norm_site output_site(const gpu_forward *g) {
     return (norm_site){.w = g->output_norm, .readers = {&g->output}, .n_readers = 1};
 }
 
-/* The block's output matrix (wo, down): o = W h for the next norm_input's
- * residual add (o_pending), or, on the int8 GEMV of a 1-token pass without a
- * post-norm, x += W h in the GEMV's epilogue (then the norm needs no add and
- * spreads over several blocks); with FUSE_NORM that epilogue also writes the
- * pre-norm input of `next` (the norm after it; NULL: none), and the next
- * norm_input has nothing left to do (norm_ready). */
-static brisk_status residual_matmul(gpu_forward *g, const brisk_cuda_weight *w, int n, bool post_norm,
-                                    const norm_site *next, int width, brisk_error *err) {
+/* The block's output matrix (wo, down) of the f16 input x16: o = W x16 for
+ * the next norm_input's residual add (o_pending), or, on the int8 GEMV or the
+ * F16 kernel (FUSE_F16) of a 1-token pass without a post-norm, x += W h in the
+ * GEMV's epilogue (then the norm needs no add and spreads over several
+ * blocks); with FUSE_NORM the int8 epilogue also writes the pre-norm input of
+ * `next` (the norm after it; NULL: none), and the next norm_input has nothing
+ * left to do (norm_ready). */
+static brisk_status residual_matmul(gpu_forward *g, const brisk_cuda_weight *w, const void *x16, int n,
+                                    bool post_norm, const norm_site *next, int width, brisk_error *err) {
+    if (!post_norm && use_f16_gemv(g, w, n)) {
+        g->o_pending = false;
+        return brisk_cuda_gemv_f16(&w, &g->x, 1, x16, BRISK_CUDA_F16_ADD, false, NULL, NULL, g->stream, err);
+    }
     g->o_pending = post_norm || !use_q8_gemv(g, w, n);
-    if (g->o_pending) return matmul(g, w, g->h16, g->o, n, err);
+    if (g->o_pending) return matmul(g, w, x16, g->o, n, err);
     if (prenorm_ok(g, n, width, next) && width % 32 == 0) {
         void *out = epilogue_xq(g);
         /* (its input, the attention output or act(gate) * up, is never pre-norm encoded) */
@@ -670,9 +697,10 @@ static brisk_status norm_input(gpu_forward *g, int n, int width, const norm_site
 }
 
 /* The q/k/v GEMVs' RoPE + KV store epilogue (FUSE_ROPE) for this layer, or
- * false: 1-token passes on the int8 GEMV, adjacent-pair RoPE (not NeoX: its
- * pairs lie in different warps), no biases or q/k norms (they come between
- * the product and the rotation). */
+ * false: 1-token passes with q/k/v all on the int8 GEMV or all on the F16
+ * kernel (FUSE_F16: one launch), adjacent-pair RoPE (not NeoX: its pairs lie
+ * in different warps), no biases or q/k norms (they come between the product
+ * and the rotation). */
 static bool rope_fusion(brisk_engine *e, gpu_forward *g, int il, int n, brisk_cuda_q8_fusion *f) {
     const brisk_model *m = e->model;
     const hparams *hp = &m->hp;
@@ -680,14 +708,17 @@ static bool rope_fusion(brisk_engine *e, gpu_forward *g, int il, int n, brisk_cu
     gpu_layer *l = &g->layers[il];
     const rope_table *rt = ly->sliding ? &e->rope_local : &e->rope_global;
     /* (the fused store writes an f16 cache: an 8-bit one goes through brisk_cuda_rope_kv_store) */
-    if (!(g->fuse & FUSE_ROPE) || g->kv_type != BRISK_CUDA_KV_F16 || !q8_input(g, n, hp->n_embd) ||
-        rt->style == ROPE_NEOX || l->bq || l->bk || l->bv ||
-        m->arch->qk_norm || hp->head_dim % 2 || hp->head_dim != hp->head_dim_v || rt->n_rot % 2 ||
+    if (!(g->fuse & FUSE_ROPE) || g->kv_type != BRISK_CUDA_KV_F16 || rt->style == ROPE_NEOX || l->bq || l->bk ||
+        l->bv || m->arch->qk_norm || hp->head_dim % 2 || hp->head_dim != hp->head_dim_v || rt->n_rot % 2 ||
         rt->n_rot > hp->head_dim)
         return false;
     const brisk_cuda_weight *ws[] = {&l->wq, &l->wk, &l->wv};
-    for (int i = 0; i < 3; i++)
-        if (!use_q8_gemv(g, ws[i], n)) return false;
+    bool q8 = q8_input(g, n, hp->n_embd), f16 = true;
+    for (int i = 0; i < 3; i++) {
+        q8 = q8 && use_q8_gemv(g, ws[i], n);
+        f16 = f16 && use_f16_gemv(g, ws[i], n) && ws[i]->n_in == ws[0]->n_in;
+    }
+    if (!q8 && !f16) return false;
     *f = (brisk_cuda_q8_fusion){.mode = BRISK_CUDA_FUSE_ROPE, .cache = {NULL, l->k, l->v}, .pos = g->d_pos,
                                 .rows = g->d_rows, .inv_freq = ly->sliding ? g->inv_freq_local : g->inv_freq_global,
                                 .head_dim = hp->head_dim, .n_rot = rt->n_rot, .mscale = rt->mscale};
@@ -743,7 +774,7 @@ static brisk_status attention_block(brisk_engine *e, gpu_forward *g, int il, int
         TRY(brisk_cuda_f32_to_xq(g->attn, NULL, false, g->h16, standalone_xq(g), o_dim, g->stream, err));
     else if (!merge_to_xq)
         TRY(brisk_cuda_f32_to_f16(g->attn, g->h16, n * o_dim, g->stream, err));
-    TRY(residual_matmul(g, &l->wo, n, l->post_attn_norm != NULL, &next, hp->n_embd, err));
+    TRY(residual_matmul(g, &l->wo, g->h16, n, l->post_attn_norm != NULL, &next, hp->n_embd, err));
     if (l->post_attn_norm)
         TRY(brisk_cuda_rmsnorm(g->o, l->post_attn_norm, g->o, NULL, n, hp->n_embd, hp->norm_eps, g->stream, err));
     return BRISK_OK;
@@ -756,6 +787,13 @@ static bool act_fusion(const gpu_forward *g, const gpu_layer *l, int n, int n_ff
            use_q8_gemv(g, &l->up, n) && l->gate.type == l->up.type && l->gate.n_out == l->up.n_out;
 }
 
+/* act(gate) * up in the F16 gate/up launch (FUSE_F16): 1-token passes, gate
+ * and up F16 of one shape, a down matrix that reads f16 (not the int8 GEMV). */
+static bool f16_act_fusion(const gpu_forward *g, const gpu_layer *l, int n) {
+    return use_f16_gemv(g, &l->gate, n) && use_f16_gemv(g, &l->up, n) && l->gate.n_out == l->up.n_out &&
+           l->gate.n_in == l->up.n_in && !use_q8_gemv(g, &l->down, n);
+}
+
 static brisk_status ffn_block(brisk_engine *e, gpu_forward *g, int il, int n, brisk_error *err) {
     const brisk_model *m = e->model;
     const hparams *hp = &m->hp;
@@ -766,7 +804,11 @@ static brisk_status ffn_block(brisk_engine *e, gpu_forward *g, int il, int n, br
     const brisk_cuda_weight *gate_up[] = {&l->gate, &l->up};
     float *gate_up_out[] = {g->gate, g->up};
     bool gelu = m->arch->act == ACT_GELU_TANH;
-    if (act_fusion(g, l, n, hp->n_ff)) {
+    const void *down_in = g->h16;
+    if (f16_act_fusion(g, l, n)) {
+        TRY(brisk_cuda_gemv_f16(gate_up, NULL, 2, g->h16, BRISK_CUDA_F16_ACT, gelu, g->act16, NULL, g->stream, err));
+        down_in = g->act16;
+    } else if (act_fusion(g, l, n, hp->n_ff)) {
         void *out = epilogue_xq(g);
         brisk_cuda_q8_fusion f = {.mode = BRISK_CUDA_FUSE_ACT, .in_norm = g->xq_prenorm, .in_eps = g->norm_eps,
                                   .act_out = g->gate, .out16 = g->h16, .out_xq = out, .counters = g->counters,
@@ -781,7 +823,7 @@ static brisk_status ffn_block(brisk_engine *e, gpu_forward *g, int il, int n, br
         else
             TRY(brisk_cuda_act_mul(g->gate, g->up, g->h16, (int64_t)n * hp->n_ff, gelu, g->stream, err));
     }
-    TRY(residual_matmul(g, &l->down, n, l->post_ffn_norm != NULL,
+    TRY(residual_matmul(g, &l->down, down_in, n, l->post_ffn_norm != NULL,
                         il + 1 < g->n_layers || g->to_output ? &next : NULL, hp->n_embd, err));
     if (l->post_ffn_norm)
         TRY(brisk_cuda_rmsnorm(g->o, l->post_ffn_norm, g->o, NULL, n, hp->n_embd, hp->norm_eps, g->stream, err));

@@ -92,6 +92,7 @@ int main(int argc, char **argv) {
     const struct { const char *name; void (*fn)(void); } groups[] = {
         {"dequant", gpu_test_dequant}, {"matmul", gpu_test_matmul}, {"ops", gpu_test_ops},
         {"attention", gpu_test_attention}, {"errors", gpu_test_errors}, {"fused", gpu_test_fused},
+        {"gemv_f16", gpu_test_gemv_f16},
     };
     for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++)
         if (argc < 2 || strstr(groups[i].name, argv[1])) groups[i].fn();

@@ -45,5 +45,6 @@ void gpu_test_ops(void);
 void gpu_test_attention(void);
 void gpu_test_errors(void);
 void gpu_test_fused(void);
+void gpu_test_gemv_f16(void);
 
 #endif

@@ -96,14 +96,50 @@ void brisk_cuda_weight_free(brisk_cuda_weight *w);
 
 /* Decode GEMV, 1..8 columns: d_y[c, :] = W d_x[c, :] for c < n_cols.
  * d_x: [n_cols, n_in] f16; d_y: [n_cols, n_out] f32. Tensor-core kernel that
- * streams the weights once for all columns. */
+ * streams the weights once for all columns (1 column of F16: brisk_cuda_gemv_f16). */
 #define BRISK_CUDA_GEMV_MAX_COLS 8
 brisk_status brisk_cuda_gemv(const brisk_cuda_weight *w, const void *d_x, float *d_y, int n_cols,
                              void *stream, brisk_error *err);
 /* The same with a chosen kernel configuration, for the bench: 0 = the default,
- * 1..4 = (warps per block, groups in flight) (4,2) (4,4) (8,2) (8,4). */
+ * 1..4 = the tensor-core kernel's (warps per block, groups in flight) (4,2)
+ * (4,4) (8,2) (8,4) (also for 1 column of F16). */
 brisk_status brisk_cuda_gemv_variant(const brisk_cuda_weight *w, const void *d_x, float *d_y,
                                      int n_cols, int variant, void *stream, brisk_error *err);
+
+/* Decode GEMV of one column for F16 weights on the CUDA cores (cuda_gemv_f16.cu;
+ * brisk_cuda_gemv takes it for 1 column of F16): each warp streams whole rows
+ * with 16-byte loads past L1, f32 products and sums. d_x16: [n_in] f16. Modes:
+ *   STORE: up to 3 matrices of one n_in that read the same x (q/k/v) in one
+ *          launch: d_ys[m] = ws[m] x;
+ *   ADD:   one matrix: d_ys[0] += W x (the residual add of a 1-token pass);
+ *   ACT:   ws = {gate, up} (same shape): d_out16 = f16(act(gate x) * (up x))
+ *          (GELU-tanh when gelu, else SiLU; = brisk_cuda_act_mul of the two
+ *          products), the down matrix's input; d_ys unused;
+ *   ROPE:  q/k/v of one token as STORE, then rope's fields (role, cache, pos,
+ *          rows, inv_freq, head_dim, n_rot, mscale: as brisk_cuda_gemv_q8_fused's
+ *          ROPE) rotate q into d_ys and k, v into their f16 caches
+ *          (= STORE + brisk_cuda_rope_kv_store, adjacent pairs only).
+ * Every matrix F16 with n_in a multiple of 8 and n_out of 16; rope: NULL
+ * unless ROPE. */
+typedef enum {
+    BRISK_CUDA_F16_STORE,
+    BRISK_CUDA_F16_ADD,
+    BRISK_CUDA_F16_ACT,
+    BRISK_CUDA_F16_ROPE,
+} brisk_cuda_f16_mode;
+struct brisk_cuda_q8_fusion;
+brisk_status brisk_cuda_gemv_f16(const brisk_cuda_weight *const *ws, float *const *d_ys, int n, const void *d_x16,
+                                 brisk_cuda_f16_mode mode, bool gelu, void *d_out16,
+                                 const struct brisk_cuda_q8_fusion *rope, void *stream, brisk_error *err);
+/* One matrix (STORE) with configuration `variant` (0 = the default, up to
+ * brisk_cuda_gemv_f16_variants() - 1; cuda_gemv_f16.cu lists them), for the
+ * bench. BRISK_CUDA_F16_VARIANT=v makes v every launch's configuration. */
+brisk_status brisk_cuda_gemv_f16_variant(const brisk_cuda_weight *w, const void *d_x16, float *d_y, int variant,
+                                         void *stream, brisk_error *err);
+int brisk_cuda_gemv_f16_variants(void);
+/* False when BRISK_CUDA_F16_GEMV=0: brisk_cuda_gemv then runs 1 column of F16
+ * on the tensor-core kernel (the figures before this kernel, for the bench). */
+bool brisk_cuda_gemv_f16_enabled(void);
 
 /* Decode GEMV of one column on int8 activations (cuda_gemv_q8.cu; dp4a): the
  * faster path for Q4_K, Q6_K and Q8_0 weights (n_in a multiple of 64).

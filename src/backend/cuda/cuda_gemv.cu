@@ -126,13 +126,16 @@ bool launch_type(const brisk_cuda_weight *w, const void *x, float *y, int n_cols
 
 } // namespace
 
-// variant: 0 = the default; 1..4 = (warps, unroll) = (4,2), (4,4), (8,2), (8,4).
+// variant: 0 = the default (1 column of F16: cuda_gemv_f16.cu's kernel); 1..4 = (warps,
+// unroll) = (4,2), (4,4), (8,2), (8,4).
 extern "C" brisk_status brisk_cuda_gemv_variant(const brisk_cuda_weight *w, const void *d_x,
                                                 float *d_y, int n_cols, int variant, void *stream,
                                                 brisk_error *err) {
     if (n_cols < 1 || n_cols > BRISK_CUDA_GEMV_MAX_COLS)
         return brisk_fail(err, BRISK_ERR_ARG, "CUDA gemv: %d columns (1..%d)", n_cols,
                           BRISK_CUDA_GEMV_MAX_COLS);
+    if (variant == 0 && n_cols == 1 && w->type == BRISK_TYPE_F16 && brisk_cuda_gemv_f16_enabled())
+        return brisk_cuda_gemv_f16(&w, &d_y, 1, d_x, BRISK_CUDA_F16_STORE, false, NULL, NULL, stream, err);
     cudaStream_t s = (cudaStream_t)stream;
     bool ok;
     switch (variant) {
