@@ -71,7 +71,8 @@ gemv_kernel(const uint8_t *__restrict__ w, const half *__restrict__ x, float *__
                 uint4 xv[Fmt::RUN / 8];
                 const uint4 *xp = reinterpret_cast<const uint4 *>(xc + Fmt::run_start(ci, run));
 #pragma unroll
-                for (int k = 0; k < Fmt::RUN / 8; k++) xv[k] = has_col ? __ldg(xp + k) : make_uint4(0, 0, 0, 0);
+                for (int k = 0; k < Fmt::RUN / 8; k++)
+                    xv[k] = has_col ? brisk_cuda::ld_prev16(xp + k) : make_uint4(0, 0, 0, 0);
                 const uint32_t *xb = reinterpret_cast<const uint32_t *>(xv);
 #pragma unroll
                 for (int s = 0; s < Fmt::RUN / 4; s++) {

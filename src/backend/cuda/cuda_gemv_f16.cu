@@ -147,7 +147,7 @@ __global__ void __launch_bounds__(WARPS * 32) gemv_f16_kernel(Job job, const hal
 #pragma unroll
         for (int u = 0; u < U; u++) {
             const int64_t c = c0 + u * 32 + lane;
-            const uint4 xv = c < n_chunks ? __ldg(x4 + c) : zero;
+            const uint4 xv = c < n_chunks ? brisk_cuda::ld_prev16(x4 + c) : zero;
 #pragma unroll
             for (int i = 0; i < P * R; i++) acc[i] = dot8(wv[u][i], xv, acc[i]);
         }

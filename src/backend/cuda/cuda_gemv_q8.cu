@@ -35,24 +35,6 @@ using namespace brisk_cuda;
 
 namespace {
 
-// Loads of what the kernel before wrote (the activations, their blocks' sums
-// of squares): plain ld.global (cached in L1 like __ldg), never __ldg. An
-// ld.global.nc promises data constant for the kernel's life, so ptxas may
-// hoist it above griddepcontrol.wait (pdl_wait); with programmatic dependent
-// launch this kernel runs while the one before still writes (cuda9: the
-// pre-norm pads were loaded before the wait in the 4-row and the two-type
-// kernels and read old sums of squares: wrong fused logits).
-__device__ __forceinline__ uint4 ldx16(const void *p) {
-    uint4 r;
-    asm volatile("ld.global.v4.u32 {%0, %1, %2, %3}, [%4];" : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w) : "l"(p));
-    return r;
-}
-__device__ __forceinline__ uint32_t ldx32(const void *p) {
-    uint32_t r;
-    asm volatile("ld.global.u32 %0, [%1];" : "=r"(r) : "l"(p));
-    return r;
-}
-
 // 16 bytes of weights. PAST_L1: not kept in L1 (no_allocate), which then
 // holds the activations every warp of the SM re-reads: faster with 4 rows per
 // warp (H100, Q4_K 14336 x 4096: 97% of copy vs 85% through L1), slower with
@@ -93,11 +75,11 @@ struct UnitQ4_K {
     __device__ static void load_x(const uint8_t *xq, int64_t n_in, int64_t u, X &r) {
 #pragma unroll
         for (int k = 0; k < 4; k++) {
-            r.x[k] = ldx16(xq + u * 64 + 16 * k);
-            r.x[4 + k] = ldx16(xq + n_in + u * 64 + 16 * k);
+            r.x[k] = ld_prev16(xq + u * 64 + 16 * k);
+            r.x[4 + k] = ld_prev16(xq + n_in + u * 64 + 16 * k);
         }
         const XBlock *m = reinterpret_cast<const XBlock *>(xq + 2 * n_in) + 2 * u;
-        const uint4 ml = ldx16(m), mh = ldx16(m + 1);
+        const uint4 ml = ld_prev16(m), mh = ld_prev16(m + 1);
         r.dl = __uint_as_float(ml.x);
         r.sum_l = (int)ml.y + (int)ml.z;
         r.dh = __uint_as_float(mh.x);
@@ -145,9 +127,9 @@ struct UnitQ6_K {
         const XBlock *xb = reinterpret_cast<const XBlock *>(xq + 2 * n_in) + e0 / 32;
 #pragma unroll
         for (int k = 0; k < 4; k++) {
-            r.x[k] = ldx16(xq + e0 + 32 * k);
-            r.xl[k] = ldx16(xq + n_in + e0 + 32 * k);
-            const uint4 m = ldx16(xb + k);
+            r.x[k] = ld_prev16(xq + e0 + 32 * k);
+            r.xl[k] = ld_prev16(xq + n_in + e0 + 32 * k);
+            const uint4 m = ld_prev16(xb + k);
             r.xd[k] = __uint_as_float(m.x);
             r.xs[k] = (int)(u % 2 ? m.z : m.y);
         }
@@ -194,12 +176,12 @@ struct UnitQ8_0 {
     __device__ static void load_x(const uint8_t *xq, int64_t n_in, int64_t u, X &r) {
 #pragma unroll
         for (int k = 0; k < 4; k++) {
-            r.x[k] = ldx16(xq + u * 64 + 16 * k);
-            r.xl[k] = ldx16(xq + n_in + u * 64 + 16 * k);
+            r.x[k] = ld_prev16(xq + u * 64 + 16 * k);
+            r.xl[k] = ld_prev16(xq + n_in + u * 64 + 16 * k);
         }
         const float *m = reinterpret_cast<const float *>(reinterpret_cast<const XBlock *>(xq + 2 * n_in) + 2 * u);
-        r.d0 = __uint_as_float(ldx32(m));
-        r.d1 = __uint_as_float(ldx32(m + 4));
+        r.d0 = __uint_as_float(ld_prev32(m));
+        r.d1 = __uint_as_float(ld_prev32(m + 4));
     }
     template <bool PAST_L1>
     __device__ static void load_w(const uint8_t *w, int64_t n_in, int64_t n_out, int64_t row, int64_t u, W &r) {
@@ -347,7 +329,7 @@ __device__ __forceinline__ void gemv_block(const Group &grp, const Fuse &f, cons
     const int64_t n_blocks = n_in / 32;
     int pads[PADS_AHEAD];
 #pragma unroll
-    for (int k = 0; k < PADS_AHEAD; k++) pads[k] = IN_NORM && lane + 32 * k < n_blocks ? (int)ldx32(&xb[lane + 32 * k].pad) : 0;
+    for (int k = 0; k < PADS_AHEAD; k++) pads[k] = IN_NORM && lane + 32 * k < n_blocks ? (int)ld_prev32(&xb[lane + 32 * k].pad) : 0;
     for (int64_t base = lane; base < n_units; base += 32 * UNROLL) {
         typename U::X xs[UNROLL];
 #pragma unroll
@@ -372,7 +354,7 @@ __device__ __forceinline__ void gemv_block(const Group &grp, const Fuse &f, cons
         float ss = 0.0f;
 #pragma unroll
         for (int k = 0; k < PADS_AHEAD; k++) ss += __int_as_float(pads[k]);
-        for (int64_t i = lane + 32 * PADS_AHEAD; i < n_blocks; i += 32) ss += __int_as_float((int)ldx32(&xb[i].pad));
+        for (int64_t i = lane + 32 * PADS_AHEAD; i < n_blocks; i += 32) ss += __int_as_float((int)ld_prev32(&xb[i].pad));
 #pragma unroll
         for (int o = 16; o > 0; o /= 2) ss += __shfl_xor_sync(0xffffffffu, ss, o);
         scale = rsqrtf(ss / (float)n_in + f.in_eps);

@@ -28,6 +28,24 @@ __device__ __forceinline__ void pdl_trigger() {
 #endif
 }
 
+// Loads of what the kernel before wrote (activations, their blocks' sums of
+// squares): plain ld.global, cached in L1 like __ldg, but never __ldg. An
+// ld.global.nc promises data constant for the kernel's whole life, so ptxas
+// may hoist it above pdl_wait's griddepcontrol.wait, and under programmatic
+// dependent launch this kernel runs while the one before still writes (cuda9:
+// pre-norm sums of squares loaded before the wait, read stale: wrong logits).
+// Weights, uploaded once, are the loads __ldg / ld.global.nc are for.
+__device__ __forceinline__ uint4 ld_prev16(const void *p) {
+    uint4 r;
+    asm volatile("ld.global.v4.u32 {%0, %1, %2, %3}, [%4];" : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w) : "l"(p));
+    return r;
+}
+__device__ __forceinline__ uint32_t ld_prev32(const void *p) {
+    uint32_t r;
+    asm volatile("ld.global.u32 %0, [%1];" : "=r"(r) : "l"(p));
+    return r;
+}
+
 inline bool pdl_enabled() {
     static const bool on = [] {
         const char *v = getenv("BRISK_CUDA_PDL");
