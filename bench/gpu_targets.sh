@@ -13,6 +13,7 @@
 #   BUILD (default build): the build to measure (CUDA enabled)
 #   TYPES (default "Q4_K_M Q8_0 F16"): the synth types to measure
 #   REPS (default 3): repetitions per row
+#   COMMIT (default: git rev-parse HEAD): the commit to name, where the tree is a copy without its history
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -43,7 +44,9 @@ bench() {
 {
   echo "# GPU targets: llama3-8b shape, every layer on the GPU — $(date -u '+%Y-%m-%d %H:%M UTC')"
   echo
-  echo "- commit: $(git rev-parse HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- src include 2>/dev/null || echo ' (+ uncommitted changes)')"
+  if [ -n "${COMMIT:-}" ]; then echo "- commit: $COMMIT"
+  else echo "- commit: $(git rev-parse HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- src include 2>/dev/null || echo ' (+ uncommitted changes)')"
+  fi
   echo "- GPU: $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || echo unknown)"
   echo "- CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) cores"
   echo
