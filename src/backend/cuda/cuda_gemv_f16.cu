@@ -147,7 +147,11 @@ __global__ void __launch_bounds__(WARPS * 32) gemv_f16_kernel(Job job, const hal
 #pragma unroll
         for (int u = 0; u < U; u++) {
             const int64_t c = c0 + u * 32 + lane;
-            const uint4 xv = c < n_chunks ? brisk_cuda::ld_prev16(x4 + c) : zero;
+            // x through the read-only cache (__ldg), an exception to cuda_pdl.cuh's ld_prev16 rule:
+            // 181.1-181.4 vs 179.7-179.8 tok/s on llama3-8b F16 (H100, session 6), and cuobjdump
+            // -sass shows every x load of these kernels after griddepcontrol.wait (ACQBULK); a
+            // compiler update must be checked the same way.
+            const uint4 xv = c < n_chunks ? __ldg(x4 + c) : zero;
 #pragma unroll
             for (int i = 0; i < P * R; i++) acc[i] = dot8(wv[u][i], xv, acc[i]);
         }
