@@ -511,6 +511,19 @@ static brisk_status matmul(gpu_forward *g, const brisk_cuda_weight *w, const voi
         if (st_ != BRISK_OK) return st_;            \
     } while (0)
 
+/* The fusion of the launch that takes matrices i .. j - 1 of a q/k/v group:
+ * `rope` (NULL: none) with the roles and caches of those matrices. */
+static brisk_cuda_q8_fusion run_fusion(const brisk_cuda_q8_fusion *rope, int i, int j) {
+    brisk_cuda_q8_fusion f = {.mode = BRISK_CUDA_FUSE_NONE};
+    if (!rope) return f;
+    f = *rope;
+    for (int m = i; m < j; m++) {
+        f.role[m - i] = m;
+        f.cache[m - i] = rope->cache[m];
+    }
+    return f;
+}
+
 /* ys[i] = ws[i] h16 for matrices that read the same input; on the int8 path
  * they go to the GPU in one launch (brisk_cuda_gemv_q8_fused) per two runs of
  * weight types, F16 ones (FUSE_F16) in one brisk_cuda_gemv_f16 launch,
@@ -526,27 +539,13 @@ static brisk_status matmuls(gpu_forward *g, const brisk_cuda_weight *const *ws, 
             while (j < count && ws[j]->n_in == ws[i]->n_in && use_q8_gemv(g, ws[j], n) &&
                    (ws[j]->type == ws[j - 1]->type || ((g->fuse & FUSE_TYPES) && ++runs <= 2)))
                 j++;
-            brisk_cuda_q8_fusion f = {.mode = BRISK_CUDA_FUSE_NONE};
-            if (rope) {
-                f = *rope;
-                for (int m = i; m < j; m++) {
-                    f.role[m - i] = m;
-                    f.cache[m - i] = rope->cache[m];
-                }
-            }
+            brisk_cuda_q8_fusion f = run_fusion(rope, i, j);
             f.in_norm = g->xq_prenorm;
             f.in_eps = g->norm_eps;
             TRY(brisk_cuda_gemv_q8_fused(ws + i, ys + i, j - i, g->xq_in, &f, g->stream, err));
         } else if (use_f16_gemv(g, ws[i], n)) {
             while (j < count && j - i < 3 && use_f16_gemv(g, ws[j], n) && ws[j]->n_in == ws[i]->n_in) j++;
-            brisk_cuda_q8_fusion f = {.mode = BRISK_CUDA_FUSE_NONE};
-            if (rope) {
-                f = *rope;
-                for (int m = i; m < j; m++) {
-                    f.role[m - i] = m;
-                    f.cache[m - i] = rope->cache[m];
-                }
-            }
+            brisk_cuda_q8_fusion f = run_fusion(rope, i, j);
             TRY(brisk_cuda_gemv_f16(ws + i, ys + i, j - i, g->h16, rope ? BRISK_CUDA_F16_ROPE : BRISK_CUDA_F16_STORE,
                                     false, NULL, rope ? &f : NULL, g->stream, err));
         } else {

@@ -23,6 +23,7 @@
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/cuda_pdl.cuh"
+#include "backend/cuda/cuda_rope.cuh"
 
 #include <cstdlib>
 #include <cstring>
@@ -73,19 +74,6 @@ struct Job {
     float mscale;
 };
 
-// RoPE of the pair (x0, x1) at rows (row, row + 1), row even (as rope_kv_store computes it).
-__device__ __forceinline__ void rope_rotate(const Job &job, int64_t row, float &x0, float &x1) {
-    const int d = (int)(row % job.head_dim);
-    if (d >= job.n_rot) return;
-    const float angle = (float)__ldg(job.pos) * __ldg(job.inv_freq + d / 2);
-    float s, c;
-    sincosf(angle, &s, &c);
-    c *= job.mscale;
-    s *= job.mscale;
-    const float a = x0, b = x1;
-    x0 = a * c - b * s;
-    x1 = a * s + b * c;
-}
 
 __device__ __forceinline__ float dot8(uint4 w, uint4 x, float acc) {
     const half2 *wh = reinterpret_cast<const half2 *>(&w);
@@ -174,7 +162,7 @@ __global__ void __launch_bounds__(WARPS * 32) gemv_f16_kernel(Job job, const hal
             if (lane != i) continue;
             float x0 = acc[2 * i], x1 = acc[2 * i + 1];
             const int64_t r0 = row + 2 * i;
-            if (role != 2) rope_rotate(job, r0, x0, x1);
+            if (role != 2) brisk_cuda::rope_rotate_rows(job, r0, x0, x1);
             if (role == 0) {
                 *reinterpret_cast<float2 *>(ym + r0) = make_float2(x0, x1);
             } else {

@@ -29,6 +29,7 @@
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/cuda_act.cuh"
 #include "backend/cuda/cuda_pdl.cuh"
+#include "backend/cuda/cuda_rope.cuh"
 #include "backend/cuda/cuda_xq.cuh"
 
 using namespace brisk_cuda;
@@ -265,18 +266,6 @@ __device__ __forceinline__ void finish_block(const Fuse &f, const float *vals, i
     quantize_group(v, on, f.out_xq, n, blk);
 }
 
-__device__ __forceinline__ void rope_rotate(const Fuse &f, int64_t row, float &x0, float &x1) {
-    const int d = (int)(row % f.head_dim);
-    if (d >= f.n_rot) return;
-    const float angle = (float)__ldg(f.pos) * __ldg(f.inv_freq + d / 2);
-    float s, c;
-    sincosf(angle, &s, &c);
-    c *= f.mscale;
-    s *= f.mscale;
-    const float a = x0, b = x1;
-    x0 = a * c - b * s;
-    x1 = a * s + b * c;
-}
 
 // Pads of a pre-norm x a lane loads before the main loop (n_in <= 4096: all of
 // them; more are read after it).
@@ -400,7 +389,7 @@ __device__ __forceinline__ void gemv_block(const Group &grp, const Fuse &f, cons
         for (int p = 0; p < R / 2; p++) {
             const int64_t row = row0 + 2 * p;
             float x0 = acc[2 * p], x1 = acc[2 * p + 1];
-            if (role != 2) rope_rotate(f, row, x0, x1);
+            if (role != 2) rope_rotate_rows(f, row, x0, x1);
             if (lane == 0 && row < n_out) {
                 if (role == 0) {
                     *reinterpret_cast<float2 *>(y + row) = make_float2(x0, x1);

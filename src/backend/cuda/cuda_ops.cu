@@ -8,6 +8,7 @@
 #include "backend/cuda/cuda_act.cuh"
 #include "backend/cuda/cuda_pdl.cuh"
 #include "backend/cuda/cuda_reduce.cuh"
+#include "backend/cuda/cuda_rope.cuh"
 
 namespace {
 
@@ -70,23 +71,12 @@ __global__ void to_f16_kernel(const float *x, half *out, int64_t n) {
     if (i < n) out[i] = __float2half_rn(x[i]);
 }
 
-// (x0, x1) = the elements (a, b) of rotated pair p (< n_rot / 2).
-__device__ __forceinline__ float2 rope_rotate(float x0, float x1, int p, float pos, const float *inv_freq,
-                                              float mscale) {
-    const float angle = pos * inv_freq[p];
-    float s, c;
-    sincosf(angle, &s, &c);
-    c *= mscale;
-    s *= mscale;
-    return make_float2(x0 * c - x1 * s, x0 * s + x1 * c);
-}
-
 // Rotate pair p (< n_rot / 2) of one head vector v in place; a, b: its elements.
 __device__ __forceinline__ void rope_pair(float *v, int p, int half_rot, float pos, const float *inv_freq,
                                           bool neox, float mscale, int &a, int &b) {
     a = neox ? p : 2 * p;
     b = neox ? p + half_rot : 2 * p + 1;
-    const float2 r = rope_rotate(v[a], v[b], p, pos, inv_freq, mscale);
+    const float2 r = brisk_cuda::rope_rotate(v[a], v[b], p, pos, inv_freq, mscale);
     v[a] = r.x;
     v[b] = r.y;
 }
@@ -173,7 +163,7 @@ __global__ void rope_kv_q8_kernel(float *q, const float *k, const float *v, cons
             int p, a, b;
             if (neox) p = e < half_rot ? e : e - half_rot, a = p, b = p + half_rot;
             else p = e / 2, a = 2 * p, b = a + 1;
-            const float2 rot = rope_rotate(kh[a], kh[b], p, (float)pos[t], inv_freq, mscale);
+            const float2 rot = brisk_cuda::rope_rotate(kh[a], kh[b], p, (float)pos[t], inv_freq, mscale);
             x = e == a ? rot.x : rot.y;
         }
     } else {
