@@ -78,6 +78,16 @@ void gpu_download(void *host, const void *dev, size_t bytes) {
     }
 }
 
+bool gpu_same_bytes(const void *d_a, const void *d_b, size_t bytes) {
+    uint8_t *a = malloc(bytes), *b = malloc(bytes);
+    gpu_download(a, d_a, bytes);
+    gpu_download(b, d_b, bytes);
+    bool same = memcmp(a, b, bytes) == 0;
+    free(a);
+    free(b);
+    return same;
+}
+
 int main(int argc, char **argv) {
     int n_dev = brisk_cuda_device_count();
     if (n_dev == 0) {

@@ -26,6 +26,8 @@ void *gpu_upload_copy(const void *host, size_t bytes);
  * unwritten outputs fail the checks. */
 void *gpu_alloc_poisoned(size_t bytes);
 void gpu_download(void *host, const void *dev, size_t bytes);
+/* Whether two device buffers hold the same bytes (after a sync). */
+bool gpu_same_bytes(const void *d_a, const void *d_b, size_t bytes);
 
 /* The xq8 activation encoding (brisk_cuda_quantize_x8) on the host, and back. */
 void host_quantize_x8(const float *x, int64_t n_in, uint8_t *out);

@@ -39,16 +39,6 @@ static bool upload_weight(brisk_cuda_weight *w, brisk_type type, int64_t n_in, i
     return ok;
 }
 
-static bool same_bytes(const void *d_a, const void *d_b, size_t bytes) {
-    uint8_t *a = malloc(bytes), *b = malloc(bytes);
-    gpu_download(a, d_a, bytes);
-    gpu_download(b, d_b, bytes);
-    bool same = memcmp(a, b, bytes) == 0;
-    free(a);
-    free(b);
-    return same;
-}
-
 /* A plain xq8 input: random f16 values quantized by quantize_x8. */
 static void *random_plain_xq(int64_t n_in) {
     uint16_t *x16 = malloc((size_t)n_in * 2);
@@ -180,7 +170,7 @@ static void check_add_norm(brisk_type type, int64_t n_in, int64_t n_out, bool in
              brisk_cuda_gemv_q8_fused(ws, &d_y, 1, d_in, &plain, NULL, &err) == BRISK_OK &&
              brisk_cuda_add(d_ref, d_y, n_out, NULL, &err) == BRISK_OK &&
              brisk_cuda_prenorm_xq(d_ref, NULL, d_nw, d_out_ref, (int)n_out, NULL, &err) == BRISK_OK;
-        same &= ok && same_bytes(d_x, d_ref, (size_t)n_out * 4) && same_bytes(d_out, d_out_ref, xq_bytes);
+        same &= ok && gpu_same_bytes(d_x, d_ref, (size_t)n_out * 4) && gpu_same_bytes(d_out, d_out_ref, xq_bytes);
     }
     gpu_check(ok && same, "gemv_q8 add_norm %s %lldx%lld%s: x and its pre-norm xq8 %s gemv_q8 + add + prenorm_xq "
               "(2 launches)%s", tname(type), (long long)n_out, (long long)n_in, in_norm ? " in_norm" : "",
@@ -214,7 +204,7 @@ static void check_act_fused(brisk_type type, int64_t n_in, int64_t n_ff, bool ge
         ok = brisk_cuda_gemv_q8_fused(ws, ys, 2, d_in, &f, NULL, &err) == BRISK_OK &&
              brisk_cuda_gemv_q8_fused(ws, ys, 2, d_in, &plain, NULL, &err) == BRISK_OK &&
              brisk_cuda_f32_to_xq(d_g, d_u, gelu, d_16_ref, d_xq_ref, n_ff, NULL, &err) == BRISK_OK;
-        same &= ok && same_bytes(d_16, d_16_ref, (size_t)n_ff * 2) && same_bytes(d_xq, d_xq_ref, xq_bytes);
+        same &= ok && gpu_same_bytes(d_16, d_16_ref, (size_t)n_ff * 2) && gpu_same_bytes(d_xq, d_xq_ref, xq_bytes);
         float *a = malloc((size_t)n_ff * 4);
         uint16_t *h = malloc((size_t)n_ff * 2);
         gpu_download(a, d_act, (size_t)n_ff * 4);
@@ -278,8 +268,8 @@ static void check_rope_fused(brisk_type type, brisk_type v_type, int head_dim, i
              brisk_cuda_rope_kv_store(d_q_ref, d_k, d_v, d_pos, d_f, 1, (int)n_head, (int)n_head_kv, head_dim, head_dim,
                                       n_rot, false, 0.9f, d_kc_ref, d_vc_ref, BRISK_CUDA_KV_F16, cache_rows, d_row, NULL,
                                       &err) == BRISK_OK;
-        same &= ok && same_bytes(d_q, d_q_ref, (size_t)q_dim * 4) && same_bytes(d_kc, d_kc_ref, cache_bytes) &&
-                same_bytes(d_vc, d_vc_ref, cache_bytes);
+        same &= ok && gpu_same_bytes(d_q, d_q_ref, (size_t)q_dim * 4) && gpu_same_bytes(d_kc, d_kc_ref, cache_bytes) &&
+                gpu_same_bytes(d_vc, d_vc_ref, cache_bytes);
     }
     gpu_check(ok && same, "gemv_q8 rope %s/%s head_dim %d n_rot %d%s, %s: q and the K/V cache %s the GEMVs + "
               "rope_kv_store%s", tname(type), tname(v_type), head_dim, n_rot, in_norm ? " in_norm" : "",
@@ -311,7 +301,7 @@ static void check_mixed_group(brisk_type t0, brisk_type t1) {
     bool same = true;
     for (int m = 0; ok && m < 3; m++) {
         ok = brisk_cuda_gemv_q8(&w[m], d_in, d_y1[m], NULL, &err) == BRISK_OK;
-        same &= ok && same_bytes(d_y[m], d_y1[m], (size_t)n_outs[m] * 4);
+        same &= ok && gpu_same_bytes(d_y[m], d_y1[m], (size_t)n_outs[m] * 4);
     }
     /* three runs (t0, t1, t0) are refused */
     const brisk_cuda_weight *ws3[3] = {&w[0], &w[2], &w[1]};
@@ -371,7 +361,7 @@ static void check_read_behind_writer(const brisk_type *types, const int64_t *n_o
              (rep > 0 || brisk_cuda_stream_sync(stream, &err) == BRISK_OK) &&
              brisk_cuda_gemv_q8_fused(rs, rep ? d_y : d_ref, n_mats, d_buf, &read, stream, &err) == BRISK_OK &&
              brisk_cuda_stream_sync(stream, &err) == BRISK_OK;
-        for (int m = 0; ok && rep > 0 && m < n_mats; m++) same &= same_bytes(d_y[m], d_ref[m], (size_t)n_outs[m] * 4);
+        for (int m = 0; ok && rep > 0 && m < n_mats; m++) same &= gpu_same_bytes(d_y[m], d_ref[m], (size_t)n_outs[m] * 4);
     }
     gpu_check(ok && same, "gemv_q8 in_norm %s x%d (%lld inputs) right behind the add_norm writing its input: %s "
               "the reader after a sync (7 launches over a stale encoding)%s", tname(types[0]), n_mats, (long long)n,

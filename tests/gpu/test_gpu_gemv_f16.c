@@ -96,16 +96,6 @@ static bool gemv(const brisk_cuda_weight *const *ws, float *const *ys, int n, co
     return st == BRISK_OK;
 }
 
-static bool same_bytes(const void *d_a, const void *d_b, size_t bytes) {
-    uint8_t *a = malloc(bytes), *b = malloc(bytes);
-    gpu_download(a, d_a, bytes);
-    gpu_download(b, d_b, bytes);
-    bool same = memcmp(a, b, bytes) == 0;
-    free(a);
-    free(b);
-    return same;
-}
-
 static bool same_floats(const float *d_a, const float *d_b, int64_t n) {
     float *a = malloc((size_t)n * 4), *b = malloc((size_t)n * 4);
     gpu_download(a, d_a, (size_t)n * 4);
@@ -257,8 +247,8 @@ static void check_rope(int head_dim, int n_rot, int64_t n_in) {
              brisk_cuda_rope_kv_store(d_q_ref, d_k, d_v, d_pos, d_f, 1, (int)n_head, (int)n_head_kv, head_dim, head_dim,
                                       n_rot, false, 0.9f, d_kc_ref, d_vc_ref, BRISK_CUDA_KV_F16, cache_rows, d_row, NULL,
                                       &err) == BRISK_OK;
-        same &= ok && same_bytes(d_q, d_q_ref, (size_t)q_dim * 4) && same_bytes(d_kc, d_kc_ref, cache_bytes) &&
-                same_bytes(d_vc, d_vc_ref, cache_bytes);
+        same &= ok && gpu_same_bytes(d_q, d_q_ref, (size_t)q_dim * 4) && gpu_same_bytes(d_kc, d_kc_ref, cache_bytes) &&
+                gpu_same_bytes(d_vc, d_vc_ref, cache_bytes);
     }
     gpu_check(ok && same, "gemv_f16 rope head_dim %d n_rot %d n_in %lld: q and the K/V cache %s STORE + "
               "rope_kv_store%s", head_dim, n_rot, (long long)n_in, same ? "bit-exact with" : "differ from",
