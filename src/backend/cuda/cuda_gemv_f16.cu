@@ -8,10 +8,11 @@
 // l, l + 32, ... so every load instruction of the warp reads 512 contiguous
 // bytes of a row. U chunks per row are loaded before any is used (U * P * R
 // 16-byte loads in flight per lane); the first U are issued before
-// griddepcontrol.wait, while the previous kernel still runs (the weights are
-// never written by it). Weights bypass L1 (ld.global.nc.L1::no_allocate, with
-// the L2::256B prefetch hint) so that x, read through L1 by every warp of the
-// SM, stays there. A row's 32 lane sums are added with shuffles; lane j < P * R
+// griddepcontrol.wait in the source, while the previous kernel still runs (the
+// weights are never written by it; ptxas moves most of them below the wait,
+// see NOTES). Weights bypass L1 (ld.global.nc.L1::no_allocate; some
+// configurations add the L2::256B prefetch hint) so that x, read by every warp
+// of the SM, stays in the read-only cache. A row's 32 lane sums are added with shuffles; lane j < P * R
 // writes row j's result (ADD: the residual row is loaded right after the wait,
 // not after the sums; ROPE: lane i rotates and stores the pair 2i, 2i + 1).
 //
@@ -190,9 +191,10 @@ struct Config {
 
 // Variants for the bench (brisk_cuda_gemv_f16_variant / BRISK_CUDA_F16_VARIANT); 0 is the default.
 constexpr Config configs[] = {
-    {2, 8, 4, NO_L1_L2_256}, // 0: the default
+    {2, 4, 4, NO_L1},        // 0: the default (session 6, llama3-8b F16 decode, two rounds of
+                             //    one call: 181.7 / 182.0 tok/s vs 180.8 / 181.1 for 2)
     {1, 8, 4, NO_L1},        // 1
-    {2, 4, 4, NO_L1},        // 2
+    {2, 8, 4, NO_L1_L2_256}, // 2: cuda10's default (variant 0 before session 6)
     {1, 16, 4, NO_L1},       // 3
     {4, 4, 8, NO_L1},        // 4: 32 rows per block
     {2, 8, 4, LDG},          // 5
@@ -237,14 +239,23 @@ void launch(const Job &job, int mode, int variant, const half *x, cudaStream_t s
     }
 }
 
-// BRISK_CUDA_F16_VARIANT picks the configuration of every launch (bench knob).
-int default_variant() {
-    static const int v = [] {
-        const char *e = getenv("BRISK_CUDA_F16_VARIANT");
-        const int i = e ? atoi(e) : 0;
-        return i >= 0 && i < N_CONFIGS ? i : 0;
+// The configuration of a mode's launches (bench knobs): BRISK_CUDA_F16_VARIANT_
+// <STORE|ADD|ACT|ROPE>, else BRISK_CUDA_F16_VARIANT (every mode), else 0.
+int default_variant(brisk_cuda_f16_mode mode) {
+    static int by_mode[4];
+    static const bool read = [] {
+        const char *all = getenv("BRISK_CUDA_F16_VARIANT");
+        const char *names[4] = {"BRISK_CUDA_F16_VARIANT_STORE", "BRISK_CUDA_F16_VARIANT_ADD",
+                                "BRISK_CUDA_F16_VARIANT_ACT", "BRISK_CUDA_F16_VARIANT_ROPE"};
+        for (int m = 0; m < 4; m++) {
+            const char *e = getenv(names[m]);
+            const int i = e ? atoi(e) : all ? atoi(all) : 0;
+            by_mode[m] = i >= 0 && i < N_CONFIGS ? i : 0;
+        }
+        return true;
     }();
-    return v;
+    (void)read;
+    return by_mode[(int)mode];
 }
 
 } // namespace
@@ -324,7 +335,7 @@ brisk_status run(const brisk_cuda_weight *const *ws, float *const *d_ys, int n, 
 extern "C" brisk_status brisk_cuda_gemv_f16(const brisk_cuda_weight *const *ws, float *const *d_ys, int n,
                                             const void *d_x16, brisk_cuda_f16_mode mode, bool gelu, void *d_out16,
                                             const brisk_cuda_q8_fusion *rope, void *stream, brisk_error *err) {
-    return run(ws, d_ys, n, d_x16, mode, gelu, d_out16, rope, default_variant(), stream, err);
+    return run(ws, d_ys, n, d_x16, mode, gelu, d_out16, rope, default_variant(mode), stream, err);
 }
 
 extern "C" brisk_status brisk_cuda_gemv_f16_variant(const brisk_cuda_weight *w, const void *d_x16, float *d_y,
