@@ -3,7 +3,8 @@
 #   1. release build with -Werror (+ the CUDA backend when nvcc is present); C unit tests
 #   2. ASan + UBSan build; C unit tests again (includes the fuzz regression corpus);
 #      the CPU kernel tests cross-compiled for aarch64 (NEON) and run under qemu-aarch64
-#   3. Python integration tests (pytest) against the release build
+#   3. Python integration tests (pytest) against the release build; the server's tests
+#      (tests/py/test_server.py) again against the ASan + UBSan build
 #   4. the GGUF fuzzer for FUZZ_SECONDS (default 60) from the seed corpus
 # Runs every suite even when one fails; exits non-zero if any did, and ends
 # with one line "total: N passed, N failed" counting individual tests.
@@ -26,6 +27,15 @@ build() { # build DIR CMAKE_ARGS...
   cmake -S . -B "$dir" "$@" >"$dir.configure.log" 2>&1 &&
     cmake --build "$dir" -j "$JOBS" >"$dir.build.log" 2>&1 ||
     { cat "$dir.configure.log" "$dir.build.log" 2>/dev/null | tail -60; return 1; }
+}
+
+count_pytest() { # count_pytest LOG RC NAME: add a pytest run's counts (its log, its exit status)
+  local summary p f
+  summary=$(tail -1 "$1")
+  p=$(echo "$summary" | grep -oE '[0-9]+ passed' | cut -d' ' -f1)
+  f=$(echo "$summary" | grep -oE '[0-9]+ (failed|errors?)' | awk '{s += $1} END {print s + 0}')
+  passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
+  if [ "$2" -ne 0 ]; then broken+=("$3"); [ "$f" -eq 0 ] && failed=$((failed + 1)); fi
 }
 
 run_c_tests() { # run_c_tests DIR NAME
@@ -71,13 +81,21 @@ if [ -z "${FUZZ_ONLY:-}" ]; then
   echo "== Python integration tests"
   log=$(mktemp)
   BRISK_BUILD_DIR="$PWD/build" python3 -m pytest -q tests/py 2>&1 | tee "$log"
-  rc=${PIPESTATUS[0]}
-  summary=$(tail -1 "$log")
-  p=$(echo "$summary" | grep -oE '[0-9]+ passed' | cut -d' ' -f1)
-  f=$(echo "$summary" | grep -oE '[0-9]+ (failed|errors?)' | awk '{s += $1} END {print s + 0}')
-  passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
-  if [ "$rc" -ne 0 ]; then broken+=("pytest"); [ "$f" -eq 0 ] && failed=$((failed + 1)); fi
+  count_pytest "$log" "${PIPESTATUS[0]}" pytest
   rm -f "$log"
+
+  # the server (threads per connection, a scheduler thread, cancellation, preemption) under the
+  # sanitizers, through the SDK tests: the ASan runtime has to come first in python, which loads
+  # libbrisk.so too; python's own leaks at exit are not ours (detect_leaks=0)
+  if [ -x build-asan/brisk ]; then
+    echo "== brisk serve under ASan + UBSan (tests/py/test_server.py)"
+    log=$(mktemp)
+    LD_PRELOAD="$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so)" \
+      ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 BRISK_BUILD_DIR="$PWD/build-asan" \
+      python3 -m pytest -q -p no:cacheprovider tests/py/test_server.py 2>&1 | tee "$log" | tail -3
+    count_pytest "$log" "${PIPESTATUS[0]}" "server tests under the sanitizers"
+    rm -f "$log"
+  fi
 fi
 
 echo "== fuzzing the GGUF reader for ${FUZZ_SECONDS}s"
