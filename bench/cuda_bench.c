@@ -121,10 +121,8 @@ static double bench_gemv(brisk_cuda_weight *ws, int copies, const void *d_x, con
     return (double)ws[0].bytes * launches / (ms * 1e-3) / 1e9;
 }
 
-/* The F16 decode GEMV alone (`f16` mode): every configuration of the
- * 1-column kernel (brisk_cuda_gemv_f16_variant) and the tensor-core kernel's
- * default, per shape; then the decode step's F16 launches (q/k/v in one
- * launch, gate/up with act(gate) * up, down adding into x), GB/s of weights. */
+/* GB/s of weights of one F16 launch in `mode` over n matrices (a graph of
+ * >= 40 launches cycling through `copies` sets of them). */
 static double bench_f16_launches(brisk_cuda_weight (*sets)[3], int copies, int n, brisk_cuda_f16_mode mode,
                                  const void *d_x, float *const *d_ys, void *d_out16, cudaStream_t s) {
     const int launches = copies < 40 ? 40 : copies;
@@ -145,21 +143,45 @@ static double bench_f16_launches(brisk_cuda_weight (*sets)[3], int copies, int n
     return (double)bytes * launches / (ms * 1e-3) / 1e9;
 }
 
-static void bench_f16(double copy_gbs, cudaStream_t s) {
-    const brisk_type type = BRISK_TYPE_F16;
+/* The F16 benches' device buffers: x, random f16 [14336] (the longest n_in);
+ * out16, an f16 output of that length (ACT); y[3], f32 outputs of the largest
+ * n_out (zeroed: ADD adds into them). */
+typedef struct f16_io {
+    void *x, *out16;
+    float *y[3];
+} f16_io;
+
+static f16_io f16_io_alloc(void) {
     const int max_n = 14336;
+    f16_io io;
     uint16_t *xh = malloc((size_t)max_n * 2);
     for (int64_t i = 0; i < max_n; i++) xh[i] = rnd_half(-6, 0);
-    void *d_x, *d_out16;
-    float *d_y[3];
-    CK(cudaMalloc(&d_x, (size_t)max_n * 2));
-    CK(cudaMalloc(&d_out16, (size_t)max_n * 2));
-    CK(cudaMemcpy(d_x, xh, (size_t)max_n * 2, cudaMemcpyHostToDevice));
+    CK(cudaMalloc(&io.x, (size_t)max_n * 2));
+    CK(cudaMalloc(&io.out16, (size_t)max_n * 2));
+    CK(cudaMemcpy(io.x, xh, (size_t)max_n * 2, cudaMemcpyHostToDevice));
     free(xh);
     for (int m = 0; m < 3; m++) {
-        CK(cudaMalloc((void **)&d_y[m], (size_t)128256 * 4));
-        CK(cudaMemset(d_y[m], 0, (size_t)128256 * 4));
+        CK(cudaMalloc((void **)&io.y[m], (size_t)128256 * 4));
+        CK(cudaMemset(io.y[m], 0, (size_t)128256 * 4));
     }
+    return io;
+}
+
+static void f16_io_free(f16_io *io) {
+    cudaFree(io->x);
+    cudaFree(io->out16);
+    for (int m = 0; m < 3; m++) cudaFree(io->y[m]);
+}
+
+/* The F16 decode GEMV alone (`f16` mode): every configuration of the
+ * 1-column kernel (brisk_cuda_gemv_f16_variant) and the tensor-core kernel's
+ * default, per shape; then the decode step's F16 launches (q/k/v in one
+ * launch, gate/up with act(gate) * up, down adding into x), GB/s of weights. */
+static void bench_f16(double copy_gbs, cudaStream_t s) {
+    const brisk_type type = BRISK_TYPE_F16;
+    f16_io io = f16_io_alloc();
+    void *d_x = io.x, *d_out16 = io.out16;
+    float **d_y = io.y;
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
         const shape *sh = &shapes[si];
         size_t bytes;
@@ -220,25 +242,16 @@ static void bench_f16(double copy_gbs, cudaStream_t s) {
             for (int m = 0; m < steps[i].n; m++) brisk_cuda_weight_free(&sets[c][m]);
         free(sets);
     }
-    cudaFree(d_x);
-    cudaFree(d_out16);
-    for (int m = 0; m < 3; m++) cudaFree(d_y[m]);
+    f16_io_free(&io);
 }
 
 /* `f16prof`: single launches (no graph) for ncu: per shape the tensor-core
  * kernel's default, then variants 0, 1, 3 of the 1-column kernel; then the
  * q/k/v, gate/up (ACT) and down (ADD) launches of the default. */
 static void profile_f16(cudaStream_t s) {
-    const int max_n = 14336;
-    uint16_t *xh = malloc((size_t)max_n * 2);
-    for (int64_t i = 0; i < max_n; i++) xh[i] = rnd_half(-6, 0);
-    void *d_x, *d_out16;
-    float *d_y[3];
-    CK(cudaMalloc(&d_x, (size_t)max_n * 2));
-    CK(cudaMalloc(&d_out16, (size_t)max_n * 2));
-    CK(cudaMemcpy(d_x, xh, (size_t)max_n * 2, cudaMemcpyHostToDevice));
-    free(xh);
-    for (int m = 0; m < 3; m++) CK(cudaMalloc((void **)&d_y[m], (size_t)128256 * 4));
+    f16_io io = f16_io_alloc();
+    void *d_x = io.x, *d_out16 = io.out16;
+    float **d_y = io.y;
     for (size_t si = 0; si < 4; si++) {
         const shape *sh = &shapes[si];
         size_t bytes;
@@ -266,9 +279,7 @@ static void profile_f16(cudaStream_t s) {
         brisk_cuda_weight_free(&w);
         brisk_cuda_weight_free(&w2);
     }
-    cudaFree(d_x);
-    cudaFree(d_out16);
-    for (int m = 0; m < 3; m++) cudaFree(d_y[m]);
+    f16_io_free(&io);
 }
 
 /* Prompt GEMM, 512 tokens, one copy (the dequantized slices are what stream):
