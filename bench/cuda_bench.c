@@ -121,6 +121,19 @@ static double bench_gemv(brisk_cuda_weight *ws, int copies, const void *d_x, con
     return (double)ws[0].bytes * launches / (ms * 1e-3) / 1e9;
 }
 
+/* A random matrix of `type` and shape sh uploaded as enough copies (at most
+ * MAX_COPIES) that together they pass 256 MiB, so cycling through them the
+ * L2 never holds the weights; returns the count, *bytes = one copy's size. */
+#define MAX_COPIES 64
+static int upload_copies(brisk_type type, const shape *sh, brisk_cuda_weight *ws, size_t *bytes) {
+    uint8_t *host = random_matrix(type, sh->n_in, sh->n_out, bytes);
+    int copies = (int)((size_t)256 << 20) / (int)(*bytes < ((size_t)1 << 30) ? *bytes : ((size_t)1 << 30)) + 1;
+    if (copies > MAX_COPIES) copies = MAX_COPIES;
+    for (int c = 0; c < copies; c++) BK(brisk_cuda_weight_upload(&ws[c], type, sh->n_in, sh->n_out, host, E));
+    free(host);
+    return copies;
+}
+
 /* GB/s of weights of one F16 launch in `mode` over n matrices (a graph of
  * >= 40 launches cycling through `copies` sets of them). */
 static double bench_f16_launches(brisk_cuda_weight (*sets)[3], int copies, int n, brisk_cuda_f16_mode mode,
@@ -185,12 +198,8 @@ static void bench_f16(double copy_gbs, cudaStream_t s) {
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
         const shape *sh = &shapes[si];
         size_t bytes;
-        uint8_t *host = random_matrix(type, sh->n_in, sh->n_out, &bytes);
-        int copies = (int)((size_t)256 << 20) / (int)(bytes < ((size_t)1 << 30) ? bytes : ((size_t)1 << 30)) + 1;
-        if (copies > 64) copies = 64;
-        brisk_cuda_weight ws[64];
-        for (int c = 0; c < copies; c++) BK(brisk_cuda_weight_upload(&ws[c], type, sh->n_in, sh->n_out, host, E));
-        free(host);
+        brisk_cuda_weight ws[MAX_COPIES];
+        const int copies = upload_copies(type, sh, ws, &bytes);
         printf("F16 1col %-22s %7.1f MB  GB/s (%% of copy):", sh->name, (double)bytes / 1e6);
         double gbs = bench_gemv(ws, copies, d_x, NULL, d_y[0], 1, 3, s);
         printf("  tensor-core %5.0f (%3.0f%%)", gbs, 100 * gbs / copy_gbs);
@@ -320,12 +329,8 @@ static void bench_type(brisk_type type, double copy_gbs, cudaStream_t s, brisk_c
         if (only_shape >= 0 && (int)si != only_shape) continue;
         const shape *sh = &shapes[si];
         size_t bytes;
-        uint8_t *host = random_matrix(type, sh->n_in, sh->n_out, &bytes);
-        int copies = (int)((size_t)256 << 20) / (int)(bytes < ((size_t)1 << 30) ? bytes : ((size_t)1 << 30)) + 1;
-        if (copies > 64) copies = 64;
-        brisk_cuda_weight ws[64];
-        for (int c = 0; c < copies; c++) BK(brisk_cuda_weight_upload(&ws[c], type, sh->n_in, sh->n_out, host, E));
-        free(host);
+        brisk_cuda_weight ws[MAX_COPIES];
+        const int copies = upload_copies(type, sh, ws, &bytes);
         const int max_tokens = 512;
         uint16_t *xh = malloc((size_t)max_tokens * sh->n_in * 2);
         for (int64_t i = 0; i < (int64_t)max_tokens * sh->n_in; i++) xh[i] = rnd_half(-6, 0);
