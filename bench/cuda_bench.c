@@ -232,7 +232,7 @@ static void bench_f16(double copy_gbs, cudaStream_t s) {
         size_t bytes = 0;
         for (int m = 0; m < steps[i].n; m++) bytes += (size_t)steps[i].rows[m] * steps[i].n_in * 2;
         int copies = (int)(((size_t)256 << 20) / bytes) + 1;
-        if (copies > 64) copies = 64;
+        if (copies > MAX_COPIES) copies = MAX_COPIES;
         brisk_cuda_weight (*sets)[3] = calloc((size_t)copies, sizeof *sets);
         for (int m = 0; m < steps[i].n; m++) {
             size_t b;
