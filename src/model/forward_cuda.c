@@ -349,6 +349,9 @@ static brisk_status create_n(brisk_engine *e, int32_t n, gpu_forward **out, bris
         gemm_scratch = brisk_cuda_gemm_scratch_bytes(&g->output);
     int64_t n_seq = e->params.n_seq_max < B ? e->params.n_seq_max : B;
     g->max_tables = n_seq * ((e->n_ctx_seq + g->block_size - 1) / g->block_size + 1);
+    /* the GEMV counters: per 32 rows of gate (ACT) or of q/k/v (ROPE into a Q8 cache) */
+    const int64_t qkv_rows = q_dim + g->k_dim + g->v_dim;
+    const size_t counter_bytes = brisk_cuda_q8_counters_bytes(max_in > qkv_rows ? max_in : qkv_rows);
     struct { void **p; size_t bytes; const char *what; } bufs[] = {
         {(void **)&g->x, (size_t)(B * hp->n_embd) * 4, "activations"},
         {(void **)&g->q, (size_t)(B * q_dim) * 4, "activations"},
@@ -363,7 +366,7 @@ static brisk_status create_n(brisk_engine *e, int32_t n, gpu_forward **out, bris
         {&g->act16, (size_t)hp->n_ff * 2, "activations"},
         {&g->xq, brisk_cuda_xq8_bytes((max_in + 63) / 64 * 64), "activations"},
         {&g->xq2, brisk_cuda_xq8_bytes((max_in + 63) / 64 * 64), "activations"},
-        {&g->counters, brisk_cuda_q8_counters_bytes(max_in), "GEMV counters"},
+        {&g->counters, counter_bytes, "GEMV counters"},
         {&g->gemm_scratch, gemm_scratch, "the GEMM scratch"},
         {&g->attn_scratch, (size_t)ATTN_SCRATCH_SLOTS * (size_t)hp->n_head * (size_t)(hp->head_dim_v + 2) * 4, "the attention scratch"},
         {(void **)&g->d_meta, (size_t)(5 * B + g->max_tables) * 4, "token metadata"},
@@ -371,9 +374,9 @@ static brisk_status create_n(brisk_engine *e, int32_t n, gpu_forward **out, bris
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0] && st == BRISK_OK; i++)
         st = dalloc(g, bufs[i].p, bufs[i].bytes, bufs[i].what, err);
     if (st != BRISK_OK) return st;
-    void *zeros = calloc(1, brisk_cuda_q8_counters_bytes(max_in));
+    void *zeros = calloc(1, counter_bytes);
     if (!zeros) return brisk_fail(err, BRISK_ERR_NOMEM, "out of memory");
-    st = brisk_cuda_upload(g->counters, zeros, brisk_cuda_q8_counters_bytes(max_in), err);
+    st = brisk_cuda_upload(g->counters, zeros, counter_bytes, err);
     free(zeros);
     if (st != BRISK_OK) return st;
     st = brisk_cuda_host_alloc((void **)&g->h_meta, (size_t)(5 * B + g->max_tables) * 4, "token metadata", err);
@@ -706,10 +709,9 @@ static bool rope_fusion(brisk_engine *e, gpu_forward *g, int il, int n, brisk_cu
     const layer_weights *ly = &m->layers[il];
     gpu_layer *l = &g->layers[il];
     const rope_table *rt = ly->sliding ? &e->rope_local : &e->rope_global;
-    /* (the fused store writes an f16 cache: an 8-bit one goes through brisk_cuda_rope_kv_store) */
-    if (!(g->fuse & FUSE_ROPE) || g->kv_type != BRISK_CUDA_KV_F16 || rt->style == ROPE_NEOX || l->bq || l->bk ||
-        l->bv || m->arch->qk_norm || hp->head_dim % 2 || hp->head_dim != hp->head_dim_v || rt->n_rot % 2 ||
-        rt->n_rot > hp->head_dim)
+    const bool kv_q8 = g->kv_type == BRISK_CUDA_KV_Q8;
+    if (!(g->fuse & FUSE_ROPE) || rt->style == ROPE_NEOX || l->bq || l->bk || l->bv || m->arch->qk_norm ||
+        hp->head_dim % (kv_q8 ? 32 : 2) || hp->head_dim != hp->head_dim_v || rt->n_rot % 2 || rt->n_rot > hp->head_dim)
         return false;
     const brisk_cuda_weight *ws[] = {&l->wq, &l->wk, &l->wv};
     bool q8 = q8_input(g, n, hp->n_embd), f16 = true;
@@ -717,10 +719,12 @@ static bool rope_fusion(brisk_engine *e, gpu_forward *g, int il, int n, brisk_cu
         q8 = q8 && use_q8_gemv(g, ws[i], n);
         f16 = f16 && use_f16_gemv(g, ws[i], n) && ws[i]->n_in == ws[0]->n_in;
     }
-    if (!q8 && !f16) return false;
+    /* (the F16 GEMV stores into an f16 cache only: an 8-bit one then goes through brisk_cuda_rope_kv_store) */
+    if (!q8 && !(f16 && !kv_q8)) return false;
     *f = (brisk_cuda_q8_fusion){.mode = BRISK_CUDA_FUSE_ROPE, .cache = {NULL, l->k, l->v}, .pos = g->d_pos,
                                 .rows = g->d_rows, .inv_freq = ly->sliding ? g->inv_freq_local : g->inv_freq_global,
-                                .head_dim = hp->head_dim, .n_rot = rt->n_rot, .mscale = rt->mscale};
+                                .head_dim = hp->head_dim, .n_rot = rt->n_rot, .mscale = rt->mscale,
+                                .kv_q8 = kv_q8, .kv_rows = g->kv_rows, .counters = g->counters};
     return true;
 }
 

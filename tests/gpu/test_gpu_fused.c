@@ -224,10 +224,10 @@ static void check_act_fused(brisk_type type, int64_t n_in, int64_t n_ff, bool ge
 }
 
 /* ROPE: q/k/v GEMVs with RoPE and the KV store in the epilogue (q and k of
- * `type`, v of v_type: one launch, or q/k and v in two): equal to the GEMVs +
- * rope_kv_store of one token. */
+ * `type`, v of v_type: one launch, or q/k and v in two; an f16 or a Q8
+ * cache): equal to the GEMVs + rope_kv_store of one token. */
 static void check_rope_fused(brisk_type type, brisk_type v_type, int head_dim, int n_rot, bool in_norm,
-                             bool one_launch) {
+                             bool one_launch, bool kv_q8) {
     const int64_t n_in = 1024, n_head = 4, n_head_kv = 2, q_dim = n_head * head_dim, kv_dim = n_head_kv * head_dim;
     const int64_t cache_rows = 24;
     brisk_cuda_weight wq, wk, wv;
@@ -240,40 +240,48 @@ static void check_rope_fused(brisk_type type, brisk_type v_type, int head_dim, i
     int32_t *d_pos = gpu_upload_copy(&pos, 4), *d_row = gpu_upload_copy(&row, 4);
     float *d_q = gpu_alloc_poisoned((size_t)q_dim * 4), *d_q_ref = gpu_alloc_poisoned((size_t)q_dim * 4);
     float *d_k = gpu_alloc_poisoned((size_t)kv_dim * 4), *d_v = gpu_alloc_poisoned((size_t)kv_dim * 4);
-    const size_t cache_bytes = (size_t)(cache_rows * kv_dim) * 2;
+    const brisk_cuda_kv_type kv_type = kv_q8 ? BRISK_CUDA_KV_Q8 : BRISK_CUDA_KV_F16;
+    const size_t cache_bytes = brisk_cuda_kv_bytes(kv_type, cache_rows, kv_dim);
     void *d_kc = gpu_alloc_poisoned(cache_bytes), *d_vc = gpu_alloc_poisoned(cache_bytes);
     void *d_kc_ref = gpu_alloc_poisoned(cache_bytes), *d_vc_ref = gpu_alloc_poisoned(cache_bytes);
+    /* the Q8 store's f32 scratch (d_ys of k and v) and its counters */
+    float *d_ks = gpu_alloc_poisoned((size_t)kv_dim * 4), *d_vs = gpu_alloc_poisoned((size_t)kv_dim * 4);
+    void *d_cnt = zeroed_counters(q_dim + 2 * kv_dim);
     brisk_error err;
     brisk_cuda_q8_fusion f = {.mode = BRISK_CUDA_FUSE_ROPE, .in_norm = in_norm, .in_eps = 1e-5f,
                               .role = {0, 1, 0}, .cache = {NULL, d_kc, NULL}, .pos = d_pos, .rows = d_row,
-                              .inv_freq = d_f, .head_dim = head_dim, .n_rot = n_rot, .mscale = 0.9f};
+                              .inv_freq = d_f, .head_dim = head_dim, .n_rot = n_rot, .mscale = 0.9f,
+                              .kv_q8 = kv_q8, .kv_rows = cache_rows, .counters = d_cnt};
     brisk_cuda_q8_fusion fv = f;
     fv.role[0] = 2;
     fv.cache[0] = d_vc;
     brisk_cuda_q8_fusion plain = {.mode = BRISK_CUDA_FUSE_NONE, .in_norm = in_norm, .in_eps = 1e-5f};
     const brisk_cuda_weight *qk[2] = {&wq, &wk}, *v[1] = {&wv};
-    float *qk_out[2] = {d_q, NULL}, *qk_ref[2] = {d_q_ref, d_k};
+    float *qk_out[2] = {d_q, kv_q8 ? d_ks : NULL}, *qk_ref[2] = {d_q_ref, d_k}, *v_out[1] = {d_vs};
     bool same = true;
     const brisk_cuda_weight *qkv[3] = {&wq, &wk, &wv};
-    float *qkv_out[3] = {d_q, NULL, NULL};
+    float *qkv_out[3] = {d_q, qk_out[1], kv_q8 ? d_vs : NULL};
     brisk_cuda_q8_fusion f3 = f;
     f3.role[2] = 2;
     f3.cache[2] = d_vc;
     for (int rep = 0; rep < 2 && ok; rep++) {
         ok = (one_launch ? brisk_cuda_gemv_q8_fused(qkv, qkv_out, 3, d_in, &f3, NULL, &err) == BRISK_OK
                          : brisk_cuda_gemv_q8_fused(qk, qk_out, 2, d_in, &f, NULL, &err) == BRISK_OK &&
-                               brisk_cuda_gemv_q8_fused(v, NULL, 1, d_in, &fv, NULL, &err) == BRISK_OK) &&
+                               brisk_cuda_gemv_q8_fused(v, kv_q8 ? v_out : NULL, 1, d_in, &fv, NULL, &err) ==
+                                   BRISK_OK) &&
              brisk_cuda_gemv_q8_fused(qk, qk_ref, 2, d_in, &plain, NULL, &err) == BRISK_OK &&
              brisk_cuda_gemv_q8_fused(v, &d_v, 1, d_in, &plain, NULL, &err) == BRISK_OK &&
              brisk_cuda_rope_kv_store(d_q_ref, d_k, d_v, d_pos, d_f, 1, (int)n_head, (int)n_head_kv, head_dim, head_dim,
-                                      n_rot, false, 0.9f, d_kc_ref, d_vc_ref, BRISK_CUDA_KV_F16, cache_rows, d_row, NULL,
+                                      n_rot, false, 0.9f, d_kc_ref, d_vc_ref, kv_type, cache_rows, d_row, NULL,
                                       &err) == BRISK_OK;
         same &= ok && gpu_same_bytes(d_q, d_q_ref, (size_t)q_dim * 4) && gpu_same_bytes(d_kc, d_kc_ref, cache_bytes) &&
                 gpu_same_bytes(d_vc, d_vc_ref, cache_bytes);
     }
-    gpu_check(ok && same, "gemv_q8 rope %s/%s head_dim %d n_rot %d%s, %s: q and the K/V cache %s the GEMVs + "
-              "rope_kv_store%s", tname(type), tname(v_type), head_dim, n_rot, in_norm ? " in_norm" : "",
-              one_launch ? "one launch" : "two launches", same ? "bit-exact with" : "differ from", ok ? "" : err.msg);
+    gpu_check(ok && same, "gemv_q8 rope %s/%s head_dim %d n_rot %d%s, %s, %s cache: q and the K/V cache %s the "
+              "GEMVs + rope_kv_store%s", tname(type), tname(v_type), head_dim, n_rot, in_norm ? " in_norm" : "",
+              one_launch ? "one launch" : "two launches", kv_q8 ? "Q8" : "f16",
+              same ? "bit-exact with" : "differ from", ok ? "" : err.msg);
+    brisk_cuda_free(d_ks); brisk_cuda_free(d_vs); brisk_cuda_free(d_cnt);
     brisk_cuda_free(d_in); brisk_cuda_free(d_f); brisk_cuda_free(d_pos); brisk_cuda_free(d_row);
     brisk_cuda_free(d_q); brisk_cuda_free(d_q_ref); brisk_cuda_free(d_k); brisk_cuda_free(d_v);
     brisk_cuda_free(d_kc); brisk_cuda_free(d_vc); brisk_cuda_free(d_kc_ref); brisk_cuda_free(d_vc_ref);
@@ -414,15 +422,19 @@ void gpu_test_fused(void) {
         check_in_norm(types[i], 1024, 96);
         check_add_norm(types[i], 2048, 1024, false);
         check_act_fused(types[i], 1024, 1536, false, true);
-        check_rope_fused(types[i], types[(i + 1) % 3], 128, 128, true, true);
+        check_rope_fused(types[i], types[(i + 1) % 3], 128, 128, true, true, false);
+        check_rope_fused(types[i], types[(i + 1) % 3], 128, 128, true, true, true);
         check_mixed_group(types[i], types[(i + 1) % 3]);
     }
     check_in_norm(BRISK_TYPE_Q4_K, 4096, 64);
     check_add_norm(BRISK_TYPE_Q4_K, 1024, 4096, false);
     check_act_fused(BRISK_TYPE_Q6_K, 512, 640, true, false);
-    check_rope_fused(BRISK_TYPE_Q4_K, BRISK_TYPE_Q4_K, 128, 64, false, true);
-    check_rope_fused(BRISK_TYPE_Q8_0, BRISK_TYPE_Q6_K, 64, 64, true, false);
-    check_rope_fused(BRISK_TYPE_Q4_K, BRISK_TYPE_Q6_K, 64, 32, false, true);
+    check_rope_fused(BRISK_TYPE_Q4_K, BRISK_TYPE_Q4_K, 128, 64, false, true, false);
+    check_rope_fused(BRISK_TYPE_Q8_0, BRISK_TYPE_Q6_K, 64, 64, true, false, false);
+    check_rope_fused(BRISK_TYPE_Q4_K, BRISK_TYPE_Q6_K, 64, 32, false, true, false);
+    check_rope_fused(BRISK_TYPE_Q4_K, BRISK_TYPE_Q4_K, 128, 64, false, true, true);
+    check_rope_fused(BRISK_TYPE_Q8_0, BRISK_TYPE_Q6_K, 64, 64, true, false, true);
+    check_rope_fused(BRISK_TYPE_Q4_K, BRISK_TYPE_Q6_K, 64, 32, false, true, true);
     const brisk_type gate_up[2] = {BRISK_TYPE_Q8_0, BRISK_TYPE_Q8_0}, qkv[3] = {BRISK_TYPE_Q4_K, BRISK_TYPE_Q4_K,
                                                                                 BRISK_TYPE_Q6_K};
     const int64_t gate_up_outs[2] = {512, 512}, qkv_outs[3] = {256, 128, 128};

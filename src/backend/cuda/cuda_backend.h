@@ -194,10 +194,13 @@ brisk_status brisk_cuda_prenorm_xq(float *d_x, const float *d_add, const float *
  *   ROPE: q/k/v of one token: role[m] 0 = q: rotated, f32 into d_ys[m]; 1 = k:
  *     rotated, f16 into cache[m] row rows[0]; 2 = v: f16 into cache[m] row
  *     rows[0] (= brisk_cuda_rope_kv_store, adjacent pairs only: not NeoX).
- * ADD_NORM: a block of 16 warps takes 32 rows and encodes them itself. ACT
+ *     kv_q8: the caches are Q8 of kv_rows rows (cuda_kv.cuh): k and v also
+ *     go to d_ys[m] (f32 scratch) and each 32 of them are quantized by the
+ *     last warp to finish them, counted in `counters` as ACT's.
+ * ADD_NORM: a block of 32 / R warps (R rows each) takes 32 rows and encodes them itself. ACT
  * encodes each 32 outputs in the last warp to finish them, counted in
- * `counters` (brisk_cuda_q8_counters_bytes(rows), zeroed once before first
- * use; every launch leaves them zero). Rows: a multiple of 32 (ADD_NORM, ACT).
+ * `counters` (brisk_cuda_q8_counters_bytes(rows; ROPE: of all the matrices),
+ * zeroed once before first use; every launch leaves them zero). Rows: a multiple of 32 (ADD_NORM, ACT).
  * The matrices of one launch: one n_in; one weight type (ADD_NORM, ACT) or
  * two runs of types (none, ROPE: e.g. q, k Q4_K then v Q6_K). */
 typedef enum {
@@ -217,7 +220,9 @@ typedef struct brisk_cuda_q8_fusion {
     void *counters;        /* ACT */
     bool gelu;             /* ACT: GELU-tanh, else SiLU */
     int role[3];           /* ROPE */
-    void *cache[3];        /* ROPE: f16 [kv rows, n_out of the matrix] */
+    void *cache[3];        /* ROPE: f16 [kv rows, n_out of the matrix], or Q8 (kv_q8) */
+    bool kv_q8;            /* ROPE */
+    int64_t kv_rows;       /* ROPE, kv_q8: the caches' rows */
     const int32_t *pos, *rows;
     const float *inv_freq; /* as brisk_cuda_rope */
     int head_dim, n_rot;

@@ -17,7 +17,8 @@
 // Fused work of a decode step (brisk_cuda_gemv_q8_fused; fewer kernels per
 // step): a pre-norm x (IN_NORM: the dots times 1 / rms(x)), and an epilogue
 // (Mode): ADD_NORM (residual add + the next norm's pre-norm encoding), ACT
-// (act(gate) * up + its encoding), ROPE (RoPE + the f16 K/V store).
+// (act(gate) * up + its encoding), ROPE (RoPE + the K/V store: f16, or Q8 by
+// each 32-block's last warp).
 #include <cuda_fp16.h>
 
 #include <stdlib.h>
@@ -28,6 +29,7 @@
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/cuda_act.cuh"
+#include "backend/cuda/cuda_kv.cuh"
 #include "backend/cuda/cuda_pdl.cuh"
 #include "backend/cuda/cuda_rope.cuh"
 #include "backend/cuda/cuda_xq.cuh"
@@ -229,8 +231,12 @@ struct Fuse {
     bool gelu;
     // ROPE: role[m] 0 = q (rotated, f32 into y), 1 = k (rotated, f16 into cache[1]), 2 = v (f16 into cache[2]);
     // cache row rows[0], position pos[0]; adjacent pairs (2p, 2p + 1) of the first n_rot dims of each head.
+    // kv_q8: the caches are Q8 of kv_rows rows (cuda_kv.cuh): k and v go to y as f32 and each 32-block
+    // is quantized by its last warp (finish_kv_block, counted in counters).
     int role[MAX_GROUP];
-    half *cache[MAX_GROUP];
+    void *cache[MAX_GROUP];
+    bool kv_q8;
+    int64_t kv_rows;
     const int32_t *pos, *rows;
     const float *inv_freq;
     int head_dim, n_rot;
@@ -266,6 +272,37 @@ __device__ __forceinline__ void finish_block(const Fuse &f, const float *vals, i
     quantize_group(v, on, f.out_xq, n, blk);
 }
 
+// ROPE into a Q8 cache: the 32-block of k or v rows holding this warp's R rows
+// (row0 ..) is quantized by its last warp (rows 32 - R .. 31 of it: the
+// later thread block of the block's 32 / (4 R) when one holds 4 warps),
+// which waits for the other 32 / R - 1 warps as ACT's finish_block does and
+// reads their f32 values from L2; q8_quantize_lane: the rule of rope_kv_store.
+template <int R>
+__device__ __forceinline__ void finish_kv_block(const Fuse &f, const float *vals, void *cache, int64_t n_out,
+                                                int64_t row0, int64_t counter) {
+    const int lane = threadIdx.x % 32;
+    unsigned *count = f.counters + counter;
+    if (row0 % 32 != 32 - R) {
+        if (lane == 0) asm volatile("red.release.gpu.global.add.u32 [%0], 1;" ::"l"(count) : "memory");
+        return;
+    }
+    if (lane == 0) {
+        unsigned c;
+        for (;;) {
+            asm volatile("ld.acquire.gpu.global.u32 %0, [%1];" : "=r"(c) : "l"(count) : "memory");
+            if (c >= 32 / R - 1) break;
+            __nanosleep(64);
+        }
+        *count = 0; // the next launch that counts here comes after this grid
+    }
+    __syncwarp();
+    const int64_t blk = row0 / 32, row = __ldg(f.rows);
+    half d;
+    const int8_t q = q8_quantize_lane(__ldcg(vals + blk * 32 + lane), &d);
+    int8_t *qs = static_cast<int8_t *>(cache);
+    qs[row * n_out + blk * 32 + lane] = q;
+    if (lane == 0) reinterpret_cast<half *>(qs + f.kv_rows * n_out)[row * (n_out / 32) + blk] = d;
+}
 
 // Pads of a pre-norm x a lane loads before the main loop (n_in <= 4096: all of
 // them; more are read after it).
@@ -385,20 +422,24 @@ __device__ __forceinline__ void gemv_block(const Group &grp, const Fuse &f, cons
         finish_block(f, f.act_out, n_out, row0);
     } else { // ROPE: rows (row0 + 2p, row0 + 2p + 1) are a pair (row0 and n_out even)
         const int role = m0 ? f.role[0] : m1 ? f.role[1] : f.role[2];
+        void *cache = m0 ? f.cache[0] : m1 ? f.cache[1] : f.cache[2];
 #pragma unroll
         for (int p = 0; p < R / 2; p++) {
             const int64_t row = row0 + 2 * p;
             float x0 = acc[2 * p], x1 = acc[2 * p + 1];
             if (role != 2) rope_rotate_rows(f, row, x0, x1);
             if (lane == 0 && row < n_out) {
-                if (role == 0) {
+                if (role == 0 || f.kv_q8) {
                     *reinterpret_cast<float2 *>(y + row) = make_float2(x0, x1);
                 } else {
-                    half *c = (m0 ? f.cache[0] : m1 ? f.cache[1] : f.cache[2]) + (int64_t)__ldg(f.rows) * n_out + row;
+                    half *c = static_cast<half *>(cache) + (int64_t)__ldg(f.rows) * n_out + row;
                     *reinterpret_cast<half2 *>(c) = __floats2half2_rn(x0, x1);
                 }
             }
         }
+        if (role != 0 && f.kv_q8) // (the counters of matrix m follow those of the matrices before it)
+            finish_kv_block<R>(f, y, cache, n_out,
+                               row0, (row0 + (m0 ? 0 : m1 ? grp.n_out[0] : grp.n_out[0] + grp.n_out[1])) / 32);
     }
 }
 
@@ -621,14 +662,20 @@ extern "C" brisk_status brisk_cuda_gemv_q8_fused(const brisk_cuda_weight *const 
             fu->n_rot % 2 || fu->n_rot > fu->head_dim)
             return brisk_fail(err, BRISK_ERR_ARG, "CUDA gemv_q8_fused: rope of head_dim %d, n_rot %d", fu->head_dim,
                               fu->n_rot);
+        if (fu->kv_q8 && (fu->head_dim % 32 || fu->kv_rows <= 0 || !fu->counters))
+            return brisk_fail(err, BRISK_ERR_ARG, "CUDA gemv_q8_fused: rope into a Q8 cache needs head_dim a multiple "
+                                                  "of 32 (%d), its rows and counters", fu->head_dim);
         for (int m = 0; m < n; m++) {
             const int role = fu->role[m];
-            if (role < 0 || role > 2 || ws[m]->n_out % fu->head_dim || (role == 0 && (!d_ys || !d_ys[m])) ||
-                (role != 0 && !fu->cache[m]))
+            if (role < 0 || role > 2 || ws[m]->n_out % fu->head_dim ||
+                ((role == 0 || fu->kv_q8) && (!d_ys || !d_ys[m])) || (role != 0 && !fu->cache[m]))
                 return brisk_fail(err, BRISK_ERR_ARG, "CUDA gemv_q8_fused: rope matrix %d (role %d)", m, role);
             f.role[m] = role;
-            f.cache[m] = (half *)fu->cache[m];
+            f.cache[m] = fu->cache[m];
         }
+        f.kv_q8 = fu->kv_q8;
+        f.kv_rows = fu->kv_rows;
+        f.counters = (unsigned *)fu->counters;
         f.pos = fu->pos;
         f.rows = fu->rows;
         f.inv_freq = fu->inv_freq;
