@@ -243,59 +243,54 @@ struct Fuse {
     float mscale;
 };
 
-// ACT: output block blk (32 outputs, one per warp, in 8 consecutive thread
-// blocks) is encoded by its last warp (row 31 of it: its thread block is
-// dispatched after the other 7, so waiting for them cannot deadlock). The
-// other 31 warps count themselves with a release reduction and exit at once;
-// the last one waits (acquire) for the count and reads their values from L2.
-__device__ __forceinline__ void finish_block(const Fuse &f, const float *vals, int64_t n, int64_t row) {
+// The 32-row blocks of ACT's outputs and of a Q8 KV store are finished by
+// their last warp (rows 32 - RW .. 31 of the block, RW rows per warp: its
+// thread block is dispatched after the block's others, so waiting for them
+// cannot deadlock). The other warps count themselves in *count with a release
+// reduction and exit at once; the last one waits (acquire) for the count,
+// resets it and goes on to read their values from L2. Whether the caller is
+// that warp.
+template <int RW>
+__device__ __forceinline__ bool last_warp_of_block(unsigned *count, int64_t row0) {
     const int lane = threadIdx.x % 32;
-    unsigned *count = f.counters + row / 32;
-    if (row % 32 != 31) {
+    if (row0 % 32 != 32 - RW) {
         if (lane == 0) asm volatile("red.release.gpu.global.add.u32 [%0], 1;" ::"l"(count) : "memory");
-        return;
+        return false;
     }
     if (lane == 0) {
         unsigned c;
         for (;;) {
             asm volatile("ld.acquire.gpu.global.u32 %0, [%1];" : "=r"(c) : "l"(count) : "memory");
-            if (c >= 31) break;
+            if (c >= 32 / RW - 1) break;
             __nanosleep(64);
         }
         *count = 0; // the next launch that counts here comes after this grid
     }
     __syncwarp(); // lane 0's acquire orders the other lanes' loads too
+    return true;
+}
+
+// ACT: the xq8 encoding of the 32-block of act(gate) * up holding rows row0 ..
+// row0 + RW - 1.
+template <int RW>
+__device__ __forceinline__ void finish_block(const Fuse &f, const float *vals, int64_t n, int64_t row0) {
+    if (!last_warp_of_block<RW>(f.counters + row0 / 32, row0)) return;
+    const int lane = threadIdx.x % 32;
     const bool on = lane < 8;
-    const int64_t blk = row / 32, e = blk * 32 + 4 * (on ? lane : 0);
+    const int64_t blk = row0 / 32, e = blk * 32 + 4 * (on ? lane : 0);
     const float4 v4 = __ldcg(reinterpret_cast<const float4 *>(vals + e));
     const float v[4] = {v4.x, v4.y, v4.z, v4.w};
     quantize_group(v, on, f.out_xq, n, blk);
 }
 
-// ROPE into a Q8 cache: the 32-block of k or v rows holding this warp's R rows
-// (row0 ..) is quantized by its last warp (rows 32 - R .. 31 of it: the
-// later thread block of the block's 32 / (4 R) when one holds 4 warps),
-// which waits for the other 32 / R - 1 warps as ACT's finish_block does and
-// reads their f32 values from L2; q8_quantize_lane: the rule of rope_kv_store.
+// ROPE into a Q8 cache: the 32-block of k or v rows holding rows row0 ..
+// row0 + R - 1 (their f32 values in vals), quantized by q8_quantize_lane (the
+// rule of rope_kv_store); its counter: `counter`.
 template <int R>
 __device__ __forceinline__ void finish_kv_block(const Fuse &f, const float *vals, void *cache, int64_t n_out,
                                                 int64_t row0, int64_t counter) {
+    if (!last_warp_of_block<R>(f.counters + counter, row0)) return;
     const int lane = threadIdx.x % 32;
-    unsigned *count = f.counters + counter;
-    if (row0 % 32 != 32 - R) {
-        if (lane == 0) asm volatile("red.release.gpu.global.add.u32 [%0], 1;" ::"l"(count) : "memory");
-        return;
-    }
-    if (lane == 0) {
-        unsigned c;
-        for (;;) {
-            asm volatile("ld.acquire.gpu.global.u32 %0, [%1];" : "=r"(c) : "l"(count) : "memory");
-            if (c >= 32 / R - 1) break;
-            __nanosleep(64);
-        }
-        *count = 0; // the next launch that counts here comes after this grid
-    }
-    __syncwarp();
     const int64_t blk = row0 / 32, row = __ldg(f.rows);
     half d;
     const int8_t q = q8_quantize_lane(__ldcg(vals + blk * 32 + lane), &d);
@@ -312,7 +307,7 @@ const int PADS_AHEAD = 4;
 template <class U, int WARPS, int R, int UNROLL, int MODE, bool IN_NORM>
 __device__ __forceinline__ void gemv_block(const Group &grp, const Fuse &f, const uint8_t *__restrict__ xq,
                                            int64_t n_in) {
-    static_assert(MODE != ACT || R == 2, "ACT takes a gate row and an up row");
+    static_assert(MODE != ACT || R % 2 == 0, "ACT takes R / 2 gate rows and the same rows of up");
     static_assert(MODE == PLAIN || R % 2 == 0, "ADD_NORM and ROPE take row pairs");
     // selects with constant indices (an indexed kernel parameter would be copied to local memory)
     const bool m0 = MODE == ACT || blockIdx.x < grp.block_end[0], m1 = !m0 && blockIdx.x < grp.block_end[1];
@@ -321,8 +316,8 @@ __device__ __forceinline__ void gemv_block(const Group &grp, const Fuse &f, cons
     float *__restrict__ y = m0 ? grp.y[0] : m1 ? grp.y[1] : grp.y[2];
     const int64_t n_out = m0 ? grp.n_out[0] : m1 ? grp.n_out[1] : grp.n_out[2];
     const int lane = threadIdx.x % 32;
-    // ACT: the warp's two rows are row i of gate and row i of up
-    const int64_t row0 = ((int64_t)block * WARPS + threadIdx.x / 32) * (MODE == ACT ? 1 : R);
+    // ACT: the warp's rows are rows i .. i + R / 2 - 1 of gate, then the same rows of up
+    const int64_t row0 = ((int64_t)block * WARPS + threadIdx.x / 32) * (MODE == ACT ? R / 2 : R);
     if (MODE != ADD_NORM && row0 >= n_out) { // (ADD_NORM: n_out is a multiple of the block's 32 rows)
         brisk_cuda::pdl_wait();
         return;
@@ -336,8 +331,8 @@ __device__ __forceinline__ void gemv_block(const Group &grp, const Fuse &f, cons
     const uint8_t *wr[R];
 #pragma unroll
     for (int r = 0; r < R; r++) {
-        rows[r] = MODE == ACT ? row0 : row0 + r < n_out ? row0 + r : n_out - 1;
-        wr[r] = MODE == ACT && r == 1 ? grp.w[1] : w;
+        rows[r] = MODE == ACT ? row0 + r % (R / 2) : row0 + r < n_out ? row0 + r : n_out - 1;
+        wr[r] = MODE == ACT && r >= R / 2 ? grp.w[1] : w;
     }
     // the first units' weights do not depend on the kernel before: in flight
     // before waiting for it (programmatic dependent launch, cuda_pdl.cuh)
@@ -413,13 +408,16 @@ __device__ __forceinline__ void gemv_block(const Group &grp, const Fuse &f, cons
             const float v[4] = {v4.x, v4.y, v4.z, v4.w}, wv[4] = {w4.x, w4.y, w4.z, w4.w};
             prenorm_group(v, wv, on, f.out_xq, n_out, blk);
         }
-    } else if (MODE == ACT) {
-        const float v = __half2float(__float2half_rn(act(acc[0], f.gelu) * acc[1]));
-        if (lane == 0) {
-            f.act_out[row0] = v;
-            f.out16[row0] = __float2half_rn(v);
+    } else if constexpr (MODE == ACT) { // (constexpr: R / 2 > 0 only where MODE is ACT)
+#pragma unroll
+        for (int j = 0; j < R / 2; j++) {
+            const float v = __half2float(__float2half_rn(act(acc[j], f.gelu) * acc[R / 2 + j]));
+            if (lane == 0) {
+                f.act_out[row0 + j] = v;
+                f.out16[row0 + j] = __float2half_rn(v);
+            }
         }
-        finish_block(f, f.act_out, n_out, row0);
+        finish_block<R / 2>(f, f.act_out, n_out, row0);
     } else { // ROPE: rows (row0 + 2p, row0 + 2p + 1) are a pair (row0 and n_out even)
         const int role = m0 ? f.role[0] : m1 ? f.role[1] : f.role[2];
         void *cache = m0 ? f.cache[0] : m1 ? f.cache[1] : f.cache[2];
@@ -475,7 +473,7 @@ template <class U0, class U1, int R, int UNROLL, int MIN_BLOCKS, int MODE, bool 
 void launch(const brisk_cuda_weight *const *ws, float *const *ys, int n, const void *xq, bool accumulate,
             const Fuse &f, cudaStream_t s) {
     constexpr int WARPS = MODE == ADD_NORM ? 32 / R : 4; // ADD_NORM: a block encodes its 32 rows
-    const int64_t rows_per_block = WARPS * (MODE == ACT ? 1 : R);
+    const int64_t rows_per_block = WARPS * (MODE == ACT ? R / 2 : R);
     Group grp = {};
     grp.accumulate = accumulate;
     grp.u1_begin = ~0u;
@@ -530,14 +528,14 @@ bool launch_type(const brisk_cuda_weight *const *ws, float *const *ys, int n, co
 }
 
 // The launches of a decode step (every mode) with R rows per warp, 1 unit in
-// flight per lane; ACT keeps R = 2 (a gate row and an up row).
+// flight per lane (ACT: R / 2 rows of gate and the same of up).
 template <int R>
 bool launch_mode(const brisk_cuda_weight *const *ws, float *const *ys, int n, const void *xq, bool acc,
                  const Fuse &f, int mode, bool in_norm, cudaStream_t s) {
     if (mode == ADD_NORM) return launch_type<R, 1, ADD_NORM>(ws, ys, n, xq, true, f, s);
     if (mode == ACT)
-        return in_norm ? launch_type<2, 1, ACT, true>(ws, ys, n, xq, false, f, s)
-                       : launch_type<2, 1, ACT>(ws, ys, n, xq, false, f, s);
+        return in_norm ? launch_type<R, 1, ACT, true>(ws, ys, n, xq, false, f, s)
+                       : launch_type<R, 1, ACT>(ws, ys, n, xq, false, f, s);
     if (mode == ROPE)
         return in_norm ? launch_type<R, 1, ROPE, true>(ws, ys, n, xq, false, f, s)
                        : launch_type<R, 1, ROPE>(ws, ys, n, xq, false, f, s);
@@ -551,7 +549,7 @@ bool launch_mode(const brisk_cuda_weight *const *ws, float *const *ys, int n, co
 // 4096: 96% of copy vs 84%), slower on the 14336-input down matrix (83% vs
 // 103%); llama3-8b Q4_K_M decode 407.9 tok/s vs 386.5 with 2 everywhere
 // (bench/results/2026-11-25-cuda-session5-final-h100.md, "cuda9").
-// BRISK_CUDA_Q8_ROWS=2|4 forces one shape on every launch but ACT's.
+// BRISK_CUDA_Q8_ROWS=2|4 forces one shape on every launch.
 int decode_rows(int64_t n_in) {
     static const int mode = [] { // 2, 4, or 0 = by n_in
         const char *e = getenv("BRISK_CUDA_Q8_ROWS");
