@@ -132,6 +132,19 @@ __device__ void store_empty(const Shape &s, int kvh, int split, int qi, float *p
     }
 }
 
+// The split [start, end) of query qi's context that this block takes, for a
+// kernel that has not yet waited for the kernel before; a split past the
+// context is written as empty (after that wait) and false returned.
+__device__ __forceinline__ bool split_or_empty(const Shape &s, int p_last, int kvh, int split, int qi, float *part,
+                                               int &start, int &end) {
+    split_range(s, p_last, split, start, end);
+    if (start < end || s.n_splits <= 1) return true;
+    brisk_cuda::pdl_wait();
+    brisk_cuda::pdl_trigger();
+    store_empty(s, kvh, split, qi, part);
+    return false;
+}
+
 // LPR: lanes per K/V row (4, 8, 16, 32); MAXG: query heads per KV head the
 // registers hold (s.group <= MAXG).
 template <int LPR, int MAXG, bool Q8>
@@ -454,13 +467,7 @@ attn_split_mma(Shape s, const float *__restrict__ q, brisk_cuda::KvRef kc, brisk
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, c = lane % 4;
     const int p_last = pos[qi];
     int start, end;
-    split_range(s, p_last, split, start, end);
-    if (start >= end && s.n_splits > 1) {
-        brisk_cuda::pdl_wait();
-        brisk_cuda::pdl_trigger();
-        store_empty(s, kvh, split, qi, part);
-        return;
-    }
+    if (!split_or_empty(s, p_last, kvh, split, qi, part, start, end)) return;
     const int32_t *table = s.tables ? s.tables + s.table_off[qi] : nullptr;
     const int64_t ke = (int64_t)kvh * D + 8 * c, ve = (int64_t)kvh * D + 8 * g; // this lane's element offsets
     const int v_off[4] = {2 * c, 2 * c + 1, 2 * c + 8, 2 * c + 9}; // this lane's V rows of a tile
@@ -594,13 +601,7 @@ attn_split_mma_q8(Shape s, const float *__restrict__ q, brisk_cuda::KvRef kc, br
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, c = lane % 4;
     const int p_last = pos[qi];
     int start, end;
-    split_range(s, p_last, split, start, end);
-    if (start >= end && s.n_splits > 1) {
-        brisk_cuda::pdl_wait();
-        brisk_cuda::pdl_trigger();
-        store_empty(s, kvh, split, qi, part);
-        return;
-    }
+    if (!split_or_empty(s, p_last, kvh, split, qi, part, start, end)) return;
     const int32_t *table = s.tables ? s.tables + s.table_off[qi] : nullptr;
     uint8_t *ring = q8_ring_sh + warp * Q8_RING * TB;
     const int8_t *kq = static_cast<const int8_t *>(kc.data) + (int64_t)kvh * D;

@@ -66,13 +66,10 @@ struct Job {
     half *out16; // ACT
     bool gelu;   // ACT
     // ROPE: role[m] 0 = q (rotated, f32 into y[m]), 1 = k (rotated, f16 into cache[m]), 2 = v (f16 into cache[m]);
-    // cache row rows[0], position pos[0]; adjacent pairs (2p, 2p + 1) of the first n_rot dims of each head.
+    // cache row rope.rows[0], position rope.pos[0]; adjacent pairs (2p, 2p + 1) of the first n_rot dims of each head.
     int role[3];
     half *cache[3];
-    const int32_t *pos, *rows;
-    const float *inv_freq;
-    int head_dim, n_rot;
-    float mscale;
+    brisk_cuda::RopeArgs rope;
 };
 
 
@@ -163,12 +160,12 @@ __global__ void __launch_bounds__(WARPS * 32) gemv_f16_kernel(Job job, const hal
             if (lane != i) continue;
             float x0 = acc[2 * i], x1 = acc[2 * i + 1];
             const int64_t r0 = row + 2 * i;
-            if (role != 2) brisk_cuda::rope_rotate_rows(job, r0, x0, x1);
+            if (role != 2) brisk_cuda::rope_rotate_rows(job.rope, r0, x0, x1);
             if (role == 0) {
                 *reinterpret_cast<float2 *>(ym + r0) = make_float2(x0, x1);
             } else {
                 half *c = (m == 0 ? job.cache[0] : m == 1 ? job.cache[1] : job.cache[2]) +
-                          (int64_t)__ldg(job.rows) * n_out + r0;
+                          (int64_t)__ldg(job.rope.rows) * n_out + r0;
                 *reinterpret_cast<half2 *>(c) = __floats2half2_rn(x0, x1);
             }
         }
@@ -306,8 +303,7 @@ brisk_status run(const brisk_cuda_weight *const *ws, float *const *d_ys, int n, 
         job.row_end[0] = ws[0]->n_out;
     }
     if (mode == BRISK_CUDA_F16_ROPE) {
-        if (!rope || !rope->pos || !rope->rows || !rope->inv_freq || rope->head_dim <= 0 || rope->head_dim % 2 ||
-            rope->n_rot < 0 || rope->n_rot % 2 || rope->n_rot > rope->head_dim)
+        if (!brisk_cuda::rope_args(rope, &job.rope))
             return brisk_fail(err, BRISK_ERR_ARG, "CUDA gemv_f16: rope of head_dim %d, n_rot %d",
                               rope ? rope->head_dim : 0, rope ? rope->n_rot : 0);
         for (int i = 0; i < n; i++) {
@@ -317,12 +313,6 @@ brisk_status run(const brisk_cuda_weight *const *ws, float *const *d_ys, int n, 
             job.role[i] = role;
             job.cache[i] = (half *)rope->cache[i];
         }
-        job.pos = rope->pos;
-        job.rows = rope->rows;
-        job.inv_freq = rope->inv_freq;
-        job.head_dim = rope->head_dim;
-        job.n_rot = rope->n_rot;
-        job.mscale = rope->mscale;
     }
     job.total = job.row_end[group ? n - 1 : 0];
     launch(job, (int)mode, variant, (const half *)d_x16, (cudaStream_t)stream);

@@ -230,17 +230,14 @@ struct Fuse {
     unsigned *counters; // ACT: per 32 outputs, zero between launches (the block's last warp resets it)
     bool gelu;
     // ROPE: role[m] 0 = q (rotated, f32 into y), 1 = k (rotated, f16 into cache[1]), 2 = v (f16 into cache[2]);
-    // cache row rows[0], position pos[0]; adjacent pairs (2p, 2p + 1) of the first n_rot dims of each head.
+    // cache row rope.rows[0], position rope.pos[0]; adjacent pairs (2p, 2p + 1) of the first n_rot dims of each head.
     // kv_q8: the caches are Q8 of kv_rows rows (cuda_kv.cuh): k and v go to y as f32 and each 32-block
     // is quantized by its last warp (finish_kv_block, counted in counters).
     int role[MAX_GROUP];
     void *cache[MAX_GROUP];
     bool kv_q8;
     int64_t kv_rows;
-    const int32_t *pos, *rows;
-    const float *inv_freq;
-    int head_dim, n_rot;
-    float mscale;
+    RopeArgs rope;
 };
 
 // The 32-row blocks of ACT's outputs and of a Q8 KV store are finished by
@@ -291,7 +288,7 @@ __device__ __forceinline__ void finish_kv_block(const Fuse &f, const float *vals
                                                 int64_t row0, int64_t counter) {
     if (!last_warp_of_block<R>(f.counters + counter, row0)) return;
     const int lane = threadIdx.x % 32;
-    const int64_t blk = row0 / 32, row = __ldg(f.rows);
+    const int64_t blk = row0 / 32, row = __ldg(f.rope.rows);
     half d;
     const int8_t q = q8_quantize_lane(__ldcg(vals + blk * 32 + lane), &d);
     int8_t *qs = static_cast<int8_t *>(cache);
@@ -425,12 +422,12 @@ __device__ __forceinline__ void gemv_block(const Group &grp, const Fuse &f, cons
         for (int p = 0; p < R / 2; p++) {
             const int64_t row = row0 + 2 * p;
             float x0 = acc[2 * p], x1 = acc[2 * p + 1];
-            if (role != 2) rope_rotate_rows(f, row, x0, x1);
+            if (role != 2) rope_rotate_rows(f.rope, row, x0, x1);
             if (lane == 0 && row < n_out) {
                 if (role == 0 || f.kv_q8) {
                     *reinterpret_cast<float2 *>(y + row) = make_float2(x0, x1);
                 } else {
-                    half *c = static_cast<half *>(cache) + (int64_t)__ldg(f.rows) * n_out + row;
+                    half *c = static_cast<half *>(cache) + (int64_t)__ldg(f.rope.rows) * n_out + row;
                     *reinterpret_cast<half2 *>(c) = __floats2half2_rn(x0, x1);
                 }
             }
@@ -656,8 +653,7 @@ extern "C" brisk_status brisk_cuda_gemv_q8_fused(const brisk_cuda_weight *const 
         f.counters = (unsigned *)fu->counters;
         f.gelu = fu->gelu;
     } else if (mode == ROPE) {
-        if (!fu->pos || !fu->rows || !fu->inv_freq || fu->head_dim <= 0 || fu->head_dim % 2 || fu->n_rot < 0 ||
-            fu->n_rot % 2 || fu->n_rot > fu->head_dim)
+        if (!rope_args(fu, &f.rope))
             return brisk_fail(err, BRISK_ERR_ARG, "CUDA gemv_q8_fused: rope of head_dim %d, n_rot %d", fu->head_dim,
                               fu->n_rot);
         if (fu->kv_q8 && (fu->head_dim % 32 || fu->kv_rows <= 0 || !fu->counters))
@@ -674,12 +670,6 @@ extern "C" brisk_status brisk_cuda_gemv_q8_fused(const brisk_cuda_weight *const 
         f.kv_q8 = fu->kv_q8;
         f.kv_rows = fu->kv_rows;
         f.counters = (unsigned *)fu->counters;
-        f.pos = fu->pos;
-        f.rows = fu->rows;
-        f.inv_freq = fu->inv_freq;
-        f.head_dim = fu->head_dim;
-        f.n_rot = fu->n_rot;
-        f.mscale = fu->mscale;
     }
     return gemv_group(ws, d_ys, n, d_xq, 0, mode == ADD_NORM, f, mode, fu->in_norm, stream, err);
 }
