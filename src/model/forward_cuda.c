@@ -29,6 +29,15 @@ brisk_status gpu_forward_create(brisk_engine *e, int32_t requested, brisk_error 
     return BRISK_OK;
 }
 void gpu_forward_free(gpu_forward *g) { (void)g; }
+float *gpu_forward_host_floats(const gpu_forward *g, size_t n, bool *pinned) {
+    (void)g;
+    *pinned = false;
+    return malloc(n * sizeof(float));
+}
+void gpu_forward_host_release(float *p, bool pinned) {
+    (void)pinned;
+    free(p);
+}
 int32_t gpu_forward_n_layers(const gpu_forward *g) { (void)g; return 0; }
 brisk_status gpu_forward_layers(brisk_engine *e, const fwd_batch *b, brisk_error *err) {
     return brisk_fail(err, BRISK_ERR_UNSUPPORTED, "no CUDA backend");
@@ -117,7 +126,6 @@ struct gpu_forward {
     int64_t max_tables;           /* entries the tables hold */
     const brisk_cuda_weight *embd; /* token embedding: &g->output when tied, else &g->embd_own */
     brisk_cuda_weight embd_own;
-    float *h_logits;              /* page-locked [BRISK_CUDA_GEMV_MAX_COLS, n_vocab_pad] */
     void *pass_graphs[BRISK_CUDA_GEMV_MAX_COLS + 1]; /* whole n-token passes, embedding to logits */
     int attn_splits[BRISK_CUDA_GEMV_MAX_COLS + 1];   /* split count of an n-token pass (0: not yet set) */
     bool one_seq;                 /* the pass's tokens are all of one sequence (its table at d_tables) */
@@ -163,7 +171,6 @@ void gpu_forward_free(gpu_forward *g) {
     for (int n = 0; n <= BRISK_CUDA_GEMV_MAX_COLS; n++) brisk_cuda_graph_free(g->pass_graphs[n]);
     brisk_cuda_weight_free(&g->embd_own);
     brisk_cuda_host_free(g->h_meta);
-    brisk_cuda_host_free(g->h_logits);
     free(g);
 }
 
@@ -380,9 +387,6 @@ static brisk_status create_n(brisk_engine *e, int32_t n, gpu_forward **out, bris
     free(zeros);
     if (st != BRISK_OK) return st;
     st = brisk_cuda_host_alloc((void **)&g->h_meta, (size_t)(5 * B + g->max_tables) * 4, "token metadata", err);
-    if (st == BRISK_OK && g->has_output)
-        st = brisk_cuda_host_alloc((void **)&g->h_logits, (size_t)BRISK_CUDA_GEMV_MAX_COLS * (size_t)g->n_vocab_pad * 4,
-                                   "logits", err);
     if (st != BRISK_OK) return st;
     int32_t half_rot = e->rope_global.n_rot / 2;
     st = dalloc(g, (void **)&g->inv_freq_global, (size_t)(half_rot > 0 ? half_rot : 1) * 4, "RoPE table", err);
@@ -902,12 +906,27 @@ brisk_status gpu_forward_layers(brisk_engine *e, const fwd_batch *b, brisk_error
     return brisk_cuda_stream_sync(g->stream, err);
 }
 
-brisk_status gpu_forward_logits(brisk_engine *e, const fwd_batch *b, brisk_error *err) {
-    gpu_forward *g = e->gpu;
+float *gpu_forward_host_floats(const gpu_forward *g, size_t n, bool *pinned) {
+    *pinned = false;
+    void *p = NULL;
+    brisk_error ignored;
+    if (g && g->has_output && n <= (size_t)BRISK_CUDA_GEMV_MAX_COLS * (size_t)g->n_vocab_pad &&
+        brisk_cuda_host_alloc(&p, n * sizeof(float), "logits", &ignored) == BRISK_OK) {
+        *pinned = true;
+        return p;
+    }
+    return malloc(n * sizeof(float));
+}
+
+void gpu_forward_host_release(float *p, bool pinned) {
+    if (pinned) brisk_cuda_host_free(p);
+    else free(p);
+}
+
+/* The n logit rows of the pass into b->logits (straight there: the engine's
+ * logits are page-locked, gpu_forward_host_floats), then the final softcap. */
+static brisk_status download_logits(brisk_engine *e, gpu_forward *g, const fwd_batch *b, int n, brisk_error *err) {
     const hparams *hp = &e->model->hp;
-    int n = b->n_logit_rows;
-    if (n > b->n) return brisk_fail(err, BRISK_ERR_ARG, "GPU pass: %d logit rows of %d", n, b->n);
-    TRY(output_block(e, g, n, err));
     size_t row = (size_t)hp->n_vocab * 4;
     if (g->n_vocab_pad == hp->n_vocab) {
         TRY(brisk_cuda_download_async(b->logits, g->logits, (size_t)n * row, g->stream, err));
@@ -921,6 +940,14 @@ brisk_status gpu_forward_logits(brisk_engine *e, const fwd_batch *b, brisk_error
         for (int64_t i = 0; i < (int64_t)n * hp->n_vocab; i++)
             b->logits[i] = hp->final_softcap * tanhf(b->logits[i] / hp->final_softcap);
     return BRISK_OK;
+}
+
+brisk_status gpu_forward_logits(brisk_engine *e, const fwd_batch *b, brisk_error *err) {
+    gpu_forward *g = e->gpu;
+    int n = b->n_logit_rows;
+    if (n > b->n) return brisk_fail(err, BRISK_ERR_ARG, "GPU pass: %d logit rows of %d", n, b->n);
+    TRY(output_block(e, g, n, err));
+    return download_logits(e, g, b, n, err);
 }
 
 /* The whole pass on the device: the GPU holds every layer and the output,
@@ -959,17 +986,7 @@ brisk_status gpu_forward_pass(brisk_engine *e, const fwd_batch *b, brisk_error *
     int splits = attention_splits(e, g, n, max_len);
     if (g->use_graphs) TRY(replay(e, g, &g->pass_graphs[n], whole_pass, n, splits, err));
     else TRY(whole_pass(e, g, n, splits, err));
-    TRY(brisk_cuda_download_async(g->h_logits, g->logits, (size_t)n * (size_t)g->n_vocab_pad * 4, g->stream, err));
-    TRY(brisk_cuda_stream_sync(g->stream, err));
-    for (int r = 0; r < n; r++) {
-        const float *src = g->h_logits + (size_t)r * (size_t)g->n_vocab_pad;
-        float *dst = b->logits + (size_t)r * (size_t)hp->n_vocab;
-        if (hp->final_softcap > 0)
-            for (int64_t i = 0; i < hp->n_vocab; i++) dst[i] = hp->final_softcap * tanhf(src[i] / hp->final_softcap);
-        else
-            memcpy(dst, src, (size_t)hp->n_vocab * sizeof(float));
-    }
-    return BRISK_OK;
+    return download_logits(e, g, b, n, err);
 }
 
 #endif

@@ -24,6 +24,13 @@ brisk_status gpu_forward_create(brisk_engine *e, int32_t requested, brisk_error 
 void gpu_forward_free(gpu_forward *g);
 int32_t gpu_forward_n_layers(const gpu_forward *g);
 
+/* Host memory for n floats of the engine's logits: page-locked when g holds
+ * the output matrix and n is at most one whole pass's rows (its downloads
+ * then go straight into it), else (or when that fails) malloc'ed; *pinned
+ * says which, for gpu_forward_host_release. g may be NULL. */
+float *gpu_forward_host_floats(const gpu_forward *g, size_t n, bool *pinned);
+void gpu_forward_host_release(float *p, bool pinned);
+
 /* Run layers [0, n) of batch b on the GPU, starting from e->x (the embedded
  * tokens, host). Afterwards e->x holds the hidden state again when layers
  * remain for the CPU or b wants hidden rows. */

@@ -24,6 +24,7 @@ static int default_threads(void) {
 
 void brisk_engine_free(brisk_engine *e) {
     if (!e) return;
+    gpu_forward_host_release(e->logits, e->logits_pinned);
     gpu_forward_free(e->gpu);
     if (e->seqs)
         for (int32_t s = 0; s < e->params.n_seq_max; s++) kv_seq_release(&e->kv, &e->seqs[s]);
@@ -34,7 +35,7 @@ void brisk_engine_free(brisk_engine *e) {
     void *bufs[] = {e->seqs, e->seq_open, e->x, e->xn, e->q, e->k, e->v, e->attn, e->o, e->gate, e->up,
                     e->scores, e->q_scaled, e->scratch, e->b_tokens, e->b_pos, e->b_rows_logit, e->b_rows_hidden,
                     (void *)e->b_tables, e->item_logit_off, e->item_embd_off, e->item_n_logits,
-                    e->item_first_tok, e->logits, e->hidden, e->embd};
+                    e->item_first_tok, e->hidden, e->embd};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
     free(e);
 }
@@ -229,6 +230,16 @@ static bool grow(void **buf, size_t *cap, size_t n, size_t size) {
     return true;
 }
 
+/* e->logits with room for n floats; its contents are not kept (an eval has
+ * no outputs until it succeeds). */
+static bool grow_logits(brisk_engine *e, size_t n) {
+    if (n <= e->cap_logits) return true;
+    gpu_forward_host_release(e->logits, e->logits_pinned);
+    e->logits = gpu_forward_host_floats(e->gpu, n, &e->logits_pinned);
+    e->cap_logits = e->logits ? n : 0;
+    return e->logits != NULL;
+}
+
 /* Lay out the outputs of the items: offsets of their logit rows and embeddings. */
 static brisk_status plan_outputs(brisk_engine *e, const brisk_batch_item *items, int32_t n_items,
                                  int64_t *n_hidden_rows, brisk_error *err) {
@@ -258,7 +269,7 @@ static brisk_status plan_outputs(brisk_engine *e, const brisk_batch_item *items,
         if (it->output == BRISK_OUTPUT_EMBED) hidden += it->n_tokens;
     }
     e->n_items = 0; /* no outputs until this eval succeeds */
-    if (!grow((void **)&e->logits, &e->cap_logits, (size_t)rows * (size_t)hp->n_vocab, sizeof(float)) ||
+    if (!grow_logits(e, (size_t)rows * (size_t)hp->n_vocab) ||
         !grow((void **)&e->hidden, &e->cap_hidden, (size_t)hidden * (size_t)hp->n_embd, sizeof(float)) ||
         !grow((void **)&e->embd, &e->cap_embd, (size_t)embds * (size_t)hp->n_embd, sizeof(float)))
         return brisk_fail(err, BRISK_ERR_NOMEM, "eval: out of memory for %lld rows of logits", (long long)rows);

@@ -53,8 +53,9 @@ struct brisk_engine {
     int32_t n_items, cap_items;
     int64_t *item_logit_off, *item_embd_off;
     int32_t *item_n_logits, *item_first_tok;
-    float *logits;         /* [rows, n_vocab] */
+    float *logits;         /* [rows, n_vocab] (gpu_forward_host_floats: page-locked when a GPU pass downloads into it) */
     size_t cap_logits;     /* floats */
+    bool logits_pinned;
     float *hidden;         /* [rows, n_embd] before pooling */
     size_t cap_hidden;
     float *embd;           /* [items with EMBED, n_embd] */
