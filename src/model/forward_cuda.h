@@ -25,7 +25,7 @@ void gpu_forward_free(gpu_forward *g);
 int32_t gpu_forward_n_layers(const gpu_forward *g);
 
 /* Host memory for n floats of the engine's logits: page-locked when g holds
- * the output matrix and n is at most one whole pass's rows (its downloads
+ * the output matrix and n floats are at most a whole pass's logits (its downloads
  * then go straight into it), else (or when that fails) malloc'ed; *pinned
  * says which, for gpu_forward_host_release. g may be NULL. */
 float *gpu_forward_host_floats(const gpu_forward *g, size_t n, bool *pinned);

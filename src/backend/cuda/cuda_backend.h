@@ -217,7 +217,7 @@ typedef struct brisk_cuda_q8_fusion {
     float *act_out;        /* ACT */
     void *out16;           /* ACT */
     void *out_xq;          /* ADD_NORM, ACT */
-    void *counters;        /* ACT */
+    void *counters;        /* ACT; ROPE with kv_q8 */
     bool gelu;             /* ACT: GELU-tanh, else SiLU */
     int role[3];           /* ROPE */
     void *cache[3];        /* ROPE: f16 [kv rows, n_out of the matrix], or Q8 (kv_q8) */

@@ -227,7 +227,7 @@ struct Fuse {
     float *act_out;
     half *out16;
     uint8_t *out_xq;
-    unsigned *counters; // ACT: per 32 outputs, zero between launches (the block's last warp resets it)
+    unsigned *counters; // ACT, ROPE into a Q8 cache: per 32 outputs, zero between launches (the last warp resets it)
     bool gelu;
     // ROPE: role[m] 0 = q (rotated, f32 into y), 1 = k (rotated, f16 into cache[1]), 2 = v (f16 into cache[2]);
     // cache row rope.rows[0], position rope.pos[0]; adjacent pairs (2p, 2p + 1) of the first n_rot dims of each head.
