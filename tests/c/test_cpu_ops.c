@@ -274,10 +274,7 @@ static void busy_slices(void *arg, int ith, int nth) {
 
 /* Two threads on one core (the process pinned to one CPU): parallel runs
  * lose to one thread there, so the pool must switch to running the slices on
- * the caller (threadpool_solo_runs) and still run every slice exactly once.
- * A pool that never switches runs none alone; a quiet machine gives 1595-1803
- * of 2000, one busy with a compiler on the same core 448 (its timings are
- * noisy then, session 7): the bar is a fifth. */
+ * the caller (threadpool_solo_runs) and still run every slice exactly once. */
 TEST(threadpool_runs_alone_when_oversubscribed) {
     cpu_set_t old, one;
     CHECK(sched_getaffinity(0, sizeof old, &old) == 0);
@@ -294,7 +291,7 @@ TEST(threadpool_runs_alone_when_oversubscribed) {
         for (int i = 0; i < 1001; i++) CHECK_EQ_INT(hits[i], 1);
     }
     printf("  %ld of 2000 runs on the caller alone\n", threadpool_solo_runs(tp));
-    CHECK(threadpool_solo_runs(tp) > 400);
+    CHECK(threadpool_solo_runs(tp) > 1000);
     threadpool_free(tp);
     CHECK(sched_setaffinity(0, sizeof old, &old) == 0);
 }
