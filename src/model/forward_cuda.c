@@ -724,7 +724,7 @@ static bool rope_fusion(brisk_engine *e, gpu_forward *g, int il, int n, brisk_cu
         f16 = f16 && use_f16_gemv(g, ws[i], n) && ws[i]->n_in == ws[0]->n_in;
     }
     /* (the F16 GEMV stores into an f16 cache only: an 8-bit one then goes through brisk_cuda_rope_kv_store) */
-    if (!q8 && !(f16 && !kv_q8)) return false;
+    if (!q8 && (!f16 || kv_q8)) return false;
     *f = (brisk_cuda_q8_fusion){.mode = BRISK_CUDA_FUSE_ROPE, .cache = {NULL, l->k, l->v}, .pos = g->d_pos,
                                 .rows = g->d_rows, .inv_freq = ly->sliding ? g->inv_freq_local : g->inv_freq_global,
                                 .head_dim = hp->head_dim, .n_rot = rt->n_rot, .mscale = rt->mscale,
