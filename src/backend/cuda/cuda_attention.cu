@@ -609,22 +609,33 @@ attn_split_mma_q8(Shape s, const float *__restrict__ q, brisk_cuda::KvRef kc, br
     const half *ksc = kc.scales + (int64_t)kvh * NS, *vsc = vc.scales + (int64_t)kvh * NS;
     const int64_t width = kc.width, s_width = kc.width / 32; // head_dim == head_dim_v: K and V rows alike
 
-    // the copies of the tile at t0 into buffer b (the warp's lanes share them out)
+    // a tile's 16 rows are consecutive: contiguous cache, or cache blocks of a multiple of 16 rows
+    const bool one_block = !table || s.block_size % TILE == 0;
+    // the cache row of position t of the tile at t0 (row0: its first row, from tile_row0)
+    auto row_of = [&](int64_t row0, int t0, int t) -> int64_t {
+        return one_block ? row0 + (t - t0) : cache_row(s, table, t);
+    };
+    // one_block: the row of position t0 (the tile's rows before start extrapolated from start's)
+    auto tile_row0 = [&](int t0) -> int64_t {
+        return one_block ? cache_row(s, table, t0 > start ? t0 : start) - (t0 > start ? 0 : start - t0) : 0;
+    };
+    // the copies of the tile at t0 (< end) into buffer b (the warp's lanes share them out)
     auto issue = [&](int t0, int b) {
         uint8_t *kb = ring + b * TB, *vb = kb + TILE * D;
         half *ksb = reinterpret_cast<half *>(vb + TILE * D), *vsb = ksb + TILE * NS;
+        const int64_t row0 = tile_row0(t0);
 #pragma unroll
         for (int i = 0; i < TILE * CH / 32; i++) {
             const int idx = lane + 32 * i, r = idx / CH, ch = idx % CH, t = t0 + r;
             const bool ok = t >= start && t < end;
-            const int64_t row = ok ? cache_row(s, table, t) : 0;
+            const int64_t row = ok ? row_of(row0, t0, t) : 0;
             const int dst = r * D + 16 * (ch ^ q8_swizzle<D>(r));
             cp_async<16>(kb + dst, kq + row * width + 16 * ch, ok);
             cp_async<16>(vb + dst, vq + row * width + 16 * ch, ok);
         }
         const int r = lane % TILE, t = t0 + r;
         const bool ok = t >= start && t < end;
-        const int64_t row = ok ? cache_row(s, table, t) : 0;
+        const int64_t row = ok ? row_of(row0, t0, t) : 0;
         if (lane < TILE) cp_async<2 * NS>(ksb + r * NS, ksc + row * s_width, ok);
         else cp_async<2 * NS>(vsb + r * NS, vsc + row * s_width, ok);
     };
