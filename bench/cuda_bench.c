@@ -5,9 +5,9 @@
  *     copies of the matrix that it never sits in the L2 cache),
  *   prompt GEMM (512 tokens, dequantize + cuBLAS): TFLOP/s,
  *   attention: decode at 512 and 8192 positions, prefill of 512 tokens.
- * Usage: brisk_cuda_bench [quick|attention|f16|f16prof|q8 [TYPE [SHAPE [VARIANT]]]]
+ * Usage: brisk_cuda_bench [quick|attention|attnq8|f16|f16prof|q8 [TYPE [SHAPE [VARIANT]]]]
  *   quick: Q4_K 4096x4096 only, for smoke runs; attention: the copy bandwidth and attention
- *   only; f16: the 1-column F16 GEMV's configurations and the decode step's F16 launches;
+ *   only; attnq8: the engine's Q8-cache attention cases at -d 512 and -d 8192 only; f16: the 1-column F16 GEMV's configurations and the decode step's F16 launches;
  *   f16prof: single F16 launches for ncu; q8: the int8-activation GEMV's variants only (q8v0 =
  *   the decode default; Q4_K / Q6_K / Q8_0, or one TYPE by name, one SHAPE by its index in
  *   shapes[], one VARIANT: for profiling one kernel) */
@@ -561,6 +561,14 @@ int main(int argc, char **argv) {
     printf("copy bandwidth (read + write): %.0f GB/s\n", copy_gbs);
     if (argc > 1 && strcmp(argv[1], "f16prof") == 0) {
         profile_f16(s);
+        cudaStreamDestroy(s);
+        return 0;
+    }
+    if (argc > 1 && strcmp(argv[1], "attnq8") == 0) { /* the engine's Q8 cases only (-d 512 and -d 8192) */
+        const brisk_cuda_attn_shape dec = {1, 32, 8, 128, 128, 0, 0.088388f, 0, BRISK_CUDA_KV_Q8, 0};
+        const int s8320 = brisk_cuda_attention_splits(&dec, 8320);
+        bench_attention_decode(s, 512, s8320, 16, BRISK_CUDA_KV_Q8, " (-d 512 with n_ctx 8320)");
+        bench_attention_decode(s, 8192, s8320, 16, BRISK_CUDA_KV_Q8, " (the engine's case at -d 8192)");
         cudaStreamDestroy(s);
         return 0;
     }

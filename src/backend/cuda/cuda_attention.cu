@@ -582,7 +582,13 @@ template <int N> __device__ __forceinline__ void cp_async_wait() {
 // 5.8 / 6.3 / 14.9 us at 128 / 512 / 8192 positions alone (attn_split_mma:
 // 5.2 / 5.7 / 14.2; ncu: 8 warps per SM issuing every 5.6 cycles, DRAM 33%
 // busy: the per-warp instruction chain is the limit), but decode after 8192
-// tokens 335-338 tok/s end to end (attn_split_mma: 329.5).
+// tokens 335-338 tok/s end to end (attn_split_mma: 329.5). Session 8: a
+// tile's first cache row looked up once, and a whole tile inside the split
+// copied without per-row checks: 14.8 -> 13.7 us at 8192 (paged), 6.4 -> 5.9
+// at 512; ncu at 8192: 8 warps per SM (registers and shared memory allow 2
+// blocks), 6.2 cycles per issued instruction, 42% of the stall samples on
+// the long scoreboard (the copies). Computing the next tile's scores beside
+// the current tile's P V (software pipelining) measured slower (14.1 us).
 const int Q8_RING = 4; // tiles per warp in flight
 template <int D> __host__ __device__ constexpr int q8_tile_bytes() { return 2 * 16 * D + 2 * 16 * (D / 32) * 2; }
 template <int D> __host__ __device__ constexpr int q8_ring_bytes() { return WARPS * Q8_RING * q8_tile_bytes<D>(); }
@@ -590,7 +596,7 @@ template <int D> __host__ __device__ constexpr int q8_ring_bytes() { return WARP
 template <int D> __device__ __forceinline__ int q8_swizzle(int r) { return (2 * ((r + (r >> 2)) & 3)) & (D / 16 - 1); }
 
 template <int D>
-__global__ void __launch_bounds__(THREADS, D > 64 ? 2 : 3) // 2: 156 registers, 86 KB of shared memory
+__global__ void __launch_bounds__(THREADS, D > 64 ? 2 : 3) // 2: 210 registers, 86 KB of shared memory
 attn_split_mma_q8(Shape s, const float *__restrict__ q, brisk_cuda::KvRef kc, brisk_cuda::KvRef vc,
                   const int32_t *__restrict__ pos, float *__restrict__ out, float *__restrict__ part) {
     using Piece = brisk_cuda::KvPiece<true>;
@@ -623,6 +629,21 @@ attn_split_mma_q8(Shape s, const float *__restrict__ q, brisk_cuda::KvRef kc, br
     auto issue = [&](int t0, int b) {
         uint8_t *kb = ring + b * TB, *vb = kb + TILE * D;
         half *ksb = reinterpret_cast<half *>(vb + TILE * D), *vsb = ksb + TILE * NS;
+        if (one_block && t0 >= start && t0 + TILE <= end) { // 16 consecutive rows, all in the split: no checks
+            const int64_t row0 = cache_row(s, table, t0);
+            const int8_t *kp = kq + row0 * width, *vp = vq + row0 * width;
+#pragma unroll
+            for (int i = 0; i < TILE * CH / 32; i++) {
+                const int idx = lane + 32 * i, r = idx / CH, ch = idx % CH;
+                const int dst = r * D + 16 * (ch ^ q8_swizzle<D>(r));
+                cp_async<16>(kb + dst, kp + r * width + 16 * ch, true);
+                cp_async<16>(vb + dst, vp + r * width + 16 * ch, true);
+            }
+            const int r = lane % TILE;
+            if (lane < TILE) cp_async<2 * NS>(ksb + r * NS, ksc + (row0 + r) * s_width, true);
+            else cp_async<2 * NS>(vsb + r * NS, vsc + (row0 + r) * s_width, true);
+            return;
+        }
         const int64_t row0 = tile_row0(t0);
 #pragma unroll
         for (int i = 0; i < TILE * CH / 32; i++) {
