@@ -375,7 +375,9 @@ static void bench_type(brisk_type type, double copy_gbs, cudaStream_t s, brisk_c
  * engine's cache) or contiguous. Eight caches rotate so that none sits in L2. */
 static void bench_attention_decode(cudaStream_t s, int n_ctx, int n_splits, int block_size, brisk_cuda_kv_type kt,
                                    const char *note) {
-    enum { N_CACHES = 8 };
+    /* BRISK_BENCH_ATTN_CACHES=1: one cache, which stays in L2 (the kernel's time without DRAM) */
+    const int N_CACHES = getenv("BRISK_BENCH_ATTN_CACHES") ? atoi(getenv("BRISK_BENCH_ATTN_CACHES")) : 8;
+    if (N_CACHES < 1 || N_CACHES > 8) { fprintf(stderr, "BRISK_BENCH_ATTN_CACHES: 1 to 8\n"); exit(1); }
     const int n_blocks = block_size > 0 ? (n_ctx + block_size - 1) / block_size : 0;
     const int n_rows = block_size > 0 ? n_blocks * block_size : n_ctx;
     brisk_cuda_attn_shape sh = {1, 32, 8, 128, 128, 0, 0.088388f, 0, kt, n_rows};
@@ -389,7 +391,7 @@ static void bench_attention_decode(cudaStream_t s, int n_ctx, int n_splits, int 
         uint16_t *d = (uint16_t *)(h + (size_t)n_rows * 1024);
         for (size_t i = 0; i < (size_t)n_rows * 32; i++) d[i] = rnd_half(-9, -6);
     }
-    void *k[N_CACHES], *v[N_CACHES];
+    void *k[8], *v[8];
     for (int l = 0; l < N_CACHES; l++) {
         CK(cudaMalloc(&k[l], cache_bytes));
         CK(cudaMalloc(&v[l], cache_bytes));

@@ -314,7 +314,11 @@ attn_split(Shape s, const float *__restrict__ q, brisk_cuda::KvRef kc, brisk_cud
 // d[0..1] += A B for one mma.m16n8k16 (f16 in, f32 out) whose A rows 8..15
 // are zero (a1 = a3 = 0): only the C rows 0..7 (d[0], d[1]) are kept.
 __device__ __forceinline__ void mma_rows8(float (&d)[2], uint32_t a0, uint32_t a2, uint32_t b0, uint32_t b1) {
-    float x2 = 0.0f, x3 = 0.0f; // rows 8..15: zero, dropped
+    // rows 8..15 (A's rows there are zero): D = C there, whatever C holds, and
+    // dropped; left undefined (an empty asm defines them), so no register is
+    // zeroed per mma (a row of D depends on its row of A and C only)
+    float x2, x3;
+    asm("" : "=f"(x2), "=f"(x3));
     asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 "
                  "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
                  : "+f"(d[0]), "+f"(d[1]), "+f"(x2), "+f"(x3)
@@ -395,6 +399,9 @@ __device__ __forceinline__ void tile_update(const Shape &s, const brisk_cuda::Kv
     const float2 p01 = __half22float2(*reinterpret_cast<const half2 *>(&pa0));
     const float2 p23 = __half22float2(*reinterpret_cast<const half2 *>(&pa2));
     l = l * alpha + (p01.x + p01.y) + (p23.x + p23.y); // the rounded probabilities the mma uses
+    if (__any_sync(0xffffffffu, alpha != 1.0f)) // no head's max grew (most tiles of a long context): o stays
+#pragma unroll
+        for (int n = 0; n < NH * 8; n++) o[n][0] *= alpha, o[n][1] *= alpha;
 #pragma unroll
     for (int h = 0; h < NH; h++) {
         uint4 v8[4];
@@ -405,8 +412,6 @@ __device__ __forceinline__ void tile_update(const Shape &s, const brisk_cuda::Kv
             const uint32_t sel = j % 2 ? 0x7632u : 0x5410u; // high or low halves of the two words
             const uint32_t b0 = __byte_perm(word(v8[0], j / 2), word(v8[1], j / 2), sel);
             const uint32_t b1 = __byte_perm(word(v8[2], j / 2), word(v8[3], j / 2), sel);
-            o[8 * h + j][0] *= alpha;
-            o[8 * h + j][1] *= alpha;
             mma_rows8(o[8 * h + j], pa0, pa2, b0, b1);
         }
     }
