@@ -25,6 +25,11 @@ status=0
 # decode_rows: llama3-8b's down matrix), which no check's shape or fixture has: the fused group and
 # the fused decode again with 2 forced
 if [ $# -eq 0 ]; then BRISK_CUDA_Q8_ROWS=2 "$BUILD/brisk_cuda_selftest" fused || status=1; fi
+# the tensor-core attention reads a Q8 cache through shared memory unless BRISK_CUDA_KV_TILES picks
+# the kernel that loads it straight to registers (1 or 2 tiles per warp): the attention group with each
+if [ $# -eq 0 ]; then
+  for tiles in 1 2; do BRISK_CUDA_KV_TILES=$tiles "$BUILD/brisk_cuda_selftest" attention || status=1; done
+fi
 LIB_DIR=${BRISK_BUILD_DIR:-build}
 if [ -f "$LIB_DIR/libbrisk.so" ]; then
   BRISK_BUILD_DIR=$LIB_DIR python3 -m pytest -q -rs -p no:cacheprovider tests/gpu/test_gpu_logits.py tests/gpu/test_gpu_fused_forward.py tests/gpu/test_gpu_memory.py tests/gpu/test_gpu_cli.py || status=1
