@@ -7,7 +7,8 @@
  *   attention: decode at 512 and 8192 positions, prefill of 512 tokens.
  * Usage: brisk_cuda_bench [quick|attention|attnq8|f16|f16prof|q8 [TYPE [SHAPE [VARIANT]]]]
  *   quick: Q4_K 4096x4096 only, for smoke runs; attention: the copy bandwidth and attention
- *   only; attnq8: the engine's Q8-cache attention cases at -d 512 and -d 8192 only; f16: the 1-column F16 GEMV's configurations and the decode step's F16 launches;
+ *   only; attnq8: the engine's Q8-cache attention cases at -d 512 and -d 8192 only; f16: the
+ *   1-column F16 GEMV's configurations and the decode step's F16 launches;
  *   f16prof: single F16 launches for ncu; q8: the int8-activation GEMV's variants only (q8v0 =
  *   the decode default; Q4_K / Q6_K / Q8_0, or one TYPE by name, one SHAPE by its index in
  *   shapes[], one VARIANT: for profiling one kernel) */
@@ -380,7 +381,7 @@ static void bench_attention_decode(cudaStream_t s, int n_ctx, int n_splits, int 
     if (N_CACHES < 1 || N_CACHES > 8) { fprintf(stderr, "BRISK_BENCH_ATTN_CACHES: 1 to 8\n"); exit(1); }
     const int n_blocks = block_size > 0 ? (n_ctx + block_size - 1) / block_size : 0;
     const int n_rows = block_size > 0 ? n_blocks * block_size : n_ctx;
-    brisk_cuda_attn_shape sh = {1, 32, 8, 128, 128, 0, 0.088388f, 0, kt, n_rows};
+    brisk_cuda_attn_shape sh = {1, 32, 8, 128, 128, 0, 0.088388f, 0, kt, n_rows, 0};
     const size_t cache_bytes = brisk_cuda_kv_bytes(kt, n_rows, 1024);
     const size_t kv_bytes = brisk_cuda_kv_bytes(kt, n_ctx, 1024); /* what one K or V read of n_ctx positions is */
     uint8_t *h = malloc(cache_bytes);
@@ -489,14 +490,14 @@ static void bench_attention(cudaStream_t s) {
     for (int i = 0; i < 2; i++) {
         const brisk_cuda_kv_type kt = i ? Q8 : F16;
         /* brisk bench -n 128 (n_ctx 512: splits sized for it) and -d 8192 -n 128 (n_ctx 8320) */
-        const brisk_cuda_attn_shape dec = {1, 32, 8, 128, 128, 0, 0.088388f, 0, kt, 0};
+        const brisk_cuda_attn_shape dec = {1, 32, 8, 128, 128, 0, 0.088388f, 0, kt, 0, 0};
         const int s512 = brisk_cuda_attention_splits(&dec, 512), s8320 = brisk_cuda_attention_splits(&dec, 8320);
         bench_attention_decode(s, 128, s512, 16, kt, " (decode at depth 0, n_ctx 512)");
         bench_attention_decode(s, 512, s8320, 16, kt, " (-d 512 with n_ctx 8320)");
         bench_attention_decode(s, 8192, s8320, 16, kt, " (the engine's case at -d 8192)");
         bench_attention_decode(s, 8192, brisk_cuda_attention_splits(&dec, 8192), 0, kt, "");
     }
-    const brisk_cuda_attn_shape dec = {1, 32, 8, 128, 128, 0, 0.088388f, 0, F16, 0};
+    const brisk_cuda_attn_shape dec = {1, 32, 8, 128, 128, 0, 0.088388f, 0, F16, 0, 0};
     const int s512 = brisk_cuda_attention_splits(&dec, 512), s8320 = brisk_cuda_attention_splits(&dec, 8320);
     bench_attention_decode(s, 512, s512, 0, F16, "");
     bench_attention_decode(s, 512, s8320, 16, F16, " (sized for 8320)");
@@ -506,7 +507,7 @@ static void bench_attention(cudaStream_t s) {
     /* prefill: 512 queries at positions 0..511 */
     {
         const int n = 512;
-        brisk_cuda_attn_shape sh = {n, 32, 8, 128, 128, 0, 0.088388f, 0, BRISK_CUDA_KV_F16, 0};
+        brisk_cuda_attn_shape sh = {n, 32, 8, 128, 128, 0, 0.088388f, 0, BRISK_CUDA_KV_F16, 0, 0};
         void *k, *v;
         float *d_q, *d_o;
         int32_t *d_pos, pos[512];
@@ -567,7 +568,7 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (argc > 1 && strcmp(argv[1], "attnq8") == 0) { /* the engine's Q8 cases only (-d 512 and -d 8192) */
-        const brisk_cuda_attn_shape dec = {1, 32, 8, 128, 128, 0, 0.088388f, 0, BRISK_CUDA_KV_Q8, 0};
+        const brisk_cuda_attn_shape dec = {1, 32, 8, 128, 128, 0, 0.088388f, 0, BRISK_CUDA_KV_Q8, 0, 0};
         const int s8320 = brisk_cuda_attention_splits(&dec, 8320);
         bench_attention_decode(s, 512, s8320, 16, BRISK_CUDA_KV_Q8, " (-d 512 with n_ctx 8320)");
         bench_attention_decode(s, 8192, s8320, 16, BRISK_CUDA_KV_Q8, " (the engine's case at -d 8192)");

@@ -97,7 +97,8 @@ struct gpu_forward {
     void *stream;                 /* every pass's work, in order */
     bool use_graphs;              /* BRISK_CUDA_GRAPHS=0 turns them off */
     bool use_q8;                  /* 1-token passes: int8-activation GEMV (BRISK_CUDA_Q8=0 turns it off) */
-    void *graphs[BRISK_CUDA_GEMV_MAX_COLS + 1][MAX_SPLITS + 1]; /* the layers of an n-token pass, by split count */
+    /* the layers of an n-token pass, by context class (long_context) and split count */
+    void *graphs[2][BRISK_CUDA_GEMV_MAX_COLS + 1][MAX_SPLITS + 1];
     /* activations, [n_batch, width] */
     float *x, *q, *k, *v, *attn, *o, *gate, *up, *logits;
     void *h16;                    /* f16 input of the matrix products, [n_batch, max n_in] */
@@ -126,7 +127,8 @@ struct gpu_forward {
     int64_t max_tables;           /* entries the tables hold */
     const brisk_cuda_weight *embd; /* token embedding: &g->output when tied, else &g->embd_own */
     brisk_cuda_weight embd_own;
-    void *pass_graphs[BRISK_CUDA_GEMV_MAX_COLS + 1]; /* whole n-token passes, embedding to logits */
+    void *pass_graphs[2][BRISK_CUDA_GEMV_MAX_COLS + 1]; /* whole n-token passes, embedding to logits, by class */
+    bool long_context;            /* the pass being run or captured: context_is_long() */
     int attn_splits[BRISK_CUDA_GEMV_MAX_COLS + 1];   /* split count of an n-token pass (0: not yet set) */
     bool one_seq;                 /* the pass's tokens are all of one sequence (its table at d_tables) */
     bool o_pending;               /* x += o still to do (the last block's output in o, not yet added) */
@@ -165,10 +167,12 @@ void gpu_forward_free(gpu_forward *g) {
     brisk_cuda_free(g->output_norm);
     for (int i = 0; i < g->n_allocs; i++) brisk_cuda_free(g->allocs[i]);
     brisk_cuda_blas_free(g->blas);
-    for (int n = 0; n <= BRISK_CUDA_GEMV_MAX_COLS; n++)
-        for (int s = 0; s <= MAX_SPLITS; s++) brisk_cuda_graph_free(g->graphs[n][s]);
+    for (int c = 0; c < 2; c++)
+        for (int n = 0; n <= BRISK_CUDA_GEMV_MAX_COLS; n++) {
+            for (int s = 0; s <= MAX_SPLITS; s++) brisk_cuda_graph_free(g->graphs[c][n][s]);
+            brisk_cuda_graph_free(g->pass_graphs[c][n]);
+        }
     brisk_cuda_stream_free(g->stream);
-    for (int n = 0; n <= BRISK_CUDA_GEMV_MAX_COLS; n++) brisk_cuda_graph_free(g->pass_graphs[n]);
     brisk_cuda_weight_free(&g->embd_own);
     brisk_cuda_host_free(g->h_meta);
     free(g);
@@ -626,6 +630,15 @@ static int attention_splits(brisk_engine *e, gpu_forward *g, int n, int32_t max_
     return splits;
 }
 
+/* Whether the pass's longest context (max_len positions) counts as long for
+ * the attention kernels (brisk_cuda_attn_shape.long_context: a Q8 cache is
+ * then read by the register-loading kernel); the captured graphs are kept per
+ * class. */
+#define LONG_CONTEXT 4096
+static bool context_is_long(const gpu_forward *g, int32_t max_len) {
+    return g->kv_type == BRISK_CUDA_KV_Q8 && max_len >= LONG_CONTEXT;
+}
+
 /* An RMSNorm of the pass and the matrices that read its output. */
 typedef struct norm_site {
     const float *w;
@@ -765,7 +778,7 @@ static brisk_status attention_block(brisk_engine *e, gpu_forward *g, int il, int
     brisk_cuda_attn_shape s = {.n_q = n, .n_head = hp->n_head, .n_head_kv = hp->n_head_kv, .head_dim = hp->head_dim,
                                .head_dim_v = hp->head_dim_v, .window = ly->sliding ? hp->n_swa : 0,
                                .scale = hp->attn_scale, .softcap = hp->attn_softcap, .kv_type = g->kv_type,
-                               .kv_rows = g->kv_rows};
+                               .kv_rows = g->kv_rows, .long_context = g->long_context};
     /* a 1-token pass with splits: the split merge writes the o matrix's inputs (f16 and xq8) itself */
     const bool merge_to_xq = q8_input(g, n, o_dim) && brisk_cuda_attention_xq_supported(&s, splits);
     if (n > BRISK_CUDA_GEMV_MAX_COLS && g->one_seq && brisk_cuda_attention_prefill_supported(&s))
@@ -895,9 +908,10 @@ brisk_status gpu_forward_layers(brisk_engine *e, const fwd_batch *b, brisk_error
     TRY(upload_batch(e, g, b, &max_len, err));
     TRY(brisk_cuda_upload_async(g->x, e->x, (size_t)b->n * (size_t)hp->n_embd * 4, g->stream, err));
     int splits = attention_splits(e, g, b->n, max_len);
+    g->long_context = context_is_long(g, max_len);
     if (g->use_graphs && b->n <= BRISK_CUDA_GEMV_MAX_COLS) {
         /* decode: the layers as one graph replay (positions and tables are read on the device) */
-        TRY(replay(e, g, &g->graphs[b->n][splits], run_layers, b->n, splits, err));
+        TRY(replay(e, g, &g->graphs[g->long_context][b->n][splits], run_layers, b->n, splits, err));
     } else {
         TRY(run_layers(e, g, b->n, splits, err));
     }
@@ -984,7 +998,8 @@ brisk_status gpu_forward_pass(brisk_engine *e, const fwd_batch *b, brisk_error *
     int32_t max_len = 0;
     TRY(upload_batch(e, g, b, &max_len, err));
     int splits = attention_splits(e, g, n, max_len);
-    if (g->use_graphs) TRY(replay(e, g, &g->pass_graphs[n], whole_pass, n, splits, err));
+    g->long_context = context_is_long(g, max_len);
+    if (g->use_graphs) TRY(replay(e, g, &g->pass_graphs[g->long_context][n], whole_pass, n, splits, err));
     else TRY(whole_pass(e, g, n, splits, err));
     return download_logits(e, g, b, n, err);
 }

@@ -196,46 +196,47 @@ static void check_attention(const attn_case *cs, brisk_cuda_kv_type kt) {
 void gpu_test_attention(void) {
     const float s128 = 1.0f / sqrtf(128.0f), s64 = 0.125f, s256 = 1.0f / 16.0f;
     const attn_case cases[] = {
-        /* name, {n_q, n_head, n_head_kv, head_dim, head_dim_v, window, scale, softcap, kv_type, kv_rows},
-           first_pos, splits, block (kv_type and kv_rows: set by check_attention) */
-        {"decode llama3 GQA 4", {1, 32, 8, 128, 128, 0, s128, 0, BRISK_CUDA_KV_F16, 0}, 1000, 0, 0},
-        {"decode first token", {1, 32, 8, 128, 128, 0, s128, 0, BRISK_CUDA_KV_F16, 0}, 0, 0, 0},
-        {"decode many splits", {1, 8, 2, 128, 128, 0, s128, 0, BRISK_CUDA_KV_F16, 0}, 4999, 37, 0},
-        {"decode, splits sized for a longer context (empty ones)", {1, 32, 8, 128, 128, 0, s128, 0, BRISK_CUDA_KV_F16, 0}, 300, 128, 16},
-        {"decode 8192 positions, 128 splits", {1, 32, 8, 128, 128, 0, s128, 0, BRISK_CUDA_KV_F16, 0}, 8191, 128, 0},
-        {"decode no GQA hd64", {1, 9, 9, 64, 64, 0, s64, 0, BRISK_CUDA_KV_F16, 0}, 300, 0, 0},
-        {"decode GQA 8", {1, 16, 2, 64, 64, 0, s64, 0, BRISK_CUDA_KV_F16, 0}, 777, 0, 0},
-        {"decode sliding softcap hd256", {1, 8, 4, 256, 256, 64, s256, 50.0f, BRISK_CUDA_KV_F16, 0}, 700, 0, 0},
-        {"prefill causal", {45, 32, 8, 128, 128, 0, s128, 0, BRISK_CUDA_KV_F16, 0}, 20, 1, 0},
-        {"prefill causal from 0", {70, 4, 2, 64, 64, 0, s64, 0, BRISK_CUDA_KV_F16, 0}, 0, 1, 0},
-        {"prefill split", {13, 8, 8, 128, 128, 0, s128, 0, BRISK_CUDA_KV_F16, 0}, 400, 3, 0},
-        {"prefill sliding", {40, 8, 4, 256, 256, 16, s256, 0, BRISK_CUDA_KV_F16, 0}, 10, 1, 0},
-        {"decode hd32 GQA 2", {1, 4, 2, 32, 32, 0, 0.17678f, 0, BRISK_CUDA_KV_F16, 0}, 500, 0, 0},
-        {"decode hd96", {1, 4, 2, 96, 96, 0, 0.10206f, 0, BRISK_CUDA_KV_F16, 0}, 333, 0, 0},
-        {"prefill hd96", {21, 4, 2, 96, 96, 0, 0.10206f, 0, BRISK_CUDA_KV_F16, 0}, 5, 1, 0},
-        {"decode hd80 (gemma3-like widths)", {1, 8, 8, 80, 80, 0, 0.1118f, 0, BRISK_CUDA_KV_F16, 0}, 90, 0, 0},
-        {"decode paged", {1, 32, 8, 128, 128, 0, s128, 0, BRISK_CUDA_KV_F16, 0}, 1000, 0, 16},
-        {"decode paged, split inside blocks", {1, 8, 2, 128, 128, 0, s128, 0, BRISK_CUDA_KV_F16, 0}, 777, 9, 7},
-        {"prefill paged", {37, 8, 4, 64, 64, 0, s64, 0, BRISK_CUDA_KV_F16, 0}, 50, 1, 16},
-        {"prefill paged sliding", {20, 8, 4, 256, 256, 16, s256, 0, BRISK_CUDA_KV_F16, 0}, 30, 2, 4},
-        {"prefill 130 tokens GQA 4 paged", {130, 32, 8, 128, 128, 0, s128, 0, BRISK_CUDA_KV_F16, 0}, 300, 1, 16},
-        {"prefill softcap window GQA 8", {50, 16, 2, 64, 64, 100, s64, 30.0f, BRISK_CUDA_KV_F16, 0}, 200, 1, 0},
+        /* name, {n_q, n_head, n_head_kv, head_dim, head_dim_v, window, scale, softcap, kv_type, kv_rows,
+           long_context}, first_pos, splits, block (kv_type and kv_rows: set by check_attention) */
+        {"decode llama3 GQA 4", {1, 32, 8, 128, 128, 0, s128, 0, BRISK_CUDA_KV_F16, 0, 0}, 1000, 0, 0},
+        {"decode first token", {1, 32, 8, 128, 128, 0, s128, 0, BRISK_CUDA_KV_F16, 0, 0}, 0, 0, 0},
+        {"decode many splits", {1, 8, 2, 128, 128, 0, s128, 0, BRISK_CUDA_KV_F16, 0, 0}, 4999, 37, 0},
+        {"decode, splits sized for a longer context (empty ones)", {1, 32, 8, 128, 128, 0, s128, 0, BRISK_CUDA_KV_F16, 0, 0}, 300, 128, 16},
+        {"decode 8192 positions, 128 splits", {1, 32, 8, 128, 128, 0, s128, 0, BRISK_CUDA_KV_F16, 0, 0}, 8191, 128, 0},
+        {"decode no GQA hd64", {1, 9, 9, 64, 64, 0, s64, 0, BRISK_CUDA_KV_F16, 0, 0}, 300, 0, 0},
+        {"decode GQA 8", {1, 16, 2, 64, 64, 0, s64, 0, BRISK_CUDA_KV_F16, 0, 0}, 777, 0, 0},
+        {"decode sliding softcap hd256", {1, 8, 4, 256, 256, 64, s256, 50.0f, BRISK_CUDA_KV_F16, 0, 0}, 700, 0, 0},
+        {"prefill causal", {45, 32, 8, 128, 128, 0, s128, 0, BRISK_CUDA_KV_F16, 0, 0}, 20, 1, 0},
+        {"prefill causal from 0", {70, 4, 2, 64, 64, 0, s64, 0, BRISK_CUDA_KV_F16, 0, 0}, 0, 1, 0},
+        {"prefill split", {13, 8, 8, 128, 128, 0, s128, 0, BRISK_CUDA_KV_F16, 0, 0}, 400, 3, 0},
+        {"prefill sliding", {40, 8, 4, 256, 256, 16, s256, 0, BRISK_CUDA_KV_F16, 0, 0}, 10, 1, 0},
+        {"decode hd32 GQA 2", {1, 4, 2, 32, 32, 0, 0.17678f, 0, BRISK_CUDA_KV_F16, 0, 0}, 500, 0, 0},
+        {"decode hd96", {1, 4, 2, 96, 96, 0, 0.10206f, 0, BRISK_CUDA_KV_F16, 0, 0}, 333, 0, 0},
+        {"prefill hd96", {21, 4, 2, 96, 96, 0, 0.10206f, 0, BRISK_CUDA_KV_F16, 0, 0}, 5, 1, 0},
+        {"decode hd80 (gemma3-like widths)", {1, 8, 8, 80, 80, 0, 0.1118f, 0, BRISK_CUDA_KV_F16, 0, 0}, 90, 0, 0},
+        {"decode paged", {1, 32, 8, 128, 128, 0, s128, 0, BRISK_CUDA_KV_F16, 0, 0}, 1000, 0, 16},
+        {"decode paged, split inside blocks", {1, 8, 2, 128, 128, 0, s128, 0, BRISK_CUDA_KV_F16, 0, 0}, 777, 9, 7},
+        {"prefill paged", {37, 8, 4, 64, 64, 0, s64, 0, BRISK_CUDA_KV_F16, 0, 0}, 50, 1, 16},
+        {"prefill paged sliding", {20, 8, 4, 256, 256, 16, s256, 0, BRISK_CUDA_KV_F16, 0, 0}, 30, 2, 4},
+        {"prefill 130 tokens GQA 4 paged", {130, 32, 8, 128, 128, 0, s128, 0, BRISK_CUDA_KV_F16, 0, 0}, 300, 1, 16},
+        {"prefill softcap window GQA 8", {50, 16, 2, 64, 64, 100, s64, 30.0f, BRISK_CUDA_KV_F16, 0, 0}, 200, 1, 0},
         /* the decode kernel's shapes: lanes per row 4/8/16/32, groups rounded up (3 -> 4, 7 -> 8) */
-        {"decode 8192 positions paged, engine splits", {1, 32, 8, 128, 128, 0, s128, 0, BRISK_CUDA_KV_F16, 0}, 8191, 0, 16},
-        {"decode GQA 7 (qwen2.5-0.5b-like)", {1, 14, 2, 64, 64, 0, s64, 0, BRISK_CUDA_KV_F16, 0}, 1234, 0, 16},
-        {"decode GQA 3 hd16", {1, 6, 2, 16, 16, 0, 0.25f, 0, BRISK_CUDA_KV_F16, 0}, 200, 5, 0},
-        {"decode GQA 6 hd128 sliding window inside a split", {1, 12, 2, 128, 128, 100, s128, 0, BRISK_CUDA_KV_F16, 0}, 3000, 20, 16},
-        {"decode head_dim 64 / head_dim_v 32", {1, 8, 4, 64, 32, 0, s64, 0, BRISK_CUDA_KV_F16, 0}, 150, 3, 0},
-        {"decode head_dim 96 / head_dim_v 256", {1, 8, 8, 96, 256, 0, 0.10206f, 0, BRISK_CUDA_KV_F16, 0}, 77, 2, 0},
-        {"decode 8 queries (a batch) paged, many splits", {8, 32, 8, 128, 128, 0, s128, 0, BRISK_CUDA_KV_F16, 0}, 600, 24, 16},
-        {"decode one split, long", {1, 16, 4, 128, 128, 0, s128, 0, BRISK_CUDA_KV_F16, 0}, 2500, 1, 16},
+        {"decode 8192 positions paged, engine splits", {1, 32, 8, 128, 128, 0, s128, 0, BRISK_CUDA_KV_F16, 0, 0}, 8191, 0, 16},
+        {"decode 8192 positions paged, long context", {1, 32, 8, 128, 128, 0, s128, 0, BRISK_CUDA_KV_F16, 0, 1}, 8191, 0, 16},
+        {"decode GQA 7 (qwen2.5-0.5b-like)", {1, 14, 2, 64, 64, 0, s64, 0, BRISK_CUDA_KV_F16, 0, 0}, 1234, 0, 16},
+        {"decode GQA 3 hd16", {1, 6, 2, 16, 16, 0, 0.25f, 0, BRISK_CUDA_KV_F16, 0, 0}, 200, 5, 0},
+        {"decode GQA 6 hd128 sliding window inside a split", {1, 12, 2, 128, 128, 100, s128, 0, BRISK_CUDA_KV_F16, 0, 0}, 3000, 20, 16},
+        {"decode head_dim 64 / head_dim_v 32", {1, 8, 4, 64, 32, 0, s64, 0, BRISK_CUDA_KV_F16, 0, 0}, 150, 3, 0},
+        {"decode head_dim 96 / head_dim_v 256", {1, 8, 8, 96, 256, 0, 0.10206f, 0, BRISK_CUDA_KV_F16, 0, 0}, 77, 2, 0},
+        {"decode 8 queries (a batch) paged, many splits", {8, 32, 8, 128, 128, 0, s128, 0, BRISK_CUDA_KV_F16, 0, 0}, 600, 24, 16},
+        {"decode one split, long", {1, 16, 4, 128, 128, 0, s128, 0, BRISK_CUDA_KV_F16, 0, 0}, 2500, 1, 16},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         check_attention(&cases[i], BRISK_CUDA_KV_F16);
         if (cases[i].s.head_dim % 32 == 0 && cases[i].s.head_dim_v % 32 == 0) check_attention(&cases[i], BRISK_CUDA_KV_Q8);
     }
     /* a Q8 cache needs head dims that are multiples of 32 */
-    const brisk_cuda_attn_shape bad = {1, 8, 8, 80, 80, 0, 0.1f, 0, BRISK_CUDA_KV_Q8, 64};
+    const brisk_cuda_attn_shape bad = {1, 8, 8, 80, 80, 0, 0.1f, 0, BRISK_CUDA_KV_Q8, 64, 0};
     brisk_error err;
     gpu_check(brisk_cuda_attention(&bad, NULL, NULL, NULL, NULL, NULL, 1, NULL, NULL, &err) == BRISK_ERR_UNSUPPORTED,
               "attention over a Q8 cache with head_dim 80: refused (%s)", err.msg);

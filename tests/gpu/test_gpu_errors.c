@@ -25,7 +25,7 @@ void gpu_test_errors(void) {
     gpu_check(st == BRISK_ERR_UNSUPPORTED, "Q5_K refused: %s", err.msg);
     st = brisk_cuda_gemv(&w, NULL, NULL, 9, NULL, &err);
     gpu_check(st == BRISK_ERR_ARG, "gemv with 9 columns refused: %s", err.msg);
-    brisk_cuda_attn_shape s = {1, 12, 8, 128, 128, 0, 1.0f, 0, BRISK_CUDA_KV_F16, 0};
+    brisk_cuda_attn_shape s = {1, 12, 8, 128, 128, 0, 1.0f, 0, BRISK_CUDA_KV_F16, 0, 0};
     st = brisk_cuda_attention(&s, NULL, NULL, NULL, NULL, NULL, 1, NULL, NULL, &err);
     gpu_check(st == BRISK_ERR_UNSUPPORTED, "attention 12 heads / 8 KV heads refused: %s", err.msg);
     s.n_head = 8;

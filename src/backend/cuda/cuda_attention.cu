@@ -833,8 +833,16 @@ int q8_tiles() {
     return tiles;
 }
 
+// A Q8 cache through attn_split_mma, one tile per warp: BRISK_CUDA_KV_TILES=1, or long contexts by
+// default (H100, llama3-8b Q4_K_M, decode after 8192 positions 371.3-373.6 tok/s vs 367.8-369.2
+// staged; after 512 399.4-400.3 vs 403.6-405.4: bench/results/2026-11-25-cuda-session8-h100.md).
+bool q8_one_tile(const brisk_cuda_attn_shape *s) {
+    return q8_tiles() == 1 || (q8_tiles() == 0 && s->long_context);
+}
+
 bool q8_staged(const brisk_cuda_attn_shape *s) {
-    return s->kv_type == BRISK_CUDA_KV_Q8 && brisk_cuda_attention_tensor_cores(s) && q8_tiles() == 0;
+    return s->kv_type == BRISK_CUDA_KV_Q8 && brisk_cuda_attention_tensor_cores(s) && q8_tiles() == 0 &&
+           !s->long_context;
 }
 
 // attn_split_mma_q8 for head_dim D: its shared memory above the default 48 KB allowed once, then the launch.
@@ -853,13 +861,14 @@ brisk_status launch_q8(dim3 grid, cudaStream_t st, const Shape &sh, const float 
 }
 
 // The split kernel for this shape and cache type (a Q8 cache on the tensor
-// cores: attention() launches attn_split_mma_q8 unless BRISK_CUDA_KV_TILES says otherwise).
+// cores: attention() launches attn_split_mma_q8 unless the context is long or
+// BRISK_CUDA_KV_TILES says otherwise).
 template <bool Q8>
 void launch_splits(const brisk_cuda_attn_shape *s, int group, dim3 grid, cudaStream_t st, const Shape &sh,
                    const float *q, const brisk_cuda::KvRef &k, const brisk_cuda::KvRef &v, const int32_t *pos,
                    float *out, float *part) {
     const int vecs = (s->head_dim > s->head_dim_v ? s->head_dim : s->head_dim_v) / 8; // 8-element pieces per row
-    if (brisk_cuda_attention_tensor_cores(s) && Q8 && q8_tiles() == 1) {
+    if (brisk_cuda_attention_tensor_cores(s) && Q8 && q8_one_tile(s)) {
         if (s->head_dim == 64) brisk_cuda::pdl_launch(attn_split_mma<64, Q8, 1>, grid, dim3(THREADS), 0, st, sh, q, k, v, pos, out, part);
         else brisk_cuda::pdl_launch(attn_split_mma<128, Q8, 1>, grid, dim3(THREADS), 0, st, sh, q, k, v, pos, out, part);
         return;

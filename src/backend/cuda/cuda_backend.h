@@ -349,6 +349,9 @@ typedef struct brisk_cuda_attn_shape {
     float scale, softcap;
     brisk_cuda_kv_type kv_type; /* of d_k and d_v (F16 when zero-initialized) */
     int64_t kv_rows;            /* Q8: the rows of d_k and d_v (their scales follow them) */
+    int long_context;           /* nonzero: contexts of thousands of positions (a Q8 cache on the tensor
+                                   cores then goes through the kernel that loads it straight to registers,
+                                   faster there than the one staging it through shared memory) */
 } brisk_cuda_attn_shape;
 
 int brisk_cuda_attention_splits(const brisk_cuda_attn_shape *s, int max_kv_len);
