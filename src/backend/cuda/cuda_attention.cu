@@ -819,12 +819,12 @@ void launch_split(int max_group, dim3 grid, cudaStream_t st, const Shape &sh, co
     else brisk_cuda::pdl_launch(attn_split<LPR, 8, Q8>, grid, dim3(THREADS), 0, st, sh, q, k, v, pos, out, part);
 }
 
-// How the tensor-core kernel reads a Q8 cache: 0 = staged through shared
-// memory (attn_split_mma_q8, the default); 1 or 2 = straight to registers,
-// that many tiles per warp at once (attn_split_mma; BRISK_CUDA_KV_TILES=1|2,
-// for measuring: H100, llama3-8b layer at 128 / 8192 positions: 2 tiles 6.8 /
-// 14.3 us, 1 tile 5.2 / 14.2 us; staged 5.8 / 14.9 us alone, but faster end
-// to end: see attn_split_mma_q8).
+// How the tensor-core kernel reads a Q8 cache, forced by BRISK_CUDA_KV_TILES
+// (for measuring): 0 = by context (the default: staged through shared memory,
+// attn_split_mma_q8, unless long_context: then q8_one_tile); 1 or 2 = straight
+// to registers, that many tiles per warp at once (attn_split_mma). H100,
+// llama3-8b layer at 128 / 8192 positions alone (session 7): 2 tiles 6.8 /
+// 14.3 us, 1 tile 5.2 / 14.2 us, staged 5.8 / 14.9 us.
 int q8_tiles() {
     static const int tiles = [] {
         const char *e = getenv("BRISK_CUDA_KV_TILES");
