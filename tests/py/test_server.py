@@ -102,7 +102,7 @@ def test_max_tokens(srv, oai, ant):
     for n in (1, 5):
         r = chat(oai, srv, "Count from one to one hundred in words.", max_tokens=n)
         assert r.usage.completion_tokens == n and r.choices[0].finish_reason == "length"
-    m = ant.messages.create(model=srv.model_id, max_tokens=4, messages=[
+    m = ant.messages.create(model=srv.model_id, max_tokens=4, extra_body=GREEDY, messages=[
         {"role": "user", "content": "Count from one to one hundred in words."}])
     assert m.stop_reason == "max_tokens" and m.usage.output_tokens == 4
 
